@@ -1,6 +1,9 @@
 package overload
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind is the kind of an overload event, as in the book's freq_overload.
 type Kind int
@@ -11,8 +14,15 @@ const (
 	Notice                 // event{name, source}
 )
 
+var kindNames = [...]string{"set_alarm", "clear_alarm", "event"}
+
+// String never panics: a bad Kind must still print in the log line that
+// reports it.
 func (k Kind) String() string {
-	return [...]string{"set_alarm", "clear_alarm", "event"}[k]
+	if k < 0 || int(k) >= len(kindNames) {
+		return fmt.Sprintf("kind(%d)", int(k))
+	}
+	return kindNames[k]
 }
 
 // Event is one message to the overload manager. ID is the alarm id for
@@ -22,6 +32,11 @@ type Event struct {
 	ID     string
 	Source string
 	At     time.Time
+}
+
+// valid tells whether the manager can handle e: a known kind and an id.
+func (e Event) valid() bool {
+	return e.Kind >= SetAlarm && e.Kind <= Notice && e.ID != ""
 }
 
 // Key is the counter key of an event, e.g. "set_alarm:no_frequency".

@@ -1,0 +1,157 @@
+package overload
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/store"
+)
+
+// The alarms the service raises (operations.md, Alarms).
+const (
+	AlarmNoFrequency       = "no_frequency"
+	AlarmFrequencyPoolHigh = "frequency_pool_high"
+	AlarmRestartStorm      = "restart_storm"
+	AlarmOverloaded        = "overloaded"
+)
+
+// Severities, most severe first.
+const (
+	SeverityCritical = "critical"
+	SeverityMajor    = "major"
+	SeverityMinor    = "minor"
+	SeverityWarning  = "warning"
+)
+
+type alarmKind struct {
+	severity, description string
+}
+
+var catalogue = map[string]alarmKind{
+	AlarmNoFrequency:       {SeverityMajor, "no free frequency left in the pool"},
+	AlarmFrequencyPoolHigh: {SeverityMinor, "80 % or more of the frequency pool is allocated"},
+	AlarmRestartStorm:      {SeverityMajor, "a supervisor restarts children faster than half its intensity allows"},
+	AlarmOverloaded:        {SeverityMajor, "load regulation is shedding requests"},
+}
+
+// describe gives an alarm's severity and description; an id outside the
+// catalogue is still tracked, as a warning.
+func describe(id string) alarmKind {
+	if k, ok := catalogue[id]; ok {
+		return k
+	}
+	return alarmKind{SeverityWarning, "unknown alarm"}
+}
+
+// Alarm is an active alarm.
+type Alarm struct {
+	ID          string    `json:"id"`
+	Severity    string    `json:"severity"`
+	Source      string    `json:"source"`
+	RaisedAt    time.Time `json:"raised_at"`
+	Description string    `json:"description"`
+}
+
+// HistoryStore keeps the alarm history; *store.Store is the durable one.
+type HistoryStore interface {
+	AppendAlarm(ctx context.Context, rec store.AlarmRecord) (int64, error)
+	AlarmHistory(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
+}
+
+// historyTimeout bounds one history write: the manager loop waits for it,
+// and a stuck database must not stall the events behind it for long.
+const historyTimeout = 2 * time.Second
+
+// alarms keeps the active alarms; its state, handed on by a swap, is the
+// active set.
+type alarms struct {
+	log     zerolog.Logger
+	metrics *Metrics
+	history HistoryStore
+	ctx     context.Context // the manager's: a stop abandons a stuck write
+	active  map[string]Alarm
+}
+
+func (a *alarms) Name() string { return HandlerAlarms }
+
+func (a *alarms) Handle(e Event) error {
+	switch e.Kind {
+	case SetAlarm:
+		if _, on := a.active[e.ID]; on {
+			return nil // already raised: not a new raise
+		}
+		k := describe(e.ID)
+		al := Alarm{ID: e.ID, Severity: k.severity, Source: e.Source, RaisedAt: e.At, Description: k.description}
+		a.active[e.ID] = al
+		a.metrics.setActive(al, true)
+		a.log.Warn().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
+			Str("description", al.Description).Msg("alarm raised")
+		a.record(store.ActionSet, al, e)
+	case ClearAlarm:
+		al, on := a.active[e.ID]
+		if !on {
+			return nil // not active: nothing to clear
+		}
+		delete(a.active, e.ID)
+		a.metrics.setActive(al, false)
+		if e.Source != "" {
+			al.Source = e.Source
+		}
+		a.log.Info().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
+			Dur("active_for", e.At.Sub(al.RaisedAt)).Msg("alarm cleared")
+		a.record(store.ActionClear, al, e)
+	}
+	return nil
+}
+
+// record counts a raise or clear and appends it to the history. A failed
+// write is the database's fault, not the handler's: it is logged and the
+// handler stays.
+func (a *alarms) record(action string, al Alarm, e Event) {
+	a.metrics.transition(al.ID, action)
+	ctx, cancel := context.WithTimeout(a.ctx, historyTimeout)
+	defer cancel()
+	_, err := a.history.AppendAlarm(ctx, store.AlarmRecord{
+		Alarm: al.ID, Action: action, Severity: al.Severity, Source: al.Source,
+		Description: al.Description, At: e.At,
+	})
+	if err != nil {
+		a.log.Error().Err(err).Str("alarm", al.ID).Str("action", action).Msg("alarm history write failed")
+	}
+}
+
+// Terminate takes the alarms out of the gauge: once the handler is gone
+// nobody would clear them. A successor puts them back in resume.
+func (a *alarms) Terminate() any {
+	for _, al := range a.active {
+		a.metrics.setActive(al, false)
+	}
+	return a.active
+}
+
+func (a *alarms) resume(state any) {
+	if active, ok := state.(map[string]Alarm); ok {
+		a.active = active
+		for _, al := range active {
+			a.metrics.setActive(al, true)
+		}
+	}
+}
+
+// list is the active alarms, oldest raise first.
+func (a *alarms) list() []Alarm {
+	out := make([]Alarm, 0, len(a.active))
+	for _, al := range a.active {
+		out = append(out, al)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].RaisedAt.Equal(out[j].RaisedAt) {
+			return out[i].RaisedAt.Before(out[j].RaisedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}

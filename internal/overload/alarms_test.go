@@ -1,0 +1,188 @@
+package overload
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bsc-sim/bsc/internal/store"
+)
+
+func TestAlarmsActiveSetHistoryAndGauge(t *testing.T) {
+	h := start(t, Config{})
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	steps := []struct {
+		event   Event
+		active  []string // ids, oldest raise first
+		history []string // action:id, cumulative
+	}{
+		{Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "frequency", At: at(1)},
+			[]string{"no_frequency"}, []string{"set:no_frequency"}},
+		{Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "frequency", At: at(2)}, // already active
+			[]string{"no_frequency"}, []string{"set:no_frequency"}},
+		{Event{Kind: ClearAlarm, ID: AlarmFrequencyPoolHigh, At: at(3)}, // not active
+			[]string{"no_frequency"}, []string{"set:no_frequency"}},
+		{Event{Kind: Notice, ID: "frequency_denied", At: at(4)},
+			[]string{"no_frequency"}, []string{"set:no_frequency"}},
+		{Event{Kind: SetAlarm, ID: "mystery", Source: "test", At: at(5)},
+			[]string{"no_frequency", "mystery"}, []string{"set:no_frequency", "set:mystery"}},
+		{Event{Kind: ClearAlarm, ID: AlarmNoFrequency, At: at(6)},
+			[]string{"mystery"}, []string{"set:no_frequency", "set:mystery", "clear:no_frequency"}},
+		{Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "frequency", At: at(7)},
+			[]string{"mystery", "no_frequency"}, []string{"set:no_frequency", "set:mystery", "clear:no_frequency", "set:no_frequency"}},
+	}
+	for i, s := range steps {
+		h.sync(t, s.event)
+		active, err := h.m.ActiveAlarms(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range active {
+			ids = append(ids, a.ID)
+		}
+		if !slices.Equal(ids, s.active) {
+			t.Fatalf("step %d (%s): active %v, want %v", i, s.event.Key(), ids, s.active)
+		}
+		hist, err := h.m.History(ctxT(t), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acts []string
+		for _, r := range hist {
+			acts = append(acts, r.Action+":"+r.Alarm)
+		}
+		if !slices.Equal(acts, s.history) {
+			t.Fatalf("step %d (%s): history %v, want %v", i, s.event.Key(), acts, s.history)
+		}
+		for id, k := range catalogue {
+			want := 0.0
+			if slices.Contains(s.active, id) {
+				want = 1
+			}
+			if got := value(t, h.metrics.active.WithLabelValues(id, k.severity)); got != want {
+				t.Fatalf("step %d: bsc_alarm_active{%s,%s} = %v, want %v", i, id, k.severity, got, want)
+			}
+		}
+	}
+
+	active, _ := h.m.ActiveAlarms(ctxT(t))
+	wantMystery := Alarm{ID: "mystery", Severity: SeverityWarning, Source: "test", RaisedAt: at(5), Description: "unknown alarm"}
+	if active[0] != wantMystery {
+		t.Errorf("unknown alarm %+v, want %+v", active[0], wantMystery)
+	}
+	if a := active[1]; a.Severity != SeverityMajor || a.Source != "frequency" || !a.RaisedAt.Equal(at(7)) || a.Description == "" {
+		t.Errorf("no_frequency %+v", a)
+	}
+	hist, _ := h.m.History(ctxT(t), 0, 0)
+	if r := hist[2]; r.Severity != SeverityMajor || r.Source != "frequency" || !r.At.Equal(at(6)) {
+		t.Errorf("clear record %+v: want the raise's severity and source, the clear's time", r)
+	}
+	if got := value(t, h.metrics.transitions.WithLabelValues(AlarmNoFrequency, "set")); got != 2 {
+		t.Errorf("no_frequency raises counted %v, want 2", got)
+	}
+	if n := h.logs.count("alarm raised"); n != 3 {
+		t.Errorf("%d raises logged, want 3", n)
+	}
+	if n := h.logs.count("alarm cleared"); n != 1 {
+		t.Errorf("%d clears logged, want 1", n)
+	}
+}
+
+func TestSeverityCatalogue(t *testing.T) {
+	cases := map[string]string{
+		AlarmNoFrequency: SeverityMajor, AlarmFrequencyPoolHigh: SeverityMinor,
+		AlarmRestartStorm: SeverityMajor, AlarmOverloaded: SeverityMajor, "other": SeverityWarning,
+	}
+	for id, want := range cases {
+		if got := describe(id).severity; got != want {
+			t.Errorf("%s: severity %s, want %s", id, got, want)
+		}
+	}
+}
+
+// TestDurableHistoryAcrossRestart restarts the manager on the same database:
+// the history stays, the counters start again, the metrics go on.
+func TestDurableHistoryAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bsc.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	metrics := NewMetrics(prometheus.NewRegistry())
+
+	first := start(t, Config{History: st, Metrics: metrics})
+	first.sync(t, ev(SetAlarm, AlarmNoFrequency), ev(Notice, "frequency_denied"), ev(ClearAlarm, AlarmNoFrequency))
+	if len(first.counters(t)) != 3 {
+		t.Fatal("first run did not count")
+	}
+	first.m.Stop()
+	first.waitExit(t)
+
+	second := start(t, Config{History: st, Metrics: metrics})
+	if got := second.counters(t); len(got) != 0 {
+		t.Fatalf("counters after restart %v, want none", got)
+	}
+	second.sync(t, ev(SetAlarm, AlarmNoFrequency))
+	hist, err := second.m.History(ctxT(t), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acts []string
+	for _, r := range hist {
+		acts = append(acts, r.Action)
+		if r.Alarm != AlarmNoFrequency || r.Severity != SeverityMajor || r.Source != "test" || r.Description == "" {
+			t.Errorf("record %+v", r)
+		}
+	}
+	if !slices.Equal(acts, []string{"set", "clear", "set"}) {
+		t.Fatalf("history %v, want set, clear, set across the restart", acts)
+	}
+	page, err := second.m.History(ctxT(t), hist[0].ID, 1)
+	if err != nil || len(page) != 1 || page[0].ID != hist[1].ID {
+		t.Fatalf("page after %d: %+v (%v), want record %d", hist[0].ID, page, err, hist[1].ID)
+	}
+	if got := value(t, metrics.transitions.WithLabelValues(AlarmNoFrequency, "set")); got != 2 {
+		t.Errorf("raises counted %v across runs, want 2", got)
+	}
+}
+
+func TestMemHistoryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	h := newMemHistory(3)
+	for i := 0; i < 5; i++ {
+		if _, err := h.AppendAlarm(ctx, store.AlarmRecord{Alarm: "a", Action: "set"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		after int64
+		limit int
+		want  []int64
+	}{
+		{0, 0, []int64{3, 4, 5}},
+		{3, 0, []int64{4, 5}},
+		{0, 1, []int64{3}},
+		{5, 0, nil},
+	}
+	for _, c := range cases {
+		recs, err := h.AlarmHistory(ctx, c.after, c.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for _, r := range recs {
+			ids = append(ids, r.ID)
+		}
+		if !slices.Equal(ids, c.want) {
+			t.Errorf("after %d limit %d: %v, want %v", c.after, c.limit, ids, c.want)
+		}
+	}
+}

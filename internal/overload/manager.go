@@ -1,0 +1,340 @@
+package overload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// Errors of the manager's calls; the codes are api.md's.
+var (
+	ErrUnavailable      = errcode.New("unavailable", "overload manager is not running")
+	ErrAlreadyInstalled = errcode.New("already_installed", "handler already installed")
+	ErrNotInstalled     = errcode.New("not_installed", "handler not installed")
+	ErrUnknownHandler   = errcode.New("invalid_request", "unknown handler")
+	ErrInvalidTarget    = errcode.New("invalid_request", "invalid handler target")
+	ErrInvalidEvent     = errcode.New("invalid_request", "invalid overload event")
+)
+
+// What the rest of the service relies on.
+var (
+	_ Notifier      = (*Manager)(nil)
+	_ sup.Inspector = (*Manager)(nil)
+	_ sup.Tracer    = (*Manager)(nil)
+	_ sup.StartFunc = (*Manager)(nil).Start
+)
+
+// DefaultMailbox is the mailbox size when Config.Mailbox is not set.
+const DefaultMailbox = 4096
+
+// Config is what every (re)started Manager is built from.
+type Config struct {
+	Log     zerolog.Logger
+	Metrics *Metrics     // nil: no metrics
+	History HistoryStore // nil: the alarm history is kept in memory only
+	Mailbox int          // events and calls that can wait; 0 means DefaultMailbox
+	// LogTarget is where the default logger handler writes: "stdout" (also
+	// when empty) or a file path.
+	LogTarget string
+}
+
+// Manager is one run of the overload event manager (the book's
+// freq_overload): a goroutine owning a bounded mailbox and the installed
+// handlers, which runs every event through the handlers one at a time, in
+// the order they were added. A restart is a new Manager, so handler state
+// such as the counters starts afresh; the durable alarm history lives in
+// Config.History and outlives it.
+type Manager struct {
+	*sup.Stats
+
+	log     zerolog.Logger
+	metrics *Metrics
+	history HistoryStore
+	target  string
+
+	mailbox chan message
+	crash   chan struct{}
+	ctx     context.Context // cancelled by Stop and when the loop ends
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the manager has ended
+	started atomic.Bool
+	dropped atomic.Uint64
+	summary atomic.Pointer[string] // handlers and active alarms, for Inspect
+
+	// Owned by the loop goroutine (by Start before the loop runs).
+	handlers []Handler
+	dirty    bool // the summary needs rebuilding
+}
+
+// message is an event (call nil) or a call run inside the loop.
+type message struct {
+	event Event
+	call  func()
+	what  string        // the call's name, for the process log
+	done  chan struct{} // closed once handled; nil for Notify
+}
+
+// New builds a Manager; Start runs it. Events notified before Start wait in
+// the mailbox.
+func New(cfg Config) *Manager {
+	size := cfg.Mailbox
+	if size <= 0 {
+		size = DefaultMailbox
+	}
+	history := cfg.History
+	if history == nil {
+		history = newMemHistory(memHistorySize)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Manager{
+		Stats:   sup.NewStats("overload", cfg.Log),
+		log:     cfg.Log,
+		metrics: cfg.Metrics,
+		history: history,
+		target:  cfg.LogTarget,
+		mailbox: make(chan message, size),
+		crash:   make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+	notStarted := "not started"
+	m.summary.Store(&notStarted)
+	return m
+}
+
+// Start installs the default handlers (counters, logger, alarms) and starts
+// the manager's goroutine. It is a sup.StartFunc; a Manager starts once.
+func (m *Manager) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) {
+	if !m.started.CompareAndSwap(false, true) {
+		return nil, errors.New("overload: manager already started; a restart is a new Manager")
+	}
+	for _, name := range builtinNames {
+		target := ""
+		if name == HandlerLogger {
+			target = m.target
+		}
+		if err := m.add(name, target); err != nil {
+			m.end()
+			return nil, fmt.Errorf("overload: install %s handler: %w", name, err)
+		}
+	}
+	m.refreshSummary()
+	go m.run(exit)
+	return m, nil
+}
+
+// Stop asks the manager to end; it reports sup.ErrShutdown. Events still in
+// the mailbox are dropped, like a gen_event's on stop.
+func (m *Manager) Stop() { m.cancel() }
+
+// Crash makes the manager's goroutine panic, for fault injection: it ends
+// with a *sup.PanicError, as a real crash would.
+func (m *Manager) Crash() {
+	select {
+	case m.crash <- struct{}{}:
+	default: // a crash is already pending
+	}
+}
+
+func (m *Manager) run(exit sup.ExitFunc) {
+	reason := sup.Protect(m.loop)
+	m.end()
+	exit(reason)
+}
+
+func (m *Manager) loop() error {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return sup.ErrShutdown
+		case <-m.crash:
+			panic("overload: crash requested (fault injection)")
+		case msg := <-m.mailbox:
+			m.handle(msg)
+		}
+	}
+}
+
+// end terminates the handlers (closing the logger's file, taking alarms out
+// of the gauge) and makes every call from now on fail with ErrUnavailable.
+func (m *Manager) end() {
+	m.cancel()
+	for _, h := range m.handlers {
+		m.terminate(h)
+	}
+	m.handlers = nil
+	close(m.done)
+}
+
+func (m *Manager) handle(msg message) {
+	if msg.call != nil {
+		m.Handled("call", msg.what)
+		msg.call()
+		m.Sent("reply", msg.what)
+	} else {
+		m.Handled(msg.event.Kind.String(), msg.event.ID)
+		m.metrics.event(msg.event.Kind)
+		m.dispatch(msg.event)
+		// A set or clear may change the active alarms the summary shows.
+		m.dirty = m.dirty || msg.event.Kind != Notice
+	}
+	if m.dirty {
+		m.refreshSummary()
+	}
+	if msg.done != nil {
+		close(msg.done)
+	}
+}
+
+// dispatch runs e through every handler in order. A handler that panics or
+// fails is removed and reported, and e goes on to the handlers after it.
+func (m *Manager) dispatch(e Event) {
+	for i := 0; i < len(m.handlers); {
+		h := m.handlers[i]
+		err := sup.Protect(func() error { return h.Handle(e) })
+		if err == nil {
+			i++
+			continue
+		}
+		m.handlers = slices.Delete(m.handlers, i, i+1)
+		m.dirty = true
+		m.terminate(h)
+		m.metrics.handlerRemoved(h.Name())
+		ev := m.log.Error().Str("handler", h.Name()).Str("event", e.Key()).Err(err)
+		var p *sup.PanicError
+		if errors.As(err, &p) {
+			ev = ev.Bytes("stack", p.Stack)
+		}
+		ev.Msg("overload handler removed")
+	}
+}
+
+// terminate ends h; a handler that panics on its way out loses its state
+// but cannot take the manager with it.
+func (m *Manager) terminate(h Handler) (state any) {
+	err := sup.Protect(func() error {
+		state = h.Terminate()
+		return nil
+	})
+	if err != nil {
+		m.log.Error().Str("handler", h.Name()).Err(err).Msg("overload handler terminate failed")
+	}
+	return state
+}
+
+// Notify hands e to the manager without ever blocking: when the mailbox is
+// full, or the manager has ended, e is dropped and counted.
+func (m *Manager) Notify(e Event) {
+	if !e.valid() {
+		m.log.Warn().Str("event", e.Key()).Msg("invalid overload event ignored")
+		return
+	}
+	stamp(&e)
+	select {
+	case <-m.done:
+		m.drop()
+		return
+	default:
+	}
+	select {
+	case m.mailbox <- message{event: e}:
+	default:
+		m.drop()
+	}
+}
+
+func (m *Manager) drop() {
+	m.dropped.Add(1)
+	m.metrics.drop()
+}
+
+// SyncNotify hands e to the manager and returns once every handler has run.
+func (m *Manager) SyncNotify(ctx context.Context, e Event) error {
+	if !e.valid() {
+		return fmt.Errorf("%w: %q", ErrInvalidEvent, e.Key())
+	}
+	stamp(&e)
+	return m.send(ctx, message{event: e, done: make(chan struct{})})
+}
+
+// stamp gives an event its time of arrival when the sender gave none.
+func stamp(e *Event) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+}
+
+// call runs fn inside the manager loop and waits for it. fn's results are
+// only read after call returned nil: if ctx ends first, fn may still run
+// later, writing results nobody reads.
+func (m *Manager) call(ctx context.Context, what string, fn func()) error {
+	return m.send(ctx, message{call: fn, what: what, done: make(chan struct{})})
+}
+
+func (m *Manager) send(ctx context.Context, msg message) error {
+	select {
+	case m.mailbox <- msg:
+	case <-m.done:
+		return ErrUnavailable
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-msg.done:
+		return nil
+	case <-m.done:
+		select {
+		case <-msg.done: // handled just before the end
+			return nil
+		default:
+			return ErrUnavailable
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Inspect reports the process status (sup.Inspector).
+func (m *Manager) Inspect() sup.Info {
+	info := m.Stats.Info(fmt.Sprintf("%s; dropped: %d", *m.summary.Load(), m.dropped.Load()))
+	select {
+	case <-m.done:
+		info.Status = "stopped"
+	default:
+	}
+	return info
+}
+
+// refreshSummary rebuilds the state text Inspect shows; the loop calls it
+// when handlers or active alarms changed, so Inspect never waits on it.
+func (m *Manager) refreshSummary() {
+	m.dirty = false
+	names := make([]string, 0, len(m.handlers))
+	active := "none"
+	for _, h := range m.handlers {
+		name := h.Name()
+		if t, ok := h.(targeted); ok {
+			name += "(" + t.Target() + ")"
+		}
+		names = append(names, name)
+		if a, ok := h.(*alarms); ok && len(a.active) > 0 {
+			var ids []string
+			for _, al := range a.list() {
+				ids = append(ids, al.ID+"("+al.Severity+")")
+			}
+			active = strings.Join(ids, ", ")
+		}
+	}
+	s := fmt.Sprintf("handlers: %s; active alarms: %s", strings.Join(names, ", "), active)
+	m.summary.Store(&s)
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Page sizes of listings (api.md: ?limit= default 100, max 1000).
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+// PageLimit turns a requested page size into the one served: the default
+// when none (or a non-positive one) was asked, never more than the maximum.
+func PageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageLimit
+	case limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return limit
+}
+
+// Alarm actions.
+const (
+	ActionSet   = "set"
+	ActionClear = "clear"
+)
+
+// AlarmRecord is one raise or clear of an alarm. ID is the record's own
+// number, increasing, the cursor of keyset paging; Alarm is the alarm's id
+// (such as "no_frequency"), which api.md calls "id".
+type AlarmRecord struct {
+	ID          int64     `json:"seq"`
+	Alarm       string    `json:"id"`
+	Action      string    `json:"action"`
+	Severity    string    `json:"severity"`
+	Source      string    `json:"source,omitempty"`
+	Description string    `json:"description,omitempty"`
+	At          time.Time `json:"at"`
+}
+
+// AppendAlarm stores rec (its ID is ignored) and returns the ID given to it.
+func (s *Store) AppendAlarm(ctx context.Context, rec AlarmRecord) (int64, error) {
+	if rec.Action != ActionSet && rec.Action != ActionClear {
+		return 0, fmt.Errorf("store: alarm action %q is neither %q nor %q", rec.Action, ActionSet, ActionClear)
+	}
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO alarm_history (alarm, action, severity, source, description, at) VALUES (?, ?, ?, ?, ?, ?)`,
+		rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("store: append alarm: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// AlarmHistory returns up to PageLimit(limit) records with an ID greater than
+// afterID, oldest first; the last one's ID is the cursor of the next page.
+func (s *Store) AlarmHistory(ctx context.Context, afterID int64, limit int) ([]AlarmRecord, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, alarm, action, severity, source, description, at FROM alarm_history WHERE id > ? ORDER BY id LIMIT ?`,
+		afterID, PageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: alarm history: %w", err)
+	}
+	defer rows.Close()
+	recs := []AlarmRecord{}
+	for rows.Next() {
+		var r AlarmRecord
+		var at int64
+		if err := rows.Scan(&r.ID, &r.Alarm, &r.Action, &r.Severity, &r.Source, &r.Description, &at); err != nil {
+			return nil, fmt.Errorf("store: alarm history: %w", err)
+		}
+		r.At = time.Unix(0, at).UTC()
+		recs = append(recs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: alarm history: %w", err)
+	}
+	return recs, nil
+}
