@@ -1,0 +1,129 @@
+// Package config is the configuration of `bsc serve` (operations.md): flags,
+// each also settable as an environment variable BSC_<FLAG> and as a key of
+// an optional YAML file, with flag beating env beating file beating default.
+//
+// Every source goes through the same flag.Value parsers, so a value is
+// validated the same way wherever it comes from and a bad one is reported
+// with its source: the flag, the variable, or the file and line.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is what `bsc serve` runs with.
+type Config struct {
+	Listen         string        // --listen: HTTP listen address host:port
+	DB             string        // --db: SQLite database file
+	Frequencies    string        // --frequencies: pool as frequency.ParsePool reads it
+	AutoProvision  bool          // --auto-provision: attach provisions unknown subscribers
+	APIToken       string        // --api-token: bearer token for mutating requests; "" = none
+	FaultInjection bool          // --fault-injection: enables POST .../processes/{name}:crash
+	LogLevel       zerolog.Level // --log-level
+	Config         string        // --config: YAML file the values were read from, if any
+
+	ShutdownTimeout time.Duration // --shutdown-timeout: bound of a graceful stop
+	MaxInflight     int           // --max-inflight: HTTP requests served at once before shedding
+}
+
+// Default is the configuration with no flag, variable or file: it works out
+// of the box on a developer's machine.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DB:              "./bsc.db",
+		Frequencies:     "10-15",
+		AutoProvision:   true,
+		LogLevel:        zerolog.InfoLevel,
+		ShutdownTimeout: 10 * time.Second,
+		MaxInflight:     1024,
+	}
+}
+
+// flagSet binds the flags to c's fields. Its output is discarded: callers
+// print the one-line error that Parse returns.
+func flagSet(c *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Var((*addrValue)(&c.Listen), "listen", "HTTP listen address host:port")
+	fs.Var((*nonEmptyValue)(&c.DB), "db", "SQLite database file")
+	fs.Var((*poolValue)(&c.Frequencies), "frequencies", `frequency pool, ranges and values such as "10-15,20"`)
+	fs.Var((*boolValue)(&c.AutoProvision), "auto-provision", "provision unknown subscribers on attach")
+	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bearer token required by mutating requests (none: no auth)")
+	fs.Var((*boolValue)(&c.FaultInjection), "fault-injection", "allow POST /api/v1/processes/{name}:crash")
+	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: trace, debug, info, warn, error")
+	fs.StringVar(&c.Config, "config", c.Config, "YAML file with these settings, keys named as the flags")
+	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
+	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests served at once; the excess gets 503 overloaded")
+	return fs
+}
+
+// PrintFlags writes the flags of `bsc serve` with their defaults, for help.
+func PrintFlags(w io.Writer) {
+	c := Default()
+	fs := flagSet(&c)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// EnvName is the environment variable of a flag: BSC_ and the name in upper
+// case with dashes as underscores (fault-injection: BSC_FAULT_INJECTION).
+func EnvName(flagName string) string {
+	return "BSC_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load reads the configuration from the flags in args, the environment read
+// through getenv, and the YAML file named by --config or BSC_CONFIG. An
+// empty variable counts as unset. The error is one line naming the source
+// of the bad value; it is flag.ErrHelp for -h and --help.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	// Flags are parsed first because they may name the file; they are then
+	// applied again last, over the file and the environment.
+	scratch := Default()
+	fs := flagSet(&scratch)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var fromFlags []*flag.Flag
+	fs.Visit(func(f *flag.Flag) { fromFlags = append(fromFlags, f) })
+
+	path := scratch.Config
+	if path == "" {
+		path = getenv(EnvName("config"))
+	}
+	cfg := Default()
+	if path != "" {
+		var err error
+		if cfg, err = LoadFile(path); err != nil {
+			return Config{}, err
+		}
+	}
+	fs = flagSet(&cfg)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(f.Name)
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("env %s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	for _, f := range fromFlags {
+		// Cannot fail: the same parser accepted this value above.
+		_ = fs.Set(f.Name, f.Value.String())
+	}
+	cfg.Config = path
+	return cfg, nil
+}

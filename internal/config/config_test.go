@@ -1,0 +1,197 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bsc.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load(nil, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen: "127.0.0.1:8080", DB: "./bsc.db", Frequencies: "10-15", AutoProvision: true,
+		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxInflight: 1024,
+	}
+	if cfg != want {
+		t.Errorf("Load() = %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:1\nfrequencies: 1-3\nlog-level: warn\nauto-provision: false\n")
+	other := writeFile(t, "listen: 127.0.0.1:9\n")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(*Config)
+	}{
+		{"file over default", []string{"--config", file}, nil, func(c *Config) {
+			c.Listen, c.Frequencies, c.LogLevel, c.AutoProvision = "127.0.0.1:1", "1-3", zerolog.WarnLevel, false
+			c.Config = file
+		}},
+		{"env over file", []string{"--config", file}, map[string]string{"BSC_LISTEN": "127.0.0.1:2", "BSC_AUTO_PROVISION": "true"}, func(c *Config) {
+			c.Listen, c.Frequencies, c.LogLevel = "127.0.0.1:2", "1-3", zerolog.WarnLevel
+			c.Config = file
+		}},
+		{"flag over env", []string{"--config", file, "--listen", "127.0.0.1:3"}, map[string]string{"BSC_LISTEN": "127.0.0.1:2"}, func(c *Config) {
+			c.Listen, c.Frequencies, c.LogLevel, c.AutoProvision = "127.0.0.1:3", "1-3", zerolog.WarnLevel, false
+			c.Config = file
+		}},
+		{"file named by env", nil, map[string]string{"BSC_CONFIG": file}, func(c *Config) {
+			c.Listen, c.Frequencies, c.LogLevel, c.AutoProvision = "127.0.0.1:1", "1-3", zerolog.WarnLevel, false
+			c.Config = file
+		}},
+		{"file flag over file env", []string{"--config", other}, map[string]string{"BSC_CONFIG": file}, func(c *Config) {
+			c.Listen, c.Config = "127.0.0.1:9", other
+		}},
+		{"empty env is unset", nil, map[string]string{"BSC_DB": ""}, func(*Config) {}},
+		{"every flag", []string{
+			"--listen=:9090", "--db=/tmp/x.db", "--frequencies=1,2", "--auto-provision=false", "--api-token=s3cret",
+			"--fault-injection", "--log-level=debug", "--shutdown-timeout=3s", "--max-inflight=7",
+		}, nil, func(c *Config) {
+			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
+				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7}
+		}},
+		{"every env", nil, map[string]string{
+			"BSC_LISTEN": ":9090", "BSC_DB": "/tmp/x.db", "BSC_FREQUENCIES": "1,2", "BSC_AUTO_PROVISION": "false",
+			"BSC_API_TOKEN": "s3cret", "BSC_FAULT_INJECTION": "true", "BSC_LOG_LEVEL": "DEBUG",
+			"BSC_SHUTDOWN_TIMEOUT": "3s", "BSC_MAX_INFLIGHT": "7",
+		}, func(c *Config) {
+			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
+				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := Default()
+			tt.want(&want)
+			got, err := Load(tt.args, envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		file string // content of a file passed with --config
+		want string // substring of the one-line error
+	}{
+		{"unknown flag", []string{"--nope"}, nil, "", "flag provided but not defined: -nope"},
+		{"stray argument", []string{"extra"}, nil, "", `unexpected argument "extra"`},
+		{"bad listen flag", []string{"--listen", "localhost"}, nil, "", "flag -listen"},
+		{"bad port", []string{"--listen", "h:99999"}, nil, "", "port"},
+		{"empty db", []string{"--db", " "}, nil, "", "flag -db: must not be empty"},
+		{"bad pool flag", []string{"--frequencies", "5-1"}, nil, "", "flag -frequencies: invalid frequency pool"},
+		{"duplicate pool", []string{"--frequencies", "1,1"}, nil, "", "appears twice"},
+		{"bad bool flag", []string{"--auto-provision=maybe"}, nil, "", "auto-provision"},
+		{"bad level flag", []string{"--log-level", "loud"}, nil, "", `unknown log level "loud"`},
+		{"numeric level", []string{"--log-level", "1"}, nil, "", "unknown log level"},
+		{"bad timeout", []string{"--shutdown-timeout", "-1s"}, nil, "", "positive duration"},
+		{"bad inflight", []string{"--max-inflight", "0"}, nil, "", "positive integer"},
+		{"bad env", nil, map[string]string{"BSC_FAULT_INJECTION": "yes please"}, "", `env BSC_FAULT_INJECTION: "yes please" is not true or false`},
+		{"bad env level", nil, map[string]string{"BSC_LOG_LEVEL": "loud"}, "", "env BSC_LOG_LEVEL"},
+		{"missing file", []string{"--config", "/nonexistent/bsc.yaml"}, nil, "", "config file: open /nonexistent/bsc.yaml"},
+		{"unknown key", nil, nil, "listen: :1\nfrequency: 1-2\n", `line 2: unknown key "frequency"`},
+		{"config key in file", nil, nil, "config: other.yaml\n", `unknown key "config"`},
+		{"repeated key", nil, nil, "db: a\ndb: b\n", "db"},
+		{"bad file value", nil, nil, "max-inflight: lots\n", `line 1: max-inflight: "lots" is not a positive integer`},
+		{"list value", nil, nil, "frequencies: [1, 2]\n", "line 1: frequencies: want a single value"},
+		{"not a mapping", nil, nil, "- listen\n", "want a mapping"},
+		{"two documents", nil, nil, "db: a\n---\ndb: b\n", "more than one YAML document"},
+		{"bad yaml", nil, nil, "db: [\n", "config file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append([]string{"--config", writeFile(t, tt.file)}, args...)
+			}
+			_, err := Load(args, envOf(tt.env))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line containing %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	if _, err := Load([]string{"-h"}, envOf(nil)); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("Load(-h) = %v, want flag.ErrHelp", err)
+	}
+	var b strings.Builder
+	PrintFlags(&b)
+	for _, name := range []string{"-listen", "-db", "-frequencies", "-auto-provision", "-api-token",
+		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight"} {
+		if !strings.Contains(b.String(), name) {
+			t.Errorf("PrintFlags lacks %s", name)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	tests := []struct {
+		name, content string
+		want          func(*Config)
+	}{
+		{"empty", "", func(*Config) {}},
+		{"comments only", "# nothing here\n", func(*Config) {}},
+		{"values", "fault-injection: true\nshutdown-timeout: 2s\nfrequencies: 7\napi-token: t\n", func(c *Config) {
+			c.FaultInjection, c.ShutdownTimeout, c.Frequencies, c.APIToken = true, 2*time.Second, "7", "t"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.content)
+			want := Default()
+			tt.want(&want)
+			want.Config = path
+			got, err := LoadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("got  %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestEnvName(t *testing.T) {
+	if got := EnvName("fault-injection"); got != "BSC_FAULT_INJECTION" {
+		t.Errorf("EnvName = %q", got)
+	}
+}

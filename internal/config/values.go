@@ -1,0 +1,113 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/rs/zerolog"
+)
+
+// The flag.Value types below validate as they parse, so flags, variables
+// and the file share one definition of a good value.
+
+type addrValue string
+
+func (v *addrValue) String() string { return string(*v) }
+
+func (v *addrValue) Set(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a host:port address", s)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	*v = addrValue(s)
+	return nil
+}
+
+type nonEmptyValue string
+
+func (v *nonEmptyValue) String() string { return string(*v) }
+
+func (v *nonEmptyValue) Set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be empty")
+	}
+	*v = nonEmptyValue(s)
+	return nil
+}
+
+type poolValue string
+
+func (v *poolValue) String() string { return string(*v) }
+
+func (v *poolValue) Set(s string) error {
+	if _, err := frequency.ParsePool(s); err != nil {
+		return err
+	}
+	*v = poolValue(s)
+	return nil
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
+
+// IsBoolFlag lets --auto-provision stand for --auto-provision=true.
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+type levelValue zerolog.Level
+
+func (v *levelValue) String() string { return zerolog.Level(*v).String() }
+
+// Set accepts level names only: zerolog.ParseLevel also takes "" and
+// numbers, which in a config file are more likely mistakes than intent.
+func (v *levelValue) Set(s string) error {
+	l, err := zerolog.ParseLevel(strings.ToLower(s))
+	if err != nil || s == "" || l.String() != strings.ToLower(s) {
+		return fmt.Errorf("unknown log level %q (trace, debug, info, warn, error, fatal, panic, disabled)", s)
+	}
+	*v = levelValue(l)
+	return nil
+}
+
+type positiveDuration time.Duration
+
+func (v *positiveDuration) String() string { return time.Duration(*v).String() }
+
+func (v *positiveDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a positive duration such as 10s", s)
+	}
+	*v = positiveDuration(d)
+	return nil
+}
+
+type positiveInt int
+
+func (v *positiveInt) String() string { return strconv.Itoa(int(*v)) }
+
+func (v *positiveInt) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive integer", s)
+	}
+	*v = positiveInt(n)
+	return nil
+}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+)
+
+const specPath = "../../api/openapi.yaml"
+
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("%s is not valid OpenAPI: %v", specPath, err)
+	}
+	return doc
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]*\}`)
+
+// routeKey compares paths by the position of their parameters, not their
+// names: /phones/{msisdn} in chi and /phones/{id} in the spec are the same.
+func routeKey(method, path string) string {
+	return method + " " + pathParam.ReplaceAllString(path, "{}")
+}
+
+// TestSpecMatchesRoutes fails when a served route is missing from
+// api/openapi.yaml or the spec lists a route that is not served.
+func TestSpecMatchesRoutes(t *testing.T) {
+	doc := loadSpec(t)
+	spec := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			spec[routeKey(method, path)] = true
+		}
+	}
+	served := map[string]bool{}
+	for _, rt := range newServer(Deps{}, nil).servedRoutes() {
+		served[routeKey(rt.method, rt.pattern)] = true
+	}
+	for k := range served {
+		if !spec[k] {
+			t.Errorf("served but not in %s: %s", specPath, k)
+		}
+	}
+	for k := range spec {
+		if !served[k] {
+			t.Errorf("in %s but not served: %s", specPath, k)
+		}
+	}
+}
+
+// TestServiceResponsesMatchSpec validates real answers of the service
+// routes against their schemas.
+func TestServiceResponsesMatchSpec(t *testing.T) {
+	doc := loadSpec(t)
+	started := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	count := 3
+	tree := sup.Node{Name: "bsc", Kind: "supervisor", Strategy: "rest_for_one", MaxRestarts: 3, MaxSeconds: 5,
+		State: "running", StartedAt: &started, Children: []sup.Node{
+			{Name: "frequency", Kind: "worker", Restart: "permanent", State: "running", Restarts: 1, StartedAt: &started},
+			{Name: "phones", Kind: "supervisor", Strategy: "simple_one_for_one", Restart: "permanent", State: "running", Count: &count},
+		}}
+	ready := true
+	h := newServer(Deps{Ready: func() bool { return ready }, Tree: func() sup.Node { return tree }}, nil).router
+	notReady := newServer(Deps{Ready: func() bool { return false }}, nil).router
+	tests := []struct {
+		handler    http.Handler
+		path, spec string
+		status     int
+	}{
+		{h, "/healthz", "/healthz", 200},
+		{h, "/readyz", "/readyz", 200},
+		{notReady, "/readyz", "/readyz", 503},
+		{h, "/metrics", "/metrics", 200},
+		{h, "/api/v1/version", "/api/v1/version", 200},
+		{h, "/api/v1/supervision", "/api/v1/supervision", 200},
+		{notReady, "/api/v1/supervision", "/api/v1/supervision", 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			w := httptest.NewRecorder()
+			tt.handler.ServeHTTP(w, req)
+			if w.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tt.status, w.Body)
+			}
+			item := doc.Paths.Find(tt.spec)
+			if item == nil || item.Get == nil {
+				t.Fatalf("no GET %s in the spec", tt.spec)
+			}
+			route := &routers.Route{Spec: doc, Path: tt.spec, PathItem: item, Method: http.MethodGet, Operation: item.Get}
+			err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+				RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
+				Status:                 w.Code,
+				Header:                 w.Header(),
+				Body:                   io.NopCloser(bytes.NewReader(w.Body.Bytes())),
+				Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+			})
+			if err != nil {
+				t.Errorf("response does not match the spec: %v\nbody: %s", err, w.Body)
+			}
+		})
+	}
+}

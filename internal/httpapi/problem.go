@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/rs/zerolog/hlog"
+)
+
+// statusOf is the one table from the stable error codes of api.md to HTTP
+// statuses. Domain packages only declare codes (errcode.New); a code missing
+// here is served as 500 internal, so a new code needs a row.
+var statusOf = map[string]int{
+	"invalid_request": http.StatusBadRequest,
+	"invalid_msisdn":  http.StatusBadRequest,
+	"unknown_drink":   http.StatusBadRequest,
+	"unknown_event":   http.StatusBadRequest,
+	"invalid_coin":    http.StatusBadRequest,
+
+	"unauthorized": http.StatusUnauthorized,
+	"not_owner":    http.StatusForbidden,
+
+	"not_found":          http.StatusNotFound,
+	"unknown_subscriber": http.StatusNotFound,
+	"not_attached":       http.StatusNotFound,
+	"invalid_number":     http.StatusNotFound,
+	"not_allocated":      http.StatusNotFound,
+	"not_installed":      http.StatusNotFound,
+
+	"method_not_allowed": http.StatusMethodNotAllowed,
+
+	"already_exists":    http.StatusConflict,
+	"already_attached":  http.StatusConflict,
+	"already_installed": http.StatusConflict,
+	"attached":          http.StatusConflict,
+	"busy":              http.StatusConflict,
+	"invalid_state":     http.StatusConflict,
+	"no_frequency":      http.StatusConflict,
+
+	"too_large": http.StatusRequestEntityTooLarge,
+
+	"internal":    http.StatusInternalServerError,
+	"unavailable": http.StatusServiceUnavailable,
+	"overloaded":  http.StatusServiceUnavailable,
+}
+
+// Errors of the HTTP layer itself, with the same codes as the domain's.
+var (
+	errInvalidRequest   = errcode.New("invalid_request", "invalid request")
+	errTooLarge         = errcode.New("too_large", "request body too large")
+	errUnauthorized     = errcode.New("unauthorized", "missing or wrong bearer token")
+	errNotFound         = errcode.New("not_found", "no such resource")
+	errMethodNotAllowed = errcode.New("method_not_allowed", "method not allowed")
+	errOverloaded       = errcode.New("overloaded", "overloaded: request shed, retry later")
+	errUnavailable      = errcode.New("unavailable", "service unavailable")
+)
+
+// Problem is an RFC 9457 problem details body, served as
+// application/problem+json for every error.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+// ProblemType is the type URI of the problems with a code; the code is the
+// stable part clients match on.
+func ProblemType(code string) string { return "urn:bsc:problem:" + code }
+
+// WriteError answers with the problem for err: its errcode code mapped to a
+// status, and its message as detail. An error without a known code, or with
+// code internal, is a 500 whose detail only gives the request id: the Go
+// error is logged, never sent.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errcode.Of(err)
+	status, known := statusOf[code]
+	if !known || status == http.StatusInternalServerError {
+		hlog.FromRequest(r).Error().Err(err).Msg("internal error")
+		writeInternal(w, r)
+		return
+	}
+	if code == "overloaded" {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeProblem(w, Problem{
+		Type:   ProblemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: err.Error(),
+		Code:   code,
+	})
+}
+
+// writeInternal answers 500 internal for an error already logged.
+func writeInternal(w http.ResponseWriter, r *http.Request) {
+	writeProblem(w, Problem{
+		Type:   ProblemType("internal"),
+		Title:  http.StatusText(http.StatusInternalServerError),
+		Status: http.StatusInternalServerError,
+		Detail: "internal error, logged with request id " + RequestID(r),
+		Code:   "internal",
+	})
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	writeBody(w, "application/problem+json", p.Status, p)
+}
+
+// WriteJSON answers with status and v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	writeBody(w, "application/json", status, v)
+}
+
+func writeBody(w http.ResponseWriter, contentType string, status int, v any) {
+	// Encoding first means a value that cannot be encoded is still a clean
+	// 500: the panic is a programming error, logged with its stack by the
+	// recovery middleware before anything was sent.
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Errorf("httpapi: encoding %T: %w", v, err))
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

@@ -1,0 +1,136 @@
+// Package httpapi is the HTTP layer of bsc: the router, the middleware every
+// route shares (request id, access log and metrics, panic recovery, body
+// limit, bearer auth, load regulation), the error and JSON writers, and the
+// routes themselves, one file per feature.
+//
+// A feature adds a file with a mountX(r chi.Router) method on server, the
+// fields it needs in Deps, and one line in routes; the middleware stays as
+// it is. Handlers answer with WriteJSON and WriteError, read bodies with
+// Decode, and page lists with ParsePage and NewList.
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+)
+
+// Deps is what the routes need from the application.
+type Deps struct {
+	Log      zerolog.Logger
+	Registry *prometheus.Registry // served on /metrics; nil: a fresh NewRegistry()
+	Token    string               // bearer token for mutating requests; "" = no auth
+
+	MaxInflight int    // requests served at once, excess shed; 0 = DefaultMaxInflight
+	OnShed      func() // called on each shed request (raises "overloaded"); must not block
+
+	Ready func() bool     // readiness for /readyz; nil = always ready
+	Tree  func() sup.Node // the supervision tree; nil = 503 unavailable
+}
+
+// server holds the router being built and what the mount methods share.
+type server struct {
+	Deps
+	router  *chi.Mux
+	metrics *httpMetrics
+	limiter *limiter
+	// documented maps "METHOD served-pattern" to the patterns the API
+	// documents for it, where they differ (see customMethods).
+	documented map[string][]string
+}
+
+// New returns the handler serving the whole API.
+func New(d Deps) http.Handler { return newServer(d, nil).router }
+
+// newServer builds the router; extra mounts routes inside the regulated
+// group, which lets tests add routes (a panicking one, say) to the real stack.
+func newServer(d Deps, extra func(*server, chi.Router)) *server {
+	if d.Registry == nil {
+		d.Registry = NewRegistry()
+	}
+	s := &server{
+		Deps:       d,
+		router:     chi.NewRouter(),
+		metrics:    newHTTPMetrics(d.Registry),
+		limiter:    newLimiter(d.MaxInflight, d.OnShed),
+		documented: map[string][]string{},
+	}
+	s.routes(extra)
+	for _, rt := range s.servedRoutes() {
+		s.metrics.duration.WithLabelValues(rt.pattern, rt.method) // series start at zero
+	}
+	return s
+}
+
+func (s *server) routes(extra func(*server, chi.Router)) {
+	r := s.router
+	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, fmt.Errorf("%w: no route %s %s", errNotFound, r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(s.methodNotAllowed)
+
+	// Probes and scrapes bypass auth and load regulation: they must answer
+	// most of all when the server is overloaded.
+	s.mountProbes(r)
+
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody)
+		if s.Token != "" {
+			r.Use(bearerAuth(s.Token)) // before the limiter: strangers take no slot
+		}
+		r.Use(s.limiter.middleware)
+		s.mountService(r)
+		s.mountSupervision(r)
+		// Features mount here, one line each: s.mountFrequencies(r), ...
+		if extra != nil {
+			extra(s, r)
+		}
+	})
+}
+
+// neverShed exempts a route from the in-flight limit, for routes that
+// release resources or hold their own bound (SSE streams). pattern is the
+// served chi pattern.
+func (s *server) neverShed(method, pattern string) {
+	s.limiter.exempt[method+" "+pattern] = true
+}
+
+// methodNotAllowed answers 405 with the Allow header chi leaves out when
+// the handler is replaced.
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if s.router.Match(chi.NewRouteContext(), m, path) {
+			w.Header().Add("Allow", m)
+		}
+	}
+	WriteError(w, r, fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path))
+}
+
+type route struct{ method, pattern string }
+
+// servedRoutes lists every route as the API documents it, custom methods
+// under their documented pattern.
+func (s *server) servedRoutes() []route {
+	var routes []route
+	_ = chi.Walk(s.router, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if docs, ok := s.documented[method+" "+pattern]; ok {
+			for _, d := range docs {
+				routes = append(routes, route{method, d})
+			}
+			return nil
+		}
+		routes = append(routes, route{method, pattern})
+		return nil
+	})
+	return routes
+}
