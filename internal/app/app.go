@@ -1,0 +1,260 @@
+// Package app assembles the service: the store, the metrics registry, the
+// supervision trees and the HTTP API, and runs them for `bsc serve`.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/httpapi"
+	"github.com/bsc-sim/bsc/internal/overload"
+	"github.com/bsc-sim/bsc/internal/store"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// App is one running service. New prepares it, Start starts the trees,
+// Handler serves the API, Shutdown stops everything.
+type App struct {
+	cfg   config.Config
+	log   zerolog.Logger
+	reg   *prometheus.Registry
+	store *store.Store
+
+	supMetrics      *sup.Metrics
+	freqMetrics     *frequency.Metrics
+	overloadMetrics *overload.Metrics
+	reporter        *sup.LogReporter
+
+	// The current incarnation of each process; a restart replaces it.
+	overload  atomic.Pointer[overload.Manager]
+	frequency atomic.Pointer[frequency.Allocator]
+	phones    atomic.Pointer[sup.Supervisor]
+	pool      atomic.Pointer[[]int] // the configured pool, for restarts and reloads
+
+	bsc     *sup.Supervisor
+	ready   atomic.Bool
+	failed  chan struct{} // closed when a top supervisor gave up
+	failErr error
+	failMu  sync.Once
+
+	// OverloadLog is where the overload logger handler writes ("stdout" or
+	// a file); tests point it at a temporary file.
+	OverloadLog string
+}
+
+// New opens the store and builds the metrics; nothing runs yet.
+func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, error) {
+	pool, err := frequency.ParsePool(cfg.Frequencies)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.DB, err)
+	}
+	reg := httpapi.NewRegistry()
+	a := &App{
+		cfg: cfg, log: log, reg: reg, store: st,
+		supMetrics:      sup.NewMetrics(reg),
+		freqMetrics:     frequency.NewMetrics(reg),
+		overloadMetrics: overload.NewMetrics(reg),
+		failed:          make(chan struct{}),
+		OverloadLog:     "stdout",
+	}
+	a.pool.Store(&pool)
+	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
+	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
+	a.supMetrics.Init("phones", "phone")
+	return a, nil
+}
+
+// Start starts the supervision tree; when it returns nil the service is ready.
+func (a *App) Start(ctx context.Context) error {
+	bsc, err := sup.Start(ctx, a.bscSpec(), a.topExit("bsc"))
+	if err != nil {
+		return err
+	}
+	a.bsc = bsc
+	a.ready.Store(true)
+	a.log.Info().Str("frequencies", a.cfg.Frequencies).Msg("bsc started")
+	return nil
+}
+
+// bscSpec is the book's bsc_sup: rest_for_one, 2 restarts in an hour.
+func (a *App) bscSpec() sup.Spec {
+	return sup.Spec{
+		Name: "bsc", Strategy: sup.RestForOne, MaxRestarts: 2, MaxSeconds: 3600, Reporter: a.reporter,
+		Children: []sup.ChildSpec{
+			{Name: "overload", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startOverload},
+			{Name: "frequency", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startFrequency},
+			{Name: "phones", Kind: sup.SupervisorKind, Restart: sup.Permanent, Shutdown: 5 * time.Second,
+				Start: sup.Supervise(a.phonesSpec(), a.phones.Store)},
+		},
+	}
+}
+
+func (a *App) phonesSpec() sup.Spec {
+	return sup.Spec{
+		Name: "phones", Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600, Reporter: a.reporter,
+		Template: sup.ChildSpec{Name: "phone", Kind: sup.Worker, Restart: sup.Transient, Shutdown: 2 * time.Second},
+	}
+}
+
+func (a *App) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
+	m := overload.New(overload.Config{Log: a.log, Metrics: a.overloadMetrics, History: a.store, LogTarget: a.OverloadLog})
+	p, err := m.Start(ctx, exit)
+	if err == nil {
+		a.overload.Store(m)
+	}
+	return p, err
+}
+
+func (a *App) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
+	f := frequency.New(frequency.Config{Pool: *a.pool.Load(), Notifier: overload.NotifierFunc(a.notify),
+		Metrics: a.freqMetrics, Log: a.log})
+	p, err := f.Start(ctx, exit)
+	if err == nil {
+		a.frequency.Store(f)
+	}
+	return p, err
+}
+
+// notify hands an event to the current overload manager. While it is
+// restarting there is none and the event is lost, as in the book.
+func (a *App) notify(e overload.Event) {
+	if m := a.overload.Load(); m != nil {
+		m.Notify(e)
+	}
+}
+
+func (a *App) restartStorm(supervisor string, active bool) {
+	kind := overload.SetAlarm
+	if !active {
+		kind = overload.ClearAlarm
+	}
+	a.notify(overload.Event{Kind: kind, ID: "restart_storm", Source: supervisor})
+}
+
+// topExit is the exit function of a top supervisor: giving up fails the app.
+func (a *App) topExit(name string) sup.ExitFunc {
+	return func(reason error) {
+		if sup.IsNormal(reason) {
+			return
+		}
+		a.ready.Store(false)
+		a.failMu.Do(func() {
+			a.failErr = fmt.Errorf("supervisor %s gave up: %w", name, reason)
+			close(a.failed)
+		})
+	}
+}
+
+// Failed is closed when a top supervisor gave up; Err says why.
+func (a *App) Failed() <-chan struct{} { return a.failed }
+
+// Err is why the app failed, once Failed is closed.
+func (a *App) Err() error {
+	select {
+	case <-a.failed:
+		return a.failErr
+	default:
+		return nil
+	}
+}
+
+// Registry is the app's metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.reg }
+
+// Handler is the HTTP API.
+func (a *App) Handler() http.Handler {
+	return httpapi.New(httpapi.Deps{
+		Log: a.log, Registry: a.reg, Token: a.cfg.APIToken, MaxInflight: a.cfg.MaxInflight,
+		OnShed: a.shed, Ready: a.ready.Load, Tree: a.tree,
+	})
+}
+
+func (a *App) tree() sup.Node {
+	if a.bsc == nil {
+		return sup.Node{Name: "bsc", Kind: "supervisor", State: "starting"}
+	}
+	return a.bsc.Tree()
+}
+
+// shed raises the overloaded alarm; the overload manager keeps it single.
+func (a *App) shed() {
+	a.notify(overload.Event{Kind: overload.SetAlarm, ID: "overloaded", Source: "http"})
+}
+
+// Shutdown stops the trees in reverse order and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.ready.Store(false)
+	if a.bsc != nil {
+		a.bsc.Stop()
+		select {
+		case <-a.bsc.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("supervision tree did not stop in time: %w", ctx.Err())
+		}
+	}
+	return a.store.Close()
+}
+
+// Run is `bsc serve`: it serves until ctx is cancelled (graceful stop,
+// nil) or the tree gives up (an error).
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	a, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = a.store.Close()
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		_ = ln.Close()
+		_ = a.store.Close()
+		return err
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	stopReload := a.watchReload(cfg)
+	defer stopReload()
+	log.Info().Str("listen", ln.Addr().String()).Msg("serving")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("stopping")
+	case <-a.Failed():
+		runErr = a.Err()
+		log.Error().Err(runErr).Msg("stopping: the supervision tree gave up")
+	case err := <-served:
+		runErr = fmt.Errorf("http server: %w", err)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	a.ready.Store(false)
+	if err := srv.Shutdown(stopCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn().Err(err).Msg("http server did not drain in time")
+	}
+	if err := a.Shutdown(stopCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr == nil {
+		log.Info().Msg("stopped")
+	}
+	return runErr
+}

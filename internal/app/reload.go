@@ -1,0 +1,74 @@
+package app
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/frequency"
+)
+
+// watchReload re-reads the config file on SIGHUP and applies what can
+// change at run time without dropping calls: the frequency pool and the
+// log level. It returns the function that stops watching.
+func (a *App) watchReload(cfg config.Config) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				a.reload(cfg)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}
+
+func (a *App) reload(cfg config.Config) {
+	if cfg.Config == "" {
+		a.log.Warn().Msg("SIGHUP: no --config file to re-read")
+		return
+	}
+	next, err := config.LoadFile(cfg.Config)
+	if err != nil {
+		a.log.Error().Err(err).Msg("SIGHUP: config not reloaded")
+		return
+	}
+	if err := a.SetPoolString(next.Frequencies); err != nil {
+		a.log.Error().Err(err).Msg("SIGHUP: frequency pool not reloaded")
+		return
+	}
+	zerolog.SetGlobalLevel(next.LogLevel)
+	a.log.Info().Str("frequencies", next.Frequencies).Str("log_level", next.LogLevel.String()).Msg("config reloaded")
+}
+
+// SetPoolString replaces the frequency pool at run time (hot
+// reconfiguration) and keeps it for the allocator's next restart.
+func (a *App) SetPoolString(s string) error {
+	pool, err := frequency.ParsePool(s)
+	if err != nil {
+		return err
+	}
+	return a.SetPool(pool)
+}
+
+// SetPool replaces the pool of the running allocator and remembers it.
+func (a *App) SetPool(pool []int) error {
+	if f := a.frequency.Load(); f != nil {
+		if _, err := f.SetPool(pool); err != nil {
+			return err
+		}
+	}
+	a.pool.Store(&pool)
+	return nil
+}
