@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/coffee"
 	"github.com/bsc-sim/bsc/internal/config"
 	"github.com/bsc-sim/bsc/internal/frequency"
 	"github.com/bsc-sim/bsc/internal/httpapi"
@@ -42,11 +44,19 @@ type App struct {
 	phones    atomic.Pointer[sup.Supervisor]
 	pool      atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
-	bsc     *sup.Supervisor
-	ready   atomic.Bool
-	failed  chan struct{} // closed when a top supervisor gave up
-	failErr error
-	failMu  sync.Once
+	bsc           *sup.Supervisor
+	coffee        *sup.Supervisor
+	machines      *coffee.Machines
+	coffeeMetrics *coffee.Metrics
+	ready         atomic.Bool
+	failed        chan struct{} // closed when a top supervisor gave up
+	failErr       error
+	failMu        sync.Once
+
+	// phoneProcess finds the controller of an attached phone for
+	// introspection (GET /api/v1/processes/phone:MSISDN). HOOK for the
+	// phones layer to set; while nil, every phone:MSISDN is not_found.
+	phoneProcess func(msisdn string) (Process, error)
 
 	// OverloadLog is where the overload logger handler writes ("stdout" or
 	// a file); tests point it at a temporary file.
@@ -69,6 +79,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		supMetrics:      sup.NewMetrics(reg),
 		freqMetrics:     frequency.NewMetrics(reg),
 		overloadMetrics: overload.NewMetrics(reg),
+		coffeeMetrics:   coffee.NewMetrics(reg),
 		failed:          make(chan struct{}),
 		OverloadLog:     "stdout",
 	}
@@ -76,6 +87,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
 	a.supMetrics.Init("phones", "phone")
+	a.supMetrics.Init("coffee", "machine")
 	return a, nil
 }
 
@@ -86,6 +98,10 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.bsc = bsc
+	if err := a.startCoffee(ctx); err != nil {
+		a.stopTree(context.Background(), bsc)
+		return err
+	}
 	a.ready.Store(true)
 	a.log.Info().Str("frequencies", a.cfg.Frequencies).Msg("bsc started")
 	return nil
@@ -181,6 +197,10 @@ func (a *App) Handler() http.Handler {
 	return httpapi.New(httpapi.Deps{
 		Log: a.log, Registry: a.reg, Token: a.cfg.APIToken, MaxInflight: a.cfg.MaxInflight,
 		OnShed: a.shed, Ready: a.ready.Load, Tree: a.tree,
+		Coffee: a.Machines,
+
+		Allocator: a.allocator, Overload: a.overloadManager, SetPool: a.SetPool,
+		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 	})
 }
 
@@ -199,15 +219,25 @@ func (a *App) shed() {
 // Shutdown stops the trees in reverse order and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
-	if a.bsc != nil {
-		a.bsc.Stop()
-		select {
-		case <-a.bsc.Done():
-		case <-ctx.Done():
-			return fmt.Errorf("supervision tree did not stop in time: %w", ctx.Err())
+	for _, s := range []*sup.Supervisor{a.coffee, a.bsc} {
+		if s == nil {
+			continue
+		}
+		if err := a.stopTree(ctx, s); err != nil {
+			return err
 		}
 	}
 	return a.store.Close()
+}
+
+func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
+	s.Stop()
+	select {
+	case <-s.Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("supervision tree %s did not stop in time: %w", s.Name(), ctx.Err())
+	}
 }
 
 // Run is `bsc serve`: it serves until ctx is cancelled (graceful stop,

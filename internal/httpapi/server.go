@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/bsc-sim/bsc/internal/coffee"
+	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/overload"
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +34,18 @@ type Deps struct {
 
 	Ready func() bool     // readiness for /readyz; nil = always ready
 	Tree  func() sup.Node // the supervision tree; nil = 503 unavailable
+
+	Coffee func() *coffee.Machines // the coffee machine registry; nil or nil result = 503 unavailable
+
+	// The current incarnation of a process, for the frequency, alarm and
+	// overload routes; an unavailable error while it restarts. nil = 503.
+	Allocator func() (*frequency.Allocator, error)
+	Overload  func() (*overload.Manager, error)
+	SetPool   func(pool []int) error // replaces the pool, also for later restarts; nil = 503
+
+	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
+	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash
+	LogDir         string                             // where logger files named by clients go; "" = stdout only
 }
 
 // server holds the router being built and what the mount methods share.
@@ -88,6 +103,10 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 		s.mountService(r)
 		s.mountSupervision(r)
 		// Features mount here, one line each: s.mountFrequencies(r), ...
+		s.mountCoffee(r)
+		s.mountFrequencies(r)
+		s.mountAlarms(r)
+		s.mountProcesses(r)
 		if extra != nil {
 			extra(s, r)
 		}

@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bsc-sim/bsc/internal/overload"
+	"github.com/bsc-sim/bsc/internal/store"
+)
+
+// HandlerRequest is the body of POST /api/v1/overload/handlers.
+type HandlerRequest struct {
+	Name   string `json:"name"`
+	Target string `json:"target,omitempty"`
+}
+
+// SwapRequest is the body of POST /api/v1/overload/handlers/{name}:swap.
+type SwapRequest struct {
+	Target string `json:"target,omitempty"`
+}
+
+// Counters is the body of GET /api/v1/overload/counters.
+type Counters struct {
+	Counters map[string]uint64 `json:"counters"`
+}
+
+func (s *server) mountAlarms(r chi.Router) {
+	r.Get("/api/v1/alarms", s.withManager(listAlarms))
+	r.Get("/api/v1/alarms/history", s.withManager(alarmHistory))
+	r.Get("/api/v1/overload/counters", s.withManager(readCounters))
+	r.Get("/api/v1/overload/handlers", s.withManager(listHandlers))
+	r.Post("/api/v1/overload/handlers", s.withManager(s.addHandler))
+	r.Delete("/api/v1/overload/handlers/{name}", s.withManager(deleteHandler))
+	r.Post("/api/v1/overload/handlers/{name}:swap", s.withManager(s.swapHandler))
+}
+
+// managerHandler serves a route with the running overload manager; an
+// error it returns is the answer.
+type managerHandler func(http.ResponseWriter, *http.Request, *overload.Manager) error
+
+func (s *server) withManager(serve managerHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, err := current(s.Overload, "overload manager")
+		if err == nil {
+			err = serve(w, r, m)
+		}
+		if err != nil {
+			WriteError(w, r, err)
+		}
+	}
+}
+
+func listAlarms(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	active, err := m.ActiveAlarms(r.Context())
+	if err == nil {
+		WriteJSON(w, http.StatusOK, List[overload.Alarm]{Items: active})
+	}
+	return err
+}
+
+func alarmHistory(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	p, err := ParsePage(r)
+	if err != nil {
+		return err
+	}
+	var after int64
+	if p.After != "" {
+		if after, err = strconv.ParseInt(p.After, 10, 64); err != nil {
+			return fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
+		}
+	}
+	// A full page asks for one record more, to tell whether there is a
+	// next page: the store caps a single read at the page maximum.
+	recs, err := m.History(r.Context(), after, p.Limit)
+	if err == nil && len(recs) == p.Limit {
+		var more []store.AlarmRecord
+		more, err = m.History(r.Context(), recs[len(recs)-1].ID, 1)
+		recs = append(recs, more...)
+	}
+	if err == nil {
+		WriteJSON(w, http.StatusOK, NewList(recs, p, func(rec store.AlarmRecord) string {
+			return strconv.FormatInt(rec.ID, 10)
+		}))
+	}
+	return err
+}
+
+func readCounters(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	n, err := m.Counters(r.Context())
+	if err == nil {
+		WriteJSON(w, http.StatusOK, Counters{Counters: n})
+	}
+	return err
+}
+
+func listHandlers(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	hs, err := m.Handlers(r.Context())
+	if err != nil {
+		return err
+	}
+	// Clients name files, not paths: show them the name only.
+	for i := range hs {
+		if hs[i].Target != "" && hs[i].Target != stdoutTarget {
+			hs[i].Target = filepath.Base(hs[i].Target)
+		}
+	}
+	WriteJSON(w, http.StatusOK, List[overload.HandlerInfo]{Items: hs})
+	return nil
+}
+
+func (s *server) addHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	var req HandlerRequest
+	if err := Decode(r, &req); err != nil {
+		return err
+	}
+	target, err := s.logTarget(req.Target)
+	if err == nil {
+		err = m.AddHandler(r.Context(), req.Name, target)
+	}
+	if err == nil {
+		WriteJSON(w, http.StatusCreated, overload.HandlerInfo(req))
+	}
+	return err
+}
+
+func deleteHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	err := m.DeleteHandler(r.Context(), chi.URLParam(r, "name"))
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return err
+}
+
+func (s *server) swapHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+	var req SwapRequest
+	if err := Decode(r, &req); err != nil {
+		return err
+	}
+	name := chi.URLParam(r, "name")
+	target, err := s.logTarget(req.Target)
+	if err == nil {
+		err = m.SwapHandler(r.Context(), name, target)
+	}
+	if err == nil {
+		WriteJSON(w, http.StatusOK, overload.HandlerInfo{Name: name, Target: req.Target})
+	}
+	return err
+}
+
+const stdoutTarget = "stdout"
+
+// logFileName is what a client may name a logger file: a plain name in
+// LogDir, ending in .log so that it can never be the database or any other
+// file of the app's that lives there.
+var logFileName = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,122}\.log$`)
+
+// logTarget turns a client's logger target into where the logger writes.
+// Clients choose the name, never the place: a path could make the server
+// write (as itself) wherever it may.
+func (s *server) logTarget(target string) (string, error) {
+	switch {
+	case target == "" || target == stdoutTarget:
+		return target, nil
+	case s.LogDir == "":
+		return "", fmt.Errorf("%w: this server logs overload events to %s only", errInvalidRequest, stdoutTarget)
+	case !logFileName.MatchString(target):
+		return "", fmt.Errorf("%w: target must be %q or a file name such as overload.log "+
+			"(letters, digits, '.', '_', '-', not starting with '.', ending in .log)", errInvalidRequest, stdoutTarget)
+	}
+	return filepath.Join(s.LogDir, target), nil
+}
