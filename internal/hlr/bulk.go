@@ -1,0 +1,101 @@
+package hlr
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// MaxBulk is the most items a CreateBulk takes (api.md).
+const MaxBulk = 100_000
+
+// CreateBulk provisions items (MSISDN and optional IMSI each) all or
+// nothing. Every item is checked before anything is written; a bad one,
+// including a repeat of an earlier item's MSISDN or IMSI, or an IMSI that
+// belongs to another subscriber, is an *ItemError with code
+// invalid_request and nothing is written. An MSISDN already provisioned
+// is counted in existing and left as it is (its IMSI is not changed), so
+// that a bulk load can be run again.
+func (s *Subscribers) CreateBulk(ctx context.Context, items []Subscriber) (created, existing int, err error) {
+	if len(items) > MaxBulk {
+		return 0, 0, fmt.Errorf("%w: %d items, at most %d", ErrInvalidRequest, len(items), MaxBulk)
+	}
+	if err := checkBulk(items); err != nil {
+		return 0, 0, err
+	}
+	if len(items) == 0 {
+		return 0, 0, nil
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	created, err = s.insertBulk(ctx, items)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, it := range items {
+		s.provisioned.add(it.MSISDN)
+	}
+	return created, len(items) - created, nil
+}
+
+func checkBulk(items []Subscriber) error {
+	msisdns := make(map[MSISDN]int, len(items))
+	imsis := make(map[string]int)
+	for i, it := range items {
+		err := checkMSISDN(it.MSISDN)
+		if err == nil {
+			err = checkIMSI(it.IMSI)
+		}
+		if err != nil {
+			// The HTTP status of the whole request is the item's, 400.
+			return &ItemError{Index: i, Err: fmt.Errorf("%w: %v", ErrInvalidRequest, err)}
+		}
+		if j, dup := msisdns[it.MSISDN]; dup {
+			return &ItemError{Index: i, Err: fmt.Errorf("%w: msisdn %s repeats item %d", ErrInvalidRequest, it.MSISDN, j)}
+		}
+		msisdns[it.MSISDN] = i
+		if it.IMSI == "" {
+			continue
+		}
+		if j, dup := imsis[it.IMSI]; dup {
+			return &ItemError{Index: i, Err: fmt.Errorf("%w: imsi %s repeats item %d", ErrInvalidRequest, it.IMSI, j)}
+		}
+		imsis[it.IMSI] = i
+	}
+	return nil
+}
+
+// insertBulk writes items in one transaction and returns how many rows it
+// created; on any error the transaction is rolled back.
+func (s *Subscribers) insertBulk(ctx context.Context, items []Subscriber) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("hlr: bulk create: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, insertSubscriber)
+	if err != nil {
+		return 0, fmt.Errorf("hlr: bulk create: %w", err)
+	}
+	defer stmt.Close()
+	now := time.Now().UnixNano()
+	created := 0
+	for i, it := range items {
+		res, err := stmt.ExecContext(ctx, it.MSISDN.String(), nullIMSI(it.IMSI), now)
+		if imsiTaken(err) {
+			return 0, &ItemError{Index: i, Err: fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrInvalidRequest, it.IMSI)}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("hlr: bulk create, item %d: %w", i, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("hlr: bulk create, item %d: %w", i, err)
+		}
+		created += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("hlr: bulk create: %w", err)
+	}
+	return created, nil
+}

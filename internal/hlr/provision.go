@@ -1,0 +1,129 @@
+package hlr
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+const (
+	// provisionQueueLen bounds the auto-provisions waiting for the writer;
+	// when it is full, EnsureProvisioned waits, as long as its ctx allows.
+	provisionQueueLen = 1024
+	// provisionBatchMax bounds one transaction, and so how long it holds
+	// SQLite's write lock, which the call records' writer shares.
+	provisionBatchMax = 512
+)
+
+type provisionReq struct {
+	m    MSISDN
+	done chan error // buffered: the writer never waits for the caller
+}
+
+// EnsureProvisioned is the attach-time check. A provisioned m costs a map
+// read and no SQL. Otherwise, with auto it creates the subscriber and
+// returns once the row is committed; without, it is ErrUnknownSubscriber.
+//
+// Concurrent auto-provisions are committed together in one transaction by
+// the provisioner goroutine, so an attach storm of new numbers costs one
+// commit per batch rather than per number. If ctx ends first the caller
+// gets its error, but the subscriber may still be created.
+func (s *Subscribers) EnsureProvisioned(ctx context.Context, m MSISDN, auto bool) error {
+	if s.provisioned.has(m) {
+		return nil
+	}
+	if !auto {
+		return fmt.Errorf("%w: %s", ErrUnknownSubscriber, m)
+	}
+	if err := checkMSISDN(m); err != nil {
+		return err
+	}
+	req := provisionReq{m: m, done: make(chan error, 1)}
+	select {
+	case s.provq <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.provDone:
+		// Stopped: the request was either answered before, or never taken.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// provisionLoop is the provisioner goroutine: it takes whatever requests
+// are waiting, up to a batch, commits them in one transaction and answers
+// each. Requests left in the queue at Close are answered by their callers
+// seeing provDone closed.
+func (s *Subscribers) provisionLoop() {
+	defer close(s.provDone)
+	batch := make([]provisionReq, 0, provisionBatchMax)
+	for {
+		select {
+		case req := <-s.provq:
+			batch = append(batch[:0], req)
+		case <-s.quit:
+			return
+		}
+	gather:
+		for len(batch) < provisionBatchMax {
+			select {
+			case req := <-s.provq:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		err := s.insertProvisioned(batch)
+		for _, req := range batch {
+			req.done <- err
+		}
+	}
+}
+
+// insertProvisioned commits the batch's MSISDNs not yet provisioned, with
+// no IMSI, then adds them to the set. Background work has no caller's
+// context: SQLite's busy timeout bounds the wait for the write lock.
+func (s *Subscribers) insertProvisioned(batch []provisionReq) error {
+	ctx := context.Background()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hlr: auto-provision: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, insertSubscriber)
+	if err != nil {
+		return fmt.Errorf("hlr: auto-provision: %w", err)
+	}
+	defer stmt.Close()
+	now := time.Now().UnixNano()
+	for _, req := range batch {
+		// Created meanwhile by Create, a bulk or an earlier batch.
+		if s.provisioned.has(req.m) {
+			continue
+		}
+		if _, err := stmt.ExecContext(ctx, req.m.String(), nil, now); err != nil {
+			return fmt.Errorf("hlr: auto-provision %s: %w", req.m, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hlr: auto-provision: %w", err)
+	}
+	for _, req := range batch {
+		s.provisioned.add(req.m)
+	}
+	return nil
+}

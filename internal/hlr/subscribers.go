@@ -1,0 +1,301 @@
+package hlr
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/store"
+)
+
+// Subscriber is a provisioned subscriber as api.md shows it. Attached is
+// not stored: the caller fills it from its Registry. Times are UTC; a zero
+// last attach or detach time means never and is left out of the JSON.
+type Subscriber struct {
+	MSISDN       MSISDN    `json:"msisdn"`
+	IMSI         string    `json:"imsi,omitempty"`
+	Attached     bool      `json:"attached"`
+	CreatedAt    time.Time `json:"created_at"`
+	LastAttachAt time.Time `json:"last_attach_at,omitzero"`
+	LastDetachAt time.Time `json:"last_detach_at,omitzero"`
+}
+
+// Stats are the figures worth exporting as metrics.
+type Stats struct {
+	Provisioned  int    // subscribers in the in-memory set
+	TouchPending int    // MSISDNs whose attach/detach times wait to be written
+	TouchDropped uint64 // attach/detach time updates given up (see Touch)
+}
+
+// Subscribers is the durable subscriber table, fronted by an in-memory set
+// of the provisioned MSISDNs so that an attach checks provisioning without
+// SQL. It owns two goroutines, the auto-provisioner and the timestamp
+// writer, which Close stops. Every method is safe for concurrent use.
+type Subscribers struct {
+	db  *sql.DB
+	log zerolog.Logger
+
+	provisioned msisdnSet
+	// wmu is held from before a write that adds or removes rows until the
+	// set matches it, so the set changes in commit order: otherwise a Delete
+	// and an auto-provision of one MSISDN could commit in one order and
+	// update the set in the other. SQLite has a single writer anyway, so
+	// this costs no write concurrency.
+	wmu sync.Mutex
+
+	touches   touchQueue
+	provq     chan provisionReq
+	quit      chan struct{} // closed by Close: the goroutines finish
+	provDone  chan struct{}
+	touchDone chan struct{}
+	closeOnce sync.Once
+	closeErr  error // of the final timestamp flush
+}
+
+const (
+	insertSubscriber = `INSERT INTO subscribers (msisdn, imsi, created_at) VALUES (?, ?, ?) ON CONFLICT (msisdn) DO NOTHING`
+	selectSubscriber = `SELECT msisdn, imsi, created_at, last_attach_at, last_detach_at FROM subscribers`
+)
+
+// NewSubscribers loads the provisioned MSISDNs of db (migrated by
+// store.Open) into memory and starts the goroutines. ctx bounds the load
+// only.
+func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger) (*Subscribers, error) {
+	s := &Subscribers{
+		db:        db,
+		log:       log,
+		provq:     make(chan provisionReq, provisionQueueLen),
+		quit:      make(chan struct{}),
+		provDone:  make(chan struct{}),
+		touchDone: make(chan struct{}),
+	}
+	s.touches.init(touchQueueLimit)
+	start := time.Now()
+	if err := s.load(ctx); err != nil {
+		return nil, fmt.Errorf("hlr: load subscribers: %w", err)
+	}
+	go s.provisionLoop()
+	go s.touchLoop()
+	log.Info().Int("subscribers", s.provisioned.len()).Dur("took", time.Since(start)).Msg("HLR subscribers loaded")
+	return s, nil
+}
+
+func (s *Subscribers) load(ctx context.Context) error {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM subscribers`).Scan(&n); err != nil {
+		return err
+	}
+	s.provisioned.reserve(n)
+	rows, err := s.db.QueryContext(ctx, `SELECT msisdn FROM subscribers`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var raw sql.RawBytes // no string per row: a million rows load at start
+	for rows.Next() {
+		if err := rows.Scan(&raw); err != nil {
+			return err
+		}
+		m, err := parseMSISDN([]byte(raw))
+		if err != nil {
+			return err
+		}
+		s.provisioned.add(m)
+	}
+	return rows.Err()
+}
+
+// Close flushes the pending attach/detach times, stops the goroutines and
+// returns the final flush's error. Auto-provisions still queued fail with
+// ErrClosed, and later Touches are dropped; the methods that need only the
+// database and the set keep working. The database is the caller's to
+// close, after this.
+func (s *Subscribers) Close() error {
+	s.closeOnce.Do(func() {
+		s.touches.close()
+		close(s.quit)
+		<-s.provDone
+		<-s.touchDone
+	})
+	return s.closeErr
+}
+
+// Provisioned reports whether m is a subscriber, from memory.
+func (s *Subscribers) Provisioned(m MSISDN) bool { return s.provisioned.has(m) }
+
+// Stats are the current figures.
+func (s *Subscribers) Stats() Stats {
+	pending, dropped := s.touches.stats()
+	return Stats{Provisioned: s.provisioned.len(), TouchPending: pending, TouchDropped: dropped}
+}
+
+// Create provisions sub.MSISDN with sub.IMSI (optional); the other fields
+// are ignored. ErrAlreadyExists if the MSISDN is provisioned or the IMSI
+// belongs to another subscriber.
+func (s *Subscribers) Create(ctx context.Context, sub Subscriber) (Subscriber, error) {
+	if err := checkMSISDN(sub.MSISDN); err != nil {
+		return Subscriber{}, err
+	}
+	if err := checkIMSI(sub.IMSI); err != nil {
+		return Subscriber{}, err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	now := time.Now().UnixNano()
+	res, err := s.db.ExecContext(ctx, insertSubscriber, sub.MSISDN.String(), nullIMSI(sub.IMSI), now)
+	if imsiTaken(err) {
+		return Subscriber{}, fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
+	}
+	if err != nil {
+		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, err)
+	}
+	if n == 0 {
+		return Subscriber{}, fmt.Errorf("%w: %s", ErrAlreadyExists, sub.MSISDN)
+	}
+	s.provisioned.add(sub.MSISDN)
+	return Subscriber{MSISDN: sub.MSISDN, IMSI: sub.IMSI, CreatedAt: fromNanos(now)}, nil
+}
+
+// Get reads m; ErrUnknownSubscriber if it is not provisioned. Its times
+// include those not yet written: a Touch that returned before Get is seen.
+func (s *Subscribers) Get(ctx context.Context, m MSISDN) (Subscriber, error) {
+	// Before the read: a time written meanwhile is then in the row, and one
+	// not written yet is in this copy.
+	pending := s.touches.peek(m)
+	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, selectSubscriber+` WHERE msisdn = ?`, m.String()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, fmt.Errorf("%w: %s", ErrUnknownSubscriber, m)
+	}
+	if err != nil {
+		return Subscriber{}, fmt.Errorf("hlr: get %s: %w", m, err)
+	}
+	pending.apply(&sub)
+	return sub, nil
+}
+
+// List returns up to store.PageLimit(limit) subscribers with an MSISDN
+// greater than after (the zero MSISDN: from the first), in MSISDN order;
+// the last one's MSISDN is the next page's cursor. The times not yet
+// written are added after the read, so a batch written during the read can
+// be missing from the page (Get has no such gap).
+func (s *Subscribers) List(ctx context.Context, after MSISDN, limit int) ([]Subscriber, error) {
+	rows, err := s.db.QueryContext(ctx, selectSubscriber+` WHERE msisdn > ? ORDER BY msisdn LIMIT ?`,
+		after.String(), store.PageLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("hlr: list subscribers: %w", err)
+	}
+	defer rows.Close()
+	subs := []Subscriber{}
+	for rows.Next() {
+		sub, err := scanSubscriber(rows)
+		if err != nil {
+			return nil, fmt.Errorf("hlr: list subscribers: %w", err)
+		}
+		subs = append(subs, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hlr: list subscribers: %w", err)
+	}
+	s.touches.overlay(subs)
+	return subs, nil
+}
+
+// Delete removes m; ErrUnknownSubscriber if it is not provisioned. Whether
+// m is attached is the caller's to check first: this package does not know
+// the phones.
+func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE msisdn = ?`, m.String())
+	if err != nil {
+		return fmt.Errorf("hlr: delete %s: %w", m, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("hlr: delete %s: %w", m, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", ErrUnknownSubscriber, m)
+	}
+	s.provisioned.remove(m)
+	return nil
+}
+
+func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
+	var (
+		msisdn         string
+		imsi           sql.NullString
+		created        int64
+		attach, detach sql.NullInt64
+	)
+	if err := row.Scan(&msisdn, &imsi, &created, &attach, &detach); err != nil {
+		return Subscriber{}, err
+	}
+	m, err := ParseMSISDN(msisdn)
+	if err != nil {
+		return Subscriber{}, err
+	}
+	sub := Subscriber{MSISDN: m, IMSI: imsi.String, CreatedAt: fromNanos(created)}
+	if attach.Valid {
+		sub.LastAttachAt = fromNanos(attach.Int64)
+	}
+	if detach.Valid {
+		sub.LastDetachAt = fromNanos(detach.Int64)
+	}
+	return sub, nil
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func checkMSISDN(m MSISDN) error {
+	switch {
+	case m == 0:
+		return fmt.Errorf("%w: msisdn is required", ErrInvalidMSISDN)
+	case !m.Valid():
+		return fmt.Errorf("%w: %s", ErrInvalidMSISDN, m)
+	}
+	return nil
+}
+
+// checkIMSI accepts no IMSI or 15 ASCII digits.
+func checkIMSI(imsi string) error {
+	if imsi == "" {
+		return nil
+	}
+	if len(imsi) != 15 {
+		return fmt.Errorf("%w: imsi is %d bytes long, want 15 digits", ErrInvalidRequest, len(imsi))
+	}
+	for i := 0; i < len(imsi); i++ {
+		if imsi[i] < '0' || imsi[i] > '9' {
+			return fmt.Errorf("%w: imsi %q: byte %d is not a digit 0-9", ErrInvalidRequest, imsi, i+1)
+		}
+	}
+	return nil
+}
+
+// nullIMSI stores a missing IMSI as NULL, which the UNIQUE constraint
+// allows any number of times, unlike "".
+func nullIMSI(imsi string) any {
+	if imsi == "" {
+		return nil
+	}
+	return imsi
+}
+
+// imsiTaken recognises the insert that broke the IMSI's uniqueness: the
+// MSISDN's conflict is absorbed by ON CONFLICT (msisdn) DO NOTHING, so the
+// unique index on imsi is the only one an insert can break.
+func imsiTaken(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.ExtendedCode == sqlite3.ErrConstraintUnique
+}

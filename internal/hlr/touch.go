@@ -1,0 +1,131 @@
+package hlr
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// The last attach and detach times are informational: nothing depends on
+// them, so recording them must never slow an attach or wait for SQLite.
+// Touch puts them in a bounded queue, coalesced per MSISDN (the latest of
+// each kind wins), and one writer goroutine writes what has gathered in
+// batched transactions. When the queue is full the oldest MSISDN's update
+// is dropped and counted (Stats.TouchDropped), and so are updates a failed
+// write lost and those arriving after Close: a lost timestamp is only a
+// stale column, never a lost subscriber.
+const (
+	// touchQueueLimit is the most MSISDNs waiting, a few MiB: about what
+	// 300 000 attaches a second gather while the writer stores the previous
+	// batch at some 3 µs a row.
+	touchQueueLimit = 1 << 16
+	// touchTxRows bounds one transaction, and so how long the writer holds
+	// SQLite's write lock, which the call records' writer shares.
+	touchTxRows = 4096
+	// touchDropLogEvery spaces the log lines about dropped updates.
+	touchDropLogEvery = 10 * time.Second
+)
+
+// Touch records that m attached (attached) or detached at at. It never
+// blocks on the database; see above for what may be lost.
+func (s *Subscribers) Touch(m MSISDN, attached bool, at time.Time) {
+	t := touch{detach: at.UnixNano()}
+	if attached {
+		t = touch{attach: at.UnixNano()}
+	}
+	s.touches.put(m, t)
+}
+
+// touchLoop is the writer goroutine. At Close (the queue closed first, so
+// nothing more arrives) it writes what is left and ends.
+func (s *Subscribers) touchLoop() {
+	defer close(s.touchDone)
+	spare := make(map[MSISDN]touch)
+	rows := make([]touchRow, 0, touchTxRows)
+	var reported uint64
+	var reportedAt time.Time
+	for {
+		stop := false
+		select {
+		case <-s.touches.wake:
+		case <-s.quit:
+			stop = true
+		}
+		batch := s.touches.take(spare)
+		written, err := s.writeTouches(batch, rows)
+		s.touches.written(len(batch) - written)
+		if err != nil {
+			s.log.Warn().Err(err).Int("lost", len(batch)-written).Msg("attach/detach times not written")
+		}
+		if _, dropped := s.touches.stats(); dropped > reported && time.Since(reportedAt) >= touchDropLogEvery {
+			s.log.Warn().Uint64("dropped", dropped-reported).Uint64("dropped_total", dropped).
+				Msg("attach/detach time updates dropped")
+			reported, reportedAt = dropped, time.Now()
+		}
+		clear(batch)
+		spare = batch
+		if stop {
+			s.closeErr = err
+			return
+		}
+	}
+}
+
+type touchRow struct {
+	m MSISDN
+	t touch
+}
+
+// writeTouches writes batch in transactions of touchTxRows, using rows as
+// the buffer, and returns how many updates were committed. Background work
+// has no caller's context: SQLite's busy timeout bounds the wait for the
+// write lock.
+func (s *Subscribers) writeTouches(batch map[MSISDN]touch, rows []touchRow) (int, error) {
+	written := 0
+	for m, t := range batch {
+		rows = append(rows, touchRow{m, t})
+		if len(rows) == touchTxRows {
+			if err := s.updateTouches(rows); err != nil {
+				return written, err
+			}
+			written += len(rows)
+			rows = rows[:0]
+		}
+	}
+	if len(rows) > 0 {
+		if err := s.updateTouches(rows); err != nil {
+			return written, err
+		}
+		written += len(rows)
+	}
+	return written, nil
+}
+
+// updateTouches keeps the later of the stored and the given time, so that
+// updates written out of order never move a time back. A time of 0 (none)
+// is never later, and an MSISDN deleted meanwhile updates no row.
+func (s *Subscribers) updateTouches(rows []touchRow) error {
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("hlr: touch: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `UPDATE subscribers SET
+		last_attach_at = CASE WHEN ?1 > coalesce(last_attach_at, 0) THEN ?1 ELSE last_attach_at END,
+		last_detach_at = CASE WHEN ?2 > coalesce(last_detach_at, 0) THEN ?2 ELSE last_detach_at END
+		WHERE msisdn = ?3`)
+	if err != nil {
+		return fmt.Errorf("hlr: touch: %w", err)
+	}
+	defer stmt.Close()
+	for _, r := range rows {
+		if _, err := stmt.ExecContext(ctx, r.t.attach, r.t.detach, r.m.String()); err != nil {
+			return fmt.Errorf("hlr: touch %s: %w", r.m, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("hlr: touch: %w", err)
+	}
+	return nil
+}
