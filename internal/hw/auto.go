@@ -108,6 +108,15 @@ func NewAuto(p AutoPolicy, act Actions, src rand.Source, log zerolog.Logger) (*A
 // Stop cancels what the Auto had planned and waits for an action in flight,
 // whose context it cancels. Hub.Remove calls it.
 func (a *Auto) Stop() {
+	a.Cancel()
+	a.running.Wait()
+}
+
+// Cancel stops the simulator without waiting for an action in flight,
+// which then fails on its cancelled context. Removing a device uses it: the
+// removal may run inside that very action (a controller stopped on the
+// action's own goroutine), where waiting would deadlock.
+func (a *Auto) Cancel() {
 	a.mu.Lock()
 	if a.stopped {
 		a.mu.Unlock()
@@ -117,7 +126,6 @@ func (a *Auto) Stop() {
 	a.cancelLocked()
 	a.mu.Unlock()
 	a.cancel()
-	a.running.Wait()
 }
 
 // onReply runs inline in Deliver, so it only (re)schedules.

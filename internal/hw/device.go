@@ -78,11 +78,13 @@ type Reply struct {
 	At     time.Time `json:"at"`
 }
 
-// Device is what a phone controller replies to. Deliver runs inline in the
-// controller, so an implementation must never block and must be cheap.
-// from is the caller for Inbound and ignored otherwise.
+// Device is what a phone controller replies to. DeliverAt runs inline in
+// the controller, so an implementation must never block and must be cheap.
+// from is the caller for Inbound and ignored otherwise; at (unix nanos) is
+// the controller's clock reading for the message it is handling, because
+// reading the clock again costs more than the rest of a delivery.
 type Device interface {
-	Deliver(t ReplyType, from string)
+	DeliverAt(t ReplyType, from string, at int64)
 }
 
 // ErrNotAttached is a read of a phone that has no device: never attached,
@@ -227,15 +229,18 @@ func (d *PhoneDevice) state() *deviceState {
 
 var _ Device = (*PhoneDevice)(nil)
 
-// Deliver records a reply, wakes the phone's long polls and feeds its
+// Deliver records a reply stamped now; see DeliverAt.
+func (d *PhoneDevice) Deliver(t ReplyType, from string) { d.DeliverAt(t, from, time.Now().UnixNano()) }
+
+// DeliverAt records a reply, wakes the phone's long polls and feeds its
 // streams. It never blocks: a full ring drops its oldest reply and a full
 // subscriber is cut off. A removed device discards the reply.
-func (d *PhoneDevice) Deliver(t ReplyType, from string) {
+func (d *PhoneDevice) DeliverAt(t ReplyType, from string, at int64) {
 	if t != Inbound {
 		from = ""
 	}
 	h := d.hub
-	e := entry{at: time.Now().UnixNano(), from: from, typ: t}
+	e := entry{at: at, from: from, typ: t}
 	st := d.state()
 	st.mu.Lock()
 	if st.removed {
@@ -338,7 +343,7 @@ func (d *PhoneDevice) remove() {
 	auto := st.auto
 	st.mu.Unlock()
 	if auto != nil {
-		auto.Stop()
+		auto.Cancel()
 	}
 }
 
