@@ -1,0 +1,494 @@
+package deploytest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// specMetrics are the metrics of operations.md's Metrics section; when the
+// spec is readable (../shared/spec/operations.md) the test also takes every
+// bsc_ name it finds there. runtimeMetrics stand for "the Go and process
+// collectors" in the runtime row.
+var (
+	specMetrics = []string{
+		"bsc_phones_attached", "bsc_phones", "bsc_attach_total", "bsc_detach_total",
+		"bsc_calls_total", "bsc_call_setup_duration_seconds", "bsc_call_duration_seconds",
+		"bsc_frequencies", "bsc_frequency_allocations_total", "bsc_frequency_deallocations_total",
+		"bsc_overload_events_total", "bsc_alarm_active",
+		"bsc_supervisor_restarts_total", "bsc_process_mailbox_depth", "bsc_handler_removed_total",
+		"bsc_http_requests_total", "bsc_http_request_duration_seconds",
+		"bsc_db_write_duration_seconds", "bsc_db_queue_depth",
+		"bsc_build_info",
+	}
+	runtimeMetrics = []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_gc_duration_seconds"}
+)
+
+// units are the Grafana units the dashboard may use.
+var units = []string{"reqps", "ops", "percentunit", "percent", "s", "ms", "short", "bytes", "none"}
+
+func loadOverview(t *testing.T) Dashboard {
+	t.Helper()
+	d, err := LoadDashboard(filepath.Join(repoRoot(t), DashboardPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+type datasourceConf struct {
+	Name string `yaml:"name"`
+	UID  string `yaml:"uid"`
+	Type string `yaml:"type"`
+	URL  string `yaml:"url"`
+}
+
+func loadDatasource(t *testing.T) datasourceConf {
+	t.Helper()
+	var c struct {
+		Datasources []datasourceConf `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(readRepoFile(t, DatasourcePath), &c); err != nil {
+		t.Fatalf("%s: %v", DatasourcePath, err)
+	}
+	if len(c.Datasources) != 1 {
+		t.Fatalf("%s: %d datasources, want 1", DatasourcePath, len(c.Datasources))
+	}
+	return c.Datasources[0]
+}
+
+func TestDatasourceHasFixedUID(t *testing.T) {
+	ds := loadDatasource(t)
+	if ds.UID != DatasourceUID || ds.Type != "prometheus" {
+		t.Errorf("%s: uid %q type %q, want uid %q type prometheus", DatasourcePath, ds.UID, ds.Type, DatasourceUID)
+	}
+}
+
+func TestDashboardNoDatasourceInputs(t *testing.T) {
+	raw := readRepoFile(t, DashboardPath)
+	for _, bad := range []string{"${DS_", "__inputs", "$__rate_interval", "$__interval"} {
+		if bytes.Contains(raw, []byte(bad)) {
+			t.Errorf("%s contains %q: panels name the provisioned datasource and literal windows", DashboardPath, bad)
+		}
+	}
+}
+
+func TestDashboardStructure(t *testing.T) {
+	d := loadOverview(t)
+	if d.Title != "BSC overview" || d.UID == "" {
+		t.Errorf("title %q uid %q, want BSC overview and a uid", d.Title, d.UID)
+	}
+	if d.SchemaVersion < 36 {
+		t.Errorf("schemaVersion %d, want ≥ 36", d.SchemaVersion)
+	}
+	var rowKinds []string
+	for _, r := range d.Rows {
+		kind, _, _ := strings.Cut(r, ":")
+		rowKinds = append(rowKinds, kind)
+	}
+	if want := []string{"RED", "Traffic", "Resources", "Alarms and overload", "Runtime"}; !slices.Equal(rowKinds, want) {
+		t.Errorf("rows %q, want %q", d.Rows, want)
+	}
+	if len(d.Panels) == 0 {
+		t.Fatal("no panels")
+	}
+	titles := map[string]bool{}
+	ids := map[int]bool{}
+	for _, p := range d.Panels {
+		name := fmt.Sprintf("panel %d %q", p.ID, p.Title)
+		if p.Title == "" || titles[p.Title] {
+			t.Errorf("%s: empty or repeated title", name)
+		}
+		titles[p.Title] = true
+		if p.ID == 0 || ids[p.ID] {
+			t.Errorf("%s: missing or repeated id", name)
+		}
+		ids[p.ID] = true
+		if p.Row == "" {
+			t.Errorf("%s: not under a row", name)
+		}
+		if p.Type != "timeseries" && p.Type != "stat" {
+			t.Errorf("%s: type %q, want timeseries or stat", name, p.Type)
+		}
+		if p.Datasource == nil || p.Datasource.UID != DatasourceUID || p.Datasource.Type != "prometheus" {
+			t.Errorf("%s: datasource %+v, want {prometheus %s}", name, p.Datasource, DatasourceUID)
+		}
+		if !slices.Contains(units, p.Unit) {
+			t.Errorf("%s: unit %q, want one of %v", name, p.Unit, units)
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("%s: no query", name)
+		}
+		refs := map[string]bool{}
+		for _, tg := range p.Targets {
+			if strings.TrimSpace(tg.Expr) == "" {
+				t.Errorf("%s: target %s has an empty expr", name, tg.RefID)
+			}
+			if tg.RefID == "" || refs[tg.RefID] {
+				t.Errorf("%s: target refId %q empty or repeated", name, tg.RefID)
+			}
+			refs[tg.RefID] = true
+			if tg.Datasource != nil && tg.Datasource.UID != DatasourceUID {
+				t.Errorf("%s: target %s datasource %+v, want uid %s", name, tg.RefID, tg.Datasource, DatasourceUID)
+			}
+		}
+	}
+}
+
+// minWindow is the shortest range window that holds enough samples: four
+// scrape intervals of the bsc job.
+func minWindow(t *testing.T) time.Duration {
+	t.Helper()
+	for _, sc := range loadPromConfig(t).ScrapeConfigs {
+		if sc.JobName == "bsc" {
+			d, err := time.ParseDuration(sc.ScrapeInterval)
+			if err != nil {
+				t.Fatalf("scrape_interval %q: %v", sc.ScrapeInterval, err)
+			}
+			return 4 * d
+		}
+	}
+	t.Fatal("no job bsc in " + PromConfPath)
+	return 0
+}
+
+func TestDashboardQueriesAreWellFormed(t *testing.T) {
+	min := minWindow(t)
+	for _, p := range loadOverview(t).Panels {
+		for _, tg := range p.Targets {
+			if err := checkExpr(tg.Expr, min); err != nil {
+				t.Errorf("panel %q %s: %v\n  %s", p.Title, tg.RefID, err, tg.Expr)
+			}
+		}
+	}
+}
+
+func TestCheckExprRejects(t *testing.T) {
+	for _, expr := range []string{
+		"",
+		"sum(rate(bsc_calls_total[1m])",
+		"sum(rate(bsc_calls_total[1m]))) ",
+		`rate(bsc_calls_total{outcome="ok}[1m])`,
+		"rate(bsc_calls_total[$__rate_interval])",
+		"rate(bsc_calls_total[5s])",
+		"rate(bsc_calls_total[1m)]",
+		"rate(bsc_calls_total[])",
+		"sum by (route) (rate(bsc_http_requests_total{route=\"$route\"}[1m]))",
+		"`raw`",
+	} {
+		if err := checkExpr(expr, 20*time.Second); err == nil {
+			t.Errorf("checkExpr(%q) accepted it", expr)
+		}
+	}
+	for _, expr := range []string{
+		`sum by (route) (rate(bsc_http_requests_total{code=~"5.."}[1m]))`,
+		`max(go_gc_duration_seconds{quantile="1"})`,
+		`rate(x{a="[(\"{"}[30s])`,
+		`max_over_time(bsc_db_queue_depth[5m:30s])`,
+	} {
+		if err := checkExpr(expr, 20*time.Second); err != nil {
+			t.Errorf("checkExpr(%q): %v", expr, err)
+		}
+	}
+}
+
+// Every query parses as PromQL: promtool checks them as recording rules.
+func TestDashboardQueriesParseWithPromtool(t *testing.T) {
+	type rule struct {
+		Record string `yaml:"record"`
+		Expr   string `yaml:"expr"`
+	}
+	write := func(rules []rule) string {
+		doc := map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}}
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), "rules.yml")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	// The check bites: a broken query fails it.
+	if out, err := runPromtool(t, "check", "rules", write([]rule{{"dashboard:broken", "sum(rate(x[1m])"}})); err == nil {
+		t.Fatalf("promtool check rules accepted a broken query:\n%s", out)
+	}
+
+	var rules []rule
+	for _, p := range loadOverview(t).Panels {
+		for _, tg := range p.Targets {
+			rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s", p.ID, tg.RefID), Expr: tg.Expr})
+		}
+	}
+	if out, err := runPromtool(t, "check", "rules", write(rules)); err != nil {
+		t.Fatalf("promtool check rules over the dashboard's queries: %v\n%s", err, out)
+	}
+}
+
+func TestDashboardCoversSpecMetrics(t *testing.T) {
+	want := slices.Clone(specMetrics)
+	spec := filepath.Join(repoRoot(t), "..", "shared", "spec", "operations.md")
+	fromSpec, err := specMetricNames(spec)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		t.Logf("%s not found: checking the metrics listed in this test only", spec)
+	case err != nil:
+		t.Fatal(err)
+	default:
+		if len(fromSpec) < 10 {
+			t.Fatalf("only %d metric names found in the Metrics section of %s: %v", len(fromSpec), spec, fromSpec)
+		}
+		for _, m := range fromSpec {
+			if !slices.Contains(want, m) {
+				want = append(want, m)
+			}
+		}
+	}
+	want = append(want, runtimeMetrics...)
+
+	used := map[string]bool{}
+	for _, p := range loadOverview(t).Panels {
+		for _, e := range p.Exprs() {
+			for _, id := range identifiers(e) {
+				used[id] = true
+			}
+		}
+	}
+	for _, m := range want {
+		if !used[m] && !used[m+"_bucket"] && !used[m+"_count"] && !used[m+"_sum"] {
+			t.Errorf("no panel queries %s", m)
+		}
+	}
+}
+
+// Every metric a panel queries is one the spec names or the code registers:
+// a typo would otherwise be a panel with no data.
+func TestDashboardMetricsAreKnown(t *testing.T) {
+	known := map[string]bool{}
+	for _, m := range append(slices.Clone(specMetrics), runtimeMetrics...) {
+		known[m] = true
+	}
+	for _, m := range []string{"process_resident_memory_bytes", "process_cpu_seconds_total"} {
+		known[m] = true
+	}
+	registered, err := registeredMetrics(repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range registered {
+		known[m] = true
+	}
+	for _, p := range loadOverview(t).Panels {
+		for _, e := range p.Exprs() {
+			for _, id := range identifiers(e) {
+				if !strings.HasPrefix(id, "bsc_") && !strings.HasPrefix(id, "go_") && !strings.HasPrefix(id, "process_") {
+					continue
+				}
+				base := id
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					if b, ok := strings.CutSuffix(id, suffix); ok && known[b] {
+						base = b
+					}
+				}
+				if !known[base] {
+					t.Errorf("panel %q queries %s, which neither operations.md nor the code names", p.Title, id)
+				}
+			}
+		}
+	}
+}
+
+func TestPanelDocUpToDate(t *testing.T) {
+	ds, err := LoadDashboards(repoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := readRepoFile(t, PanelDocPath)
+	if want := RenderPanelDoc(ds, ParsePanelDocValues(old)); !bytes.Equal(old, want) {
+		t.Errorf("%s is out of date: run go run ./internal/deploytest/cmd/panels", PanelDocPath)
+	}
+}
+
+func TestPanelDocValuesRoundTrip(t *testing.T) {
+	d := Dashboard{Title: "T", UID: "t", Panels: []Panel{
+		{ID: 1, Title: "a|b", Row: "R", Unit: "s", Targets: []Target{
+			{RefID: "A", Expr: `sum(rate(x{code=~"4..|5.."}[1m]))`},
+			{RefID: "B", Expr: "max(\n  y\n)"},
+			{RefID: "C", Expr: "z"},
+		}},
+	}}
+	values := map[string]string{
+		`sum(rate(x{code=~"4..|5.."}[1m]))`: "2 series | max 0.5",
+		"max( y )":                          "42",
+	}
+	doc := RenderPanelDoc([]Dashboard{d}, values)
+	got := ParsePanelDocValues(doc)
+	if len(got) != 2 || got[`sum(rate(x{code=~"4..|5.."}[1m]))`] != "2 series | max 0.5" || got["max( y )"] != "42" {
+		t.Errorf("values read back %q from\n%s", got, doc)
+	}
+	if !bytes.Contains(doc, []byte("| `z` |  | s | "+NoValue+" |")) {
+		t.Errorf("a query without a value does not show %s:\n%s", NoValue, doc)
+	}
+	if again := RenderPanelDoc([]Dashboard{d}, got); !bytes.Equal(again, doc) {
+		t.Errorf("render(parse(doc)) != doc:\n%s\n%s", doc, again)
+	}
+}
+
+var (
+	specMetricRE = regexp.MustCompile(`\bbsc_[a-z0-9_]*[a-z0-9]`)
+	codeMetricRE = regexp.MustCompile(`"(bsc_[a-z0-9_]*[a-z0-9])"`)
+	durationRE   = regexp.MustCompile(`^([0-9]+[smhdwy])(?::([0-9]+[smhdwy])?)?$`)
+)
+
+// specMetricNames are the bsc_ names of the Metrics section of operations.md.
+func specMetricNames(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	_, sec, ok := strings.Cut(string(b), "\n## Metrics")
+	if !ok {
+		return nil, fmt.Errorf("%s: no Metrics section", path)
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	var out []string
+	for _, m := range specMetricRE.FindAllString(sec, -1) {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// registeredMetrics are the bsc_ names quoted in the non-test Go code.
+func registeredMetrics(root string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range codeMetricRE.FindAllStringSubmatch(string(b), -1) {
+			out = append(out, m[1])
+		}
+		return nil
+	})
+	return out, err
+}
+
+// identifiers are the identifier tokens of a PromQL expression (metric and
+// label names, functions, keywords), string literals and numbers skipped.
+func identifiers(expr string) []string {
+	var out []string
+	for i := 0; i < len(expr); {
+		c := expr[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			i = skipString(expr, i)
+		case isIdentStart(c):
+			j := i + 1
+			for j < len(expr) && (isIdentStart(expr[j]) || isDigit(expr[j])) {
+				j++
+			}
+			out = append(out, expr[i:j])
+			i = j
+		case isDigit(c):
+			for i < len(expr) && (isDigit(expr[i]) || isIdentStart(expr[i]) || expr[i] == '.') {
+				i++
+			}
+		default:
+			i++
+		}
+	}
+	return out
+}
+
+// checkExpr is a structural check of a dashboard query, without a PromQL
+// parser in the module: brackets balance outside string literals, no
+// Grafana variables, and every range window is a literal duration of at
+// least min (subqueries allowed).
+func checkExpr(expr string, min time.Duration) error {
+	if strings.TrimSpace(expr) == "" {
+		return errors.New("empty")
+	}
+	if i := strings.IndexByte(expr, '$'); i >= 0 {
+		// Grafana interpolates variables inside strings too.
+		return fmt.Errorf("Grafana variable at %d: queries must run as is against Prometheus", i)
+	}
+	var stack []byte
+	pairs := map[byte]byte{')': '(', ']': '[', '}': '{'}
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch c {
+		case '`':
+			return errors.New("backtick string: it would break the Markdown panel table")
+		case '"', '\'':
+			end := skipString(expr, i)
+			if end > len(expr) {
+				return fmt.Errorf("unterminated string at %d", i)
+			}
+			i = end - 1
+		case '(', '{':
+			stack = append(stack, c)
+		case '[':
+			end := strings.IndexByte(expr[i:], ']')
+			if end < 0 {
+				return fmt.Errorf("unclosed [ at %d", i)
+			}
+			win := expr[i+1 : i+end]
+			m := durationRE.FindStringSubmatch(win)
+			if m == nil {
+				return fmt.Errorf("range [%s] is not a literal duration", win)
+			}
+			if d, err := time.ParseDuration(m[1]); err == nil && d < min {
+				return fmt.Errorf("range [%s] is shorter than %s (four scrape intervals)", win, min)
+			}
+			i += end
+		case ')', ']', '}':
+			if len(stack) == 0 || stack[len(stack)-1] != pairs[c] {
+				return fmt.Errorf("unbalanced %c at %d", c, i)
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) > 0 {
+		return fmt.Errorf("unclosed %q", stack)
+	}
+	return nil
+}
+
+// skipString returns the index just past the string literal starting at
+// expr[i], or len(expr)+1 if it is not terminated.
+func skipString(expr string, i int) int {
+	q := expr[i]
+	for j := i + 1; j < len(expr); j++ {
+		switch {
+		case expr[j] == '\\' && q != '`':
+			j++
+		case expr[j] == q:
+			return j + 1
+		}
+	}
+	return len(expr) + 1
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c == ':' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

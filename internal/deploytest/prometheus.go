@@ -1,0 +1,69 @@
+package deploytest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// PrometheusConfigFor returns deploy/prometheus.yml (under root) with the
+// targets of job bsc replaced by target (host:port), everything else as in
+// the compose stack: what a test runs a real Prometheus with against a bsc
+// it started itself.
+func PrometheusConfigFor(root, target string) ([]byte, error) {
+	path := filepath.Join(root, PromConfPath)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	replaced := 0
+	for _, job := range seq(get(docRoot(&doc), "scrape_configs")) {
+		if name := get(job, "job_name"); name == nil || name.Value != "bsc" {
+			continue
+		}
+		for _, sc := range seq(get(job, "static_configs")) {
+			if t := get(sc, "targets"); t != nil {
+				t.Content = []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: target}}
+				replaced++
+			}
+		}
+	}
+	if replaced == 0 {
+		return nil, fmt.Errorf("%s: no static targets of job bsc", path)
+	}
+	return yaml.Marshal(&doc)
+}
+
+func docRoot(doc *yaml.Node) *yaml.Node {
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		return doc.Content[0]
+	}
+	return doc
+}
+
+// get is the value of key in mapping node m, nil if absent.
+func get(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// seq is the items of sequence node s, none if s is not one.
+func seq(s *yaml.Node) []*yaml.Node {
+	if s == nil || s.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return s.Content
+}
