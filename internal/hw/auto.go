@@ -201,3 +201,10 @@ func (a *Auto) cancelLocked() {
 		a.timer = nil
 	}
 }
+
+// DeviceSpec is how an attached phone's handset behaves: manual (nil Auto:
+// the API drives it) or auto (the book's phone simulator).
+type DeviceSpec struct {
+	Auto *AutoPolicy
+	Seed uint64 // makes an auto device reproducible; 0 = random
+}

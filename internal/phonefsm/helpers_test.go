@@ -1,0 +1,190 @@
+package phonefsm
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/overload"
+	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// freqs adapts the real allocator to what controllers need.
+type freqs struct{ a *frequency.Allocator }
+
+func (f freqs) Allocate(owner string) (int, error) {
+	al, err := f.a.Allocate(owner, 0)
+	return al.Frequency, err
+}
+
+func (f freqs) Release(owner string, fr int) { _ = f.a.Deallocate(owner, fr) }
+
+// records collects call records.
+type records struct {
+	mu   sync.Mutex
+	list []calls.Record
+}
+
+func (r *records) Record(rec calls.Record) {
+	r.mu.Lock()
+	r.list = append(r.list, rec)
+	r.mu.Unlock()
+}
+
+func (r *records) all() []calls.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.list)
+}
+
+// alarms counts no_frequency set/clear events from the allocator.
+type alarms struct {
+	mu         sync.Mutex
+	set, clear int
+}
+
+func (a *alarms) Notify(e overload.Event) {
+	if e.ID != "no_frequency" {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch e.Kind {
+	case overload.SetAlarm:
+		a.set++
+	case overload.ClearAlarm:
+		a.clear++
+	}
+}
+
+func (a *alarms) balance() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.set - a.clear
+}
+
+// world is a phones supervisor with its phones, a real allocator and a
+// real device hub.
+type world struct {
+	t       testing.TB
+	sup     *sup.Supervisor
+	phones  *Phones
+	alloc   *frequency.Allocator
+	hub     *hw.Hub
+	records *records
+	alarms  *alarms
+}
+
+func newWorld(t testing.TB, pool []int) *world {
+	t.Helper()
+	w := &world{t: t, hub: hw.NewHub(hw.HubConfig{}), records: &records{}, alarms: &alarms{}}
+	w.alloc = frequency.New(frequency.Config{Pool: pool, Notifier: w.alarms, Log: zerolog.Nop()})
+	if _, err := w.alloc.Start(context.Background(), func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sup.Start(context.Background(), sup.Spec{Name: "phones", Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600,
+		Template: sup.ChildSpec{Name: "phone", Restart: sup.Transient, Shutdown: 2 * time.Second}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sup = s
+	w.phones = New(s, Config{Freq: freqs{w.alloc}, Records: w.records, Log: zerolog.Nop(),
+		OnDetach: func(m hlr.MSISDN) { w.hub.Remove(m.String()) }})
+	t.Cleanup(func() {
+		s.Stop()
+		<-s.Done()
+		w.alloc.Stop()
+	})
+	return w
+}
+
+func (w *world) m(s string) hlr.MSISDN {
+	m, err := hlr.ParseMSISDN(s)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return m
+}
+
+func (w *world) attach(numbers ...string) {
+	for _, n := range numbers {
+		if _, err := w.phones.Attach(context.Background(), w.m(n), w.hub.Device(n)); err != nil {
+			w.t.Fatalf("attach %s: %v", n, err)
+		}
+	}
+}
+
+func (w *world) act(who string, a Action, to string) error {
+	var callee hlr.MSISDN
+	if to != "" {
+		callee = w.m(to)
+	}
+	_, err := w.phones.Act(context.Background(), w.m(who), a, callee)
+	return err
+}
+
+func (w *world) mustAct(who string, a Action, to string) {
+	w.t.Helper()
+	if err := w.act(who, a, to); err != nil {
+		w.t.Fatalf("%s %s %s: %v", who, a, to, err)
+	}
+}
+
+func (w *world) state(who string) string {
+	st, err := w.phones.Get(w.m(who))
+	if err != nil {
+		return "detached"
+	}
+	return st.State
+}
+
+// replies are the reply types a phone's device got, as strings ("inbound:123").
+func (w *world) replies(who string) []string {
+	items, _, err := w.hub.Events(context.Background(), who, 0, 0)
+	if err != nil {
+		w.t.Fatalf("events of %s: %v", who, err)
+	}
+	var out []string
+	for _, r := range items {
+		s := r.Type.String()
+		if r.From != "" {
+			s += ":" + r.From
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (w *world) waitReplies(who string, want ...string) {
+	w.t.Helper()
+	testutil.Eventually(w.t, 5*time.Second, who+" replies "+joined(want), func() bool {
+		return slices.Equal(w.replies(who), want)
+	})
+}
+
+func (w *world) waitState(who, state string) {
+	w.t.Helper()
+	testutil.Eventually(w.t, 5*time.Second, who+" in "+state, func() bool { return w.state(who) == state })
+}
+
+func (w *world) allocated() int { return len(w.alloc.View().Allocated) }
+
+func joined(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}

@@ -1,0 +1,238 @@
+package phonefsm
+
+import (
+	"context"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// Frequencies is the allocator as the controllers use it: the caller of a
+// call owns the frequency, under the owner name "msisdn:N".
+type Frequencies interface {
+	Allocate(owner string) (int, error)
+	Release(owner string, f int)
+}
+
+// Recorder takes finished calls' records; it must not block.
+type Recorder interface {
+	Record(calls.Record)
+}
+
+// Config is what the phones of one phones-supervisor incarnation share.
+type Config struct {
+	Freq    Frequencies
+	Records Recorder
+	Metrics *Metrics // shared by every incarnation; nil: none
+	Log     zerolog.Logger
+	// OnDetach is told when a phone detached (its controller stopped
+	// normally): the service removes its device and notes the time.
+	OnDetach func(hlr.MSISDN)
+}
+
+// maxBackground bounds the goroutines that finish long cascades; past it
+// the executor that found the work finishes it itself.
+const maxBackground = 64
+
+// Phones is the set of attached phones of one incarnation of the phones
+// supervisor, with the attachment registry it owns (the book's ETS
+// tables): a phone crash keeps its attachment, a restart of the
+// supervisor starts from an empty set.
+type Phones struct {
+	sup     *sup.Supervisor
+	reg     hlr.Registry[*Controller]
+	freq    Frequencies
+	records Recorder
+	metrics *Metrics
+	log     zerolog.Logger
+	onDet   func(hlr.MSISDN)
+	bg      chan struct{} // semaphore of background executors
+	bgWG    sync.WaitGroup
+}
+
+// New makes the phone set of the running phones supervisor s.
+func New(s *sup.Supervisor, cfg Config) *Phones {
+	if cfg.OnDetach == nil {
+		cfg.OnDetach = func(hlr.MSISDN) {}
+	}
+	return &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
+		onDet: cfg.OnDetach, bg: make(chan struct{}, maxBackground)}
+}
+
+// Attach starts a controller for m, talking to dev. The supervisor restarts
+// it (same MSISDN, same device, fresh idle state) if it crashes.
+func (p *Phones) Attach(ctx context.Context, m hlr.MSISDN, dev hw.Device) (Status, error) {
+	var current *Controller
+	start := func(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) {
+		c := newController(p, m, dev, exit)
+		if current == nil {
+			if err := p.reg.Attach(m, c); err != nil {
+				return nil, err
+			}
+			p.metrics.attached()
+		} else {
+			p.reg.Replace(m, c)
+		}
+		current = c
+		return c, nil
+	}
+	if _, err := p.sup.StartChild(ctx, start); err != nil {
+		p.metrics.attachFailed(err)
+		return Status{}, err
+	}
+	c, ok := p.reg.Lookup(m)
+	if !ok {
+		return Status{}, ErrNotAttached
+	}
+	return c.Status(), nil
+}
+
+// Lookup finds the controller of an attached phone.
+func (p *Phones) Lookup(m hlr.MSISDN) (*Controller, error) {
+	c, ok := p.reg.Lookup(m)
+	if !ok {
+		return nil, ErrNotAttached
+	}
+	return c, nil
+}
+
+// Get is an attached phone's status.
+func (p *Phones) Get(m hlr.MSISDN) (Status, error) {
+	c, err := p.Lookup(m)
+	if err != nil {
+		return Status{}, err
+	}
+	return c.Status(), nil
+}
+
+// Act performs a user action on phone m and returns the phone once its own
+// controller handled it.
+func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN) (Status, error) {
+	c, err := p.Lookup(m)
+	if err != nil {
+		return Status{}, err
+	}
+	if err := c.act(ctx, message{kind: msgAction, action: a, to: to}); err != nil {
+		return c.Status(), err
+	}
+	return c.Status(), nil
+}
+
+// Detach stops phone m's controller normally (ending its call for the
+// peer) and waits until it is gone.
+func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) error {
+	c, err := p.Lookup(m)
+	if err != nil {
+		return err
+	}
+	return c.stopAndWait(ctx)
+}
+
+// Crash makes phone m's controller panic (fault injection).
+func (p *Phones) Crash(m hlr.MSISDN) error {
+	c, err := p.Lookup(m)
+	if err != nil {
+		return err
+	}
+	c.Crash()
+	return nil
+}
+
+// Count is the number of attached phones.
+func (p *Phones) Count() int { return p.reg.Len() }
+
+// List pages attached phones in MSISDN order, optionally by state.
+func (p *Phones) List(after hlr.MSISDN, limit int, state *State) []Status {
+	var out []Status
+	for len(out) < limit {
+		page := p.reg.List(after, limit)
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			after = m
+			c, ok := p.reg.Lookup(m)
+			if !ok {
+				continue
+			}
+			st := c.Status()
+			if state == nil || st.State == state.String() {
+				out = append(out, st)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// detached removes a stopped controller's attachment.
+func (p *Phones) detached(c *Controller) {
+	if cur, ok := p.reg.Lookup(c.msisdn); ok && cur == c {
+		_, _ = p.reg.Detach(c.msisdn)
+		p.metrics.detached()
+		p.onDet(c.msisdn)
+	}
+}
+
+// background finishes an executor's run queue on another goroutine, or on
+// this one when the background slots are all busy.
+func (p *Phones) background(runq []*Controller) {
+	select {
+	case p.bg <- struct{}{}:
+	default:
+		e := getExecutor()
+		e.runq = append(e.runq, runq...)
+		e.run(p)
+		e.release()
+		return
+	}
+	p.bgWG.Add(1)
+	go func() {
+		defer func() { <-p.bg; p.bgWG.Done() }()
+		e := getExecutor()
+		e.runq = append(e.runq, runq...)
+		e.run(p)
+		e.release()
+	}()
+}
+
+// Stop asks the controller to stop normally (sup.Proc).
+func (c *Controller) Stop() { c.control(msgStop) }
+
+// Crash makes the controller panic, to test supervision.
+func (c *Controller) Crash() { c.control(msgCrash) }
+
+func (c *Controller) control(k kind) {
+	e := getExecutor()
+	defer e.release()
+	if ok, _ := c.post(e, message{kind: k}, false); ok {
+		e.run(c.phones)
+	}
+}
+
+func (c *Controller) stopAndWait(ctx context.Context) error {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return ErrUnavailable
+	}
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	done := c.done
+	c.mu.Unlock()
+	c.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,252 @@
+package phonefsm
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// inject delivers a controller event to `to` as if `from` sent it, for the
+// rows of the table no user sequence reaches deterministically.
+func (w *world) inject(to, from string, k kind, dropped bool) {
+	w.t.Helper()
+	dst, err := w.phones.Lookup(w.m(to))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	src, err := w.phones.Lookup(w.m(from))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	e := getExecutor()
+	defer e.release()
+	dst.post(e, message{kind: k, from: src, dropped: dropped}, false)
+	e.run(w.phones)
+}
+
+// setup puts phones 1 and 2 in a state: "calling" (1 called 2, 2
+// receiving), "connected" (2 accepted), or "idle".
+func (w *world) setup(state string) {
+	w.attach("1", "2", "3")
+	if state == "idle" {
+		return
+	}
+	w.mustAct("1", ActCall, "2")
+	if state == "connected" {
+		w.mustAct("2", ActAccept, "")
+	}
+}
+
+// One case per row of the transition table of domain.md §3.
+func TestTransitionTable(t *testing.T) {
+	cases := []struct {
+		row     string
+		setup   string
+		do      func(w *world) error
+		wantErr error
+		states  [2]string // phones 1 and 2 afterwards
+		replies [2][]string
+		outcome []calls.Outcome // records written
+	}{
+		{"idle call to a detached number", "idle", func(w *world) error { return w.act("1", ActCall, "9") }, ErrInvalidNumber,
+			[2]string{"idle", "idle"}, [2][]string{{"invalid"}, nil}, nil},
+		{"idle call to an attached number", "idle", func(w *world) error { return w.act("1", ActCall, "2") }, nil,
+			[2]string{"calling", "receiving"}, [2][]string{nil, {"inbound:1"}}, nil},
+		{"calling gets accept", "connected", nil, nil,
+			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
+		{"calling gets busy", "calling", func(w *world) error { w.inject("1", "2", evBusy, false); return nil }, nil,
+			[2]string{"idle", "receiving"}, [2][]string{{"busy"}, {"inbound:1"}}, []calls.Outcome{calls.Busy}},
+		{"calling gets reject", "calling", func(w *world) error { return w.act("2", ActReject, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{{"rejected"}, {"inbound:1"}}, []calls.Outcome{calls.Rejected}},
+		{"calling gets hangup", "calling", func(w *world) error { w.inject("1", "2", evHangup, false); return nil }, nil,
+			[2]string{"idle", "receiving"}, [2][]string{{"hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Cancelled}},
+		{"calling hangs up", "calling", func(w *world) error { return w.act("1", ActHangup, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{nil, {"inbound:1", "hangup"}}, []calls.Outcome{calls.Cancelled}},
+		{"receiving rejects", "calling", func(w *world) error { return w.act("2", ActReject, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{{"rejected"}, {"inbound:1"}}, []calls.Outcome{calls.Rejected}},
+		{"receiving hangup is reject", "calling", func(w *world) error { return w.act("2", ActHangup, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{{"rejected"}, {"inbound:1"}}, []calls.Outcome{calls.Rejected}},
+		{"connected caller hangs up", "connected", func(w *world) error { return w.act("1", ActHangup, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{{"accepted"}, {"inbound:1", "hangup"}}, []calls.Outcome{calls.Answered}},
+		{"connected callee hangs up", "connected", func(w *world) error { return w.act("2", ActHangup, "") }, nil,
+			[2]string{"idle", "idle"}, [2][]string{{"accepted", "hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Answered}},
+		{"connected callee gets reject", "connected", func(w *world) error { w.inject("2", "1", evReject, false); return nil }, nil,
+			[2]string{"connected", "idle"}, [2][]string{{"accepted"}, {"inbound:1", "no_frequency"}}, nil},
+		{"busy to a third caller", "connected", func(w *world) error { return w.act("3", ActCall, "1") }, nil,
+			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, []calls.Outcome{calls.Busy}},
+		{"call while not idle", "calling", func(w *world) error { return w.act("1", ActCall, "3") }, ErrBusy,
+			[2]string{"calling", "receiving"}, [2][]string{nil, {"inbound:1"}}, nil},
+		{"accept while idle", "idle", func(w *world) error { return w.act("1", ActAccept, "") }, ErrInvalidState,
+			[2]string{"idle", "idle"}, [2][]string{nil, nil}, nil},
+		{"accept while calling", "calling", func(w *world) error { return w.act("1", ActAccept, "") }, ErrInvalidState,
+			[2]string{"calling", "receiving"}, [2][]string{nil, {"inbound:1"}}, nil},
+		{"hangup while idle", "idle", func(w *world) error { return w.act("1", ActHangup, "") }, ErrInvalidState,
+			[2]string{"idle", "idle"}, [2][]string{nil, nil}, nil},
+		{"event from a non-peer is ignored", "connected", func(w *world) error { w.inject("1", "3", evHangup, false); return nil }, nil,
+			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
+		{"event not for the state is ignored", "connected", func(w *world) error { w.inject("1", "2", evBusy, false); return nil }, nil,
+			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.row, func(t *testing.T) {
+			w := newWorld(t, []int{10, 11})
+			w.setup(c.setup)
+			if c.do != nil {
+				if err := c.do(w); !errors.Is(err, c.wantErr) {
+					t.Fatalf("error %v, want %v", err, c.wantErr)
+				}
+			}
+			for i, who := range []string{"1", "2"} {
+				w.waitState(who, c.states[i])
+				w.waitReplies(who, c.replies[i]...)
+			}
+			var got []calls.Outcome
+			for _, r := range w.records.all() {
+				got = append(got, r.Outcome)
+			}
+			if !slices.Equal(got, c.outcome) {
+				t.Fatalf("records %v, want %v", got, c.outcome)
+			}
+			wantAlloc := 0
+			if c.states[0] == "connected" {
+				wantAlloc = 1
+			}
+			if w.allocated() != wantAlloc {
+				t.Fatalf("%d frequencies allocated, want %d", w.allocated(), wantAlloc)
+			}
+		})
+	}
+}
+
+// endAll hangs up whatever is still going on and checks nothing leaked.
+func (w *world) endAll(phones ...string) {
+	w.t.Helper()
+	for _, p := range phones {
+		if err := w.act(p, ActHangup, ""); err != nil && !errors.Is(err, ErrInvalidState) {
+			w.t.Fatalf("hangup %s: %v", p, err)
+		}
+	}
+	for _, p := range phones {
+		w.waitState(p, "idle")
+	}
+	if w.allocated() != 0 {
+		w.t.Fatalf("%d frequencies still allocated", w.allocated())
+	}
+	if b := w.alarms.balance(); b != 0 {
+		w.t.Fatalf("alarm balance %d", b)
+	}
+}
+
+// Two phones dial each other at once, many times: whatever the
+// interleaving, no phone is stuck and nothing leaks.
+func TestCrossingCalls(t *testing.T) {
+	w := newWorld(t, []int{10})
+	w.attach("1", "2")
+	for i := 0; i < 300; i++ {
+		var wg sync.WaitGroup
+		for _, p := range [][2]string{{"1", "2"}, {"2", "1"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.act(p[0], ActCall, p[1]); err != nil && !errors.Is(err, ErrBusy) {
+					t.Errorf("call: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		w.endAll("1", "2")
+	}
+}
+
+// The callee accepts while the caller hangs up: either the call connects
+// and ends, or it is cancelled; the frequency is never leaked.
+func TestHangupCrossingAccept(t *testing.T) {
+	w := newWorld(t, []int{10})
+	w.attach("1", "2")
+	for i := 0; i < 300; i++ {
+		w.mustAct("1", ActCall, "2")
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = w.act("2", ActAccept, "") }()
+		go func() { defer wg.Done(); _ = w.act("1", ActHangup, "") }()
+		wg.Wait()
+		w.endAll("1", "2")
+	}
+	for _, r := range w.records.all() {
+		if r.Outcome != calls.Cancelled && r.Outcome != calls.Answered {
+			t.Fatalf("unexpected outcome %s", r.Outcome)
+		}
+	}
+}
+
+// Detaching a phone mid-call ends the call for the peer and releases the
+// frequency; the record says dropped.
+func TestDetachMidCall(t *testing.T) {
+	for _, who := range []string{"1", "2"} {
+		t.Run("detach "+who, func(t *testing.T) {
+			w := newWorld(t, []int{10})
+			w.setup("connected")
+			if err := w.phones.Detach(t.Context(), w.m(who)); err != nil {
+				t.Fatal(err)
+			}
+			other := map[string]string{"1": "2", "2": "1"}[who]
+			w.waitState(other, "idle")
+			if w.state(who) != "detached" || w.allocated() != 0 {
+				t.Fatalf("%s %s, %d allocated", who, w.state(who), w.allocated())
+			}
+			recs := w.records.all()
+			if len(recs) != 1 || recs[0].Outcome != calls.Dropped {
+				t.Fatalf("records %+v", recs)
+			}
+		})
+	}
+}
+
+// A controller that crashes mid-call is restarted alone, fresh and idle for
+// the same MSISDN; the peer gets hangup, the frequency is free, the record
+// says dropped.
+func TestCrashMidCall(t *testing.T) {
+	for _, who := range []string{"1", "2"} {
+		t.Run("crash "+who, func(t *testing.T) {
+			w := newWorld(t, []int{10})
+			w.setup("connected")
+			before, _ := w.phones.Lookup(w.m(who))
+			other := map[string]string{"1": "2", "2": "1"}[who]
+			otherBefore, _ := w.phones.Lookup(w.m(other))
+			if err := w.phones.Crash(w.m(who)); err != nil {
+				t.Fatal(err)
+			}
+			w.waitState(other, "idle")
+			waitRestarted(t, w, who, before)
+			if after, _ := w.phones.Lookup(w.m(other)); after != otherBefore {
+				t.Fatal("the peer was restarted too")
+			}
+			if w.state(who) != "idle" || w.allocated() != 0 || w.phones.Count() != 3 {
+				t.Fatalf("%s %s, %d allocated, %d attached", who, w.state(who), w.allocated(), w.phones.Count())
+			}
+			if got := w.replies(other); got[len(got)-1] != "hangup" {
+				t.Fatalf("peer replies %v", got)
+			}
+			recs := w.records.all()
+			if len(recs) != 1 || recs[0].Outcome != calls.Dropped {
+				t.Fatalf("records %+v", recs)
+			}
+			// The restarted phone works.
+			w.mustAct(who, ActCall, "3")
+			w.waitState("3", "receiving")
+		})
+	}
+}
+
+func waitRestarted(t *testing.T, w *world, who string, before *Controller) {
+	t.Helper()
+	testutil.Eventually(t, 5*time.Second, who+" restarted", func() bool {
+		after, err := w.phones.Lookup(w.m(who))
+		return err == nil && after != before
+	})
+}
