@@ -1,0 +1,135 @@
+// Package calls keeps the call detail records: one durable record per call
+// attempt that left idle (domain.md §3), written by a single batching writer
+// so that phone controllers never wait on the database, and read back by id
+// or as filtered, keyset-paged lists.
+package calls
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+)
+
+// Errors of the package.
+var (
+	ErrNotFound   = errcode.New("not_found", "no such call record")
+	ErrOverloaded = errcode.New("overloaded", "call record queue is full")
+	ErrClosed     = errcode.New("unavailable", "call record writer is closed")
+	ErrInvalid    = errcode.New("invalid_request", "invalid call record")
+	ErrLost       = errcode.New("internal", "call records were lost")
+)
+
+// Outcome is how a call ended. The zero value is no outcome: a Filter
+// without one matches every call.
+type Outcome uint8
+
+// The outcomes. The numbers are stored in the database: never renumber.
+const (
+	Answered    Outcome = 1
+	Rejected    Outcome = 2
+	Busy        Outcome = 3
+	NoFrequency Outcome = 4
+	Cancelled   Outcome = 5 // the caller hung up before an answer
+	Dropped     Outcome = 6 // a controller stopped or crashed mid-call
+)
+
+var outcomeNames = [...]string{
+	Answered: "answered", Rejected: "rejected", Busy: "busy",
+	NoFrequency: "no_frequency", Cancelled: "cancelled", Dropped: "dropped",
+}
+
+func (o Outcome) valid() bool { return o >= Answered && o <= Dropped }
+
+// String is the outcome's api.md name, such as "no_frequency".
+func (o Outcome) String() string {
+	if !o.valid() {
+		return fmt.Sprintf("Outcome(%d)", uint8(o))
+	}
+	return outcomeNames[o]
+}
+
+// ParseOutcome reads an outcome's name.
+func ParseOutcome(s string) (Outcome, bool) {
+	for o := Answered; o <= Dropped; o++ {
+		if outcomeNames[o] == s {
+			return o, true
+		}
+	}
+	return 0, false
+}
+
+// MarshalText writes the name, so JSON shows "answered", not 1.
+func (o Outcome) MarshalText() ([]byte, error) {
+	if !o.valid() {
+		return nil, fmt.Errorf("%w: outcome %d", ErrInvalid, uint8(o))
+	}
+	return []byte(outcomeNames[o]), nil
+}
+
+// UnmarshalText reads a name.
+func (o *Outcome) UnmarshalText(b []byte) error {
+	v, ok := ParseOutcome(string(b))
+	if !ok {
+		return fmt.Errorf("%w: unknown outcome %q", ErrInvalid, b)
+	}
+	*o = v
+	return nil
+}
+
+// The sides that can end a call, as Record.EndedBy spells them.
+const (
+	EndedByCaller = "caller"
+	EndedByCallee = "callee"
+	EndedBySystem = "system"
+)
+
+// endedByCode is EndedBy as stored (see migration 0003_calls.sql); 0 is
+// not a side.
+func endedByCode(s string) int64 {
+	switch s {
+	case EndedByCaller:
+		return 1
+	case EndedByCallee:
+		return 2
+	case EndedBySystem:
+		return 3
+	}
+	return 0
+}
+
+var endedByNames = [...]string{1: EndedByCaller, 2: EndedByCallee, 3: EndedBySystem}
+
+// Record is one call detail record. ID is given by the database when the
+// record is written (Append ignores it); ids grow in the order records are
+// committed, so paging by id never skips a record committed later.
+// Frequency 0 is none; a zero AnsweredAt is never answered.
+type Record struct {
+	ID         int64     `json:"id"`
+	Caller     string    `json:"caller"`
+	Callee     string    `json:"callee"`
+	Frequency  int       `json:"frequency,omitzero"`
+	Outcome    Outcome   `json:"outcome"`
+	EndedBy    string    `json:"ended_by"`
+	SetupAt    time.Time `json:"setup_at"`
+	AnsweredAt time.Time `json:"answered_at,omitzero"`
+	EndedAt    time.Time `json:"ended_at"`
+}
+
+// validate refuses what the table would: one bad record must not fail the
+// batch of thousands it would be written with.
+func (r *Record) validate() error {
+	switch {
+	case r.Caller == "" || r.Callee == "":
+		return fmt.Errorf("%w: caller and callee are required", ErrInvalid)
+	case !r.Outcome.valid():
+		return fmt.Errorf("%w: outcome %d", ErrInvalid, uint8(r.Outcome))
+	case endedByCode(r.EndedBy) == 0:
+		return fmt.Errorf("%w: ended_by %q is not caller, callee or system", ErrInvalid, r.EndedBy)
+	case r.Frequency < 0:
+		return fmt.Errorf("%w: frequency %d", ErrInvalid, r.Frequency)
+	case r.SetupAt.IsZero() || r.EndedAt.IsZero():
+		return fmt.Errorf("%w: setup and end times are required", ErrInvalid)
+	}
+	return nil
+}
