@@ -16,11 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/calls"
 	"github.com/bsc-sim/bsc/internal/coffee"
 	"github.com/bsc-sim/bsc/internal/config"
 	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/httpapi"
+	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/overload"
+	"github.com/bsc-sim/bsc/internal/phonefsm"
 	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
 )
@@ -42,7 +46,14 @@ type App struct {
 	overload  atomic.Pointer[overload.Manager]
 	frequency atomic.Pointer[frequency.Allocator]
 	phones    atomic.Pointer[sup.Supervisor]
-	pool      atomic.Pointer[[]int] // the configured pool, for restarts and reloads
+	phoneSet  atomic.Pointer[phonefsm.Phones]
+
+	// What outlives the phones supervisor's restarts.
+	subs         *hlr.Subscribers
+	hub          *hw.Hub
+	writer       *calls.Writer
+	phoneMetrics *phonefsm.Metrics
+	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
 	bsc           *sup.Supervisor
 	coffee        *sup.Supervisor
@@ -80,10 +91,18 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		freqMetrics:     frequency.NewMetrics(reg),
 		overloadMetrics: overload.NewMetrics(reg),
 		coffeeMetrics:   coffee.NewMetrics(reg),
+		phoneMetrics:    phonefsm.NewMetrics(reg),
 		failed:          make(chan struct{}),
 		OverloadLog:     "stdout",
 	}
 	a.pool.Store(&pool)
+	a.phoneProcess = a.phoneProcessByMSISDN
+	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a.hub = hw.NewHub(hw.HubConfig{RingSize: deviceRing})
+	a.writer = calls.NewWriter(st.DB(), calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log})
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
 	a.supMetrics.Init("phones", "phone")
@@ -107,6 +126,10 @@ func (a *App) Start(ctx context.Context) error {
 	return nil
 }
 
+// deviceRing is how many replies a phone's device keeps for readers: a
+// full ring costs about 1 KB, so a million busy phones stay in budget.
+const deviceRing = 32
+
 // bscSpec is the book's bsc_sup: rest_for_one, 2 restarts in an hour.
 func (a *App) bscSpec() sup.Spec {
 	return sup.Spec{
@@ -115,7 +138,7 @@ func (a *App) bscSpec() sup.Spec {
 			{Name: "overload", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startOverload},
 			{Name: "frequency", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startFrequency},
 			{Name: "phones", Kind: sup.SupervisorKind, Restart: sup.Permanent, Shutdown: 5 * time.Second,
-				Start: sup.Supervise(a.phonesSpec(), a.phones.Store)},
+				Start: sup.Supervise(a.phonesSpec(), a.phonesStarted)},
 		},
 	}
 }
@@ -201,6 +224,8 @@ func (a *App) Handler() http.Handler {
 
 		Allocator: a.allocator, Overload: a.overloadManager, SetPool: a.SetPool,
 		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
+
+		Subscribers: a.subs, Phones: a, Hub: a.hub, Calls: callStore{a.store.DB()},
 	})
 }
 
@@ -226,6 +251,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if err := a.stopTree(ctx, s); err != nil {
 			return err
 		}
+	}
+	// The trees are down, so every record of a dropped call is queued:
+	// flush them before closing the database.
+	if err := a.writer.Close(ctx); err != nil {
+		return fmt.Errorf("flush call records: %w", err)
+	}
+	if err := a.subs.Close(); err != nil {
+		return err
 	}
 	return a.store.Close()
 }

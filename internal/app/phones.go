@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/phonefsm"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// The phones side of the app: each incarnation of the phones supervisor
+// gets a fresh phonefsm.Phones (and so an empty attachment registry); the
+// subscribers, the device hub and the call-record writer outlive it.
+
+var errPhonesRestarting = errcode.New("unavailable", "the phones supervisor is restarting")
+
+// recordsHighWater is how full the call-record queue may get before new
+// calls are shed, so that a finished call's record always finds room.
+const recordsHighWater = 0.8
+
+// phonesStarted is the phones supervisor's onStart: a new incarnation.
+func (a *App) phonesStarted(s *sup.Supervisor) {
+	a.phoneSet.Store(phonefsm.New(s, phonefsm.Config{
+		Freq: freqForPhones{a}, Records: recordsForPhones{a}, Metrics: a.phoneMetrics, Log: a.log,
+		OnDetach: a.phoneDetached,
+	}))
+	a.phones.Store(s)
+}
+
+// Phones is the current phone set.
+func (a *App) Phones() (*phonefsm.Phones, error) {
+	if p := a.phoneSet.Load(); p != nil {
+		return p, nil
+	}
+	return nil, errPhonesRestarting
+}
+
+// Attach provisions (if allowed) and attaches a phone.
+func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error) {
+	p, err := a.Phones()
+	if err != nil {
+		return phonefsm.Status{}, err
+	}
+	if _, err := p.Lookup(m); err == nil {
+		err := hlr.ErrAlreadyAttached
+		a.phoneMetrics.AttachFailed(err)
+		return phonefsm.Status{}, err
+	}
+	if err := a.subs.EnsureProvisioned(ctx, m, a.cfg.AutoProvision); err != nil {
+		a.phoneMetrics.AttachFailed(err)
+		return phonefsm.Status{}, err
+	}
+	var opts []hw.DeviceOption
+	if spec.Auto != nil {
+		auto, err := hw.NewAuto(*spec.Auto, phoneActions{a, m}, seeded(spec.Seed), a.log)
+		if err != nil {
+			return phonefsm.Status{}, err
+		}
+		opts = append(opts, hw.WithAuto(auto))
+	}
+	dev := a.hub.Device(m.String(), opts...)
+	st, err := p.Attach(ctx, m, dev)
+	if err != nil {
+		if !errors.Is(err, hlr.ErrAlreadyAttached) {
+			a.hub.Remove(m.String())
+		}
+		return phonefsm.Status{}, err
+	}
+	a.subs.Touch(m, true, time.Now())
+	return st, nil
+}
+
+// Act performs a user action on a phone. New calls are shed while the
+// call-record queue is nearly full; releasing actions never are.
+func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, error) {
+	p, err := a.Phones()
+	if err != nil {
+		return phonefsm.Status{}, err
+	}
+	if act == phonefsm.ActCall && a.writer.Fill() > recordsHighWater {
+		a.shed()
+		return phonefsm.Status{}, phonefsm.ErrOverloaded
+	}
+	return p.Act(ctx, m, act, to)
+}
+
+// Detach ends a phone's call (for its peer) and detaches it.
+func (a *App) Detach(ctx context.Context, m hlr.MSISDN) error {
+	p, err := a.Phones()
+	if err != nil {
+		return err
+	}
+	return p.Detach(ctx, m)
+}
+
+// phoneDetached is told when a controller stopped normally.
+func (a *App) phoneDetached(m hlr.MSISDN) {
+	a.hub.Remove(m.String())
+	a.subs.Touch(m, false, time.Now())
+}
+
+// phoneProcessByMSISDN finds phone:MSISDN for introspection.
+func (a *App) phoneProcessByMSISDN(id string) (Process, error) {
+	m, err := hlr.ParseMSISDN(id)
+	if err != nil {
+		return nil, errNoProcess
+	}
+	p, err := a.Phones()
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.Lookup(m)
+	if err != nil {
+		return nil, errNoProcess
+	}
+	return c, nil
+}
+
+// freqForPhones gives controllers the current allocator; the caller of a
+// call owns its frequency.
+type freqForPhones struct{ a *App }
+
+func (f freqForPhones) Allocate(owner string) (int, error) {
+	alloc, err := f.a.allocator()
+	if err != nil {
+		return 0, err
+	}
+	al, err := alloc.Allocate(owner, 0)
+	return al.Frequency, err
+}
+
+func (f freqForPhones) Release(owner string, fr int) {
+	if alloc, err := f.a.allocator(); err == nil {
+		_ = alloc.Deallocate(owner, fr)
+	}
+}
+
+// recordsForPhones hands finished calls to the batching writer.
+type recordsForPhones struct{ a *App }
+
+func (r recordsForPhones) Record(rec calls.Record) {
+	if err := r.a.writer.Append(rec); err != nil {
+		r.a.log.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
+	}
+}
+
+// phoneActions lets an auto device act on its own phone, whichever
+// controller incarnation serves it now.
+type phoneActions struct {
+	a *App
+	m hlr.MSISDN
+}
+
+func (p phoneActions) Act(ctx context.Context, action string) error {
+	act, ok := phonefsm.ParseAction(action)
+	if !ok {
+		return phonefsm.ErrInvalidState
+	}
+	_, err := p.a.Act(ctx, p.m, act, 0)
+	return err
+}
+
+// seeded is the random source of an auto device: reproducible when a seed
+// is given.
+func seeded(seed uint64) rand.Source {
+	if seed == 0 {
+		return nil
+	}
+	return rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+}
