@@ -36,6 +36,7 @@ func TestServeBinary(t *testing.T) {
 	t.Run("gives up on the third restart", func(t *testing.T) { testGiveUp(t, bin) })
 	t.Run("SIGTERM stops cleanly", func(t *testing.T) { testSIGTERM(t, bin) })
 	t.Run("bad flags", func(t *testing.T) { testBadFlags(t, bin) })
+	t.Run("subscribers and call records survive kill -9", func(t *testing.T) { testSurvivesKill(t, bin) })
 }
 
 // bscProcess is a running `bsc serve`.
