@@ -30,6 +30,7 @@ var statusOf = map[string]int{
 	"not_installed":      http.StatusNotFound,
 
 	"method_not_allowed": http.StatusMethodNotAllowed,
+	"not_acceptable":     http.StatusNotAcceptable,
 
 	"already_exists":    http.StatusConflict,
 	"already_attached":  http.StatusConflict,

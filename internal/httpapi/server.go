@@ -12,9 +12,12 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/bsc-sim/bsc/internal/coffee"
 	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/overload"
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/go-chi/chi/v5"
@@ -46,6 +49,14 @@ type Deps struct {
 	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
 	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash
 	LogDir         string                             // where logger files named by clients go; "" = stdout only
+
+	Subscribers *hlr.Subscribers // the HLR's subscriber table; nil = 503
+	Phones      PhoneService     // attach, act, detach and the phone set; nil = 503
+	Hub         *hw.Hub          // the phones' devices, for their replies; nil = 503
+	Calls       CallStore        // the call detail records; nil = 503
+
+	MaxStreams      int           // event streams and long polls open at once, excess shed; 0 = DefaultMaxStreams
+	StreamHeartbeat time.Duration // comment sent on an idle stream; 0 = DefaultHeartbeat
 }
 
 // server holds the router being built and what the mount methods share.
@@ -107,6 +118,10 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 		s.mountFrequencies(r)
 		s.mountAlarms(r)
 		s.mountProcesses(r)
+		s.mountSubscribers(r)
+		s.mountPhones(r)
+		s.mountEvents(r)
+		s.mountCalls(r)
 		if extra != nil {
 			extra(s, r)
 		}

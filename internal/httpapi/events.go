@@ -1,0 +1,373 @@
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
+)
+
+// Bounds of the event routes.
+const (
+	// DefaultMaxStreams bounds the SSE streams and long polls open at once
+	// when Deps.MaxStreams is 0. They hold no in-flight slot (they would
+	// starve every other route), so they have this bound of their own.
+	DefaultMaxStreams = 1024
+	// DefaultHeartbeat is how often an idle stream sends a comment, so that
+	// proxies and clients can tell a quiet stream from a dead one.
+	DefaultHeartbeat = 15 * time.Second
+	// MaxWait bounds a long poll (api.md).
+	MaxWait = 30 * time.Second
+	// maxFilter bounds the MSISDNs of a global stream's filter.
+	maxFilter = MaxLimit
+	// streamWriteTimeout bounds one write to a stream: a client that stops
+	// reading is dropped rather than holding its slot for ever. It also
+	// replaces the server's WriteTimeout, if any, which would cut every
+	// stream at a fixed age.
+	streamWriteTimeout = 30 * time.Second
+)
+
+const eventStream = "text/event-stream"
+
+var (
+	errNoHub         = fmt.Errorf("%w: no phone devices", errUnavailable)
+	errNotAcceptable = errcode.New("not_acceptable", "this route serves "+eventStream+" only: send Accept: "+eventStream)
+	errTooManyStream = fmt.Errorf("%w: too many event streams open", errOverloaded)
+)
+
+// EventsPage is the answer to a long poll: the replies after the asked
+// sequence number, and the cursor of the next poll (the last reply's Seq,
+// or the asked one when there was none).
+type EventsPage struct {
+	Items []hw.Reply `json:"items"`
+	Next  uint64     `json:"next"`
+}
+
+// events serves the phones' replies, by long poll and as server-sent
+// events.
+type events struct {
+	s         *server
+	slots     chan struct{} // a token per open stream or long poll
+	heartbeat time.Duration
+
+	mu        sync.Mutex
+	shutdowns map[*http.Server]context.Context // cancelled by the server's Shutdown
+}
+
+func (s *server) mountEvents(r chi.Router) {
+	ev := &events{
+		s:         s,
+		slots:     make(chan struct{}, cmp.Or(s.MaxStreams, DefaultMaxStreams)),
+		heartbeat: cmp.Or(s.StreamHeartbeat, DefaultHeartbeat),
+		shutdowns: map[*http.Server]context.Context{},
+	}
+	r.Get("/api/v1/phones/{msisdn}/events", ev.phoneEvents)
+	r.Get("/api/v1/events", ev.allEvents)
+	s.neverShed(http.MethodGet, "/api/v1/phones/{msisdn}/events")
+	s.neverShed(http.MethodGet, "/api/v1/events")
+}
+
+// phoneEvents is one phone's replies: a stream when the client accepts
+// one, a long poll otherwise.
+func (ev *events) phoneEvents(w http.ResponseWriter, r *http.Request) {
+	m, err := pathMSISDN(r)
+	if err == nil && ev.s.Hub == nil {
+		err = errNoHub
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	if acceptsEventStream(r) {
+		ev.streamPhone(w, r, m)
+	} else {
+		ev.longPoll(w, r, m)
+	}
+}
+
+func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) {
+	after, wait, err := pollParams(r)
+	var stopping context.Context
+	if err == nil {
+		stopping, err = ev.admit(r)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	defer ev.release()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(stopping, cancel)()
+	items, next, err := ev.s.Hub.Events(ctx, m.String(), after, wait)
+	switch {
+	case r.Context().Err() != nil:
+		return // the client went: nobody to answer
+	case ctx.Err() != nil:
+		err = nil // the server is stopping: answer as at the end of the wait
+	case err != nil:
+		WriteError(w, r, err)
+		return
+	}
+	if items == nil {
+		items = []hw.Reply{}
+	}
+	WriteJSON(w, http.StatusOK, EventsPage{Items: items, Next: next})
+}
+
+// pollParams reads ?after= (a Seq, default 0) and ?wait= (seconds, 0 to
+// MaxWait, fractions allowed, default 0).
+func pollParams(r *http.Request) (after uint64, wait time.Duration, err error) {
+	q := r.URL.Query()
+	if s := q.Get("after"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("%w: after must be a reply's seq, a non-negative integer", errInvalidRequest)
+		}
+	}
+	if s := q.Get("wait"); s != "" {
+		secs, err := strconv.ParseFloat(s, 64)
+		// Written so that NaN fails too.
+		if err != nil || !(secs >= 0 && secs <= MaxWait.Seconds()) {
+			return 0, 0, fmt.Errorf("%w: wait must be 0 to %v seconds", errInvalidRequest, MaxWait.Seconds())
+		}
+		wait = time.Duration(secs * float64(time.Second))
+	}
+	return after, wait, nil
+}
+
+// streamPhone streams m's replies, first those its ring still holds after
+// Last-Event-ID (or ?after=), so a client that reconnects misses nothing
+// the ring kept. It ends when the phone detaches.
+func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) {
+	last, err := lastEventID(r)
+	var stopping context.Context
+	if err == nil {
+		stopping, err = ev.admit(r)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	defer ev.release()
+	sub, err := ev.s.Hub.SubscribePhone(m.String(), last)
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	defer sub.Close()
+	ev.stream(stopping, w, r, sub, phoneEventID)
+}
+
+// phoneEventID is a reply's id in its phone's stream: its Seq, which
+// Last-Event-ID gives back.
+func phoneEventID(rep hw.Reply) string { return strconv.FormatUint(rep.Seq, 10) }
+
+// globalEventID is a reply's id in the stream of every phone.
+func globalEventID(rep hw.Reply) string { return rep.MSISDN + ":" + phoneEventID(rep) }
+
+// lastEventID is where a phone's stream resumes: the Last-Event-ID header
+// an EventSource sends when it reconnects, else ?after=, else 0.
+func lastEventID(r *http.Request) (uint64, error) {
+	s := r.Header.Get("Last-Event-ID")
+	if s == "" {
+		s = r.URL.Query().Get("after")
+	}
+	if s == "" {
+		return 0, nil
+	}
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: Last-Event-ID must be a reply's seq", errInvalidRequest)
+	}
+	return id, nil
+}
+
+// allEvents streams every phone's replies, or those of the phones in
+// ?msisdn=A,B, from now on: there is no replay, so Last-Event-ID is
+// ignored. Event ids are MSISDN:SEQ. Only a stream is served (406
+// not_acceptable otherwise): every phone's replies have no poll cursor.
+func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) {
+	filter, err := msisdnFilter(r)
+	var stopping context.Context
+	switch {
+	case err != nil:
+	case ev.s.Hub == nil:
+		err = errNoHub
+	case !acceptsEventStream(r):
+		err = errNotAcceptable
+	default:
+		stopping, err = ev.admit(r)
+	}
+	if err != nil {
+		WriteError(w, r, err)
+		return
+	}
+	defer ev.release()
+	sub := ev.s.Hub.SubscribeAll(filter)
+	defer sub.Close()
+	ev.stream(stopping, w, r, sub, globalEventID)
+}
+
+// msisdnFilter reads ?msisdn=A,B (the parameter may also repeat); nil for
+// none.
+func msisdnFilter(r *http.Request) ([]string, error) {
+	var filter []string
+	for _, v := range r.URL.Query()["msisdn"] {
+		if v == "" {
+			continue
+		}
+		for part := range strings.SplitSeq(v, ",") {
+			m, err := hlr.ParseMSISDN(part)
+			if err != nil {
+				return nil, fmt.Errorf("msisdn filter: %w", err)
+			}
+			if filter = append(filter, m.String()); len(filter) > maxFilter {
+				return nil, fmt.Errorf("%w: at most %d MSISDNs in the filter", errInvalidRequest, maxFilter)
+			}
+		}
+	}
+	return filter, nil
+}
+
+// acceptsEventStream tells whether the client named text/event-stream in
+// Accept (with a non-zero q). */* is not enough: JSON is served then.
+func acceptsEventStream(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || mt != eventStream {
+				continue
+			}
+			q, err := strconv.ParseFloat(cmp.Or(params["q"], "1"), 64)
+			if err == nil && q > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// admit lets a stream or long poll in, taking a slot that release gives
+// back. It returns a context cancelled when the server begins a graceful
+// Shutdown, which would otherwise wait for every stream to end on its own.
+// The app is marked not ready before it shuts the server down, so a request
+// that came too late to be told is refused here instead.
+func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
+	stopping = ev.stopping(r)
+	if ev.s.Ready != nil && !ev.s.Ready() {
+		return nil, errNotReady
+	}
+	select {
+	case ev.slots <- struct{}{}:
+		return stopping, nil
+	default:
+		if ev.s.OnShed != nil {
+			ev.s.OnShed()
+		}
+		return nil, errTooManyStream
+	}
+}
+
+func (ev *events) release() { <-ev.slots }
+
+// stream writes sub's replies as server-sent events (id, event = reply
+// type, data = reply JSON), each flushed at once, with a heartbeat comment
+// when idle. It returns when sub ends (a subscriber cut off for falling
+// behind gets a final error event first), the client goes, a write fails
+// or stopping is done.
+func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
+	id func(hw.Reply) string) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", eventStream)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	send := func(text string) bool {
+		// A deadline per write; ErrNotSupported leaves the server's.
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write([]byte(text)); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(": stream open\n\n") { // the client sees the 200 now, not at the first reply
+		return
+	}
+	tick := time.NewTicker(ev.heartbeat)
+	defer tick.Stop()
+	for {
+		var text string
+		select {
+		case rep, ok := <-sub.C():
+			if !ok {
+				if errors.Is(sub.Err(), hw.ErrSlowSubscriber) {
+					send(errorEvent(sub.Err()))
+				}
+				return
+			}
+			text = replyEvent(rep, id(rep))
+			tick.Reset(ev.heartbeat)
+		case <-tick.C:
+			text = ": heartbeat\n\n"
+		case <-r.Context().Done():
+			return
+		case <-stopping.Done():
+			return
+		}
+		if !send(text) {
+			return
+		}
+	}
+}
+
+func replyEvent(rep hw.Reply, id string) string {
+	data, err := json.Marshal(rep)
+	if err != nil {
+		panic(fmt.Errorf("httpapi: encoding a reply: %w", err)) // a programming error; see writeBody
+	}
+	return "id: " + id + "\nevent: " + rep.Type.String() + "\ndata: " + string(data) + "\n\n"
+}
+
+// errorEvent is the last event of a stream that ended in error: the
+// problem, without an id so that a reconnecting client resumes after the
+// last reply it got.
+func errorEvent(err error) string {
+	code := errcode.Of(err)
+	status := statusOf[code]
+	data, _ := json.Marshal(Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
+		Detail: err.Error(), Code: code})
+	return "event: error\ndata: " + string(data) + "\n\n"
+}
+
+// stopping is cancelled when the http.Server serving r begins a graceful
+// Shutdown; never when r did not come through an http.Server.
+func (ev *events) stopping(r *http.Request) context.Context {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil {
+		return context.Background()
+	}
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ctx, ok := ev.shutdowns[srv]
+	if !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(context.Background())
+		ev.shutdowns[srv] = ctx
+		srv.RegisterOnShutdown(cancel)
+	}
+	return ctx
+}

@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/phonefsm"
+)
+
+// PhoneService is the phones side of the application (*app.App): it
+// provisions and attaches, sheds what needs shedding, and knows the phone
+// set of the current incarnation of the phones supervisor.
+type PhoneService interface {
+	Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error)
+	// Act returns once the phone's own controller handled the action. to
+	// is the callee of a call, zero otherwise.
+	Act(ctx context.Context, m hlr.MSISDN, a phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, error)
+	Detach(ctx context.Context, m hlr.MSISDN) error
+	// Phones is the current phone set; an unavailable error while the
+	// phones supervisor restarts.
+	Phones() (*phonefsm.Phones, error)
+}
+
+var errNoPhones = fmt.Errorf("%w: no phones", errUnavailable)
+
+// Device modes of an attach request.
+const (
+	ModeManual = "manual"
+	ModeAuto   = "auto"
+)
+
+// AttachRequest is the body of POST /api/v1/phones. The MSISDN is read as
+// a string so that a bad one is invalid_msisdn.
+type AttachRequest struct {
+	MSISDN string         `json:"msisdn"`
+	Device *DeviceRequest `json:"device,omitempty"`
+}
+
+// DeviceRequest is how the attached phone's handset behaves: driven by the
+// API (manual) or by the book's simulator (auto), whose fields left out
+// take the book's values (hw.DefaultAutoPolicy).
+type DeviceRequest struct {
+	Mode              string   `json:"mode"`
+	AnswerDelayMS     []int64  `json:"answer_delay_ms,omitempty"`
+	AcceptProbability *float64 `json:"accept_probability,omitempty"`
+	TalkTimeMS        []int64  `json:"talk_time_ms,omitempty"`
+	Seed              *uint64  `json:"seed,omitempty"`
+}
+
+// spec checks the request; no device is a manual one.
+func (d *DeviceRequest) spec() (hw.DeviceSpec, error) {
+	if d == nil {
+		return hw.DeviceSpec{}, nil
+	}
+	switch d.Mode {
+	case ModeManual:
+		if d.AnswerDelayMS != nil || d.AcceptProbability != nil || d.TalkTimeMS != nil || d.Seed != nil {
+			return hw.DeviceSpec{}, fmt.Errorf("%w: device: answer_delay_ms, accept_probability, talk_time_ms "+
+				"and seed are for mode %q only", errInvalidRequest, ModeAuto)
+		}
+		return hw.DeviceSpec{}, nil
+	case ModeAuto:
+	default:
+		return hw.DeviceSpec{}, fmt.Errorf("%w: device: mode must be %q or %q", errInvalidRequest, ModeManual, ModeAuto)
+	}
+	p := hw.DefaultAutoPolicy()
+	var err error
+	if d.AnswerDelayMS != nil {
+		p.AnswerDelay, err = msRange("answer_delay_ms", d.AnswerDelayMS)
+	}
+	if err == nil && d.TalkTimeMS != nil {
+		p.TalkTime, err = msRange("talk_time_ms", d.TalkTimeMS)
+	}
+	if err != nil {
+		return hw.DeviceSpec{}, err
+	}
+	if d.AcceptProbability != nil {
+		p.AcceptProbability = *d.AcceptProbability
+	}
+	if err := p.Validate(); err != nil {
+		return hw.DeviceSpec{}, fmt.Errorf("device: %w", err)
+	}
+	spec := hw.DeviceSpec{Auto: &p}
+	if d.Seed != nil {
+		spec.Seed = *d.Seed
+	}
+	return spec, nil
+}
+
+// msRange reads [min, max] in milliseconds. Bounding each value before
+// converting keeps the conversion from overflowing; Validate checks the
+// order.
+func msRange(name string, ms []int64) ([2]time.Duration, error) {
+	limit := hw.MaxAutoDelay.Milliseconds()
+	if len(ms) != 2 || ms[0] < 0 || ms[1] < 0 || ms[0] > limit || ms[1] > limit {
+		return [2]time.Duration{}, fmt.Errorf("%w: device: %s must be [min, max], each 0 to %d",
+			errInvalidRequest, name, limit)
+	}
+	return [2]time.Duration{time.Duration(ms[0]) * time.Millisecond, time.Duration(ms[1]) * time.Millisecond}, nil
+}
+
+// ActionRequest is the body of POST /api/v1/phones/{msisdn}/actions.
+type ActionRequest struct {
+	Action string  `json:"action"`
+	To     *string `json:"to,omitempty"`
+}
+
+// PhoneAction is a checked action request: To is the callee of a call and
+// zero for the other actions.
+type PhoneAction struct {
+	Action phonefsm.Action
+	To     hlr.MSISDN
+}
+
+// DecodeAction reads and checks the body of POST
+// /api/v1/phones/{msisdn}/actions. Its errors are invalid_request,
+// invalid_msisdn (a malformed "to") or too_large.
+func DecodeAction(r *http.Request) (PhoneAction, error) {
+	var req ActionRequest
+	if err := Decode(r, &req); err != nil {
+		return PhoneAction{}, err
+	}
+	act, ok := phonefsm.ParseAction(req.Action)
+	switch {
+	case !ok:
+		return PhoneAction{}, fmt.Errorf("%w: action must be call, accept, reject or hangup", errInvalidRequest)
+	case act != phonefsm.ActCall && req.To != nil:
+		return PhoneAction{}, fmt.Errorf("%w: \"to\" is for action call only", errInvalidRequest)
+	case act != phonefsm.ActCall:
+		return PhoneAction{Action: act}, nil
+	case req.To == nil:
+		return PhoneAction{}, fmt.Errorf("%w: action call needs \"to\", the number to call", errInvalidRequest)
+	}
+	to, err := hlr.ParseMSISDN(*req.To)
+	if err != nil {
+		return PhoneAction{}, fmt.Errorf("to: %w", err)
+	}
+	return PhoneAction{Action: act, To: to}, nil
+}
+
+// phoneHandler serves a route with the phone layer; an error it returns is
+// the answer.
+type phoneHandler func(http.ResponseWriter, *http.Request, PhoneService) error
+
+func (s *server) mountPhones(r chi.Router) {
+	with := func(serve phoneHandler) http.HandlerFunc {
+		return withDep(s.Phones, errNoPhones, serve)
+	}
+	r.Post("/api/v1/phones", with(attachPhone))
+	r.Get("/api/v1/phones", with(withPhoneSet(listPhones)))
+	r.Get("/api/v1/phones/{msisdn}", with(withPhoneSet(getPhone)))
+	r.Delete("/api/v1/phones/{msisdn}", with(detachPhone))
+	// A hangup releases a call: actions are regulated by the phone layer,
+	// which sheds only the calls (bounded mailboxes, the record queue).
+	r.Post("/api/v1/phones/{msisdn}/actions", with(phoneAction))
+	s.neverShed(http.MethodPost, "/api/v1/phones/{msisdn}/actions")
+}
+
+// withPhoneSet serves a read with the current phone set, which exists only
+// while the phones supervisor runs.
+func withPhoneSet(serve func(http.ResponseWriter, *http.Request, *phonefsm.Phones) error) phoneHandler {
+	return func(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+		set, err := ps.Phones()
+		if err != nil {
+			return err
+		}
+		return serve(w, r, set)
+	}
+}
+
+// attached tells whether m's phone is attached now; while the phones
+// supervisor restarts, none is.
+func (s *server) attached(m hlr.MSISDN) bool {
+	if s.Phones == nil {
+		return false
+	}
+	set, err := s.Phones.Phones()
+	if err != nil {
+		return false
+	}
+	_, err = set.Lookup(m)
+	return err == nil
+}
+
+func attachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+	var req AttachRequest
+	if err := Decode(r, &req); err != nil {
+		return err
+	}
+	m, err := hlr.ParseMSISDN(req.MSISDN)
+	if err != nil {
+		return fmt.Errorf("msisdn: %w", err)
+	}
+	spec, err := req.Device.spec()
+	if err != nil {
+		return err
+	}
+	st, err := ps.Attach(r.Context(), m, spec)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/api/v1/phones/"+m.String())
+	WriteJSON(w, http.StatusCreated, st)
+	return nil
+}
+
+func listPhones(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) error {
+	p, err := ParsePage(r)
+	if err != nil {
+		return err
+	}
+	after, err := msisdnCursor(p)
+	if err != nil {
+		return err
+	}
+	var state *phonefsm.State
+	if name := r.URL.Query().Get("state"); name != "" {
+		st, ok := phonefsm.ParseState(name)
+		if !ok {
+			return fmt.Errorf("%w: state must be idle, calling, receiving or connected", errInvalidRequest)
+		}
+		state = &st
+	}
+	// List reads as many entries as it takes to fill the page, the one more
+	// that tells whether there is a next page included.
+	page := set.List(after, p.Limit+1, state)
+	WriteJSON(w, http.StatusOK, NewList(page, p, func(st phonefsm.Status) string { return st.MSISDN.String() }))
+	return nil
+}
+
+func getPhone(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) error {
+	m, err := pathMSISDN(r)
+	if err != nil {
+		return err
+	}
+	st, err := set.Get(m)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, st)
+	return nil
+}
+
+func detachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+	m, err := pathMSISDN(r)
+	if err != nil {
+		return err
+	}
+	if err := ps.Detach(r.Context(), m); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func phoneAction(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+	m, err := pathMSISDN(r)
+	if err != nil {
+		return err
+	}
+	act, err := DecodeAction(r)
+	if err != nil {
+		return err
+	}
+	st, err := ps.Act(r.Context(), m, act.Action, act.To)
+	if err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusOK, st)
+	return nil
+}
