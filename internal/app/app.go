@@ -53,6 +53,7 @@ type App struct {
 	hub          *hw.Hub
 	writer       *calls.Writer
 	phoneMetrics *phonefsm.Metrics
+	overloaded   *overloadAlarm
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
 	bsc           *sup.Supervisor
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		OverloadLog:     "stdout",
 	}
 	a.pool.Store(&pool)
+	a.overloaded = &overloadAlarm{notify: a.notify, quiet: overloadedQuiet}
 	a.phoneProcess = a.phoneProcessByMSISDN
 	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log); err != nil {
 		_ = st.Close()
@@ -236,14 +238,13 @@ func (a *App) tree() sup.Node {
 	return a.bsc.Tree()
 }
 
-// shed raises the overloaded alarm; the overload manager keeps it single.
-func (a *App) shed() {
-	a.notify(overload.Event{Kind: overload.SetAlarm, ID: "overloaded", Source: "http"})
-}
+// shed is told of each request shed by load regulation.
+func (a *App) shed() { a.overloaded.shed("load regulation") }
 
 // Shutdown stops the trees in reverse order and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
+	a.overloaded.stop()
 	for _, s := range []*sup.Supervisor{a.coffee, a.bsc} {
 		if s == nil {
 			continue
@@ -295,6 +296,14 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	go func() { served <- srv.Serve(ln) }()
 	stopReload := a.watchReload(cfg)
 	defer stopReload()
+	if cfg.PprofListen != "" {
+		_, stopPprof, err := a.startPprof(cfg.PprofListen)
+		if err != nil {
+			log.Error().Err(err).Msg("pprof not served")
+		} else {
+			defer stopPprof()
+		}
+	}
 	log.Info().Str("listen", ln.Addr().String()).Msg("serving")
 
 	var runErr error

@@ -30,6 +30,7 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // --shutdown-timeout: bound of a graceful stop
 	MaxInflight     int           // --max-inflight: HTTP requests served at once before shedding
+	PprofListen     string        // --pprof-listen: address of the net/http/pprof endpoints; "" = off
 }
 
 // Default is the configuration with no flag, variable or file: it works out
@@ -61,6 +62,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Config, "config", c.Config, "YAML file with these settings, keys named as the flags")
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
 	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests served at once; the excess gets 503 overloaded")
+	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "host:port serving /debug/pprof for profiling (default: off)")
 	return fs
 }
 

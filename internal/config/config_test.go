@@ -119,6 +119,7 @@ func TestErrors(t *testing.T) {
 		{"numeric level", []string{"--log-level", "1"}, nil, "", "unknown log level"},
 		{"bad timeout", []string{"--shutdown-timeout", "-1s"}, nil, "", "positive duration"},
 		{"bad inflight", []string{"--max-inflight", "0"}, nil, "", "positive integer"},
+		{"bad pprof address", []string{"--pprof-listen", "nowhere"}, nil, "", "host:port"},
 		{"bad env", nil, map[string]string{"BSC_FAULT_INJECTION": "yes please"}, "", `env BSC_FAULT_INJECTION: "yes please" is not true or false`},
 		{"bad env level", nil, map[string]string{"BSC_LOG_LEVEL": "loud"}, "", "env BSC_LOG_LEVEL"},
 		{"missing file", []string{"--config", "/nonexistent/bsc.yaml"}, nil, "", "config file: open /nonexistent/bsc.yaml"},
@@ -155,7 +156,7 @@ func TestHelp(t *testing.T) {
 	var b strings.Builder
 	PrintFlags(&b)
 	for _, name := range []string{"-listen", "-db", "-frequencies", "-auto-provision", "-api-token",
-		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight"} {
+		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight", "-pprof-listen"} {
 		if !strings.Contains(b.String(), name) {
 			t.Errorf("PrintFlags lacks %s", name)
 		}

@@ -31,6 +31,22 @@ func (v *addrValue) Set(s string) error {
 	return nil
 }
 
+// optionalAddr is a host:port address or empty (off).
+type optionalAddr string
+
+func (v *optionalAddr) String() string { return string(*v) }
+
+func (v *optionalAddr) Set(s string) error {
+	if s == "" {
+		*v = ""
+		return nil
+	}
+	if err := (*addrValue)(v).Set(s); err != nil {
+		return err
+	}
+	return nil
+}
+
 type nonEmptyValue string
 
 func (v *nonEmptyValue) String() string { return string(*v) }

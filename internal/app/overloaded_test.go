@@ -1,0 +1,37 @@
+package app
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/overload"
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// The overloaded alarm is raised once while requests are shed and cleared
+// after a quiet period.
+func TestOverloadAlarmRaisesOnceAndClears(t *testing.T) {
+	var mu sync.Mutex
+	var got []overload.Kind
+	o := &overloadAlarm{quiet: 20 * time.Millisecond, notify: func(e overload.Event) {
+		mu.Lock()
+		got = append(got, e.Kind)
+		mu.Unlock()
+	}}
+	defer o.stop()
+	for i := 0; i < 100; i++ {
+		o.shed("test")
+	}
+	events := func() []overload.Kind {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]overload.Kind(nil), got...)
+	}
+	testutil.Eventually(t, 5*time.Second, "the alarm cleared", func() bool { return len(events()) == 2 })
+	if e := events(); e[0] != overload.SetAlarm || e[1] != overload.ClearAlarm {
+		t.Fatalf("events %v, want one set then one clear", e)
+	}
+	o.shed("test")
+	testutil.Eventually(t, 5*time.Second, "raised and cleared again", func() bool { return len(events()) == 4 })
+}
