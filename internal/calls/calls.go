@@ -116,8 +116,9 @@ type Record struct {
 	EndedAt    time.Time `json:"ended_at"`
 }
 
-// validate refuses what the table would: one bad record must not fail the
-// batch of thousands it would be written with.
+// validate refuses a record the table would, since one bad record must not
+// fail the batch of thousands it would be written with, and one that makes
+// no sense.
 func (r *Record) validate() error {
 	switch {
 	case r.Caller == "" || r.Callee == "":

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -31,28 +32,26 @@ func List(ctx context.Context, db *sql.DB, f Filter, afterID int64, limit int) (
 	if f.Outcome != 0 && !f.Outcome.valid() {
 		return nil, fmt.Errorf("%w: outcome %d", ErrInvalid, uint8(f.Outcome))
 	}
-	var q strings.Builder
-	q.WriteString(selectColumns + ` WHERE id > ?`)
-	args := []any{afterID}
+	// One bound on id, so that the walk by id starts at the greater of the
+	// cursor and, for Since, the floor.
+	where, args := []string{`id > ?`}, []any{afterID}
 	if !f.Since.IsZero() {
-		// One bound on id, so that the walk by id starts at the greater.
-		since := f.Since.UnixNano()
-		q.Reset()
-		q.WriteString(selectColumns + ` WHERE id > max(?, ` + sinceFloor + `) AND setup_at >= ?`)
+		since := unixNano(f.Since)
+		where = []string{`id > max(?, ` + sinceFloor + `)`, `setup_at >= ?`}
 		args = append(args, since, since)
 	}
 	if f.MSISDN != "" {
-		q.WriteString(` AND (caller = ? OR callee = ?)`)
+		where = append(where, `(caller = ? OR callee = ?)`)
 		args = append(args, f.MSISDN, f.MSISDN)
 	}
 	if f.Outcome != 0 {
-		q.WriteString(` AND outcome = ?`)
+		where = append(where, `outcome = ?`)
 		args = append(args, int64(f.Outcome))
 	}
-	q.WriteString(` ORDER BY id LIMIT ?`)
+	q := selectColumns + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY id LIMIT ?`
 	args = append(args, store.PageLimit(limit))
 
-	rows, err := db.QueryContext(ctx, q.String(), args...)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("calls: list: %w", err)
 	}
@@ -71,18 +70,31 @@ func List(ctx context.Context, db *sql.DB, f Filter, afterID int64, limit int) (
 	return recs, nil
 }
 
-// sinceFloor is an id below every call set up at or after ?, to start the
-// walk by id there rather than at the oldest record. Such a call also
-// ended at or after ?, and ended_at is indexed (setup_at is not: calls last
-// seconds, so new setup times land all over the last seconds' index pages,
-// where new end times are appended). When fewer than sinceProbe calls
-// ended since then, the floor is just below the least of their ids, or
-// above every id if there are none; with more, the index would cost more
-// than it saves and the floor is 0.
+// sinceFloor is an id below every call set up at or after ?, for the walk
+// by id to start there rather than at the oldest record. Such a call also
+// ended at or after ?, and ended_at is indexed (setup_at is not, see the
+// migration). When fewer than sinceProbe calls ended since then, the floor
+// is just below the least of their ids, or above every id if there are
+// none. With more, it is 0: finding the least through the index could cost
+// as much as the walk it would shorten.
 const sinceFloor = `(SELECT CASE count(*) WHEN 0 THEN 9223372036854775807 WHEN ` + sinceProbe + ` THEN 0 ELSE min(id) - 1 END
 	FROM (SELECT id FROM calls WHERE ended_at >= ? LIMIT ` + sinceProbe + `))`
 
 const sinceProbe = "10000"
+
+// unixNano is t in unix nanoseconds, clamped to what they can tell apart:
+// UnixNano itself is undefined outside about 1678 to 2262.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // Get returns record id, or ErrNotFound.
 func Get(ctx context.Context, db *sql.DB, id int64) (Record, error) {

@@ -90,6 +90,8 @@ func TestListFilters(t *testing.T) {
 		{"outcome", Filter{Outcome: NoFrequency}, func(r Record) bool { return r.Outcome == NoFrequency }},
 		{"since, inclusive", Filter{Since: since}, func(r Record) bool { return !r.SetupAt.Before(since) }},
 		{"since in another zone", Filter{Since: since.In(time.FixedZone("X", 3600))}, func(r Record) bool { return !r.SetupAt.Before(since) }},
+		{"since long ago", Filter{Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, func(Record) bool { return true }},
+		{"since far ahead", Filter{Since: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, func(Record) bool { return false }},
 		{"all three", Filter{MSISDN: "1003", Outcome: Busy, Since: since}, func(r Record) bool {
 			return (r.Caller == "1003" || r.Callee == "1003") && r.Outcome == Busy && !r.SetupAt.Before(since)
 		}},

@@ -20,17 +20,21 @@ const (
 	DefaultMaxBatch  = 4096
 	DefaultRetries   = 5
 	DefaultBackoff   = 100 * time.Millisecond
+
+	maxBackoff = time.Minute // however many retries are configured
 )
 
 // WriterConfig configures a Writer; a zero field takes its default.
 type WriterConfig struct {
 	// QueueSize bounds the records waiting, the batch being written
-	// included; beyond it Append sheds.
+	// included; beyond it Append sheds. The queue is allocated up front,
+	// about 150 bytes a record.
 	QueueSize int
 	// MaxBatch is the most records written in one transaction.
 	MaxBatch int
 	// Retries is how many times a failed batch is tried again, waiting
-	// Backoff, then twice as long each time, before it is dropped.
+	// Backoff, then twice as long each time, before it is dropped
+	// (negative: never).
 	Retries int
 	Backoff time.Duration
 	Metrics *Metrics
@@ -60,11 +64,13 @@ func (c WriterConfig) withDefaults() WriterConfig {
 // never blocks; one goroutine takes the oldest queued records, up to
 // MaxBatch, and commits them in one transaction, so under load the
 // batches grow and the cost of a commit is shared by thousands of records.
+// A record is acknowledged when Flush returns nil after it was appended:
+// it is committed, and a commit survives a crash of the process (the
+// store's WAL mode).
 //
 // The goroutine starts with NewWriter; whoever made the Writer owns it and
 // must Close it, which writes everything queued first.
 type Writer struct {
-	db  *sql.DB
 	cfg WriterConfig
 	ins inserter // the writer goroutine's own
 
@@ -94,7 +100,7 @@ type Writer struct {
 func NewWriter(db *sql.DB, cfg WriterConfig) *Writer {
 	cfg = cfg.withDefaults()
 	w := &Writer{
-		db: db, cfg: cfg, ins: inserter{db: db},
+		cfg: cfg, ins: inserter{db: db},
 		ring:     make([]Record, cfg.QueueSize),
 		progress: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
@@ -267,20 +273,23 @@ func (w *Writer) write(start uint64, n int) {
 		err := w.ins.write(segs)
 		if err == nil {
 			w.cfg.Metrics.committed(n, time.Since(began))
-			w.release(n, false)
+			w.release(start, n, false)
 			return
 		}
 		w.cfg.Metrics.writeError()
-		if attempt == 0 {
-			w.cfg.Log.Warn().Err(err).Int("records", n).Msg("writing call records failed; retrying")
+		if attempt < w.cfg.Retries {
+			if attempt == 0 {
+				w.cfg.Log.Warn().Err(err).Int("records", n).Msg("writing call records failed; retrying")
+			}
+			if w.sleep(backoff) {
+				backoff = min(2*backoff, maxBackoff)
+				continue
+			}
 		}
-		if attempt == w.cfg.Retries || !w.sleep(backoff) {
-			w.cfg.Log.Error().Err(err).Int("records", n).Int("attempts", attempt+1).Msg("call records dropped: writing them failed")
-			w.cfg.Metrics.lost(n)
-			w.release(n, true)
-			return
-		}
-		backoff *= 2
+		w.cfg.Log.Error().Err(err).Int("records", n).Int("attempts", attempt+1).Msg("call records dropped: writing them failed")
+		w.cfg.Metrics.lost(n)
+		w.release(start, n, true)
+		return
 	}
 }
 
@@ -306,16 +315,15 @@ func (w *Writer) sleep(d time.Duration) bool {
 	}
 }
 
-// release frees the n oldest slots, after the records in them were
-// committed or lost, and wakes the Flush calls waiting.
-func (w *Writer) release(n int, lost bool) {
-	head := w.head.Load()
-	for _, s := range w.slots(head, n) {
+// release frees the slots of records start to start+n-1, the oldest, once
+// they are committed or lost, and wakes the Flush calls waiting.
+func (w *Writer) release(start uint64, n int, lost bool) {
+	for _, s := range w.slots(start, n) {
 		clear(s) // let the strings go; the slots are still the writer's
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.advance(head, uint64(n), lost)
+	w.advance(start, uint64(n), lost)
 }
 
 // advance moves head past n records; under mu.
