@@ -54,6 +54,7 @@ type App struct {
 	writer       *calls.Writer
 	phoneMetrics *phonefsm.Metrics
 	overloaded   *overloadAlarm
+	lostLog      zerolog.Logger // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
 	bsc           *sup.Supervisor
@@ -98,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	}
 	a.pool.Store(&pool)
 	a.overloaded = &overloadAlarm{notify: a.notify, quiet: overloadedQuiet}
+	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
 	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log); err != nil {
 		_ = st.Close()

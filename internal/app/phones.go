@@ -144,9 +144,11 @@ func (f freqForPhones) Release(owner string, fr int) {
 // recordsForPhones hands finished calls to the batching writer.
 type recordsForPhones struct{ a *App }
 
+// Losses are counted by the writer (bsc_db_rows_dropped_total); the log
+// says so at most once a second, not once per record.
 func (r recordsForPhones) Record(rec calls.Record) {
 	if err := r.a.writer.Append(rec); err != nil {
-		r.a.log.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
+		r.a.lostLog.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
 	}
 }
 

@@ -250,3 +250,57 @@ func waitRestarted(t *testing.T, w *world, who string, before *Controller) {
 		return err == nil && after != before
 	})
 }
+
+// Detach and crash race the peer's own actions mid-call, many times: the
+// peer always ends idle, nothing is allocated, and every call has exactly
+// one record.
+func TestStopRacesPeerActions(t *testing.T) {
+	for _, how := range []string{"detach", "crash"} {
+		t.Run(how, func(t *testing.T) {
+			records := 0
+			var w *world
+			for i := 0; i < 200; i++ {
+				// A fresh phones supervisor every 8 crashes: 10 restarts an
+				// hour is all it allows.
+				if i%8 == 0 {
+					if w != nil {
+						records += len(w.records.all())
+					}
+					w = newWorld(t, []int{10})
+					w.attach("1", "2")
+				}
+				before, _ := w.phones.Lookup(w.m("1"))
+				w.mustAct("1", ActCall, "2")
+				if i%2 == 0 {
+					w.mustAct("2", ActAccept, "")
+				}
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					_ = w.act("2", []Action{ActHangup, ActAccept}[i%4/2], "")
+				}()
+				go func() {
+					defer wg.Done()
+					if how == "detach" {
+						if err := w.phones.Detach(t.Context(), w.m("1")); err != nil {
+							t.Error(err)
+						}
+					} else if err := w.phones.Crash(w.m("1")); err != nil {
+						t.Error(err)
+					}
+				}()
+				wg.Wait()
+				if how == "detach" {
+					w.attach("1")
+				} else {
+					waitRestarted(t, w, "1", before)
+				}
+				w.endAll("1", "2")
+			}
+			if n := records + len(w.records.all()); n != 200 {
+				t.Fatalf("%d records for 200 calls", n)
+			}
+		})
+	}
+}
