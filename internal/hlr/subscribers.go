@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"sync"
 	"time"
 
@@ -49,13 +50,17 @@ type Subscribers struct {
 	// this costs no write concurrency.
 	wmu sync.Mutex
 
-	touches   touchQueue
-	provq     chan provisionReq
-	quit      chan struct{} // closed by Close: the goroutines finish
-	provDone  chan struct{}
-	touchDone chan struct{}
-	closeOnce sync.Once
-	closeErr  error // of the final timestamp flush
+	touches touchQueue
+	provq   chan provisionReq
+	quit    chan struct{} // closed by Close: the goroutines finish
+	// closing is cancelled by Close, to flush the times without pacing.
+	closing    context.Context
+	endPacing  context.CancelFunc
+	touchLimit *rate.Limiter
+	provDone   chan struct{}
+	touchDone  chan struct{}
+	closeOnce  sync.Once
+	closeErr   error // of the final timestamp flush
 }
 
 const (
@@ -68,14 +73,16 @@ const (
 // only.
 func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger) (*Subscribers, error) {
 	s := &Subscribers{
-		db:        db,
-		log:       log,
-		provq:     make(chan provisionReq, provisionQueueLen),
-		quit:      make(chan struct{}),
-		provDone:  make(chan struct{}),
-		touchDone: make(chan struct{}),
+		db:         db,
+		log:        log,
+		provq:      make(chan provisionReq, provisionQueueLen),
+		quit:       make(chan struct{}),
+		touchLimit: rate.NewLimiter(touchRate, touchTxRows),
+		provDone:   make(chan struct{}),
+		touchDone:  make(chan struct{}),
 	}
 	s.touches.init(touchQueueLimit)
+	s.closing, s.endPacing = context.WithCancel(context.Background())
 	start := time.Now()
 	if err := s.load(ctx); err != nil {
 		return nil, fmt.Errorf("hlr: load subscribers: %w", err)
@@ -118,6 +125,7 @@ func (s *Subscribers) load(ctx context.Context) error {
 // close, after this.
 func (s *Subscribers) Close() error {
 	s.closeOnce.Do(func() {
+		s.endPacing()
 		s.touches.close()
 		close(s.quit)
 		<-s.provDone

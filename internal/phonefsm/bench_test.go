@@ -3,12 +3,7 @@ package phonefsm
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,23 +14,13 @@ import (
 	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/store"
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // nopRecords drops records: the writer is measured in internal/calls.
 type nopRecords struct{}
 
 func (nopRecords) Record(calls.Record) {}
-
-// rssBytes reads the resident set size of this process.
-func rssBytes(b *testing.B) uint64 {
-	raw, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		b.Skip("no /proc/self/statm")
-	}
-	f := strings.Fields(string(raw))
-	pages, _ := strconv.ParseUint(f[1], 10, 64)
-	return pages * uint64(os.Getpagesize())
-}
 
 // BenchmarkAttach attaches n phones (controller, supervisor child,
 // registry entry, device) and reports attaches per second and the memory
@@ -54,11 +39,7 @@ func BenchmarkAttach(b *testing.B) {
 				b.StopTimer()
 				w := newWorld(b, []int{10})
 				w.phones.records = nopRecords{}
-				runtime.GC()
-				debug.FreeOSMemory()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
-				rss0 := rssBytes(b)
+				before := testutil.ReadMemory(b)
 				b.StartTimer()
 				t0 := time.Now()
 				for i, m := range numbers {
@@ -68,14 +49,8 @@ func BenchmarkAttach(b *testing.B) {
 				}
 				elapsed := time.Since(t0)
 				b.StopTimer()
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				rss1 := rssBytes(b)
-				inUse := func(m runtime.MemStats) float64 { return float64(m.HeapAlloc + m.StackInuse) }
+				testutil.ReportGrowth(b, before, testutil.ReadMemory(b), n, "phone")
 				b.ReportMetric(float64(n)/elapsed.Seconds(), "attaches/s")
-				b.ReportMetric((inUse(after)-inUse(before))/float64(n), "liveB/phone")
-				b.ReportMetric(float64(after.Sys-before.Sys)/float64(n), "sysB/phone")
-				b.ReportMetric(float64(rss1-rss0)/float64(n), "rssB/phone")
 				w.sup.Stop()
 				<-w.sup.Done()
 				b.StartTimer()
