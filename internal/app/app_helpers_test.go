@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -160,5 +161,28 @@ func wantProblem(t *testing.T, srv *httptest.Server, method, path string, body a
 	callJSON(t, srv, method, path, body, status, &p)
 	if p.Status != status || p.Code != code {
 		t.Fatalf("%s %s: problem %+v, want status %d code %s", method, path, p, status, code)
+	}
+}
+
+// listAll reads every page of a paged list at path?query, limit at a time,
+// checking that only the last page is short.
+func listAll[T any](t *testing.T, srv *httptest.Server, path, query string, limit int) []T {
+	t.Helper()
+	out := []T{}
+	after := ""
+	for {
+		var page struct {
+			Items []T
+			Next  string
+		}
+		callJSON(t, srv, http.MethodGet, fmt.Sprintf("%s?limit=%d&after=%s&%s", path, limit, after, query), nil, http.StatusOK, &page)
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out
+		}
+		if len(page.Items) != limit {
+			t.Fatalf("%s: a page of %d items with a next page, want %d", path, len(page.Items), limit)
+		}
+		after = page.Next
 	}
 }

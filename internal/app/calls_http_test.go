@@ -31,23 +31,7 @@ type callRecord struct {
 // listCalls reads every page of GET /api/v1/calls?query, limit at a time.
 func listCalls(t *testing.T, srv *httptest.Server, query string, limit int) []callRecord {
 	t.Helper()
-	out := []callRecord{}
-	after := ""
-	for {
-		var page struct {
-			Items []callRecord
-			Next  string
-		}
-		callJSON(t, srv, http.MethodGet, fmt.Sprintf("%s?limit=%d&after=%s&%s", callsAPI, limit, after, query), nil, http.StatusOK, &page)
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out
-		}
-		if len(page.Items) != limit {
-			t.Fatalf("a page of %d records with a next page, want %d", len(page.Items), limit)
-		}
-		after = page.Next
-	}
+	return listAll[callRecord](t, srv, callsAPI, query, limit)
 }
 
 // waitCalls waits until GET /api/v1/calls?query lists n records (the

@@ -424,25 +424,10 @@ func TestPhoneBadInputHTTP(t *testing.T) {
 func listPhones(t *testing.T, srv *httptest.Server, query string, limit int) []string {
 	t.Helper()
 	out := []string{}
-	after := ""
-	for {
-		var page struct {
-			Items []phoneJSON
-			Next  string
-		}
-		callJSON(t, srv, http.MethodGet, fmt.Sprintf("%s?limit=%d&after=%s&%s", phonesAPI, limit, after, query),
-			nil, http.StatusOK, &page)
-		for _, p := range page.Items {
-			out = append(out, p.MSISDN)
-		}
-		if page.Next == "" {
-			return out
-		}
-		if len(page.Items) != limit {
-			t.Fatalf("a page of %d phones with a next page, want %d", len(page.Items), limit)
-		}
-		after = page.Next
+	for _, p := range listAll[phoneJSON](t, srv, phonesAPI, query, limit) {
+		out = append(out, p.MSISDN)
 	}
+	return out
 }
 
 // TestPhonesListAndDetachHTTP pages the phones, by state too, and detaches

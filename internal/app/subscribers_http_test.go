@@ -36,24 +36,10 @@ func subscriberOf(t *testing.T, srv *httptest.Server, m string) subscriberJSON {
 func listSubscribers(t *testing.T, srv *httptest.Server, limit int) []string {
 	t.Helper()
 	out := []string{}
-	after := ""
-	for {
-		var page struct {
-			Items []subscriberJSON
-			Next  string
-		}
-		callJSON(t, srv, http.MethodGet, fmt.Sprintf("%s?limit=%d&after=%s", subscribersAPI, limit, after), nil, http.StatusOK, &page)
-		for _, s := range page.Items {
-			out = append(out, s.MSISDN)
-		}
-		if page.Next == "" {
-			return out
-		}
-		if len(page.Items) != limit {
-			t.Fatalf("a page of %d subscribers with a next page, want %d", len(page.Items), limit)
-		}
-		after = page.Next
+	for _, s := range listAll[subscriberJSON](t, srv, subscribersAPI, "", limit) {
+		out = append(out, s.MSISDN)
 	}
+	return out
 }
 
 func TestSubscribersHTTP(t *testing.T) {

@@ -1,42 +1,16 @@
 package coffee
 
 import (
+	"github.com/bsc-sim/bsc/internal/testutil"
+
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metricValue reads one series from reg; labels are name/value pairs.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) (float64, bool) {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
 func wantMetric(t *testing.T, reg *prometheus.Registry, want float64, name string, labels ...string) {
 	t.Helper()
-	got, ok := metricValue(t, reg, name, labels...)
+	got, ok := testutil.Metric(t, reg, name, labels...)
 	if !ok {
 		t.Fatalf("%s%v: no series", name, labels)
 	}

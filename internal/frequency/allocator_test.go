@@ -1,6 +1,8 @@
 package frequency
 
 import (
+	"github.com/bsc-sim/bsc/internal/testutil"
+
 	"bytes"
 	"fmt"
 	"reflect"
@@ -100,7 +102,7 @@ func TestErrorsLeavePoolUnchanged(t *testing.T) {
 				t.Fatal("a failed operation moved the no_frequency alarm")
 			}
 			if c.outcome != "" {
-				if v, _ := metricValue(t, reg, "bsc_frequency_deallocations_total", "result", c.outcome); v != 1 {
+				if v, _ := testutil.Metric(t, reg, "bsc_frequency_deallocations_total", "result", c.outcome); v != 1 {
 					t.Fatalf("deallocations{%s} = %v, want 1", c.outcome, v)
 				}
 			}
@@ -221,7 +223,7 @@ func TestMetrics(t *testing.T) {
 		{"bsc_frequency_deallocations_total", "result", "ok"}, {"bsc_frequency_deallocations_total", "result", "not_allocated"},
 		{"bsc_frequency_deallocations_total", "result", "not_owner"}, {"bsc_frequency_deallocations_total", "result", "expired"},
 	} {
-		if v, ok := metricValue(t, reg, s.name, s.label, s.value); !ok || v != 0 {
+		if v, ok := testutil.Metric(t, reg, s.name, s.label, s.value); !ok || v != 0 {
 			t.Errorf("%s{%s=%q} = %v, present %v; want 0 at start", s.name, s.label, s.value, v, ok)
 		}
 	}
@@ -245,7 +247,7 @@ func TestMetrics(t *testing.T) {
 		{"bsc_frequency_allocations_total", "result", "no_frequency", 1},
 		{"bsc_frequency_deallocations_total", "result", "ok", 2},
 	} {
-		if v, _ := metricValue(t, reg, w.name, w.label, w.value); v != w.want {
+		if v, _ := testutil.Metric(t, reg, w.name, w.label, w.value); v != w.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", w.name, w.label, w.value, v, w.want)
 		}
 	}

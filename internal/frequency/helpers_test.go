@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/bsc-sim/bsc/internal/errcode"
 	"github.com/bsc-sim/bsc/internal/overload"
 )
@@ -152,30 +150,4 @@ func wantCode(t testing.TB, err error, sentinel *errcode.Error) {
 	if !errors.Is(err, sentinel) || errcode.Of(err) != sentinel.Code {
 		t.Fatalf("err = %v (code %q), want code %q", err, errcode.Of(err), sentinel.Code)
 	}
-}
-
-// metricValue reads one series from a registry; ok is false when the series
-// does not exist.
-func metricValue(t testing.TB, reg *prometheus.Registry, name, label, value string) (v float64, ok bool) {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range families {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					if g := m.GetGauge(); g != nil {
-						return g.GetValue(), true
-					}
-					return m.GetCounter().GetValue(), true
-				}
-			}
-		}
-	}
-	return 0, false
 }

@@ -1,6 +1,8 @@
 package frequency
 
 import (
+	"github.com/bsc-sim/bsc/internal/testutil"
+
 	"slices"
 	"testing"
 	"time"
@@ -27,7 +29,7 @@ func TestLeaseExpires(t *testing.T) {
 	if v := a.View(); !slices.Equal(v.Free, []int{10}) || len(v.Allocated) != 0 {
 		t.Fatalf("after expiry: %+v", v)
 	}
-	if v, _ := metricValue(t, reg, "bsc_frequency_deallocations_total", "result", "expired"); v != 1 {
+	if v, _ := testutil.Metric(t, reg, "bsc_frequency_deallocations_total", "result", "expired"); v != 1 {
 		t.Fatalf("deallocations{expired} = %v, want 1", v)
 	}
 	wantCode(t, a.Deallocate("client-7", 10), ErrNotAllocated)

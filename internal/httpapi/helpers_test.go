@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/bsc-sim/bsc/internal/httpapi"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -98,37 +97,6 @@ func problemOf(t *testing.T, res *http.Response, status int, code string) httpap
 		t.Error("no X-Request-Id on the error")
 	}
 	return p
-}
-
-// metricValue finds the value of a counter or the sample count of a
-// histogram with exactly these labels.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) (float64, bool) {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue metrics
-				}
-			}
-			if h := m.GetHistogram(); h != nil {
-				return float64(h.GetSampleCount()), true
-			}
-			return m.GetCounter().GetValue(), true
-		}
-	}
-	return 0, false
 }
 
 func testLogger(buf io.Writer) zerolog.Logger {

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"github.com/bsc-sim/bsc/internal/testutil"
+
 	"errors"
 	"fmt"
 	"net/http"
@@ -255,7 +257,7 @@ func TestAuth(t *testing.T) {
 func TestMetricsByRoutePattern(t *testing.T) {
 	reg := httpapi.NewRegistry()
 	h := httpapi.NewWithRoutes(httpapi.Deps{Registry: reg}, testRoutes)
-	if v, ok := metricValue(t, reg, "bsc_http_request_duration_seconds", map[string]string{"route": "/api/v1/version", "method": "GET"}); !ok || v != 0 {
+	if v, ok := testutil.Metric(t, reg, "bsc_http_request_duration_seconds", "route", "/api/v1/version", "method", "GET"); !ok || v != 0 {
 		t.Errorf("duration series of a route before any request: %v, %v; want 0 present", v, ok)
 	}
 	for _, id := range []string{"41", "42"} {
@@ -265,18 +267,18 @@ func TestMetricsByRoutePattern(t *testing.T) {
 	do(t, h, request{path: "/test/panic"})
 
 	for _, tt := range []struct {
-		labels map[string]string
+		labels []string
 		want   float64
 	}{
-		{map[string]string{"route": "/test/items/{id}", "method": "POST", "code": "200"}, 2},
-		{map[string]string{"route": "unmatched", "method": "GET", "code": "404"}, 1},
-		{map[string]string{"route": "/test/panic", "method": "GET", "code": "500"}, 1},
+		{[]string{"route", "/test/items/{id}", "method", "POST", "code", "200"}, 2},
+		{[]string{"route", "unmatched", "method", "GET", "code", "404"}, 1},
+		{[]string{"route", "/test/panic", "method", "GET", "code", "500"}, 1},
 	} {
-		if v, _ := metricValue(t, reg, "bsc_http_requests_total", tt.labels); v != tt.want {
+		if v, _ := testutil.Metric(t, reg, "bsc_http_requests_total", tt.labels...); v != tt.want {
 			t.Errorf("bsc_http_requests_total%v = %v, want %v", tt.labels, v, tt.want)
 		}
 	}
-	if v, _ := metricValue(t, reg, "bsc_http_request_duration_seconds", map[string]string{"route": "/test/items/{id}", "method": "POST"}); v != 2 {
+	if v, _ := testutil.Metric(t, reg, "bsc_http_request_duration_seconds", "route", "/test/items/{id}", "method", "POST"); v != 2 {
 		t.Errorf("duration samples %v, want 2", v)
 	}
 
@@ -301,8 +303,8 @@ func TestMetricsSurviveNewServer(t *testing.T) {
 	reg := httpapi.NewRegistry()
 	do(t, httpapi.New(httpapi.Deps{Registry: reg}), request{path: "/api/v1/version"})
 	do(t, httpapi.New(httpapi.Deps{Registry: reg}), request{path: "/api/v1/version"}) // must not panic
-	labels := map[string]string{"route": "/api/v1/version", "method": "GET", "code": "200"}
-	if v, _ := metricValue(t, reg, "bsc_http_requests_total", labels); v != 2 {
+	labels := []string{"route", "/api/v1/version", "method", "GET", "code", "200"}
+	if v, _ := testutil.Metric(t, reg, "bsc_http_requests_total", labels...); v != 2 {
 		t.Errorf("count over two servers %v, want 2", v)
 	}
 }
@@ -356,8 +358,8 @@ func TestShedding(t *testing.T) {
 	if res := do(t, h, request{path: "/api/v1/version"}); res.StatusCode != http.StatusOK {
 		t.Errorf("after the slot is free: %d, want 200", res.StatusCode)
 	}
-	labels := map[string]string{"route": "/api/v1/version", "method": "GET", "code": "503"}
-	if v, _ := metricValue(t, reg, "bsc_http_requests_total", labels); v != 1 {
+	labels := []string{"route", "/api/v1/version", "method", "GET", "code", "503"}
+	if v, _ := testutil.Metric(t, reg, "bsc_http_requests_total", labels...); v != 1 {
 		t.Errorf("shed requests counted by route: %v, want 1", v)
 	}
 }
