@@ -54,7 +54,7 @@ type App struct {
 	writer       *calls.Writer
 	phoneMetrics *phonefsm.Metrics
 	overloaded   *overloadAlarm
-	lostLog      zerolog.Logger // sampled: losses come in floods
+	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
 	bsc           *sup.Supervisor
