@@ -12,6 +12,7 @@ LDFLAGS := -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/internal/vers
 test:
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt -l lists files to format:"; echo "$$unformatted"; exit 1; fi
+	$(GO) build ./...   # also warms the cache the binary-level tests build from
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 

@@ -72,6 +72,31 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
+// initCodes are the status codes whose request series start at zero on
+// every route, besides its success codes: a series born at 1 loses its
+// first increment to rate(), so the first errors would never show.
+var initCodes = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict,
+	http.StatusInternalServerError, http.StatusServiceUnavailable}
+
+// successCodes are the codes a route of this method answers when all goes well.
+func successCodes(method string) []int {
+	switch method {
+	case http.MethodPost:
+		return []int{http.StatusOK, http.StatusCreated, http.StatusAccepted}
+	case http.MethodDelete:
+		return []int{http.StatusNoContent}
+	}
+	return []int{http.StatusOK}
+}
+
+// init creates a route's series at zero.
+func (m *httpMetrics) init(route, method string) {
+	m.duration.WithLabelValues(route, method)
+	for _, code := range append(successCodes(method), initCodes...) {
+		m.requests.WithLabelValues(route, method, strconv.Itoa(code))
+	}
+}
+
 // observe counts and times every request, labelled by route pattern, and
 // writes the access log line at debug level. It wraps the recovery
 // middleware so a panic is counted as the 500 it became.

@@ -412,3 +412,20 @@ func TestWriteErrorStatuses(t *testing.T) {
 		})
 	}
 }
+
+// Request series start at zero for every route's success and common error
+// codes, so that rate() counts the first error too.
+func TestRequestSeriesStartAtZero(t *testing.T) {
+	reg := httpapi.NewRegistry()
+	httpapi.New(httpapi.Deps{Registry: reg})
+	for _, labels := range [][]string{
+		{"route", "/api/v1/version", "method", "GET", "code", "200"},
+		{"route", "/api/v1/version", "method", "GET", "code", "500"},
+		{"route", "/api/v1/version", "method", "GET", "code", "503"},
+		{"route", "unmatched", "method", "GET", "code", "404"},
+	} {
+		if v, ok := testutil.Metric(t, reg, "bsc_http_requests_total", labels...); !ok || v != 0 {
+			t.Errorf("bsc_http_requests_total%v = %v (present %v), want a zero series", labels, v, ok)
+		}
+	}
+}

@@ -88,8 +88,10 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 	}
 	s.routes(extra)
 	for _, rt := range s.servedRoutes() {
-		s.metrics.duration.WithLabelValues(rt.pattern, rt.method) // series start at zero
+		s.metrics.init(rt.pattern, rt.method)
 	}
+	s.metrics.init(unmatchedRoute, http.MethodGet)
+	s.metrics.init(unmatchedRoute, http.MethodPost)
 	return s
 }
 

@@ -1,7 +1,6 @@
 package phonefsm
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,8 +27,8 @@ type Metrics struct {
 	callDur   prometheus.Histogram
 	staleEv   prometheus.Counter
 	shedAct   prometheus.Counter
-	// mailboxMax is the deepest mailbox seen since the last scrape.
-	mailboxMax atomic.Int64
+	// mailboxPeak is the deepest mailbox over the last seconds.
+	mailboxPeak *peak
 }
 
 // NewMetrics registers the phone metrics on reg.
@@ -60,9 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range outcomes {
 		m.calls[o] = byOutcome.WithLabelValues(o.String())
 	}
+	m.mailboxPeak = newPeak()
 	mailbox := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bsc_process_mailbox_depth",
-		Help: "Deepest phone controller mailbox seen since the previous scrape."},
-		func() float64 { return float64(m.mailboxMax.Swap(0)) })
+		Help: "Deepest phone controller mailbox over the last 10 seconds."},
+		func() float64 { return float64(m.mailboxPeak.max()) })
 	reg.MustRegister(m.attachedG, states, attach, m.detach, byOutcome, m.setupDur, m.callDur, m.staleEv, m.shedAct, mailbox)
 	return m
 }
@@ -135,13 +135,7 @@ func (m *Metrics) shed() {
 }
 
 func (m *Metrics) mailbox(depth int) {
-	if m == nil {
-		return
-	}
-	for {
-		cur := m.mailboxMax.Load()
-		if int64(depth) <= cur || m.mailboxMax.CompareAndSwap(cur, int64(depth)) {
-			return
-		}
+	if m != nil {
+		m.mailboxPeak.note(depth)
 	}
 }

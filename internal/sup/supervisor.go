@@ -269,16 +269,18 @@ func (s *Supervisor) finish(reason error) {
 	if s.stormTimer != nil {
 		s.stormTimer.Stop()
 	}
-	if s.storming {
-		s.storming = false
-		defer s.rep.RestartStorm(s.spec.Name, false)
-	}
+	stormEnds := s.storming
+	s.storming = false
 	s.state = "stopped"
 	if !IsNormal(reason) {
 		s.state = "failed"
 		s.err = reason
 	}
 	s.mu.Unlock()
+	// Reports first: whoever waits on done must see the storm over.
+	if stormEnds {
+		s.rep.RestartStorm(s.spec.Name, false)
+	}
 	close(s.done)
 	s.exit(reason)
 }
