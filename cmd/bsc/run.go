@@ -32,7 +32,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return check(rest, stdout, stderr)
 	case "version":
 		return printVersion(rest, stdout, stderr)
-	// case "load": the load driver of operations.md goes here.
+	case "load":
+		return runLoad(rest, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
@@ -48,6 +49,7 @@ commands:
   serve                run the service
   check --config FILE  validate a config file; prints ok or the reason
   version              print version, commit and Go version
+  load [flags]         drive phones against a running bsc; 'bsc load -h' for its flags
   help                 print this help
 
 flags of serve (each also settable as BSC_<FLAG>, e.g. BSC_FAULT_INJECTION=true,

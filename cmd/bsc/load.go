@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/load"
+)
+
+// exitInterrupted is `bsc load` stopped by SIGINT or SIGTERM, after its
+// partial report: 128 + SIGINT, as shells report a Ctrl-C.
+const exitInterrupted = 130
+
+// loadFlags binds the flags of `bsc load` to cfg; out receives --out.
+func loadFlags(cfg *load.Config, out *string) *flag.FlagSet {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "base URL of the bsc to load")
+	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token of the target (none: no Authorization header)")
+	fs.IntVar(&cfg.Phones, "phones", cfg.Phones, "phones to attach and drive")
+	fs.IntVar(&cfg.Calls, "calls", cfg.Calls, "call attempts to make (ignored with --duration)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "make call attempts for this long instead of --calls")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "call attempts per second, Poisson arrivals (open model); 0: as fast as the population allows (closed model)")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "closed model: workers dialling as soon as a phone is idle")
+	fs.DurationVar(&cfg.Ramp, "ramp", cfg.Ramp, "grow the rate (or the workers) linearly from 0 over this time")
+	fs.Var(durationRange{&cfg.AnswerMin, &cfg.AnswerMax}, "answer-delay", "a callee answers after a uniform delay in MIN-MAX")
+	fs.Float64Var(&cfg.Accept, "accept", cfg.Accept, "probability that a callee accepts a call")
+	fs.Var(durationRange{&cfg.TalkMin, &cfg.TalkMax}, "talk-time", "a caller hangs up an answered call after a uniform time in MIN-MAX")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice, for a reproducible run")
+	fs.Uint64Var(&cfg.MSISDNBase, "msisdn-base", cfg.MSISDNBase, "MSISDN of the first phone; the population is the next --phones numbers")
+	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound of every request")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "requests in flight at most")
+	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency is above this (0: no threshold)")
+	fs.Var(optionalRate{&cfg.MaxErrorRate}, "max-error-rate", "fail if errors/requests is above this, 0 to 1 (default: no threshold)")
+	fs.StringVar(out, "out", *out, "also write the report as JSON to this file")
+	return fs
+}
+
+// loadConfig reads the flags, then BSC_LOAD_<FLAG> variables for the flags
+// not given. The error is one line; flag.ErrHelp for -h.
+func loadConfig(args []string, getenv func(string) string) (load.Config, string, error) {
+	cfg, out := load.DefaultConfig(), ""
+	fs := loadFlags(&cfg, &out)
+	if err := fs.Parse(args); err != nil {
+		return cfg, out, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, out, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := config.EnvName("load-" + f.Name)
+		if v := getenv(name); v != "" && !given[f.Name] && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("env %s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, out, envErr
+	}
+	return cfg, out, cfg.Validate()
+}
+
+// notifyContext is signal.NotifyContext; tests replace it to interrupt a
+// run without signalling the test process.
+var notifyContext = signal.NotifyContext
+
+// runLoad is `bsc load`. Exit: 0 the run completed, its books balance and
+// its thresholds are met; 1 the books or thresholds failed, or the target
+// was unreachable (after a partial report); 2 misused; 130 interrupted
+// (after a partial report).
+func runLoad(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg, out, err := loadConfig(args, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		loadUsage(stdout)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bsc load: %v\n", err)
+		return exitUsage
+	}
+	// The first signal stops the run (partial report, phones detached);
+	// restoring the default handling lets a second one kill at once.
+	ctx, stop := notifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	rep, runErr := load.Run(ctx, cfg, load.NewProgress(stderr, isTerminal(stderr), cfg))
+	if rep == nil {
+		fmt.Fprintf(stderr, "bsc load: %v\n", runErr)
+		return exitError
+	}
+	code := exitOK
+	if err := rep.WriteText(stdout); err != nil {
+		fmt.Fprintf(stderr, "bsc load: writing the report: %v\n", err)
+		code = exitError
+	}
+	if out != "" {
+		if err := writeReportFile(out, rep); err != nil {
+			fmt.Fprintf(stderr, "bsc load: %v\n", err)
+			code = exitError
+		}
+	}
+	switch {
+	case errors.Is(runErr, load.ErrInterrupted):
+		fmt.Fprintln(stderr, "bsc load: interrupted: partial report")
+		return exitInterrupted
+	case runErr != nil:
+		fmt.Fprintf(stderr, "bsc load: %v: partial report\n", runErr)
+		return exitError
+	}
+	if err := rep.Verdict(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintf(stderr, "bsc load: %s\n", line)
+		}
+		return exitError
+	}
+	return code
+}
+
+func writeReportFile(path string, rep *load.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := rep.WriteJSON(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+func loadUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: bsc load [flags]
+
+Drives a population of phones against a running bsc over its HTTP API and
+reports latencies, call outcomes, errors and the server's books. Each flag is
+also settable as BSC_LOAD_<FLAG> (e.g. BSC_LOAD_TOKEN); a flag beats the
+variable. Exit: 0 ok, 1 books or thresholds failed or target unreachable,
+2 misused, 130 interrupted.
+
+flags:
+`)
+	cfg, out := load.DefaultConfig(), ""
+	fs := loadFlags(&cfg, &out)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// durationRange is a MIN-MAX flag of two durations, such as 1ms-1500ms; a
+// single duration is a fixed value.
+type durationRange struct{ lo, hi *time.Duration }
+
+func (r durationRange) String() string {
+	if r.lo == nil {
+		return ""
+	}
+	return r.lo.String() + "-" + r.hi.String()
+}
+
+func (r durationRange) Set(s string) error {
+	loS, hiS, isRange := strings.Cut(s, "-")
+	if !isRange {
+		hiS = loS
+	}
+	lo, err1 := time.ParseDuration(loS)
+	hi, err2 := time.ParseDuration(hiS)
+	if err1 != nil || err2 != nil || lo < 0 || lo > hi {
+		return fmt.Errorf("%q is not a range MIN-MAX of durations such as 1ms-1500ms", s)
+	}
+	*r.lo, *r.hi = lo, hi
+	return nil
+}
+
+// optionalRate is a ratio from 0 to 1, negative meaning none.
+type optionalRate struct{ v *float64 }
+
+func (r optionalRate) String() string {
+	if r.v == nil || *r.v < 0 {
+		return ""
+	}
+	return strconv.FormatFloat(*r.v, 'g', -1, 64)
+}
+
+func (r optionalRate) Set(s string) error {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		return fmt.Errorf("%q is not a ratio from 0 to 1", s)
+	}
+	*r.v = f
+	return nil
+}

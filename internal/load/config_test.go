@@ -1,0 +1,42 @@
+package load
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // "" = valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"duration instead of calls", func(c *Config) { c.Calls, c.Duration = 0, time.Second }, ""},
+		{"bad target", func(c *Config) { c.Target = "127.0.0.1:8080" }, "target"},
+		{"one phone", func(c *Config) { c.Phones = 1 }, "phones 1"},
+		{"no calls", func(c *Config) { c.Calls = 0 }, "calls must be positive"},
+		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate"},
+		{"no workers", func(c *Config) { c.Workers = 0 }, "workers"},
+		{"no workers, open model", func(c *Config) { c.Workers, c.Rate = 0, 10 }, ""},
+		{"answer range", func(c *Config) { c.AnswerMin = 2 * c.AnswerMax }, "answer delay"},
+		{"talk range", func(c *Config) { c.TalkMin = -1 }, "talk time"},
+		{"accept", func(c *Config) { c.Accept = 1.5 }, "accept probability"},
+		{"msisdn too long", func(c *Config) { c.MSISDNBase = maxMSISDN }, "msisdn base"},
+		{"msisdn zero", func(c *Config) { c.MSISDNBase = 0 }, "msisdn base"},
+		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
+		{"concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency"},
+		{"max error rate", func(c *Config) { c.MaxErrorRate = 2 }, "max error rate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Validate: %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,394 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeBSC is a small in-memory bsc: the routes of api.md the driver uses,
+// with domain.md's phone transitions, so the driver's logic can be tested
+// alone and with faults the real server does not have on demand.
+type fakeBSC struct {
+	mu      sync.Mutex
+	phones  map[string]*fakePhone
+	subs    map[*fakeSub]bool
+	records []fakeRecord
+	free    []int
+	owners  map[int]string
+	sets    int64
+	clears  int64
+
+	// Faults, set before the run.
+	dropEvery int                      // drop every n-th reply from the streams (0: none)
+	refuse    func(msisdn string) bool // attach answers 403 forbidden for these
+	hold      chan struct{}            // if not nil, actions wait on it: a hung server
+	onAction  func(n int)              // called with the count of actions, outside the lock
+	actions   int
+	srv       *httptest.Server
+	stopped   chan struct{} // closed by the test: streams end
+	replies   int
+}
+
+type fakePhone struct {
+	state string // idle, calling, receiving, connected
+	peer  string
+	freq  int
+	rec   int // index of the call's record
+}
+
+type fakeRecord struct {
+	Caller     string  `json:"caller"`
+	Callee     string  `json:"callee"`
+	Outcome    string  `json:"outcome"`
+	AnsweredAt *string `json:"answered_at,omitempty"`
+}
+
+type fakeSub struct {
+	filter map[string]bool
+	ch     chan string
+}
+
+func newFakeBSC(t *testing.T, frequencies int) *fakeBSC {
+	f := &fakeBSC{phones: map[string]*fakePhone{}, subs: map[*fakeSub]bool{}, owners: map[int]string{},
+		stopped: make(chan struct{})}
+	for i := range frequencies {
+		f.free = append(f.free, 10+i)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/subscribers:bulk", f.bulk)
+	mux.HandleFunc("POST /api/v1/phones", f.attach)
+	mux.HandleFunc("GET /api/v1/phones", f.list)
+	mux.HandleFunc("GET /api/v1/phones/{msisdn}", f.get)
+	mux.HandleFunc("DELETE /api/v1/phones/{msisdn}", f.detach)
+	mux.HandleFunc("POST /api/v1/phones/{msisdn}/actions", f.action)
+	mux.HandleFunc("GET /api/v1/events", f.events)
+	mux.HandleFunc("GET /api/v1/calls", f.calls)
+	mux.HandleFunc("GET /api/v1/frequencies", f.frequencies)
+	mux.HandleFunc("GET /api/v1/overload/counters", f.counters)
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(func() {
+		f.stop()
+		f.srv.CloseClientConnections()
+		f.srv.Close()
+	})
+	return f
+}
+
+// stop ends the streams (once).
+func (f *fakeBSC) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case <-f.stopped:
+	default:
+		close(f.stopped)
+	}
+}
+
+func problem(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"type":"urn:bsc:problem:%s","title":"x","status":%d,"code":%q}`, code, status, code)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *fakeBSC) bulk(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Items []struct {
+			MSISDN string `json:"msisdn"`
+		} `json:"items"`
+	}
+	if json.NewDecoder(r.Body).Decode(&req) != nil {
+		problem(w, 400, "invalid_request")
+		return
+	}
+	writeJSON(w, 200, map[string]int{"created": len(req.Items), "existing": 0})
+}
+
+func (f *fakeBSC) attach(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		MSISDN string            `json:"msisdn"`
+		Device map[string]string `json:"device"`
+	}
+	if json.NewDecoder(r.Body).Decode(&req) != nil || req.Device["mode"] != "manual" {
+		problem(w, 400, "invalid_request")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil && f.refuse(req.MSISDN) {
+		problem(w, 403, "forbidden")
+		return
+	}
+	if f.phones[req.MSISDN] != nil {
+		problem(w, 409, "already_attached")
+		return
+	}
+	f.phones[req.MSISDN] = &fakePhone{state: "idle"}
+	writeJSON(w, 201, map[string]string{"msisdn": req.MSISDN, "state": "idle"})
+}
+
+func (f *fakeBSC) list(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var items []map[string]string
+	for m, p := range f.phones {
+		items = append(items, map[string]string{"msisdn": m, "state": p.state})
+	}
+	writeJSON(w, 200, map[string]any{"items": items})
+}
+
+func (f *fakeBSC) get(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.phones[r.PathValue("msisdn")]
+	if p == nil {
+		problem(w, 404, "not_attached")
+		return
+	}
+	writeJSON(w, 200, map[string]string{"msisdn": r.PathValue("msisdn"), "state": p.state})
+}
+
+func (f *fakeBSC) detach(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := r.PathValue("msisdn")
+	p := f.phones[m]
+	if p == nil {
+		problem(w, 404, "not_attached")
+		return
+	}
+	f.end(m, p, "dropped")
+	delete(f.phones, m)
+	w.WriteHeader(204)
+}
+
+func (f *fakeBSC) action(w http.ResponseWriter, r *http.Request) {
+	if f.hold != nil {
+		select {
+		case <-f.hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	var req struct {
+		Action string `json:"action"`
+		To     string `json:"to"`
+	}
+	if json.NewDecoder(r.Body).Decode(&req) != nil {
+		problem(w, 400, "invalid_request")
+		return
+	}
+	f.mu.Lock()
+	f.actions++
+	n, hook := f.actions, f.onAction
+	status, code := f.act(r.PathValue("msisdn"), req.Action, req.To)
+	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	if code != "" {
+		problem(w, status, code)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"msisdn": r.PathValue("msisdn")})
+}
+
+// act is domain.md's transition table, for the actions.
+func (f *fakeBSC) act(m, action, to string) (int, string) {
+	p := f.phones[m]
+	if p == nil {
+		return 404, "not_attached"
+	}
+	switch {
+	case action == "call" && p.state != "idle":
+		return 409, "busy"
+	case action == "call":
+		q := f.phones[to]
+		if q == nil {
+			f.emit(m, "invalid", "")
+			return 404, "invalid_number"
+		}
+		f.records = append(f.records, fakeRecord{Caller: m, Callee: to})
+		p.state, p.peer, p.rec = "calling", to, len(f.records)-1
+		if q.state != "idle" || to == m {
+			f.emit(m, "busy", "")
+			f.records[p.rec].Outcome = "busy"
+			p.state = "idle"
+			return 0, ""
+		}
+		q.state, q.peer, q.rec = "receiving", m, p.rec
+		f.emit(to, "inbound", m)
+	case action == "accept" && p.state == "receiving":
+		c := f.phones[p.peer]
+		if len(f.free) == 0 {
+			f.emit(p.peer, "no_frequency", "")
+			f.emit(m, "no_frequency", "")
+			f.records[p.rec].Outcome = "no_frequency"
+			c.state, p.state = "idle", "idle"
+			return 0, ""
+		}
+		c.freq, f.free = f.free[0], f.free[1:]
+		f.owners[c.freq] = "msisdn:" + p.peer
+		if len(f.free) == 0 {
+			f.sets++
+		}
+		now := time.Now().Format(time.RFC3339Nano)
+		f.records[p.rec].AnsweredAt = &now
+		c.state, p.state = "connected", "connected"
+		f.emit(p.peer, "accepted", "")
+	case (action == "reject" || action == "hangup") && p.state == "receiving":
+		f.records[p.rec].Outcome = "rejected"
+		f.phones[p.peer].state, p.state = "idle", "idle"
+		f.emit(p.peer, "rejected", "")
+	case action == "hangup" && (p.state == "calling" || p.state == "connected"):
+		f.end(m, p, "")
+	default:
+		return 409, "invalid_state"
+	}
+	return 0, ""
+}
+
+// end ends p's call, if any, for its peer.
+func (f *fakeBSC) end(m string, p *fakePhone, outcome string) {
+	if p.state == "idle" {
+		return
+	}
+	q := f.phones[p.peer]
+	rec := &f.records[p.rec]
+	switch {
+	case outcome != "":
+	case p.state == "calling":
+		outcome = "cancelled"
+	default:
+		outcome = "answered"
+	}
+	rec.Outcome = outcome
+	for _, x := range []*fakePhone{p, q} {
+		if x != nil && x.freq != 0 {
+			if len(f.free) == 0 {
+				f.clears++
+			}
+			delete(f.owners, x.freq)
+			f.free = append([]int{x.freq}, f.free...)
+			x.freq = 0
+		}
+	}
+	was := p.state
+	p.state = "idle"
+	if q != nil && q.state != "idle" {
+		q.state = "idle"
+		if was == "receiving" {
+			f.emit(p.peer, "rejected", "")
+		} else {
+			f.emit(p.peer, "hangup", "")
+		}
+	}
+}
+
+// emit sends a reply to the streams that want it; a full one is cut off.
+func (f *fakeBSC) emit(m, typ, from string) {
+	f.replies++
+	if f.dropEvery > 0 && f.replies%f.dropEvery == 0 {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"seq": f.replies, "msisdn": m, "type": typ, "from": from, "at": time.Now()})
+	ev := "id: " + m + ":" + strconv.Itoa(f.replies) + "\nevent: " + typ + "\ndata: " + string(data) + "\n\n"
+	for s := range f.subs {
+		if len(s.filter) > 0 && !s.filter[m] {
+			continue
+		}
+		select {
+		case s.ch <- ev:
+		default:
+			close(s.ch)
+			delete(f.subs, s)
+		}
+	}
+}
+
+func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Accept") != "text/event-stream" {
+		problem(w, 406, "not_acceptable")
+		return
+	}
+	s := &fakeSub{filter: map[string]bool{}, ch: make(chan string, 4096)}
+	for m := range strings.SplitSeq(r.URL.Query().Get("msisdn"), ",") {
+		if m != "" {
+			s.filter[m] = true
+		}
+	}
+	f.mu.Lock()
+	f.subs[s] = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, s)
+		f.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(200)
+	fmt.Fprint(w, ": stream open\n\n")
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case ev, ok := <-s.ch:
+			if !ok {
+				return
+			}
+			fmt.Fprint(w, ev)
+			w.(http.Flusher).Flush()
+		case <-r.Context().Done():
+			return
+		case <-f.stopped:
+			return
+		}
+	}
+}
+
+// calls pages the records two at a time, to exercise the driver's paging.
+func (f *fakeBSC) calls(w http.ResponseWriter, r *http.Request) {
+	if _, err := time.Parse(time.RFC3339Nano, r.URL.Query().Get("since")); err != nil {
+		problem(w, 400, "invalid_request")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	from, _ := strconv.Atoi(r.URL.Query().Get("after"))
+	to := min(from+2, len(f.records))
+	page := map[string]any{"items": slices.Clone(f.records[from:to])}
+	if to < len(f.records) {
+		page["next"] = strconv.Itoa(to)
+	}
+	writeJSON(w, 200, page)
+}
+
+func (f *fakeBSC) frequencies(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var allocated []map[string]any
+	for fr, o := range f.owners {
+		allocated = append(allocated, map[string]any{"frequency": fr, "owner": o})
+	}
+	writeJSON(w, 200, map[string]any{"free": f.free, "allocated": allocated})
+}
+
+func (f *fakeBSC) counters(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"counters": map[string]int64{
+		"set_alarm:no_frequency": f.sets, "clear_alarm:no_frequency": f.clears}})
+}

@@ -1,0 +1,269 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Report is the outcome of a run, as text (WriteText) and as JSON.
+type Report struct {
+	Partial bool   `json:"partial"`          // the run did not complete
+	Reason  string `json:"reason,omitempty"` // why, when partial
+
+	Target   string    `json:"target"`
+	Model    string    `json:"model"` // "open" (Poisson arrivals at rate) or "closed" (workers)
+	Rate     float64   `json:"rate,omitempty"`
+	Workers  int       `json:"workers,omitempty"`
+	Phones   int       `json:"phones"`
+	Attached int       `json:"attached"` // phones the server attached
+	Seed     uint64    `json:"seed"`
+	Started  time.Time `json:"started_at"`
+
+	DurationS float64 `json:"duration_s"` // the whole run, setup and books included
+	// IssuingS is how long call attempts were being made, TrafficS the same
+	// plus the wait for the last calls to end: the rates are over these.
+	IssuingS float64 `json:"issuing_s"`
+	TrafficS float64 `json:"traffic_s"`
+
+	Requests   RequestsReport   `json:"requests"`
+	Calls      CallsReport      `json:"calls"`
+	Operations []OpReport       `json:"operations"`
+	Errors     map[string]int64 `json:"errors"` // by code
+	Races      map[string]int64 `json:"races"`  // by code; not errors
+	Books      *BooksResult     `json:"books"`  // nil when not checked
+	Thresholds ThresholdsReport `json:"thresholds"`
+}
+
+// RequestsReport counts the operations' requests (not the books' reads).
+type RequestsReport struct {
+	Total        int64   `json:"total"`
+	Rate         float64 `json:"rate"` // per second over the whole run
+	OK           int64   `json:"ok"`
+	Errors       int64   `json:"errors"`
+	Races        int64   `json:"races"`
+	SuccessRatio float64 `json:"success_ratio"` // ok / total
+	ErrorRate    float64 `json:"error_rate"`    // errors / total; what --max-error-rate bounds
+	// ActionsRate is call, accept, reject and hangup requests per second
+	// over the traffic: the phone actions the server served.
+	ActionsRate float64 `json:"actions_rate"`
+}
+
+// CallsReport is the call attempts and how they ended.
+type CallsReport struct {
+	Attempts int64            `json:"attempts"`
+	Rate     float64          `json:"rate"`    // attempts per second while issuing
+	Skipped  int64            `json:"skipped"` // open model: no idle phone at the intended time
+	Outcomes map[string]int64 `json:"outcomes"`
+	// How often the driver lost track: replies it did not expect, phones
+	// whose state it read back after a reply did not come, and event
+	// stream reconnections.
+	StaleReplies     int64 `json:"stale_replies"`
+	Resyncs          int64 `json:"resyncs"`
+	StreamReconnects int64 `json:"stream_reconnects"`
+}
+
+// OpReport is one operation's requests and latencies in microseconds.
+type OpReport struct {
+	Name    string        `json:"name"`
+	Count   int64         `json:"count"`
+	Errors  int64         `json:"errors"`
+	Latency LatencyReport `json:"latency_us"`
+}
+
+// LatencyReport is a latency distribution in microseconds, from an HDR
+// histogram (three significant digits).
+type LatencyReport struct {
+	Min  int64   `json:"min"`
+	Mean float64 `json:"mean"`
+	P50  int64   `json:"p50"`
+	P90  int64   `json:"p90"`
+	P95  int64   `json:"p95"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p99_9"`
+	Max  int64   `json:"max"`
+}
+
+func latencyOf(h *hdrhistogram.Histogram) LatencyReport {
+	if h.TotalCount() == 0 {
+		return LatencyReport{}
+	}
+	p := h.ValueAtPercentilesSlice([]float64{50, 90, 95, 99, 99.9})
+	return LatencyReport{Min: h.Min(), Mean: h.Mean(), P50: p[0], P90: p[1], P95: p[2], P99: p[3], P999: p[4], Max: h.Max()}
+}
+
+// report assembles the report once everything has stopped.
+func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
+	end := time.Now()
+	r := &Report{
+		Target: d.cfg.Target, Phones: d.cfg.Phones, Seed: d.cfg.Seed, Started: d.start.UTC(),
+		DurationS: end.Sub(d.start).Seconds(), Books: books,
+		IssuingS: d.issuing.seconds(), TrafficS: d.trafficWindow.seconds(),
+	}
+	if d.cfg.openModel() {
+		r.Model, r.Rate = "open", d.cfg.Rate
+	} else {
+		r.Model, r.Workers = "closed", d.cfg.Workers
+	}
+	if err := d.fatalErr(); err != nil {
+		r.Partial, r.Reason = true, err.Error()
+	} else if ctx.Err() != nil {
+		r.Partial, r.Reason = true, ErrInterrupted.Error()
+	}
+	d.mu.Lock()
+	r.Attached = len(d.pop.attached)
+	d.mu.Unlock()
+	for _, s := range d.streams {
+		r.Calls.StreamReconnects += s.reconn.Load()
+	}
+
+	st := d.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r.Errors, r.Races = maps.Clone(st.codes), maps.Clone(st.races)
+	var actions int64
+	for o := range numOps {
+		r.Operations = append(r.Operations, OpReport{Name: o.String(), Count: st.count[o], Errors: st.errs[o], Latency: latencyOf(st.hist[o])})
+		r.Requests.Total += st.count[o]
+		r.Requests.Errors += st.errs[o]
+		if o != opAttach && o != opDetach {
+			actions += st.count[o]
+		}
+	}
+	for _, n := range st.races {
+		r.Requests.Races += n
+	}
+	r.Requests.OK = r.Requests.Total - r.Requests.Errors - r.Requests.Races
+	r.Requests.Rate = perSecond(r.Requests.Total, r.DurationS)
+	r.Requests.ActionsRate = perSecond(actions, r.TrafficS)
+	if r.Requests.Total > 0 {
+		r.Requests.SuccessRatio = float64(r.Requests.OK) / float64(r.Requests.Total)
+		r.Requests.ErrorRate = float64(r.Requests.Errors) / float64(r.Requests.Total)
+	}
+	r.Calls.Attempts, r.Calls.Skipped = st.attempts, st.skipped
+	r.Calls.Rate = perSecond(st.attempts, r.IssuingS)
+	r.Calls.StaleReplies, r.Calls.Resyncs = st.stale, st.resyncs
+	r.Calls.Outcomes = map[string]int64{}
+	for o := range numOutcomes {
+		r.Calls.Outcomes[o.String()] = st.outcomes[o]
+	}
+	r.Thresholds = checkThresholds(r, d.cfg.MaxP99, d.cfg.MaxErrorRate)
+	return r
+}
+
+func perSecond(n int64, s float64) float64 {
+	if s <= 0 {
+		return 0
+	}
+	return float64(n) / s
+}
+
+// window is a span of the run, for the rates.
+type window struct{ from, to time.Time }
+
+func (w *window) seconds() float64 {
+	if w.from.IsZero() || w.to.Before(w.from) {
+		return 0
+	}
+	return w.to.Sub(w.from).Seconds()
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes r for a person to read.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	model := fmt.Sprintf("closed model, %d workers", r.Workers)
+	if r.Model == "open" {
+		model = fmt.Sprintf("open model, %g call attempts/s", r.Rate)
+	}
+	fmt.Fprintf(&b, "bsc load: %s, %d phones (%d attached), %s, seed %d\n", r.Target, r.Phones, r.Attached, model, r.Seed)
+	if r.Partial {
+		fmt.Fprintf(&b, "PARTIAL REPORT: %s\n", r.Reason)
+	}
+	q, c := r.Requests, r.Calls
+	fmt.Fprintf(&b, "duration       %.3fs (issuing %.3fs, traffic %.3fs)\n", r.DurationS, r.IssuingS, r.TrafficS)
+	fmt.Fprintf(&b, "requests       %d, %.1f/s, success %.2f%%, errors %.2f%% (%d), races %d; phone actions %.1f/s\n",
+		q.Total, q.Rate, 100*q.SuccessRatio, 100*q.ErrorRate, q.Errors, q.Races, q.ActionsRate)
+	fmt.Fprintf(&b, "call attempts  %d, %.1f/s", c.Attempts, c.Rate)
+	if c.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped (no idle phone at the intended time)", c.Skipped)
+	}
+	fmt.Fprintf(&b, "\noutcomes      ")
+	for o := range numOutcomes {
+		fmt.Fprintf(&b, " %s %d", o, c.Outcomes[o.String()])
+	}
+	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d\n\n", c.StaleReplies, c.Resyncs, c.StreamReconnects)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "latency ms\tcount\terrors\tmin\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t")
+	ms := func(us float64) string { return fmt.Sprintf("%.3f", us/1000) }
+	for _, o := range r.Operations {
+		l := o.Latency
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Name, o.Count, o.Errors, ms(float64(l.Min)), ms(l.Mean),
+			ms(float64(l.P50)), ms(float64(l.P90)), ms(float64(l.P95)), ms(float64(l.P99)), ms(float64(l.P999)), ms(float64(l.Max)))
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	fmt.Fprintf(&b, "\nerrors by code %s\n", counts(r.Errors))
+	fmt.Fprintf(&b, "races by code  %s\n", counts(r.Races))
+	fmt.Fprintf(&b, "books          %s\n", r.Books.text())
+	fmt.Fprintf(&b, "thresholds     %s\n", r.Thresholds.text())
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// counts writes a map of counts in key order; "none" when empty.
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (b *BooksResult) text() string {
+	switch {
+	case b == nil:
+		return "not checked"
+	case b.OK:
+		return fmt.Sprintf("ok: %d answered calls all recorded, no frequency left allocated, no phone left attached, "+
+			"alarm no_frequency set-clear %d", b.AnsweredSeen, b.NoFrequencyAlarmBalance)
+	}
+	return "MISMATCH: " + strings.Join(b.Problems, "; ")
+}
+
+// ErrBooks is a books check that failed; ErrThresholds, thresholds missed.
+var (
+	ErrBooks      = errors.New("books do not balance")
+	ErrThresholds = errors.New("thresholds missed")
+)
+
+// Verdict is the error a complete run ends with: its books or thresholds,
+// nil if both are fine.
+func (r *Report) Verdict() error {
+	var errs []error
+	if r.Books != nil && !r.Books.OK {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrBooks, strings.Join(r.Books.Problems, "; ")))
+	}
+	if !r.Thresholds.OK {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrThresholds, strings.Join(r.Thresholds.Violations, "; ")))
+	}
+	return errors.Join(errs...)
+}

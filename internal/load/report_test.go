@@ -1,0 +1,169 @@
+package load
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sampleReport is a report made from known counts, as the driver would.
+func sampleReport(t *testing.T, books *BooksResult, maxP99 time.Duration, maxErr float64) *Report {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.MaxP99, cfg.MaxErrorRate = maxP99, maxErr
+	d := newDriver(cfg)
+	d.start = time.Now().Add(-2 * time.Second)
+	d.issuing = window{d.start, d.start.Add(time.Second)}
+	d.trafficWindow = window{d.start, d.start.Add(2 * time.Second)}
+	for i := range 100 {
+		d.st.record(opCall, time.Duration(i+1)*time.Millisecond, classOK, "")
+	}
+	d.st.record(opCall, time.Second, classError, "overloaded")
+	d.st.record(opCall, time.Millisecond, classRace, "busy")
+	d.st.record(opAttach, 3*time.Millisecond, classOK, "")
+	d.st.attempts = 102
+	d.st.outcomes[outAnswered], d.st.outcomes[outBusy], d.st.outcomes[outFailed] = 60, 40, 2
+	return d.report(t.Context(), books)
+}
+
+func TestReportFigures(t *testing.T) {
+	r := sampleReport(t, &BooksResult{OK: true, AnsweredSeen: 60, AnsweredRecorded: 60}, 0, -1)
+	q := r.Requests
+	if q.Total != 103 || q.Errors != 1 || q.Races != 1 || q.OK != 101 {
+		t.Errorf("requests %+v", q)
+	}
+	if r.Calls.Rate != 102 {
+		t.Errorf("attempt rate %v, want 102/s over the 1 s of issuing", r.Calls.Rate)
+	}
+	if q.ActionsRate != 102/2.0 {
+		t.Errorf("actions rate %v, want 102 call requests over the 2 s of traffic", q.ActionsRate)
+	}
+	call := r.Operations[opCall]
+	if call.Name != "call" || call.Count != 102 || call.Errors != 1 {
+		t.Errorf("call %+v", call)
+	}
+	// 1..100 ms, 1 ms and 1 s: p50 is 50 ms, p99 100 ms, max 1 s, within
+	// the histogram's 0.1 %.
+	l := call.Latency
+	near := func(name string, got int64, want time.Duration) {
+		if w := want.Microseconds(); got < w || float64(got) > float64(w)*1.001 {
+			t.Errorf("%s %d µs, want %d", name, got, w)
+		}
+	}
+	near("p50", l.P50, 50*time.Millisecond)
+	near("p99", l.P99, 100*time.Millisecond)
+	near("max", l.Max, time.Second)
+	near("min", l.Min, time.Millisecond)
+	if r.Partial || !r.Thresholds.OK || r.Verdict() != nil {
+		t.Errorf("partial %v thresholds %+v verdict %v", r.Partial, r.Thresholds, r.Verdict())
+	}
+}
+
+func TestThresholds(t *testing.T) {
+	tests := []struct {
+		name   string
+		maxP99 time.Duration
+		maxErr float64
+		want   []string // substrings of the violations, in order
+	}{
+		{"none", 0, -1, nil},
+		{"met", 2 * time.Second, 0.05, nil},
+		{"p99", 50 * time.Millisecond, -1, []string{"call p99 100.", "> 50ms"}},
+		{"impossible p99", time.Nanosecond, -1, []string{"attach p99", "call p99"}},
+		{"error rate", 0, 0.001, []string{"error rate 0.0097 > 0.0010 (1 errors in 103 requests)"}},
+		{"both", 50 * time.Millisecond, 0, []string{"call p99", "error rate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleReport(t, nil, tt.maxP99, tt.maxErr)
+			got := strings.Join(r.Thresholds.Violations, "\n")
+			if r.Thresholds.OK != (len(tt.want) == 0) {
+				t.Errorf("ok %v, violations %q", r.Thresholds.OK, got)
+			}
+			rest := got
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("violations %q, want %q (in order)", got, w)
+				}
+				rest = rest[i+len(w):]
+			}
+			if err := r.Verdict(); (err != nil) != (len(tt.want) > 0) || (err != nil && !errors.Is(err, ErrThresholds)) {
+				t.Errorf("verdict %v", err)
+			}
+		})
+	}
+}
+
+func TestReportText(t *testing.T) {
+	books := &BooksResult{Problems: []string{"phones: 2 still attached: 4670000001, 4670000002"}}
+	r := sampleReport(t, books, 50*time.Millisecond, 0.01)
+	r.Partial, r.Reason = true, "target unreachable: dial tcp: connection refused"
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"bsc load: http://127.0.0.1:8080, 150 phones (0 attached), closed model, 8 workers, seed 1\n",
+		"PARTIAL REPORT: target unreachable: dial tcp: connection refused\n",
+		"requests       103, ",
+		"success 98.06%, errors 0.97% (1), races 1",
+		"call attempts  102, 102.0/s",
+		"outcomes       answered 60 busy 40 rejected 0 no_frequency 0 invalid 0 cancelled 0 dropped 0 failed 2 unfinished 0\n",
+		"latency ms  count  errors",
+		"      call    102       1  1.000",
+		"errors by code overloaded 1\n",
+		"races by code  busy 1\n",
+		"books          MISMATCH: phones: 2 still attached",
+		"thresholds     MISSED: call p99 100.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if v := r.Verdict(); !errors.Is(v, ErrBooks) || !errors.Is(v, ErrThresholds) {
+		t.Errorf("verdict %v, want books and thresholds", v)
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	r := sampleReport(t, nil, 0, -1)
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["books"] != nil {
+		t.Errorf("books %v, want null when not checked", back["books"])
+	}
+	ops := back["operations"].([]any)
+	call := ops[opCall].(map[string]any)
+	lat := call["latency_us"].(map[string]any)
+	for _, k := range []string{"min", "mean", "p50", "p90", "p95", "p99", "p99_9", "max"} {
+		if _, ok := lat[k]; !ok {
+			t.Errorf("latency_us lacks %s: %v", k, lat)
+		}
+	}
+	outcomes := back["calls"].(map[string]any)["outcomes"].(map[string]any)
+	if len(outcomes) != int(numOutcomes) || outcomes["answered"] != 60.0 {
+		t.Errorf("outcomes %v", outcomes)
+	}
+}
+
+func TestEmptyReportText(t *testing.T) {
+	r := (&driver{cfg: DefaultConfig(), st: newStats(), pop: newPopulation(DefaultConfig())}).report(t.Context(), nil)
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "books          not checked") || !strings.Contains(b.String(), "thresholds     none set") {
+		t.Errorf("empty report:\n%s", b.String())
+	}
+}

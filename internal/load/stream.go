@@ -1,0 +1,189 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// reply is one phone reply of the event stream (api.md).
+type reply struct {
+	Seq    uint64 `json:"seq"`
+	MSISDN string `json:"msisdn"`
+	Type   string `json:"type"`
+	From   string `json:"from,omitempty"`
+}
+
+// streamChunk is how many MSISDNs one event stream filters on: the filter
+// travels in the URL, which servers bound (a few tens of KB is safe), and
+// several streams also spread the server's per-subscriber work.
+const streamChunk = 1000
+
+// Reconnection bounds: a stream that cannot be had again within these
+// attempts means the target is gone.
+const (
+	streamRetries    = 8
+	streamBackoffMax = time.Second
+	maxEventLine     = 64 << 10
+)
+
+// stream follows GET /api/v1/events?msisdn=... for a part of the
+// population and hands every reply to deliver. It reconnects when the
+// server ends the stream (a subscriber that fell behind is cut off) and
+// when kicked by the watchdog; replies sent while it was away are lost,
+// which the driver's per-phone deadlines recover from.
+type stream struct {
+	c       *client
+	http    *http.Client
+	query   string
+	deliver func(reply)
+
+	lastByte atomic.Int64                       // unix nanos of the last byte read
+	cancel   atomic.Pointer[context.CancelFunc] // ends the current connection
+	reconn   atomic.Int64                       // reconnections, for the report
+}
+
+func newStream(c *client, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
+	q := url.Values{"msisdn": {strings.Join(msisdns, ",")}}
+	s := &stream{c: c, http: hc, query: q.Encode(), deliver: deliver}
+	s.lastByte.Store(time.Now().UnixNano())
+	return s
+}
+
+// run follows the stream until ctx ends. ready is called once, when the
+// first connection is established (the subscription is in place). An error
+// means the stream could not be had again: the target is gone.
+func (s *stream) run(ctx context.Context, ready func()) error {
+	failures := 0
+	for ctx.Err() == nil {
+		connected, err := s.follow(ctx, ready)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if connected {
+			failures = 0
+			s.reconn.Add(1)
+			continue
+		}
+		failures++
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return fmt.Errorf("%w: event stream: %v", ErrUnreachable, err)
+		}
+		if failures > streamRetries {
+			return fmt.Errorf("%w: event stream: %v", ErrUnreachable, err)
+		}
+		backoff := min(time.Duration(1<<failures)*50*time.Millisecond, streamBackoffMax)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return nil
+}
+
+// follow reads one connection of the stream to its end. connected tells
+// whether it got as far as a 200.
+func (s *stream) follow(ctx context.Context, ready func()) (connected bool, err error) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.cancel.Store(&cancel)
+	// The connection has the request timeout to be answered; after that a
+	// stream may be silent for as long as nothing happens, and the
+	// watchdog (kick) is what ends a dead one.
+	connectTimer := time.AfterFunc(s.c.timeout, cancel)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.c.base+"/api/v1/events?"+s.query, nil)
+	if err != nil {
+		connectTimer.Stop()
+		return false, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if s.c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.c.token)
+	}
+	res, err := s.http.Do(req)
+	connectTimer.Stop()
+	if err != nil {
+		return false, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("GET /api/v1/events: status %d", res.StatusCode)
+	}
+	s.touch()
+	ready()
+	return true, s.read(bufio.NewReaderSize(res.Body, 16<<10))
+}
+
+// read parses server-sent events: "data:" lines up to a blank line make an
+// event; "id:", "event:" and ":" comments carry nothing the driver needs
+// (the data repeats the type, and the global stream cannot be resumed).
+func (s *stream) read(r *bufio.Reader) error {
+	var data []byte
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return err
+		}
+		s.touch()
+		switch {
+		case line == "":
+			if len(data) > 0 {
+				var rep reply
+				if json.Unmarshal(data, &rep) == nil && rep.MSISDN != "" {
+					s.deliver(rep)
+				}
+				data = data[:0]
+			}
+		case strings.HasPrefix(line, "data:"):
+			if len(data) > 0 {
+				data = append(data, '\n')
+			}
+			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")...)
+		}
+	}
+}
+
+// readLine reads one line without its end (LF or CRLF), refusing lines
+// longer than maxEventLine so a broken server cannot grow the driver.
+func readLine(r *bufio.Reader) (string, error) {
+	var sb strings.Builder
+	for {
+		frag, isPrefix, err := r.ReadLine()
+		if err != nil {
+			return "", err
+		}
+		sb.Write(frag)
+		if sb.Len() > maxEventLine {
+			return "", errors.New("event stream: line too long")
+		}
+		if !isPrefix {
+			return sb.String(), nil
+		}
+	}
+}
+
+func (s *stream) touch() { s.lastByte.Store(time.Now().UnixNano()) }
+
+// kick ends the current connection if nothing came on it for quiet: the
+// driver calls it when a phone of this stream waited too long for a reply,
+// which on a silent stream means the connection is dead (a half-open TCP
+// connection reads nothing forever).
+func (s *stream) kick(now time.Time, quiet time.Duration) {
+	if now.Sub(time.Unix(0, s.lastByte.Load())) < quiet {
+		return
+	}
+	if c := s.cancel.Load(); c != nil {
+		(*c)()
+	}
+}

@@ -1,0 +1,55 @@
+package load
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ThresholdsReport says whether the run met --max-p99 and --max-error-rate.
+type ThresholdsReport struct {
+	MaxP99       string   `json:"max_p99,omitempty"`        // a duration; "": none
+	MaxErrorRate *float64 `json:"max_error_rate,omitempty"` // nil: none
+	OK           bool     `json:"ok"`
+	Violations   []string `json:"violations,omitempty"`
+}
+
+// checkThresholds checks maxP99 (0: none) against every operation that was
+// performed, and maxErrorRate (negative: none) against the error rate.
+func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate float64) ThresholdsReport {
+	t := ThresholdsReport{}
+	if maxP99 > 0 {
+		t.MaxP99 = maxP99.String()
+		for _, o := range r.Operations {
+			if p99 := time.Duration(o.Latency.P99) * time.Microsecond; o.Count > 0 && p99 > maxP99 {
+				t.Violations = append(t.Violations, fmt.Sprintf("%s p99 %v > %v", o.Name, p99, maxP99))
+			}
+		}
+	}
+	if maxErrorRate >= 0 {
+		t.MaxErrorRate = &maxErrorRate
+		if r.Requests.ErrorRate > maxErrorRate {
+			t.Violations = append(t.Violations, fmt.Sprintf("error rate %.4f > %.4f (%d errors in %d requests)",
+				r.Requests.ErrorRate, maxErrorRate, r.Requests.Errors, r.Requests.Total))
+		}
+	}
+	t.OK = len(t.Violations) == 0
+	return t
+}
+
+func (t ThresholdsReport) text() string {
+	var set []string
+	if t.MaxP99 != "" {
+		set = append(set, "every p99 <= "+t.MaxP99)
+	}
+	if t.MaxErrorRate != nil {
+		set = append(set, fmt.Sprintf("error rate <= %g", *t.MaxErrorRate))
+	}
+	switch {
+	case len(set) == 0:
+		return "none set"
+	case t.OK:
+		return "ok (" + strings.Join(set, ", ") + ")"
+	}
+	return "MISSED: " + strings.Join(t.Violations, "; ")
+}

@@ -1,0 +1,245 @@
+package load
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// The users of the phones: how the driver reacts to replies, what it plans,
+// and the actions it sends. Everything that reads or changes a phone holds
+// d.mu; requests are sent without it, and their answers only count if the
+// phone's token is still the one they were sent with.
+
+type actionBody struct {
+	Action string `json:"action"`
+	To     string `json:"to,omitempty"`
+}
+
+func actionsPath(msisdn string) string { return "/api/v1/phones/" + msisdn + "/actions" }
+
+// replyOutcome is the outcome a reply ends a call attempt with.
+var replyOutcome = map[string]outcome{
+	"busy": outBusy, "rejected": outRejected, "no_frequency": outNoFrequency, "invalid": outInvalid,
+}
+
+// onReply applies a reply from the event stream to the phone it is for.
+func (d *driver) onReply(r reply) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ph := d.pop.by[r.MSISDN]
+	if ph == nil || ph.state == stAbsent {
+		return
+	}
+	calling := dialling(ph)
+	switch r.Type {
+	case "inbound":
+		// The server moved the phone from idle to receiving. A dial of ours
+		// on its way lost that race and will be refused as busy.
+		switch {
+		case ph.state == stDialing:
+			d.finish(ph, outFailed)
+		case ph.state != stIdle && ph.state != stExpecting:
+			d.st.add(&d.st.stale, 1)
+			d.finish(ph, outDropped)
+		}
+		d.pop.set(ph, stRinging, false, r.From)
+		d.planAnswer(ph)
+	case "accepted":
+		if !calling {
+			d.st.add(&d.st.stale, 1)
+			return
+		}
+		if ph.owed {
+			ph.owed = false
+			d.st.answer(ph.msisdn, ph.peer)
+		}
+		d.pop.set(ph, stTalking, true, ph.peer)
+		d.planHangup(ph)
+	case "busy", "rejected", "no_frequency", "invalid":
+		switch {
+		case calling:
+			d.finish(ph, replyOutcome[r.Type])
+		case r.Type == "no_frequency" && !ph.caller && (ph.state == stRinging || ph.state == stTalking):
+			// We accepted, but the caller found no frequency: its outcome.
+		case ph.state == stHanging:
+		default:
+			d.st.add(&d.st.stale, 1)
+			return
+		}
+		d.pop.set(ph, stIdle, false, "")
+	case "hangup":
+		if ph.state == stIdle || ph.state == stExpecting {
+			d.st.add(&d.st.stale, 1)
+			return
+		}
+		d.finish(ph, outDropped) // a call we dialled that ends unanswered
+		d.pop.set(ph, stIdle, false, "")
+	}
+}
+
+// finish counts the outcome of ph's call attempt, once.
+func (d *driver) finish(ph *phone, out outcome) {
+	if ph.owed {
+		ph.owed = false
+		d.st.outcome(out)
+	}
+}
+
+// reserve picks an idle caller and a callee for a call attempt and marks
+// the caller dialling; nil if no phone is idle.
+func (d *driver) reserve() (ph *phone, token uint64) {
+	ph = d.pop.pickIdle(d.rng)
+	if ph == nil {
+		return nil, 0
+	}
+	callee := d.pop.pickOther(d.rng, ph)
+	d.pop.set(ph, stDialing, true, callee.msisdn)
+	d.pop.expect(ph, callee)
+	ph.owed = true
+	d.st.add(&d.st.attempts, 1)
+	return ph, ph.token
+}
+
+// dial sends the call of a reserved caller, measured from intended.
+func (d *driver) dial(ctx context.Context, ph *phone, token uint64, intended time.Time) {
+	d.mu.Lock()
+	to := ph.peer
+	d.mu.Unlock()
+	a := d.c.act(ctx, opCall, intended, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "call", To: to})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ph.token != token {
+		return // a reply got here first and said how it went
+	}
+	switch {
+	case a.ok():
+		d.pop.set(ph, stCalling, true, to)
+		d.planDeadline(ph, d.callWait())
+		return
+	case a.code == "invalid_number":
+		d.finish(ph, outInvalid)
+	case a.code == codeAbandoned:
+		d.finish(ph, outUnfinished)
+	default:
+		d.finish(ph, outFailed)
+	}
+	d.pop.set(ph, stIdle, false, "")
+}
+
+// plan runs act when delay is over, unless ph changed state meanwhile or
+// the driver is stopping. due is when it was meant to run: its latency
+// counts from then.
+func (d *driver) plan(ph *phone, delay time.Duration, act func(token uint64, due time.Time)) {
+	if d.stopping {
+		return
+	}
+	token, due := ph.token, time.Now().Add(delay)
+	ph.timer = time.AfterFunc(delay, func() {
+		if !d.g.enter() {
+			return
+		}
+		defer d.g.leave()
+		d.mu.Lock()
+		live := ph.token == token && !d.stopping
+		if live {
+			d.busy++
+		}
+		d.mu.Unlock()
+		if live {
+			act(token, due)
+			d.mu.Lock()
+			d.busy--
+			d.pop.notify()
+			d.mu.Unlock()
+		}
+	})
+}
+
+// planAnswer is the callee's user: after the answer delay, accept with the
+// accept probability, else reject. Both are drawn now, in reply order.
+func (d *driver) planAnswer(ph *phone) {
+	delay := uniform(d.rng, d.cfg.AnswerMin, d.cfg.AnswerMax)
+	accept := d.rng.Float64() < d.cfg.Accept
+	d.plan(ph, delay, func(token uint64, due time.Time) { d.answer(ph, token, due, accept) })
+}
+
+func (d *driver) answer(ph *phone, token uint64, due time.Time, accept bool) {
+	o, action := opReject, "reject"
+	if accept {
+		o, action = opAccept, "accept"
+	}
+	a := d.c.act(d.actx, o, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: action})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ph.token != token {
+		return
+	}
+	if accept && a.ok() {
+		d.pop.set(ph, stTalking, false, ph.peer)
+		d.planDeadline(ph, d.talkWait())
+		return
+	}
+	// Rejected, or the caller hung up first (invalid_state): idle either way.
+	d.pop.set(ph, stIdle, false, "")
+}
+
+// planHangup is the caller's user: hang up after the talk time.
+func (d *driver) planHangup(ph *phone) {
+	d.plan(ph, uniform(d.rng, d.cfg.TalkMin, d.cfg.TalkMax), func(token uint64, due time.Time) {
+		d.hangup(ph, token, due)
+	})
+}
+
+func (d *driver) hangup(ph *phone, token uint64, due time.Time) {
+	d.c.act(d.actx, opHangup, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "hangup"})
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ph.token == token {
+		// Done, or the peer ended the call first (invalid_state): idle.
+		d.pop.set(ph, stIdle, false, "")
+	}
+}
+
+// Waiting for replies. A phone that waits longer than the peer's user can
+// take plus a request's timeout has lost a reply (its event stream was cut
+// or died): the driver reads its state back and ends what is left.
+const replyGrace = 2 * time.Second
+
+func (d *driver) callWait() time.Duration { return d.cfg.AnswerMax + d.cfg.Timeout + replyGrace }
+func (d *driver) talkWait() time.Duration { return d.cfg.TalkMax + d.cfg.Timeout + replyGrace }
+
+func (d *driver) planDeadline(ph *phone, wait time.Duration) {
+	d.plan(ph, wait, func(token uint64, _ time.Time) { d.resync(ph, token, wait) })
+}
+
+// resync reads ph's state from the server after a lost reply, and hangs up
+// what is still going on.
+func (d *driver) resync(ph *phone, token uint64, waited time.Duration) {
+	d.streams[ph.group].kick(time.Now(), waited)
+	var got struct {
+		State string `json:"state"`
+	}
+	a := d.c.do(d.actx, http.MethodGet, "/api/v1/phones/"+ph.msisdn, nil, &got)
+	d.mu.Lock()
+	if ph.token != token {
+		d.mu.Unlock()
+		return
+	}
+	d.st.add(&d.st.resyncs, 1)
+	if !a.ok() || got.State == "idle" || got.State == "" {
+		d.finish(ph, outDropped)
+		d.pop.set(ph, stIdle, false, "")
+		d.mu.Unlock()
+		return
+	}
+	if ph.caller && ph.owed && got.State == "connected" {
+		ph.owed = false
+		d.st.answer(ph.msisdn, ph.peer) // its accepted was the reply lost
+	}
+	d.finish(ph, outCancelled)
+	d.pop.set(ph, stHanging, false, ph.peer)
+	token = ph.token
+	d.mu.Unlock()
+	d.hangup(ph, token, time.Now())
+}
