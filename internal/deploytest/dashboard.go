@@ -4,7 +4,11 @@
 // provisioning and dashboard in deploy/. Besides its tests it exports what
 // the panel-table generator (cmd/panels) and an end-to-end test against a
 // real Prometheus share: LoadDashboard, RenderPanelDoc and
-// ParsePanelDocValues for deploy/grafana/README.md, and PrometheusConfigFor.
+// ParsePanelDocValues for deploy/grafana/README.md, PrometheusConfigFor and
+// PrometheusTestConfig. The end-to-end test (TestPrometheusE2E) runs the
+// real bsc binary and Debian's prometheus; -update (or
+// BSC_UPDATE_PANEL_DOC=1) makes it write the values the queries returned
+// into deploy/grafana/README.md.
 package deploytest
 
 import (
@@ -189,9 +193,25 @@ The error ratio shows 5xx (server errors, ` + "`503 overloaded`" + ` included) a
 (client and domain refusals such as ` + "`busy`" + ` or ` + "`no_frequency`" + `) as two
 separate series, each as a share of all responses.
 
-The last column is what the query returned in the end-to-end run (a real
-Prometheus scraping a real ` + "`bsc`" + ` under ` + "`bsc load`" + `), written by the
-generator's ` + "`-values`" + ` flag; ` + NoValue + ` means not recorded yet.
+The last column is what each query returned in the end-to-end test
+(` + "`TestPrometheusE2E`" + ` in ` + "`internal/deploytest`" + `): the real ` + "`bsc serve`" + ` binary
+with three frequencies, Debian's Prometheus scraping it every second with
+this configuration, a frequency-exhaustion phase (every frequency taken,
+allocations and a call denied, ` + "`no_frequency`" + ` raised, then cleared) and
+client errors, then ` + "`bsc load`" + ` traffic, during which every query was
+evaluated. ` + "`go test ./internal/deploytest -run TestPrometheusE2E -update`" + `
+(or ` + "`BSC_UPDATE_PANEL_DOC=1`" + `) rewrites the column, the generator's ` + "`-values`" + `
+flag takes values from a JSON file, and ` + NoValue + ` means not recorded yet. Rates
+are over ` + "`[1m]`" + ` windows holding only the seconds the run lasted, so they read
+lower than the load's own rate.
+
+A query passes the test when Prometheus answers it without error or
+warning, with at least one series of which at least one is a number. NaN
+beside it counts as data: ` + "`histogram_quantile`" + ` gives NaN for a route whose
+buckets did not move in the window (every route's series exists from the
+start, at zero), and the column says how many series were NaN. It shows a
+single series' value, up to four series by their legend, or the number of
+series and the three largest.
 `
 
 // docColumns is the table head; the query is column 3 (0-based), the value

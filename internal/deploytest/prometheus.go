@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -66,4 +67,52 @@ func seq(s *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	return s.Content
+}
+
+// PrometheusTestConfig is PrometheusConfigFor with job bsc scraped every
+// interval, its scrape_timeout no longer than that: an end-to-end test
+// scrapes every second so that the dashboard's [1m] windows hold enough
+// samples after a few seconds instead of a minute.
+func PrometheusTestConfig(root, target string, interval time.Duration) ([]byte, error) {
+	if interval < time.Millisecond || interval%time.Millisecond != 0 {
+		return nil, fmt.Errorf("scrape interval %v: want a whole number of milliseconds", interval)
+	}
+	b, err := PrometheusConfigFor(root, target)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	every := promDuration(interval)
+	for _, job := range seq(get(docRoot(&doc), "scrape_configs")) {
+		if name := get(job, "job_name"); name == nil || name.Value != "bsc" {
+			continue
+		}
+		set(job, "scrape_interval", every)
+		set(job, "scrape_timeout", every)
+	}
+	return yaml.Marshal(&doc)
+}
+
+// promDuration writes d the way Prometheus reads durations ("1s", "500ms";
+// never Go's "1m0s").
+func promDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d/time.Millisecond)
+}
+
+// set sets key of mapping node m to the string value, adding the key if
+// absent.
+func set(m *yaml.Node, key, value string) {
+	if v := get(m, key); v != nil {
+		*v = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+		return
+	}
+	m.Content = append(m.Content,
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
+		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value})
 }

@@ -5,6 +5,10 @@
 //	go run ./internal/deploytest/cmd/panels                    # after editing a dashboard
 //	go run ./internal/deploytest/cmd/panels -values run.json   # record values
 //
+// The end-to-end test records the values of a real run itself:
+//
+//	go test ./internal/deploytest -run TestPrometheusE2E -update
+//
 // -values names a JSON object from query expression to the value it
 // returned, e.g. {"sum(bsc_phones_attached)": "150"}. Values already in the
 // README are kept for queries that did not change, unless -reset.
