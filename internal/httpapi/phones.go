@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"time"
@@ -228,9 +229,14 @@ func listPhones(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) er
 		state = &st
 	}
 	// List reads as many entries as it takes to fill the page, the one more
-	// that tells whether there is a next page included.
-	page := set.List(after, p.Limit+1, state)
-	WriteJSON(w, http.StatusOK, NewList(page, p, func(st phonefsm.Status) string { return st.MSISDN.String() }))
+	// that tells whether there is a next page included, within a scan
+	// budget: a filter that matches little gets a short page and a cursor.
+	page, resume := set.List(after, p.Limit+1, state)
+	l := NewList(page, p, func(st phonefsm.Status) string { return st.MSISDN.String() })
+	if l.Next == "" && resume != 0 {
+		l.Next = base64.RawURLEncoding.EncodeToString([]byte(resume.String()))
+	}
+	WriteJSON(w, http.StatusOK, l)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/calls"
 	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
 )
 
@@ -146,30 +147,44 @@ func (p *Phones) Crash(m hlr.MSISDN) error {
 // Count is the number of attached phones.
 func (p *Phones) Count() int { return p.reg.Len() }
 
-// List pages attached phones in MSISDN order, optionally by state.
-func (p *Phones) List(after hlr.MSISDN, limit int, state *State) []Status {
-	var out []Status
-	for len(out) < limit {
-		page := p.reg.List(after, limit)
-		if len(page) == 0 {
-			break
+// listScanBudget bounds the attachments one List looks at. Each scan of
+// the registry walks every entry (it keeps no order), so a filter that
+// matches little would otherwise cost a scan per few matches.
+const listScanBudget = 5 * store.MaxPageLimit
+
+// List pages attached phones in MSISDN order, optionally by state. It
+// returns up to limit phones after `after`; when it ran out of scan budget
+// first, resume is where the next call continues (a short page with a
+// cursor), and 0 when the listing is complete up to what it returned.
+func (p *Phones) List(after hlr.MSISDN, limit int, state *State) (out []Status, resume hlr.MSISDN) {
+	batch := limit
+	if state != nil {
+		batch = store.MaxPageLimit
+	}
+	for scanned := 0; len(out) < limit; {
+		if scanned >= listScanBudget {
+			return out, after
 		}
+		page := p.reg.List(after, batch)
+		if len(page) == 0 {
+			return out, 0
+		}
+		scanned += len(page)
 		for _, m := range page {
 			after = m
 			c, ok := p.reg.Lookup(m)
 			if !ok {
 				continue
 			}
-			st := c.Status()
-			if state == nil || st.State == state.String() {
+			if st := c.Status(); state == nil || st.State == state.String() {
 				out = append(out, st)
 				if len(out) == limit {
-					break
+					return out, 0
 				}
 			}
 		}
 	}
-	return out
+	return out, 0
 }
 
 // detached removes a stopped controller's attachment.

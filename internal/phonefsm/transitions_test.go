@@ -2,6 +2,7 @@ package phonefsm
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -302,5 +303,35 @@ func TestStopRacesPeerActions(t *testing.T) {
 				t.Fatalf("%d records for 200 calls", n)
 			}
 		})
+	}
+}
+
+// Listing by a state few phones are in costs a bounded scan per call: a
+// short page with a place to resume, never a walk of the whole registry.
+func TestListByStateIsBounded(t *testing.T) {
+	w := newWorld(t, []int{10})
+	for i := 0; i < listScanBudget+500; i++ {
+		w.attach(fmt.Sprint(100000 + i))
+	}
+	w.attach("999998", "999999")
+	w.mustAct("999998", ActCall, "999999")
+	w.mustAct("999999", ActAccept, "")
+	connected := Connected
+	page, resume := w.phones.List(0, 10, &connected)
+	if len(page) != 0 || resume == 0 {
+		t.Fatalf("first call: %d phones, resume %v; want a short page with a cursor", len(page), resume)
+	}
+	var got []string
+	for resume != 0 {
+		page, resume = w.phones.List(resume, 10, &connected)
+		for _, st := range page {
+			got = append(got, st.MSISDN.String())
+		}
+	}
+	if !slices.Equal(got, []string{"999998", "999999"}) {
+		t.Fatalf("connected phones %v", got)
+	}
+	if all, resume := w.phones.List(0, 3, nil); len(all) != 3 || resume != 0 {
+		t.Fatalf("unfiltered page: %d phones, resume %v", len(all), resume)
 	}
 }
