@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/bsc-sim/bsc/internal/app"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func TestRun(t *testing.T) {
 		{"serve bad file", []string{"serve", "--config", bad}, nil, 2, "", "config file"},
 		{"serve help", []string{"serve", "-h"}, nil, 0, "-max-inflight", ""},
 	}
-	runApp = func(context.Context, config.Config, zerolog.Logger) error {
+	runApp = func(context.Context, config.Config, zerolog.Logger, app.Reloader) error {
 		t.Error("serve reached app.Run")
 		return nil
 	}
@@ -78,7 +79,7 @@ func TestRun(t *testing.T) {
 func TestServeRunsApp(t *testing.T) {
 	file := writeConfig(t, "frequencies: 1-3\n")
 	var got config.Config
-	runApp = func(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	runApp = func(ctx context.Context, cfg config.Config, log zerolog.Logger, _ app.Reloader) error {
 		if ctx.Err() != nil {
 			t.Error("app started with a cancelled context")
 		}
@@ -102,7 +103,7 @@ func TestServeRunsApp(t *testing.T) {
 }
 
 func TestServeAppError(t *testing.T) {
-	runApp = func(context.Context, config.Config, zerolog.Logger) error {
+	runApp = func(context.Context, config.Config, zerolog.Logger, app.Reloader) error {
 		return errors.New("top supervisor gave up: frequency restarted too often")
 	}
 	var stdout, stderr strings.Builder

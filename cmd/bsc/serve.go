@@ -43,7 +43,8 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		<-ctx.Done()
 		stop()
 	}()
-	if err := runApp(ctx, cfg, log); err != nil {
+	reload := func() (config.Config, error) { return config.Load(args, getenv) }
+	if err := runApp(ctx, cfg, log, reload); err != nil {
 		log.Error().Err(err).Msg("bsc stopped on an error")
 		return exitError
 	}

@@ -277,8 +277,9 @@ func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
 }
 
 // Run is `bsc serve`: it serves until ctx is cancelled (graceful stop,
-// nil) or the tree gives up (an error).
-func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+// nil) or the tree gives up (an error). reload, if not nil, re-reads the
+// configuration on SIGHUP.
+func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Reloader) error {
 	a, err := New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -296,7 +297,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	stopReload := a.watchReload(cfg)
+	stopReload := a.watchReload(reload)
 	defer stopReload()
 	if cfg.PprofListen != "" {
 		_, stopPprof, err := a.startPprof(cfg.PprofListen)

@@ -11,10 +11,15 @@ import (
 	"github.com/bsc-sim/bsc/internal/frequency"
 )
 
-// watchReload re-reads the config file on SIGHUP and applies what can
-// change at run time without dropping calls: the frequency pool and the
-// log level. It returns the function that stops watching.
-func (a *App) watchReload(cfg config.Config) (stop func()) {
+// Reloader reads the configuration again, with the same sources and
+// precedence as at start (flag > env > file > default): a flag given at
+// start still beats the file.
+type Reloader func() (config.Config, error)
+
+// watchReload applies, on SIGHUP, what can change at run time without
+// dropping calls: the frequency pool and the log level. It returns the
+// function that stops watching.
+func (a *App) watchReload(load Reloader) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -22,7 +27,7 @@ func (a *App) watchReload(cfg config.Config) (stop func()) {
 		for {
 			select {
 			case <-hup:
-				a.reload(cfg)
+				a.reload(load)
 			case <-done:
 				return
 			}
@@ -34,12 +39,12 @@ func (a *App) watchReload(cfg config.Config) (stop func()) {
 	}
 }
 
-func (a *App) reload(cfg config.Config) {
-	if cfg.Config == "" {
-		a.log.Warn().Msg("SIGHUP: no --config file to re-read")
+func (a *App) reload(load Reloader) {
+	if load == nil {
+		a.log.Warn().Msg("SIGHUP: this service was started without a way to reload its configuration")
 		return
 	}
-	next, err := config.LoadFile(cfg.Config)
+	next, err := load()
 	if err != nil {
 		a.log.Error().Err(err).Msg("SIGHUP: config not reloaded")
 		return
