@@ -32,7 +32,9 @@ func TestReloadKeepsPrecedence(t *testing.T) {
 		return alloc.View().Pool
 	}
 
-	a.reload(func() (config.Config, error) { return config.Load([]string{"--config", file, "--frequencies", "20-21"}, noEnv) })
+	a.reload(func() (config.Config, error) {
+		return config.Load([]string{"--config", file, "--frequencies", "20-21"}, noEnv)
+	})
 	if got := pool(); !slices.Equal(got, []int{20, 21}) {
 		t.Fatalf("pool %v: the --frequencies flag must beat the file", got)
 	}
