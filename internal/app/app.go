@@ -243,27 +243,44 @@ func (a *App) tree() sup.Node {
 // shed is told of each request shed by load regulation.
 func (a *App) shed() { a.overloaded.shed("load regulation") }
 
-// Shutdown stops the trees in reverse order and closes the store.
+// flushFloor is the least time the call records get to reach the
+// database at shutdown, even when stopping the trees used up the budget:
+// nothing is lost on SIGTERM.
+const flushFloor = 2 * time.Second
+
+// Shutdown stops the trees in reverse order, waits for the phones' last
+// cascades, flushes the call records and closes the stores. Every step
+// runs even when an earlier one failed or ran out of time.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
 	a.overloaded.stop()
+	var errs []error
 	for _, s := range []*sup.Supervisor{a.coffee, a.bsc} {
-		if s == nil {
-			continue
-		}
-		if err := a.stopTree(ctx, s); err != nil {
-			return err
+		if s != nil {
+			errs = append(errs, a.stopTree(ctx, s))
 		}
 	}
-	// The trees are down, so every record of a dropped call is queued:
-	// flush them before closing the database.
-	if err := a.writer.Close(ctx); err != nil {
-		return fmt.Errorf("flush call records: %w", err)
+	if p := a.phoneSet.Load(); p != nil {
+		errs = append(errs, p.Wait(ctx))
 	}
-	if err := a.subs.Close(); err != nil {
-		return err
+	return errors.Join(append(errs, a.closeStores(ctx))...)
+}
+
+// closeStores flushes the call records (with at least flushFloor, whatever
+// is left of ctx) and closes the subscribers and the database.
+func (a *App) closeStores(ctx context.Context) error {
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushFloor)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > flushFloor {
+		cancel()
+		flushCtx, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	}
-	return a.store.Close()
+	defer cancel()
+	var errs []error
+	if err := a.writer.Close(flushCtx); err != nil {
+		errs = append(errs, fmt.Errorf("flush call records: %w", err))
+	}
+	errs = append(errs, a.subs.Close(), a.store.Close())
+	return errors.Join(errs...)
 }
 
 func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
@@ -286,15 +303,20 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		_ = a.store.Close()
-		return err
+		return errors.Join(err, a.closeStores(ctx))
 	}
 	if err := a.Start(ctx); err != nil {
 		_ = ln.Close()
-		_ = a.store.Close()
-		return err
+		return errors.Join(err, a.closeStores(ctx))
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: a.Handler(),
+		// Bounds on what a client can hold: request reading, idle
+		// keep-alives, header size. Streams and long polls bound their own
+		// writes, so there is no WriteTimeout.
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	stopReload := a.watchReload(reload)
@@ -322,8 +344,13 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	a.ready.Store(false)
-	if err := srv.Shutdown(stopCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn().Err(err).Msg("http server did not drain in time")
+	// The HTTP drain gets a quarter of the budget, so that a slow client
+	// cannot take the time the tree and the records need.
+	drainCtx, cancelDrain := context.WithTimeout(stopCtx, cfg.ShutdownTimeout/4)
+	defer cancelDrain()
+	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn().Err(err).Msg("http server did not drain in time; closing its connections")
+		_ = srv.Close()
 	}
 	if err := a.Shutdown(stopCtx); err != nil && runErr == nil {
 		runErr = err

@@ -2,6 +2,7 @@ package phonefsm
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -216,6 +217,23 @@ func (p *Phones) background(runq []*Controller) {
 		e.run(p)
 		e.release()
 	}()
+}
+
+// Wait waits for the cascades handed to background goroutines to finish
+// (or ctx): after the phones supervisor stopped, nothing may still write a
+// call record.
+func (p *Phones) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.bgWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("phones: background cascades still running: %w", ctx.Err())
+	}
 }
 
 // Stop asks the controller to stop normally (sup.Proc).

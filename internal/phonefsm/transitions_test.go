@@ -1,6 +1,7 @@
 package phonefsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -333,5 +334,25 @@ func TestListByStateIsBounded(t *testing.T) {
 	}
 	if all, resume := w.phones.List(0, 3, nil); len(all) != 3 || resume != 0 {
 		t.Fatalf("unfiltered page: %d phones, resume %v", len(all), resume)
+	}
+}
+
+// Wait returns once background cascades are done, or when its context ends.
+func TestPhonesWait(t *testing.T) {
+	w := newWorld(t, []int{10})
+	w.attach("1")
+	c, _ := w.phones.Lookup(w.m("1"))
+	for i := 0; i < maxBackground+2; i++ {
+		w.phones.background([]*Controller{c})
+	}
+	if err := w.phones.Wait(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	w.phones.bgWG.Add(1) // a cascade that never ends
+	defer w.phones.bgWG.Done()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := w.phones.Wait(ctx); err == nil {
+		t.Fatal("Wait returned nil with a cascade still running and its context done")
 	}
 }
