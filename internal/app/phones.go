@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -51,6 +52,11 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 		err := hlr.ErrAlreadyAttached
 		a.phoneMetrics.AttachFailed(err)
 		return phonefsm.Status{}, err
+	}
+	if p.Count() >= a.cfg.MaxPhones {
+		a.shed()
+		a.phoneMetrics.AttachFailed(phonefsm.ErrOverloaded)
+		return phonefsm.Status{}, fmt.Errorf("%w: %d phones attached, the most this service takes", phonefsm.ErrOverloaded, a.cfg.MaxPhones)
 	}
 	if err := a.subs.EnsureProvisioned(ctx, m, a.cfg.AutoProvision); err != nil {
 		a.phoneMetrics.AttachFailed(err)

@@ -511,3 +511,17 @@ func TestPhoneProcessHTTP(t *testing.T) {
 		wantProblem(t, srv, http.MethodGet, "/api/v1/processes/"+name, nil, http.StatusNotFound, "not_found")
 	}
 }
+
+// Past --max-phones an attach is shed with 503 overloaded and changes
+// nothing; a detach makes room again.
+func TestMaxPhonesHTTP(t *testing.T) {
+	_, srv := startTestApp(t, func(c *config.Config) { c.MaxPhones = 2 })
+	attach(t, srv, "1")
+	attach(t, srv, "2")
+	wantProblem(t, srv, http.MethodPost, phonesAPI, map[string]any{"msisdn": "3"}, http.StatusServiceUnavailable, "overloaded")
+	if got := listPhones(t, srv, "", 10); len(got) != 2 {
+		t.Fatalf("phones %v after a shed attach", got)
+	}
+	callJSON(t, srv, http.MethodDelete, phonesAPI+"/1", nil, http.StatusNoContent, nil)
+	attach(t, srv, "3")
+}

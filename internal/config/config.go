@@ -31,6 +31,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // --shutdown-timeout: bound of a graceful stop
 	MaxInflight     int           // --max-inflight: HTTP requests served at once before shedding
 	PprofListen     string        // --pprof-listen: address of the net/http/pprof endpoints; "" = off
+	MaxPhones       int           // --max-phones: attached phones at most; more attaches get 503 overloaded
 }
 
 // Default is the configuration with no flag, variable or file: it works out
@@ -44,6 +45,7 @@ func Default() Config {
 		LogLevel:        zerolog.InfoLevel,
 		ShutdownTimeout: 10 * time.Second,
 		MaxInflight:     1024,
+		MaxPhones:       2_000_000,
 	}
 }
 
@@ -63,6 +65,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
 	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests served at once; the excess gets 503 overloaded")
 	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "host:port serving /debug/pprof for profiling (default: off)")
+	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")
 	return fs
 }
 
