@@ -54,6 +54,7 @@ type App struct {
 	writer       *calls.Writer
 	phoneMetrics *phonefsm.Metrics
 	overloaded   *overloadAlarm
+	storms       storms
 	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
@@ -158,7 +159,7 @@ func (a *App) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, e
 	m := overload.New(overload.Config{Log: a.log, Metrics: a.overloadMetrics, History: a.store, LogTarget: a.OverloadLog})
 	p, err := m.Start(ctx, exit)
 	if err == nil {
-		a.overload.Store(m)
+		a.publishOverload(m)
 	}
 	return p, err
 }
@@ -182,11 +183,7 @@ func (a *App) notify(e overload.Event) {
 }
 
 func (a *App) restartStorm(supervisor string, active bool) {
-	kind := overload.SetAlarm
-	if !active {
-		kind = overload.ClearAlarm
-	}
-	a.notify(overload.Event{Kind: kind, ID: "restart_storm", Source: supervisor})
+	a.storms.report(supervisor, active, a.notify)
 }
 
 // topExit is the exit function of a top supervisor: giving up fails the app.

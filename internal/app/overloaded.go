@@ -13,13 +13,16 @@ const overloadedQuiet = 5 * time.Second
 
 // overloadAlarm raises "overloaded" on the first shed request and clears
 // it once nothing was shed for overloadedQuiet (operations.md: the alarm is
-// active while load regulation is shedding).
+// active while load regulation is shedding). Like the restart storms, its
+// state outlives the overload manager: publishOverload raises it again on
+// a new one.
 type overloadAlarm struct {
 	notify func(overload.Event)
 	quiet  time.Duration
 
 	mu     sync.Mutex
 	raised bool
+	source string // who shed the request that raised it
 	last   time.Time
 	timer  *time.Timer // owned here; stopped by stop
 }
@@ -33,6 +36,7 @@ func (o *overloadAlarm) shed(source string) {
 		return
 	}
 	o.raised = true
+	o.source = source
 	o.notify(overload.Event{Kind: overload.SetAlarm, ID: overload.AlarmOverloaded, Source: source})
 	o.timer = time.AfterFunc(o.quiet, o.check)
 }
@@ -50,6 +54,13 @@ func (o *overloadAlarm) check() {
 	}
 	o.raised = false
 	o.notify(overload.Event{Kind: overload.ClearAlarm, ID: overload.AlarmOverloaded, Source: "load regulation"})
+}
+
+// raiseOn raises the alarm on n if it is up; o.mu is held.
+func (o *overloadAlarm) raiseOn(n overload.Notifier) {
+	if o.raised {
+		n.Notify(overload.Event{Kind: overload.SetAlarm, ID: overload.AlarmOverloaded, Source: o.source})
+	}
 }
 
 func (o *overloadAlarm) stop() {

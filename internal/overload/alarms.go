@@ -1,7 +1,6 @@
 package overload
 
 import (
-	"context"
 	"sort"
 	"time"
 
@@ -55,23 +54,13 @@ type Alarm struct {
 	Description string    `json:"description"`
 }
 
-// HistoryStore keeps the alarm history; *store.Store is the durable one.
-type HistoryStore interface {
-	AppendAlarm(ctx context.Context, rec store.AlarmRecord) (int64, error)
-	AlarmHistory(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
-}
-
-// historyTimeout bounds one history write: the manager loop waits for it,
-// and a stuck database must not stall the events behind it for long.
-const historyTimeout = 2 * time.Second
-
 // alarms keeps the active alarms; its state, handed on by a swap, is the
-// active set.
+// active set. Raises and clears change the set, the gauge and the counters
+// at once; their history records go to the manager's history writer.
 type alarms struct {
 	log     zerolog.Logger
 	metrics *Metrics
-	history HistoryStore
-	ctx     context.Context // the manager's: a stop abandons a stuck write
+	history *historyWriter
 	active  map[string]Alarm
 }
 
@@ -107,20 +96,13 @@ func (a *alarms) Handle(e Event) error {
 	return nil
 }
 
-// record counts a raise or clear and appends it to the history. A failed
-// write is the database's fault, not the handler's: it is logged and the
-// handler stays.
+// record counts a raise or clear and queues it for the history.
 func (a *alarms) record(action string, al Alarm, e Event) {
 	a.metrics.transition(al.ID, action)
-	ctx, cancel := context.WithTimeout(a.ctx, historyTimeout)
-	defer cancel()
-	_, err := a.history.AppendAlarm(ctx, store.AlarmRecord{
+	a.history.add(store.AlarmRecord{
 		Alarm: al.ID, Action: action, Severity: al.Severity, Source: al.Source,
 		Description: al.Description, At: e.At,
 	})
-	if err != nil {
-		a.log.Error().Err(err).Str("alarm", al.ID).Str("action", action).Msg("alarm history write failed")
-	}
 }
 
 // Terminate takes the alarms out of the gauge: once the handler is gone

@@ -157,8 +157,9 @@ func TestDurableHistoryAcrossRestart(t *testing.T) {
 func TestMemHistoryIsBounded(t *testing.T) {
 	ctx := context.Background()
 	h := newMemHistory(3)
-	for i := 0; i < 5; i++ {
-		if _, err := h.AppendAlarm(ctx, store.AlarmRecord{Alarm: "a", Action: "set"}); err != nil {
+	rec := store.AlarmRecord{Alarm: "a", Action: "set"}
+	for _, n := range []int{2, 3} { // 5 records in two batches
+		if err := h.AppendAlarms(ctx, slices.Repeat([]store.AlarmRecord{rec}, n)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -41,8 +41,17 @@ func (m *Manager) ActiveAlarms(ctx context.Context) ([]Alarm, error) {
 
 // History returns alarm raises and clears with an ID after afterID, oldest
 // first, at most store.PageLimit(limit). It reads the history store
-// directly, so it works while the manager is restarting.
+// directly, so it works while the manager is restarting. It first waits
+// for the raises and clears already handled to be written, so the history
+// agrees with ActiveAlarms; when the database is stuck it stops waiting
+// after historyTimeout and serves what is stored.
 func (m *Manager) History(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error) {
+	wait, cancel := context.WithTimeout(ctx, historyTimeout)
+	err := m.writer.caughtUp(wait)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	return m.history.AlarmHistory(ctx, afterID, limit)
 }
 
@@ -193,7 +202,7 @@ func (m *Manager) build(name, target string) (builtin, error) {
 	case name == HandlerCounters:
 		return newCounters(), nil
 	}
-	return &alarms{log: m.log, metrics: m.metrics, history: m.history, ctx: m.ctx, active: map[string]Alarm{}}, nil
+	return &alarms{log: m.log, metrics: m.metrics, history: m.writer, active: map[string]Alarm{}}, nil
 }
 
 func unknownHandler(name string) error {

@@ -4,9 +4,19 @@ import (
 	"context"
 	"sort"
 	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/bsc-sim/bsc/internal/store"
 )
+
+// HistoryStore keeps the alarm history; *store.Store is the durable one.
+type HistoryStore interface {
+	// AppendAlarms stores recs in order, as one batch.
+	AppendAlarms(ctx context.Context, recs []store.AlarmRecord) error
+	AlarmHistory(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
+}
 
 // memHistorySize bounds the history kept when there is no HistoryStore.
 const memHistorySize = 1000
@@ -23,17 +33,19 @@ type memHistory struct {
 
 func newMemHistory(size int) *memHistory { return &memHistory{size: size} }
 
-func (h *memHistory) AppendAlarm(_ context.Context, rec store.AlarmRecord) (int64, error) {
+func (h *memHistory) AppendAlarms(_ context.Context, recs []store.AlarmRecord) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last++
-	rec.ID = h.last
-	if len(h.recs) == h.size {
-		copy(h.recs, h.recs[1:])
-		h.recs = h.recs[:h.size-1]
+	for _, rec := range recs {
+		h.last++
+		rec.ID = h.last
+		if len(h.recs) == h.size {
+			copy(h.recs, h.recs[1:])
+			h.recs = h.recs[:h.size-1]
+		}
+		h.recs = append(h.recs, rec)
 	}
-	h.recs = append(h.recs, rec)
-	return rec.ID, nil
+	return nil
 }
 
 func (h *memHistory) AlarmHistory(_ context.Context, afterID int64, limit int) ([]store.AlarmRecord, error) {
@@ -42,4 +54,153 @@ func (h *memHistory) AlarmHistory(_ context.Context, afterID int64, limit int) (
 	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].ID > afterID })
 	n := min(store.PageLimit(limit), len(h.recs)-i)
 	return append([]store.AlarmRecord{}, h.recs[i:i+n]...), nil
+}
+
+const (
+	// historyQueue bounds the records waiting for the history writer.
+	historyQueue = 1024
+	// historyTimeout bounds one batch write, and how long History waits
+	// for the writer to catch up before serving what is stored.
+	historyTimeout = 2 * time.Second
+	// historyFlushTimeout bounds the last writes when the manager ends,
+	// well within the 2 s its supervisor gives it to stop.
+	historyFlushTimeout = time.Second
+	// lossLogPeriod: losses (dropped events, dropped or failed history
+	// records) come in floods; one line per period and kind says so.
+	lossLogPeriod = 10 * time.Second
+)
+
+// historyWriter writes the alarm history behind the manager's loop, so a
+// slow database delays the history, never the events. It is the Manager's:
+// started by Start, flushed and stopped when the manager ends. Records are
+// written in the order they were added, in batches of whatever queued up
+// during the previous write; when historyQueue records wait, the oldest is
+// dropped, counted and logged.
+type historyWriter struct {
+	store   HistoryStore
+	metrics *Metrics
+	dropLog zerolog.Logger // sampled
+	failLog zerolog.Logger // sampled
+
+	ctx    context.Context // cancelled when the flush time is up
+	cancel context.CancelFunc
+	wake   chan struct{} // holds a token while records are queued
+	stop   chan struct{}
+	done   chan struct{} // closed when run returns
+
+	mu       sync.Mutex
+	queue    []store.AlarmRecord
+	added    uint64        // records ever added
+	settled  uint64        // records written, failed or dropped
+	dropped  uint64        // records dropped from the full queue
+	progress chan struct{} // closed and replaced when settled grows
+}
+
+func newHistoryWriter(st HistoryStore, metrics *Metrics, log zerolog.Logger) *historyWriter {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &historyWriter{
+		store: st, metrics: metrics, dropLog: lossLog(log), failLog: lossLog(log),
+		ctx: ctx, cancel: cancel,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		progress: make(chan struct{}),
+	}
+}
+
+// add queues rec without blocking.
+func (w *historyWriter) add(rec store.AlarmRecord) {
+	w.mu.Lock()
+	if len(w.queue) == historyQueue {
+		oldest := w.queue[0]
+		w.queue = w.queue[1:]
+		w.dropped++
+		w.settle(1)
+		w.metrics.historyDropped(1)
+		w.dropLog.Warn().Str("alarm", oldest.Alarm).Str("action", oldest.Action).Time("at", oldest.At).
+			Uint64("dropped_total", w.dropped).Int("queue", historyQueue).
+			Msg("alarm history queue full: oldest record dropped")
+	}
+	w.queue = append(w.queue, rec)
+	w.added++
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // the writer is already due to look
+	}
+}
+
+// settle counts n records as done with; w.mu is held.
+func (w *historyWriter) settle(n int) {
+	w.settled += uint64(n)
+	close(w.progress)
+	w.progress = make(chan struct{})
+}
+
+func (w *historyWriter) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.wake:
+			w.write()
+		case <-w.stop:
+			w.write() // nothing is added once stop is closed
+			return
+		}
+	}
+}
+
+// write writes everything queued as one batch.
+func (w *historyWriter) write() {
+	w.mu.Lock()
+	batch := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, historyTimeout)
+	err := w.store.AppendAlarms(ctx, batch)
+	cancel()
+	if err != nil {
+		// The database's fault, not the alarms': the records are lost, the
+		// alarms and the events carry on.
+		w.metrics.historyDropped(len(batch))
+		w.failLog.Error().Err(err).Int("records", len(batch)).Msg("alarm history write failed")
+	}
+	w.mu.Lock()
+	w.settle(len(batch))
+	w.mu.Unlock()
+}
+
+// close writes what is queued and stops the writer; a write still going
+// after historyFlushTimeout is abandoned and its records counted as lost.
+func (w *historyWriter) close() {
+	close(w.stop)
+	flushTime := time.AfterFunc(historyFlushTimeout, w.cancel)
+	<-w.done
+	flushTime.Stop()
+	w.cancel()
+}
+
+// caughtUp returns once every record added before the call is written (or
+// lost), or with ctx's error.
+func (w *historyWriter) caughtUp(ctx context.Context) error {
+	w.mu.Lock()
+	target := w.added
+	for w.settled < target {
+		progress := w.progress
+		w.mu.Unlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// lossLog is log, limited to one line per lossLogPeriod.
+func lossLog(log zerolog.Logger) zerolog.Logger {
+	return log.Sample(&zerolog.BurstSampler{Burst: 1, Period: lossLogPeriod})
 }

@@ -52,23 +52,27 @@ type Config struct {
 // handlers, which runs every event through the handlers one at a time, in
 // the order they were added. A restart is a new Manager, so handler state
 // such as the counters starts afresh; the durable alarm history lives in
-// Config.History and outlives it.
+// Config.History and outlives it. A second goroutine, the history writer,
+// writes that history, so a slow database never holds up the events.
 type Manager struct {
 	*sup.Stats
 
 	log     zerolog.Logger
 	metrics *Metrics
 	history HistoryStore
+	writer  *historyWriter
 	target  string
 
-	mailbox chan message
-	crash   chan struct{}
-	ctx     context.Context // cancelled by Stop and when the loop ends
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the manager has ended
-	started atomic.Bool
-	dropped atomic.Uint64
-	summary atomic.Pointer[string] // handlers and active alarms, for Inspect
+	mailbox  chan message
+	overflow overflow       // alarm events waiting for room in the mailbox
+	lossLog  zerolog.Logger // sampled: losses come in floods
+	crash    chan struct{}
+	ctx      context.Context // cancelled by Stop and when the loop ends
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the manager has ended
+	started  atomic.Bool
+	dropped  atomic.Uint64
+	summary  atomic.Pointer[string] // handlers and active alarms, for Inspect
 
 	// Owned by the loop goroutine (by Start before the loop runs).
 	handlers []Handler
@@ -100,8 +104,10 @@ func New(cfg Config) *Manager {
 		log:     cfg.Log,
 		metrics: cfg.Metrics,
 		history: history,
+		writer:  newHistoryWriter(history, cfg.Metrics, cfg.Log),
 		target:  cfg.LogTarget,
 		mailbox: make(chan message, size),
+		lossLog: lossLog(cfg.Log),
 		crash:   make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -113,11 +119,12 @@ func New(cfg Config) *Manager {
 }
 
 // Start installs the default handlers (counters, logger, alarms) and starts
-// the manager's goroutine. It is a sup.StartFunc; a Manager starts once.
+// the manager's goroutines. It is a sup.StartFunc; a Manager starts once.
 func (m *Manager) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) {
 	if !m.started.CompareAndSwap(false, true) {
 		return nil, errors.New("overload: manager already started; a restart is a new Manager")
 	}
+	go m.writer.run()
 	for _, name := range builtinNames {
 		target := ""
 		if name == HandlerLogger {
@@ -134,7 +141,8 @@ func (m *Manager) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) 
 }
 
 // Stop asks the manager to end; it reports sup.ErrShutdown. Events still in
-// the mailbox are dropped, like a gen_event's on stop.
+// the mailbox are dropped, like a gen_event's on stop; the alarm history
+// already queued is written first (see historyWriter.close).
 func (m *Manager) Stop() { m.cancel() }
 
 // Crash makes the manager's goroutine panic, for fault injection: it ends
@@ -161,18 +169,24 @@ func (m *Manager) loop() error {
 			panic("overload: crash requested (fault injection)")
 		case msg := <-m.mailbox:
 			m.handle(msg)
+			if m.overflow.waiting.Load() {
+				m.refill()
+			}
 		}
 	}
 }
 
 // end terminates the handlers (closing the logger's file, taking alarms out
-// of the gauge) and makes every call from now on fail with ErrUnavailable.
+// of the gauge), flushes the alarm history and makes every call from now on
+// fail with ErrUnavailable. The flush comes before the exit is reported, so
+// the history of a restarted manager follows this one's.
 func (m *Manager) end() {
 	m.cancel()
 	for _, h := range m.handlers {
 		m.terminate(h)
 	}
 	m.handlers = nil
+	m.writer.close()
 	close(m.done)
 }
 
@@ -232,8 +246,12 @@ func (m *Manager) terminate(h Handler) (state any) {
 	return state
 }
 
-// Notify hands e to the manager without ever blocking: when the mailbox is
-// full, or the manager has ended, e is dropped and counted.
+// Notify hands e to the manager without ever blocking. Once the manager has
+// ended, e is dropped and counted. A notice that finds the mailbox full is
+// dropped and counted too, and so is one sent while alarm events wait for
+// room, so that the room the loop makes goes to them first. An alarm event
+// that finds the mailbox full waits in the overflow, which may cancel it
+// out with an earlier one or drop it as a repeat (see overflow).
 func (m *Manager) Notify(e Event) {
 	if !e.valid() {
 		m.log.Warn().Str("event", e.Key()).Msg("invalid overload event ignored")
@@ -246,10 +264,39 @@ func (m *Manager) Notify(e Event) {
 		return
 	default:
 	}
-	select {
-	case m.mailbox <- message{event: e}:
-	default:
+	if e.Kind == Notice {
+		if m.overflow.waiting.Load() {
+			m.drop()
+			return
+		}
+		select {
+		case m.mailbox <- message{event: e}:
+		default:
+			m.drop()
+		}
+		return
+	}
+	m.notifyAlarm(e)
+}
+
+func (m *Manager) notifyAlarm(e Event) {
+	o := &m.overflow
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.has(e.ID) {
+		select {
+		case m.mailbox <- message{event: e}:
+			return
+		default:
+		}
+	}
+	switch o.add(e) {
+	case duplicate:
 		m.drop()
+	case full:
+		m.drop()
+		m.lossLog.Error().Str("event", e.Key()).Int("alarm_ids_waiting", maxOverflowIDs).
+			Msg("alarm event dropped: too many distinct alarms wait for room in the overload mailbox")
 	}
 }
 
@@ -259,6 +306,9 @@ func (m *Manager) drop() {
 }
 
 // SyncNotify hands e to the manager and returns once every handler has run.
+// It waits for room in the mailbox rather than using the overflow, so it
+// is for callers that can wait: one that also used Notify for the same
+// alarm while the mailbox was full could see its events reordered.
 func (m *Manager) SyncNotify(ctx context.Context, e Event) error {
 	if !e.valid() {
 		return fmt.Errorf("%w: %q", ErrInvalidEvent, e.Key())

@@ -295,11 +295,12 @@ func TestMetricsInitialisedToZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	NewMetrics(reg)
 	want := map[string]int{
-		"bsc_overload_events_total":   3,
-		"bsc_alarm_active":            len(catalogue),
-		"bsc_alarm_transitions_total": 2 * len(catalogue),
-		"bsc_handler_removed_total":   3,
-		"bsc_overload_dropped_total":  1,
+		"bsc_overload_events_total":       3,
+		"bsc_alarm_active":                len(catalogue),
+		"bsc_alarm_transitions_total":     2 * len(catalogue),
+		"bsc_handler_removed_total":       3,
+		"bsc_overload_dropped_total":      1,
+		"bsc_alarm_history_dropped_total": 1,
 	}
 	for name, n := range want {
 		if got := seriesCount(t, reg, name); got != n {

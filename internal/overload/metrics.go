@@ -15,6 +15,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	removed     *prometheus.CounterVec
 	dropped     prometheus.Counter
+	histDropped prometheus.Counter
 }
 
 // NewMetrics creates the collectors, registers them with reg (if not nil)
@@ -41,9 +42,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bsc_overload_dropped_total",
 			Help: "Events dropped because the overload manager's mailbox was full or it was not running.",
 		}),
+		histDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bsc_alarm_history_dropped_total",
+			Help: "Alarm raises and clears not stored in the history: the oldest dropped from a full write queue, or lost in a failed write.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.active, m.transitions, m.removed, m.dropped)
+		reg.MustRegister(m.events, m.active, m.transitions, m.removed, m.dropped, m.histDropped)
 	}
 	for _, k := range kindNames {
 		m.events.WithLabelValues(k)
@@ -91,5 +96,11 @@ func (m *Metrics) handlerRemoved(name string) {
 func (m *Metrics) drop() {
 	if m != nil {
 		m.dropped.Inc()
+	}
+}
+
+func (m *Metrics) historyDropped(n int) {
+	if m != nil {
+		m.histDropped.Add(float64(n))
 	}
 }

@@ -43,18 +43,60 @@ type AlarmRecord struct {
 	At          time.Time `json:"at"`
 }
 
+const insertAlarm = `INSERT INTO alarm_history (alarm, action, severity, source, description, at) VALUES (?, ?, ?, ?, ?, ?)`
+
+func checkAction(rec AlarmRecord) error {
+	if rec.Action != ActionSet && rec.Action != ActionClear {
+		return fmt.Errorf("store: alarm action %q is neither %q nor %q", rec.Action, ActionSet, ActionClear)
+	}
+	return nil
+}
+
 // AppendAlarm stores rec (its ID is ignored) and returns the ID given to it.
 func (s *Store) AppendAlarm(ctx context.Context, rec AlarmRecord) (int64, error) {
-	if rec.Action != ActionSet && rec.Action != ActionClear {
-		return 0, fmt.Errorf("store: alarm action %q is neither %q nor %q", rec.Action, ActionSet, ActionClear)
+	if err := checkAction(rec); err != nil {
+		return 0, err
 	}
-	res, err := s.db.ExecContext(ctx,
-		`INSERT INTO alarm_history (alarm, action, severity, source, description, at) VALUES (?, ?, ?, ?, ?, ?)`,
+	res, err := s.db.ExecContext(ctx, insertAlarm,
 		rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("store: append alarm: %w", err)
 	}
 	return res.LastInsertId()
+}
+
+// AppendAlarms stores recs in order (their IDs are ignored) in one
+// transaction: one commit for a whole batch instead of one per record, and
+// all or nothing.
+func (s *Store) AppendAlarms(ctx context.Context, recs []AlarmRecord) (err error) {
+	for _, rec := range recs {
+		if err := checkAction(rec); err != nil {
+			return err
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: append alarms: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	stmt, err := tx.PrepareContext(ctx, insertAlarm)
+	if err != nil {
+		return fmt.Errorf("store: append alarms: %w", err)
+	}
+	defer stmt.Close()
+	for _, rec := range recs {
+		if _, err := stmt.ExecContext(ctx, rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano()); err != nil {
+			return fmt.Errorf("store: append alarms: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: append alarms: %w", err)
+	}
+	return nil
 }
 
 // AlarmHistory returns up to PageLimit(limit) records with an ID greater than

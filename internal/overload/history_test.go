@@ -1,0 +1,190 @@
+package overload
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// gatedHistory is a HistoryStore whose writes wait until the test opens the
+// gate (or their context ends), telling the test when each one starts.
+type gatedHistory struct {
+	*memHistory
+	started chan int // the size of each batch as its write starts
+	gate    chan struct{}
+}
+
+func newGatedHistory(t *testing.T) *gatedHistory {
+	g := &gatedHistory{memHistory: newMemHistory(10 * historyQueue), started: make(chan int, 100), gate: make(chan struct{})}
+	t.Cleanup(g.open) // never leave a writer stuck when a test fails
+	return g
+}
+
+func (g *gatedHistory) AppendAlarms(ctx context.Context, recs []store.AlarmRecord) error {
+	g.started <- len(recs)
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.memHistory.AppendAlarms(ctx, recs)
+}
+
+func (g *gatedHistory) open() {
+	select {
+	case <-g.gate:
+	default:
+		close(g.gate)
+	}
+}
+
+// waitWrite waits for a write of n records to start.
+func (g *gatedHistory) waitWrite(t *testing.T, n int) {
+	t.Helper()
+	select {
+	case got := <-g.started:
+		if got != n {
+			t.Fatalf("a write of %d records started, want %d", got, n)
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("no history write started")
+	}
+}
+
+// flap is n alternating raises and clears of frequency_pool_high, a
+// millisecond apart from at.
+func flap(at time.Time, n int) []Event {
+	var out []Event
+	for i := range n {
+		k := []Kind{SetAlarm, ClearAlarm}[i%2]
+		out = append(out, Event{Kind: k, ID: AlarmFrequencyPoolHigh, Source: "test", At: at.Add(time.Duration(i) * time.Millisecond)})
+	}
+	return out
+}
+
+// allHistory reads every page of the history.
+func allHistory(t *testing.T, m *Manager) []store.AlarmRecord {
+	t.Helper()
+	var out []store.AlarmRecord
+	var after int64
+	for {
+		page, err := m.History(ctxT(t), after, store.MaxPageLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].ID
+	}
+}
+
+// TestSlowHistoryHoldsUpNothing: while the history store is stuck, events
+// flow and the active alarms, counters and gauge follow them; the history
+// queue keeps the newest records, counting and logging (once) the oldest
+// it drops; once the store moves, the history is written in order.
+func TestSlowHistoryHoldsUpNothing(t *testing.T) {
+	const extra = 5
+	g := newGatedHistory(t)
+	h := start(t, Config{History: g})
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	h.sync(t, Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "frequency", At: t0})
+	g.waitWrite(t, 1) // now stuck
+
+	events := flap(t0.Add(time.Second), historyQueue+extra) // odd: ends with a set
+	h.sync(t, events...)
+	active, err := h.m.ActiveAlarms(ctxT(t))
+	if err != nil || len(active) != 2 {
+		t.Fatalf("active alarms %+v (%v), want no_frequency and frequency_pool_high", active, err)
+	}
+	if c := h.counters(t); c["set_alarm:frequency_pool_high"] != uint64(len(events)+1)/2 {
+		t.Fatalf("counters %v", c)
+	}
+	if g := value(t, h.metrics.active.WithLabelValues(AlarmFrequencyPoolHigh, SeverityMinor)); g != 1 {
+		t.Fatalf("bsc_alarm_active{frequency_pool_high} = %v, want 1", g)
+	}
+	if got := value(t, h.metrics.histDropped); got != extra {
+		t.Fatalf("bsc_alarm_history_dropped_total = %v, want %d", got, extra)
+	}
+	if n := h.logs.count("oldest record dropped"); n != 1 {
+		t.Errorf("drops logged %d times, want once per period", n)
+	}
+
+	g.open()
+	g.waitWrite(t, historyQueue)
+	hist := allHistory(t, h.m)
+	if len(hist) != 1+historyQueue {
+		t.Fatalf("%d records in the history, want %d", len(hist), 1+historyQueue)
+	}
+	kept := events[extra:]
+	if r := hist[0]; r.Alarm != AlarmNoFrequency || !r.At.Equal(t0) {
+		t.Errorf("first record %+v, want the raise written before the store stuck", r)
+	}
+	for i, r := range hist[1:] {
+		e := kept[i]
+		if r.Alarm != e.ID || !r.At.Equal(e.At) || r.Action != map[Kind]string{SetAlarm: "set", ClearAlarm: "clear"}[e.Kind] {
+			t.Fatalf("record %d: %+v, want %s at %v", i+1, r, e.Key(), e.At)
+		}
+	}
+}
+
+// TestStopFlushesHistory: the manager reports its exit once the history it
+// queued is written, so a successor's records come after.
+func TestStopFlushesHistory(t *testing.T) {
+	g := newGatedHistory(t)
+	h := start(t, Config{History: g})
+	events := flap(time.Now(), 3)
+	h.sync(t, events[0])
+	g.waitWrite(t, 1)
+	h.sync(t, events[1:]...)
+
+	h.m.Stop()
+	g.open()
+	if reason := h.waitExit(t); !errors.Is(reason, sup.ErrShutdown) {
+		t.Fatalf("exit %v", reason)
+	}
+	recs, _ := g.AlarmHistory(context.Background(), 0, 0)
+	var acts []string
+	for _, r := range recs {
+		acts = append(acts, r.Action)
+	}
+	if !slices.Equal(acts, []string{"set", "clear", "set"}) {
+		t.Fatalf("history at exit %v, want set, clear, set", acts)
+	}
+	if got := value(t, h.metrics.histDropped); got != 0 {
+		t.Errorf("%v records dropped", got)
+	}
+}
+
+// TestStopAbandonsStuckHistory: a stuck store delays the end by at most
+// historyFlushTimeout; the records not written are counted and logged.
+func TestStopAbandonsStuckHistory(t *testing.T) {
+	g := newGatedHistory(t)
+	h := start(t, Config{History: g})
+	events := flap(time.Now(), 3)
+	h.sync(t, events[0])
+	g.waitWrite(t, 1)
+	h.sync(t, events[1:]...)
+
+	h.m.Crash()
+	var p *sup.PanicError
+	if reason := h.waitExit(t); !errors.As(reason, &p) {
+		t.Fatalf("exit %v, want a crash", reason)
+	}
+	if got := value(t, h.metrics.histDropped); got != 3 {
+		t.Errorf("bsc_alarm_history_dropped_total = %v, want 3", got)
+	}
+	if n := h.logs.count("alarm history write failed"); n != 1 {
+		t.Errorf("failed writes logged %d times, want once per period", n)
+	}
+	// History still answers, with what is stored.
+	if recs, err := h.m.History(ctxT(t), 0, 0); err != nil || len(recs) != 0 {
+		t.Errorf("History after the end: %v, %v", recs, err)
+	}
+}
