@@ -164,8 +164,8 @@ func wantProblem(t *testing.T, srv *httptest.Server, method, path string, body a
 	}
 }
 
-// listAll reads every page of a paged list at path?query, limit at a time,
-// checking that only the last page is short.
+// listAll reads every page of a paged list at path?query, limit at a time.
+// A page may be short and still have a next (a list that bounds its scan).
 func listAll[T any](t *testing.T, srv *httptest.Server, path, query string, limit int) []T {
 	t.Helper()
 	out := []T{}
@@ -180,8 +180,8 @@ func listAll[T any](t *testing.T, srv *httptest.Server, path, query string, limi
 		if page.Next == "" {
 			return out
 		}
-		if len(page.Items) != limit {
-			t.Fatalf("%s: a page of %d items with a next page, want %d", path, len(page.Items), limit)
+		if len(page.Items) > limit {
+			t.Fatalf("%s: a page of %d items, more than the limit %d", path, len(page.Items), limit)
 		}
 		after = page.Next
 	}

@@ -134,8 +134,8 @@ func TestCallsHTTP(t *testing.T) {
 		code   string
 	}{
 		{callsAPI + "/999999", 404, "not_found"},
-		{callsAPI + "/abc", 400, "invalid_request"},
-		{callsAPI + "/0", 400, "invalid_request"},
+		{callsAPI + "/abc", 404, "not_found"},
+		{callsAPI + "/0", 404, "not_found"},
 		{callsAPI + "?outcome=lost", 400, "invalid_request"},
 		{callsAPI + "?since=yesterday", 400, "invalid_request"},
 		{callsAPI + "?msisdn=12a", 400, "invalid_msisdn"},

@@ -21,37 +21,88 @@ type Filter struct {
 
 const selectColumns = `SELECT id, caller, callee, frequency, outcome, ended_by, setup_at, answered_at, ended_at FROM calls`
 
+// ScanLimit bounds the ids one List walks when it tests records one by one
+// (a filter on the parties or on Since): there is no index on the parties
+// (see migration 0003_calls.sql), so a number with few calls in a large
+// table would otherwise cost a walk of the whole table per page.
+const ScanLimit = 20000
+
+// ScanLimitError is what List returns, beside the matches it found, when it
+// walked ScanLimit ids without filling the page. Nothing failed: every
+// match up to After is in the records, and the listing goes on with a List
+// after After, which is therefore the cursor of the next page. It is an
+// error so that a caller unaware of it fails rather than taking the short
+// page for the last, and so that it passes unchanged through wrappers that
+// return List's results as they are (the app's call store).
+type ScanLimitError struct{ After int64 }
+
+func (e *ScanLimitError) Error() string {
+	return fmt.Sprintf("calls: list: walked %d ids without filling the page; it goes on after id %d", ScanLimit, e.After)
+}
+
 // List returns up to store.PageLimit(limit) records matching f with an id
 // above afterID, by id: the last one's id is the cursor of the next page.
 //
-// Records are read in id order from afterID until the page is full, the
-// filters tested on each: there is no index on the parties (see migration
-// 0003_calls.sql), so a number with few calls in a large table costs a
-// long walk. Outcome and recent Since narrow the walk through indexes.
+// Records are read in id order from afterID until the page is full.
+// Outcome and recent Since narrow this walk through indexes; the parties
+// and Since are tested on each record read, so that walk stops after
+// ScanLimit ids: a page short of limit then comes with a *ScanLimitError,
+// which tells where the listing goes on.
 func List(ctx context.Context, db *sql.DB, f Filter, afterID int64, limit int) ([]Record, error) {
 	if f.Outcome != 0 && !f.Outcome.valid() {
 		return nil, fmt.Errorf("%w: outcome %d", ErrInvalid, uint8(f.Outcome))
 	}
-	// One bound on id, so that the walk by id starts at the greater of the
-	// cursor and, for Since, the floor.
-	where, args := []string{`id > ?`}, []any{afterID}
+	limit = store.PageLimit(limit)
+	// The walk starts after start: the greater of the cursor and, for
+	// Since, the floor.
+	start, startArgs := `?`, []any{afterID}
+	var where []string
+	var args []any
+	tested := false // records are tested one by one
 	if !f.Since.IsZero() {
 		since := unixNano(f.Since)
-		where = []string{`id > max(?, ` + sinceFloor + `)`, `setup_at >= ?`}
-		args = append(args, since, since)
+		start, startArgs = `max(?, `+sinceFloor+`)`, append(startArgs, since)
+		where, args, tested = append(where, `setup_at >= ?`), append(args, since), true
 	}
 	if f.MSISDN != "" {
-		where = append(where, `(caller = ? OR callee = ?)`)
-		args = append(args, f.MSISDN, f.MSISDN)
+		where, args, tested = append(where, `(caller = ? OR callee = ?)`), append(args, f.MSISDN, f.MSISDN), true
 	}
 	if f.Outcome != 0 {
-		where = append(where, `outcome = ?`)
-		args = append(args, int64(f.Outcome))
+		where, args = append(where, `outcome = ?`), append(args, int64(f.Outcome))
 	}
-	q := selectColumns + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY id LIMIT ?`
-	args = append(args, store.PageLimit(limit))
+	if !tested {
+		// Every record read matches: the page fills as fast as they are read.
+		return query(ctx, db, append(where, `id > ?`), append(args, afterID), limit)
+	}
 
-	rows, err := db.QueryContext(ctx, q, args...)
+	// The last id before the walk and the last id there is, read first. No
+	// id up to top can be committed later (SQLite has one write transaction
+	// at a time and AUTOINCREMENT ids only grow), so a walk that stops below
+	// top goes on from there without missing a record committed meanwhile.
+	var from, top int64
+	err := db.QueryRowContext(ctx, `SELECT max(0, `+start+`), coalesce((SELECT max(id) FROM calls), 0)`, startArgs...).
+		Scan(&from, &top)
+	if err != nil {
+		return nil, fmt.Errorf("calls: list: %w", err)
+	}
+	if from >= top {
+		return []Record{}, nil
+	}
+	to := top
+	if top-from > ScanLimit {
+		to = from + ScanLimit
+	}
+	recs, err := query(ctx, db, append(where, `id > ? AND id <= ?`), append(args, from, to), limit)
+	if err == nil && len(recs) < limit && to < top {
+		err = &ScanLimitError{After: to}
+	}
+	return recs, err
+}
+
+// query reads up to limit records by id that meet every condition of where.
+func query(ctx context.Context, db *sql.DB, where []string, args []any, limit int) ([]Record, error) {
+	q := selectColumns + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY id LIMIT ?`
+	rows, err := db.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("calls: list: %w", err)
 	}

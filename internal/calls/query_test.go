@@ -200,3 +200,108 @@ func TestListSince(t *testing.T) {
 		}
 	}
 }
+
+// TestListScanLimit lists the calls of a number whose calls are few and
+// far apart in a table of more than twice ScanLimit records: each List
+// walks at most ScanLimit ids and, when the walk ends before the page is
+// full, answers a short page and where to go on; the pages put together
+// are the brute-force answer. A walk through the outcome index alone fills
+// its pages and is never cut.
+func TestListScanLimit(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openDB(t)
+	w := newWriter(t, db, WriterConfig{})
+	const n = 2*ScanLimit + 5000
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = sample(i)
+	}
+	// 777 calls early on, once in the middle and 30 times at the end.
+	recs[3].Caller = "777"
+	recs[ScanLimit+100].Callee = "777"
+	for i := n - 30; i < n; i += 2 {
+		recs[i].Caller, recs[i+1].Callee = "777", "777"
+	}
+	// A long call early on: a listing since late in the table walks from it.
+	since := recs[n-40].SetupAt
+	recs[5].EndedAt = since.Add(time.Hour)
+	appendAll(t, w, recs...)
+	all := listAll(t, db, Filter{})
+	if len(all) != n {
+		t.Fatalf("%d records, want %d", len(all), n)
+	}
+	walked := func(after, upTo int64) int {
+		var k int
+		if err := db.QueryRow(`SELECT count(*) FROM calls WHERE id > ? AND id <= ?`, after, upTo).Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	party := func(r Record) bool { return r.Caller == "777" || r.Callee == "777" }
+	cases := []struct {
+		name string
+		f    Filter
+		keep func(Record) bool
+		cut  bool // some pages are cut short
+	}{
+		{"msisdn", Filter{MSISDN: "777"}, party, true},
+		{"msisdn and outcome", Filter{MSISDN: "777", Outcome: NoFrequency},
+			func(r Record) bool { return party(r) && r.Outcome == NoFrequency }, true},
+		{"since, after a long call", Filter{Since: since}, func(r Record) bool { return !r.SetupAt.Before(since) }, true},
+		{"outcome alone", Filter{Outcome: Dropped}, func(r Record) bool { return r.Outcome == Dropped }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			const limit = 10
+			var got, want []int64
+			for _, r := range all {
+				if c.keep(r) {
+					want = append(want, r.ID)
+				}
+			}
+			cuts, after := 0, int64(0)
+			for calls := 0; ; calls++ {
+				if calls > n/ScanLimit+len(want)/limit+2 {
+					t.Fatalf("still listing after %d calls", calls)
+				}
+				page, err := List(ctx, db, c.f, after, limit)
+				var cut *ScanLimitError
+				if err != nil && !errors.As(err, &cut) {
+					t.Fatal(err)
+				}
+				if len(page) > limit || cut != nil && (len(page) == limit || cut.After <= after) {
+					t.Fatalf("after %d: %d records, %v", after, len(page), err)
+				}
+				for _, r := range page {
+					got = append(got, r.ID)
+				}
+				upTo := all[n-1].ID // the walk's last id
+				switch {
+				case cut != nil:
+					upTo = cut.After
+				case len(page) == limit:
+					upTo = page[limit-1].ID
+				}
+				// A Since walk starts at its floor, not at the cursor.
+				if k := walked(after, upTo); c.f.Since.IsZero() && k > ScanLimit {
+					t.Errorf("after %d: walked %d records, more than %d", after, k, ScanLimit)
+				}
+				if cut != nil {
+					cuts++
+					after = cut.After
+					continue
+				}
+				if len(page) < limit {
+					break
+				}
+				after = page[limit-1].ID
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("listed %v, want %v", got, want)
+			}
+			if c.cut && cuts < 2 || !c.cut && cuts > 0 {
+				t.Errorf("%d pages cut short", cuts)
+			}
+		})
+	}
+}

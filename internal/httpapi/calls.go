@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,7 +18,9 @@ import (
 // database.
 type CallStore interface {
 	// List returns up to limit records with an id above afterID, by id,
-	// that match f.
+	// that match f. With fewer than limit, it may also return a
+	// *calls.ScanLimitError: it stopped reading there, and the listing
+	// goes on after the error's id.
 	List(ctx context.Context, f calls.Filter, afterID int64, limit int) ([]calls.Record, error)
 	// Get returns record id; calls.ErrNotFound if there is none.
 	Get(ctx context.Context, id int64) (calls.Record, error)
@@ -71,8 +74,14 @@ func listCalls(w http.ResponseWriter, r *http.Request, store CallStore) error {
 			return fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
 		}
 	}
+	var cut int64 // where a read stopped short of its page, if one did
 	recs, err := readPage(p, after, func(after int64, n int) ([]calls.Record, error) {
-		return store.List(r.Context(), f, after, n)
+		recs, err := store.List(r.Context(), f, after, n)
+		var e *calls.ScanLimitError
+		if errors.As(err, &e) {
+			cut, err = e.After, nil
+		}
+		return recs, err
 	}, func(rec calls.Record) int64 { return rec.ID })
 	if err != nil {
 		return err
@@ -81,7 +90,13 @@ func listCalls(w http.ResponseWriter, r *http.Request, store CallStore) error {
 	for i, rec := range recs {
 		views[i] = callView(rec)
 	}
-	WriteJSON(w, http.StatusOK, NewList(views, p, func(c Call) string { return strconv.FormatInt(c.ID, 10) }))
+	list := NewList(views, p, func(c Call) string { return strconv.FormatInt(c.ID, 10) })
+	if cut != 0 {
+		// A short page, even an empty one, that the store cut: the records
+		// up to cut are done with, and the list goes on after it.
+		list.Next = cursor(strconv.FormatInt(cut, 10))
+	}
+	WriteJSON(w, http.StatusOK, list)
 	return nil
 }
 
@@ -118,7 +133,9 @@ func callFilter(r *http.Request) (calls.Filter, error) {
 func getCall(w http.ResponseWriter, r *http.Request, store CallStore) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id < 1 {
-		return fmt.Errorf("%w: a call id is a positive integer", errInvalidRequest)
+		// Call ids are positive integers: anything else names no call
+		// record (api.md: 404 not_found is this route's only error).
+		return fmt.Errorf("%w: %q", calls.ErrNotFound, chi.URLParam(r, "id"))
 	}
 	rec, err := store.Get(r.Context(), id)
 	if err != nil {

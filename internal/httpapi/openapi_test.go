@@ -65,6 +65,19 @@ func TestSpecMatchesRoutes(t *testing.T) {
 	}
 }
 
+// TestSpecBodiesMayBeTooLarge: every route taking a body is behind the body
+// limit, so its answers include 413 too_large.
+func TestSpecBodiesMayBeTooLarge(t *testing.T) {
+	doc := loadSpec(t)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.RequestBody != nil && op.Responses.Value("413") == nil {
+				t.Errorf("%s %s takes a body but lists no 413", method, path)
+			}
+		}
+	}
+}
+
 // TestServiceResponsesMatchSpec validates real answers of the service
 // routes against their schemas.
 func TestServiceResponsesMatchSpec(t *testing.T) {

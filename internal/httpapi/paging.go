@@ -43,7 +43,9 @@ func ParsePage(r *http.Request) (Page, error) {
 }
 
 // List is the body of a paged list. Next is the cursor of the following
-// page, omitted on the last one.
+// page, omitted on the last one, and only there: a page may hold fewer
+// items than the limit, even none, and still have a Next, when the store
+// bounds the work of one page (filtered lists of calls and phones).
 type List[T any] struct {
 	Items []T    `json:"items"`
 	Next  string `json:"next,omitempty"`
@@ -52,15 +54,20 @@ type List[T any] struct {
 // NewList makes the page from items: those sorting after p.After, in key
 // order, as many as p.Limit+1 (the store asks for one more than the limit to
 // learn whether there is a next page without counting). key gives the
-// sort key of an item, which the cursor wraps opaquely.
+// sort key of an item, which the cursor wraps opaquely. Fewer items make
+// the last page, unless the caller sets Next to a cursor of its own.
 func NewList[T any](items []T, p Page, key func(T) string) List[T] {
 	l := List[T]{Items: items}
 	if len(items) > p.Limit {
 		l.Items = items[:p.Limit]
-		l.Next = base64.RawURLEncoding.EncodeToString([]byte(key(items[p.Limit-1])))
+		l.Next = cursor(key(items[p.Limit-1]))
 	}
 	if l.Items == nil {
 		l.Items = []T{} // "items": [] rather than null
 	}
 	return l
 }
+
+// cursor is the opaque form of key, the after of the page following it,
+// which ParsePage reads back.
+func cursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"time"
@@ -234,7 +233,7 @@ func listPhones(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) er
 	page, resume := set.List(after, p.Limit+1, state)
 	l := NewList(page, p, func(st phonefsm.Status) string { return st.MSISDN.String() })
 	if l.Next == "" && resume != 0 {
-		l.Next = base64.RawURLEncoding.EncodeToString([]byte(resume.String()))
+		l.Next = cursor(resume.String())
 	}
 	WriteJSON(w, http.StatusOK, l)
 	return nil

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -76,8 +78,26 @@ func ProblemType(code string) string { return "urn:bsc:problem:" + code }
 // status, and its message as detail. An error without a known code, or with
 // code internal, is a 500 whose detail only gives the request id: the Go
 // error is logged, never sent.
+//
+// A context error is no fault of the service. When the request's own
+// context is done, the client went away and the domain gave up because of
+// it: nothing is logged above debug and no body is written, only the
+// status for the access log and metrics. Otherwise, without a code, the
+// context was ours (a deadline of the service, a process stopping): the
+// service could not answer in time, which is 503 unavailable.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	ctxErr := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	if ctxErr && r.Context().Err() != nil {
+		hlog.FromRequest(r).Debug().Err(err).Msg("client gone")
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	code := errcode.Of(err)
+	if ctxErr && code == "" {
+		hlog.FromRequest(r).Warn().Err(err).Msg("gave up waiting")
+		writeLogged(w, r, "unavailable", "service unavailable: gave up waiting")
+		return
+	}
 	status, known := statusOf[code]
 	if !known || status == http.StatusInternalServerError {
 		hlog.FromRequest(r).Error().Err(err).Msg("internal error")
@@ -96,14 +116,27 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	})
 }
 
+// statusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer, which no client ever sees: it keeps such
+// requests apart from the served ones in the access log and metrics.
+const statusClientClosedRequest = 499
+
 // writeInternal answers 500 internal for an error already logged.
 func writeInternal(w http.ResponseWriter, r *http.Request) {
+	writeLogged(w, r, "internal", "internal error")
+}
+
+// writeLogged answers the problem code for an error already logged, whose
+// Go text stays on the server: the detail tells what happened and the
+// request id to find the log line by.
+func writeLogged(w http.ResponseWriter, r *http.Request, code, what string) {
+	status := statusOf[code]
 	writeProblem(w, Problem{
-		Type:   ProblemType("internal"),
-		Title:  http.StatusText(http.StatusInternalServerError),
-		Status: http.StatusInternalServerError,
-		Detail: "internal error, logged with request id " + RequestID(r),
-		Code:   "internal",
+		Type:   ProblemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: what + ", logged with request id " + RequestID(r),
+		Code:   code,
 	})
 }
 

@@ -3,10 +3,13 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/bsc-sim/bsc/internal/version"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 )
 
 func (s *server) mountProbes(r chi.Router) {
@@ -20,7 +23,32 @@ func (s *server) mountProbes(r chi.Router) {
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
+		Registry: s.Registry, // counts the errors below in promhttp_metric_handler_errors_total
+		// Scrapes bypass the in-flight limit, so they have their own bounds:
+		// a few at once (the excess is 503 at once) and no longer than
+		// Prometheus's default scrape timeout.
+		MaxRequestsInFlight: maxScrapes,
+		Timeout:             scrapeTimeout,
+		// A failing collector costs its own metrics, not the others': the
+		// scrape matters most when something is wrong. The failure is
+		// logged and counted.
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      promLog{s.Log},
+	}))
+}
+
+// Bounds of GET /metrics.
+const (
+	maxScrapes    = 4
+	scrapeTimeout = 10 * time.Second
+)
+
+// promLog writes promhttp's errors to the server's log.
+type promLog struct{ log zerolog.Logger }
+
+func (l promLog) Println(v ...any) {
+	l.log.Error().Msg(strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
 var errNotReady = fmt.Errorf("%w: starting or stopping", errUnavailable)

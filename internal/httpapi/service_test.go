@@ -2,12 +2,15 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/bsc-sim/bsc/internal/httpapi"
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/bsc-sim/bsc/internal/version"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func decodeJSON(t *testing.T, res *http.Response, status int, dst any) {
@@ -60,4 +63,88 @@ func TestSupervision(t *testing.T) {
 		t.Errorf("tree %+v", got)
 	}
 	problemOf(t, do(t, httpapi.New(httpapi.Deps{}), request{path: "/api/v1/supervision"}), http.StatusServiceUnavailable, "unavailable")
+}
+
+// collector is a test collector: collect is its Collect.
+type collector struct {
+	collect func(chan<- prometheus.Metric)
+}
+
+func (collector) Describe(chan<- *prometheus.Desc)      {} // unchecked
+func (c collector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// TestMetricsScrape: /metrics serves the registry in the text format, and a
+// failing collector costs only its own metrics: the scrape still serves the
+// others, logs the failure and counts it.
+func TestMetricsScrape(t *testing.T) {
+	logs := &logBuffer{}
+	reg := httpapi.NewRegistry()
+	h := httpapi.New(httpapi.Deps{Log: testLogger(logs), Registry: reg})
+	res := do(t, h, request{path: "/metrics"})
+	body := readBody(t, res)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(body, "bsc_build_info{") || !strings.Contains(body, "bsc_http_requests_total{") {
+		t.Fatalf("status %d, Content-Type %q:\n%s", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+
+	reg.MustRegister(collector{func(ch chan<- prometheus.Metric) {
+		ch <- prometheus.NewInvalidMetric(prometheus.NewDesc("test_sensor", "A sensor.", nil, nil), errors.New("sensor unplugged"))
+	}})
+	for scrape := 1; scrape <= 2; scrape++ {
+		res = do(t, h, request{path: "/metrics"})
+		body = readBody(t, res)
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, "bsc_build_info{") {
+			t.Fatalf("scrape %d with a failing collector: status %d:\n%s", scrape, res.StatusCode, body)
+		}
+	}
+	// A scrape counts its failure after it gathered: the second shows the first's.
+	if !strings.Contains(body, `promhttp_metric_handler_errors_total{cause="gathering"} 1`) {
+		t.Errorf("the failure was not counted:\n%s", body)
+	}
+	logged := false
+	for _, l := range logs.lines(t) {
+		msg, _ := l["message"].(string)
+		logged = logged || l["level"] == "error" && strings.Contains(msg, "sensor unplugged")
+	}
+	if !logged {
+		t.Error("the failing collector was not logged")
+	}
+}
+
+// TestMetricsScrapesBounded: four scrapes run at once; a fifth is refused
+// at once with 503 rather than queued, and the four still answer.
+func TestMetricsScrapesBounded(t *testing.T) {
+	reg := httpapi.NewRegistry()
+	entered, release := make(chan struct{}), make(chan struct{})
+	reg.MustRegister(collector{func(chan<- prometheus.Metric) {
+		entered <- struct{}{}
+		<-release
+	}})
+	h := httpapi.New(httpapi.Deps{Registry: reg})
+	const bound = 4
+	codes := make(chan int, bound+1)
+	scrape := func() { codes <- do(t, h, request{path: "/metrics"}).StatusCode }
+	for range bound {
+		go scrape()
+	}
+	for range bound {
+		<-entered // that scrape holds its slot
+	}
+	go scrape()
+	held := bound
+	select {
+	case code := <-codes:
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("scrape %d: status %d, want 503", bound+1, code)
+		}
+	case <-entered:
+		t.Errorf("scrape %d ran beside the %d others", bound+1, bound)
+		held++
+	}
+	close(release)
+	for range held {
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("a held scrape ended with %d, want 200", code)
+		}
+	}
 }

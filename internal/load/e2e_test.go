@@ -128,7 +128,9 @@ func TestE2EServeStops(t *testing.T) {
 	cfg.Listen, cfg.DB, cfg.ShutdownTimeout = addr, t.TempDir()+"/bsc.db", 5*time.Second
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- app.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)) }()
+	go func() {
+		served <- app.Run(ctx, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), nil)
+	}()
 	t.Cleanup(func() {
 		stop()
 		<-served
