@@ -48,11 +48,6 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 	if err != nil {
 		return phonefsm.Status{}, err
 	}
-	if _, err := p.Lookup(m); err == nil {
-		err := hlr.ErrAlreadyAttached
-		a.phoneMetrics.AttachFailed(err)
-		return phonefsm.Status{}, err
-	}
 	if p.Count() >= a.cfg.MaxPhones {
 		a.shed()
 		a.phoneMetrics.AttachFailed(phonefsm.ErrOverloaded)

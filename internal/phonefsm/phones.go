@@ -69,7 +69,9 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 // Attach starts a controller for m, talking to dev. The supervisor restarts
 // it (same MSISDN, same device, fresh idle state) if it crashes.
 func (p *Phones) Attach(ctx context.Context, m hlr.MSISDN, dev hw.Device) (Status, error) {
-	var current *Controller
+	// current is the incarnation a restart replaces; first is read back
+	// here, where only the first start (on this goroutine) wrote it.
+	var first, current *Controller
 	start := func(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) {
 		c := newController(p, m, dev, exit)
 		if current == nil {
@@ -77,6 +79,7 @@ func (p *Phones) Attach(ctx context.Context, m hlr.MSISDN, dev hw.Device) (Statu
 				return nil, err
 			}
 			p.metrics.attached()
+			first = c
 		} else {
 			p.reg.Replace(m, c)
 		}
@@ -87,11 +90,7 @@ func (p *Phones) Attach(ctx context.Context, m hlr.MSISDN, dev hw.Device) (Statu
 		p.metrics.attachFailed(err)
 		return Status{}, err
 	}
-	c, ok := p.reg.Lookup(m)
-	if !ok {
-		return Status{}, ErrNotAttached
-	}
-	return c.Status(), nil
+	return first.Status(), nil
 }
 
 // Lookup finds the controller of an attached phone.
