@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/bsc-sim/bsc/internal/store/storetest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -25,12 +26,7 @@ func openDB(t testing.TB) (*sql.DB, string) {
 
 func reopen(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	st, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st.DB()
+	return storetest.Open(t, path)
 }
 
 // newWriter starts a writer that the test closes at its end, checking that

@@ -3,23 +3,17 @@ package hlr
 import (
 	"context"
 	"database/sql"
+	"github.com/bsc-sim/bsc/internal/store/storetest"
 	"path/filepath"
 	"testing"
 
 	"github.com/rs/zerolog"
-
-	"github.com/bsc-sim/bsc/internal/store"
 )
 
 // openDB opens a migrated database file, closed at the end of the test.
 func openDB(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	st, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st.DB()
+	return storetest.Open(t, path)
 }
 
 func tempDB(t testing.TB) *sql.DB {
