@@ -284,8 +284,8 @@ func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
 func (ev *events) release() { <-ev.slots }
 
 // stream writes sub's replies as server-sent events (id, event = reply
-// type, data = reply JSON), each flushed at once, with a heartbeat comment
-// when idle. It returns when sub ends (a subscriber cut off for falling
+// type, data = reply JSON), flushed as they come (a burst in one write),
+// with a heartbeat comment when idle. It returns when sub ends (a subscriber cut off for falling
 // behind gets a final error event first), the client goes, a write fails
 // or stopping is done.
 func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
@@ -309,17 +309,21 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 	}
 	tick := time.NewTicker(ev.heartbeat)
 	defer tick.Stop()
+	ended := func() {
+		if errors.Is(sub.Err(), hw.ErrSlowSubscriber) {
+			send(errorEvent(sub.Err()))
+		}
+	}
 	for {
 		var text string
+		open := true
 		select {
 		case rep, ok := <-sub.C():
 			if !ok {
-				if errors.Is(sub.Err(), hw.ErrSlowSubscriber) {
-					send(errorEvent(sub.Err()))
-				}
+				ended()
 				return
 			}
-			text = replyEvent(rep, id(rep))
+			text, open = replyBatch(rep, sub.C(), id)
 			tick.Reset(ev.heartbeat)
 		case <-tick.C:
 			text = ": heartbeat\n\n"
@@ -331,7 +335,36 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 		if !send(text) {
 			return
 		}
+		if !open {
+			ended()
+			return
+		}
 	}
+}
+
+// sseBatch is the most replies written and flushed together.
+const sseBatch = 64
+
+// replyBatch is rep's event followed by those of the replies already
+// waiting (up to sseBatch in all), to be written and flushed at once: under
+// load one write per burst instead of one per reply, which was the
+// server's largest syscall cost (BENCHMARKS.md). open is false when the
+// subscription ended while draining.
+func replyBatch(rep hw.Reply, c <-chan hw.Reply, id func(hw.Reply) string) (text string, open bool) {
+	var b strings.Builder
+	b.WriteString(replyEvent(rep, id(rep)))
+	for range sseBatch - 1 {
+		select {
+		case next, ok := <-c:
+			if !ok {
+				return b.String(), false
+			}
+			b.WriteString(replyEvent(next, id(next)))
+		default:
+			return b.String(), true
+		}
+	}
+	return b.String(), true
 }
 
 func replyEvent(rep hw.Reply, id string) string {
