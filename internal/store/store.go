@@ -53,6 +53,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	memory := path == Memory
+	if !memory {
+		if err := checkDirWritable(path); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
 	if memory {
 		// Each connection to ":memory:" is a separate database: keep exactly
 		// one, forever, so every query sees the same data.
@@ -73,7 +79,13 @@ func setUp(ctx context.Context, db *sql.DB, memory bool, ms []migration) error {
 	if err := verifyPragmas(ctx, db, memory); err != nil {
 		return err
 	}
-	return migrate(ctx, db, ms)
+	if err := migrate(ctx, db, ms); err != nil {
+		return err
+	}
+	if err := probeWrite(ctx, db); err != nil {
+		return fmt.Errorf("the database cannot be written (check the permissions of the file and its directory, and the free space): %w", err)
+	}
+	return nil
 }
 
 // DB is the underlying pool, for packages that keep their SQL elsewhere.
