@@ -43,7 +43,7 @@ func BenchmarkWriter(b *testing.B) {
 				if !r.AnsweredAt.IsZero() {
 					r.AnsweredAt = r.SetupAt.Add(time.Second)
 				}
-				err := w.Append(r)
+				_, err := w.Append(r)
 				switch {
 				case err == nil:
 					i++

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
@@ -26,64 +27,58 @@ func breakTable(t *testing.T, db *sql.DB) (repair func()) {
 	}
 }
 
-func TestFailedBatchIsRetried(t *testing.T) {
+// TestFailedWritesKeepRecords: while the database cannot be written the
+// writer keeps its records and retries, says so once through OnHealth,
+// Wait and Reserve fail fast with ErrStorage; once writes work again
+// everything queued is committed, OnHealth says so, and nothing is lost.
+func TestFailedWritesKeepRecords(t *testing.T) {
 	db, _ := openDB(t)
 	m := NewMetrics(prometheus.NewRegistry())
-	// The first retry waits long enough for the test to repair the table.
-	w := newWriter(t, db, WriterConfig{Retries: 3, Backoff: time.Second, Metrics: m})
+	health := make(chan error, 16)
+	w := newWriter(t, db, WriterConfig{Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Metrics: m,
+		OnHealth: func(err error) { health <- err }})
 	repair := breakTable(t, db)
-	if err := w.Append(sample(0)); err != nil {
-		t.Fatal(err)
+	var tickets []Ticket
+	for i := range 5 {
+		tk, err := w.Append(sample(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
 	}
-	testutil.Eventually(t, wait, "a failed write", func() bool { return value(t, m.writeErrors) >= 1 })
-	repair()
+	if err := <-health; err == nil {
+		t.Fatal("OnHealth said nil first, want the write error")
+	}
+	testutil.Eventually(t, wait, "several retries", func() bool { return value(t, m.writeErrors) >= 3 })
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if err := w.Flush(ctx); err != nil {
-		t.Fatal(err)
+	if err := w.Wait(ctx, tickets[4]); !errors.Is(err, store.ErrStorage) {
+		t.Fatalf("Wait while writes fail = %v, want ErrStorage", err)
 	}
-	if n := count(t, db); n != 1 || value(t, m.failed) != 0 || value(t, m.rowsWritten) != 1 {
-		t.Fatalf("%d rows, %v dropped, %v written; want the record written on a retry", n,
-			value(t, m.failed), value(t, m.rowsWritten))
+	if err := w.Reserve(); !errors.Is(err, store.ErrStorage) {
+		t.Fatalf("Reserve while writes fail = %v, want ErrStorage", err)
 	}
-}
+	select {
+	case err := <-health:
+		t.Fatalf("OnHealth called again while failing: %v", err)
+	default:
+	}
 
-// TestFailedBatchIsDroppedAfterRetries: a batch that keeps failing is
-// given up, counted and reported by Flush and Close; the writer goes on
-// with the next records.
-func TestFailedBatchIsDroppedAfterRetries(t *testing.T) {
-	db, _ := openDB(t)
-	m := NewMetrics(prometheus.NewRegistry())
-	w := NewWriter(db, WriterConfig{Retries: 2, Backoff: time.Millisecond, Metrics: m})
-	repair := breakTable(t, db)
-	for i := range 5 {
-		if err := w.Append(sample(i)); err != nil {
+	repair()
+	if err := <-health; err != nil {
+		t.Fatalf("OnHealth after the repair = %v, want nil", err)
+	}
+	for _, tk := range tickets {
+		if err := w.Wait(ctx, tk); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := w.Flush(ctx); !errors.Is(err, ErrLost) {
-		t.Fatalf("Flush = %v, want ErrLost", err)
+	if n := count(t, db); n != 5 || value(t, m.failed) != 0 || w.Committed() != 5 {
+		t.Fatalf("%d rows, %v dropped, %d committed; want the 5 records kept and written", n,
+			value(t, m.failed), w.Committed())
 	}
-	errs := value(t, m.writeErrors)
-	if dropped := value(t, m.failed); dropped != 5 || errs < 3 || int(errs)%3 != 0 {
-		t.Fatalf("%v dropped, %v write errors; want 5 dropped after 3 attempts a batch", dropped, errs)
-	}
-
-	repair()
-	if err := w.Append(sample(5)); err != nil {
-		t.Fatal(err)
-	}
-	// The loss stays reported, but the new record is written.
-	if err := w.Flush(ctx); !errors.Is(err, ErrLost) {
-		t.Fatalf("Flush after the loss = %v, want ErrLost", err)
-	}
-	if n := count(t, db); n != 1 || w.Committed() != 1 {
-		t.Fatalf("%d rows, %d committed; want the record appended after the repair", n, w.Committed())
-	}
-	if err := w.Close(ctx); !errors.Is(err, ErrLost) {
-		t.Fatalf("Close = %v, want ErrLost", err)
+	if err := w.Reserve(); err != nil {
+		t.Fatalf("Reserve once writes work: %v", err)
 	}
 }
 
@@ -95,7 +90,7 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	w := NewWriter(db, WriterConfig{Backoff: time.Hour})
 	breakTable(t, db)
 	for i := range 3 {
-		if err := w.Append(sample(i)); err != nil {
+		if _, err := w.Append(sample(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +100,7 @@ func TestCloseGivesUpWhenContextEnds(t *testing.T) {
 	if !errors.Is(err, ErrLost) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close = %v, want ErrLost and the deadline", err)
 	}
-	if err := w.Append(sample(3)); !errors.Is(err, ErrClosed) {
+	if _, err := w.Append(sample(3)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Append after Close = %v, want ErrClosed", err)
 	}
 	if err := w.Flush(context.Background()); !errors.Is(err, ErrLost) {

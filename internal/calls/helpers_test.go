@@ -60,7 +60,7 @@ func sample(i int) Record {
 func appendAll(t testing.TB, w *Writer, recs ...Record) {
 	t.Helper()
 	for _, r := range recs {
-		if err := w.Append(r); err != nil {
+		if _, err := w.Append(r); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -78,7 +78,7 @@ func killChild(path string) error {
 	for i := range n {
 		r := sample(i)
 		r.Caller = "flushed"
-		if err := w.Append(r); err != nil {
+		if _, err := w.Append(r); err != nil {
 			return err
 		}
 	}
@@ -87,7 +87,7 @@ func killChild(path string) error {
 	}
 	fmt.Printf("flushed %d\n", n)
 	for i := range 20000 { // still being written when the kill comes
-		if w.Append(sample(i)) != nil {
+		if _, err := w.Append(sample(i)); err != nil {
 			break
 		}
 	}

@@ -40,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"op"})
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bsc_db_rows_dropped_total",
-		Help: "Rows never written: shed because the queue was full (overloaded), or given up after retries (write_failed).",
+		Help: "Rows never written: refused because the queue was full (overloaded), or still queued when a stop ran out of time while writes failed (write_failed).",
 	}, []string{"table", "reason"})
 	reg.MustRegister(duration, depth, written, errs, dropped)
 	return &Metrics{

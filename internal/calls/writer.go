@@ -11,34 +11,37 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
 )
 
 // Defaults of WriterConfig.
 const (
-	DefaultQueueSize = 65536
-	DefaultMaxBatch  = 4096
-	DefaultRetries   = 5
-	DefaultBackoff   = 100 * time.Millisecond
-
-	maxBackoff = time.Minute // however many retries are configured
+	DefaultQueueSize  = 65536
+	DefaultMaxBatch   = 4096
+	DefaultBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff = 5 * time.Second
 )
 
 // WriterConfig configures a Writer; a zero field takes its default.
 type WriterConfig struct {
 	// QueueSize bounds the records waiting, the batch being written
-	// included; beyond it Append sheds. The queue is allocated up front,
-	// about 150 bytes a record.
+	// included, and the places reserved for records to come; beyond it
+	// Reserve sheds. The queue is allocated up front, about 150 bytes a
+	// record.
 	QueueSize int
 	// MaxBatch is the most records written in one transaction.
 	MaxBatch int
-	// Retries is how many times a failed batch is tried again, waiting
-	// Backoff, then twice as long each time, before it is dropped
-	// (negative: never).
-	Retries int
-	Backoff time.Duration
-	Metrics *Metrics
-	Log     zerolog.Logger
+	// A failed batch is tried again after Backoff, then after twice as
+	// long each time, up to MaxBackoff, until it commits: a write failure
+	// never drops a record. Only Close, when its context ends, gives up.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// OnHealth is told, on the writer's goroutine, when writing starts to
+	// fail (the error) and when it works again (nil). It must not block.
+	OnHealth func(error)
+	Metrics  *Metrics
+	Log      zerolog.Logger
 }
 
 func (c WriterConfig) withDefaults() WriterConfig {
@@ -49,24 +52,34 @@ func (c WriterConfig) withDefaults() WriterConfig {
 		c.MaxBatch = DefaultMaxBatch
 	}
 	c.MaxBatch = min(c.MaxBatch, c.QueueSize)
-	if c.Retries < 0 {
-		c.Retries = 0
-	} else if c.Retries == 0 {
-		c.Retries = DefaultRetries
-	}
 	if c.Backoff <= 0 {
 		c.Backoff = DefaultBackoff
+	}
+	if c.MaxBackoff < c.Backoff {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.Backoff)
+	}
+	if c.OnHealth == nil {
+		c.OnHealth = func(error) {}
 	}
 	return c
 }
 
-// Writer is the single writer of call records. Append queues a record and
-// never blocks; one goroutine takes the oldest queued records, up to
-// MaxBatch, and commits them in one transaction, so under load the
-// batches grow and the cost of a commit is shared by thousands of records.
-// A record is acknowledged when Flush returns nil after it was appended:
-// it is committed, and a commit survives a crash of the process (the
+// Ticket names one appended record, for Wait. The zero Ticket is no record.
+type Ticket uint64
+
+// Writer is the single writer of call records, with group commit. Append
+// queues a record and never blocks; one goroutine takes the oldest queued
+// records, up to MaxBatch, and commits them in one transaction, so under
+// load the batches grow and the cost of a commit is shared by thousands of
+// records. Whoever must answer only once a record is durable waits for its
+// batch with Wait: a committed record survives a crash of the process (the
 // store's WAL mode).
+//
+// A call reserves its record's place (Reserve) when it starts, so that
+// the record of a call that ends always finds room in the bounded queue:
+// the queue is full for new calls, never for records. While the database
+// cannot be written, the writer keeps the records and retries, Reserve and
+// Wait fail with store.ErrStorage, and OnHealth says so.
 //
 // The goroutine starts with NewWriter; whoever made the Writer owns it and
 // must Close it, which writes everything queued first.
@@ -76,11 +89,13 @@ type Writer struct {
 
 	mu        sync.Mutex
 	ring      []Record // the queue: records head to tail-1, modulo its length
+	reserved  uint64   // places promised by Reserve, not yet taken by Append
 	idle      bool     // the writer waits on wake
 	closing   bool
-	lost      uint64        // records given up on
+	failing   error         // the last write failed with this; nil when writing works
+	lost      uint64        // records given up on (only by an aborted Close)
 	firstLost uint64        // the sequence number of the first of them
-	progress  chan struct{} // closed, and replaced, each time head moves
+	progress  chan struct{} // closed, and replaced, when head moves or failing changes
 
 	// Sequence numbers, written under mu, read without it: tail counts the
 	// records accepted, head those done with (committed or lost). Records
@@ -112,25 +127,50 @@ func NewWriter(db *sql.DB, cfg WriterConfig) *Writer {
 	return w
 }
 
-// Append queues rec for writing (its ID is ignored) without waiting. A full
-// queue sheds it with ErrOverloaded: the caller decides what to do. It
-// fails with ErrInvalid for a record the table would refuse, and with
+// Reserve promises room in the queue for one record to come, the record
+// of a call about to start; Append takes the place. It fails, and the call
+// should be shed, with ErrOverloaded when the queue and the promises fill
+// it, with store.ErrStorage while the database cannot be written, and with
 // ErrClosed once Close was called.
-func (w *Writer) Append(rec Record) error {
+func (w *Writer) Reserve() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.closing:
+		return ErrClosed
+	case w.failing != nil:
+		return fmt.Errorf("%w: %v", store.ErrStorage, w.failing)
+	case w.tail.Load()-w.head.Load()+w.reserved >= uint64(len(w.ring)):
+		w.cfg.Metrics.overloaded()
+		return ErrOverloaded
+	}
+	w.reserved++
+	return nil
+}
+
+// Append queues rec for writing (its ID is ignored) without waiting, in a
+// place Reserve promised if there is one, and returns its ticket for Wait.
+// Without a promise, a full queue refuses it with ErrOverloaded. It fails
+// with ErrInvalid for a record the table would refuse, and with ErrClosed
+// once Close was called.
+func (w *Writer) Append(rec Record) (Ticket, error) {
 	if err := rec.validate(); err != nil {
-		return err
+		return 0, err
 	}
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	tail := w.tail.Load()
 	depth := tail - w.head.Load()
-	if depth == uint64(len(w.ring)) {
+	switch {
+	case w.reserved > 0:
+		w.reserved-- // depth+reserved <= len, so there is room
+	case depth == uint64(len(w.ring)):
 		w.mu.Unlock()
 		w.cfg.Metrics.overloaded()
-		return ErrOverloaded
+		return 0, ErrOverloaded
 	}
 	w.ring[tail%uint64(len(w.ring))] = rec
 	w.tail.Store(tail + 1)
@@ -142,7 +182,7 @@ func (w *Writer) Append(rec Record) error {
 	if wake {
 		w.signal()
 	}
-	return nil
+	return Ticket(tail + 1), nil
 }
 
 func (w *Writer) signal() {
@@ -152,14 +192,34 @@ func (w *Writer) signal() {
 	}
 }
 
-// Flush waits until every record appended before the call is committed. It
-// fails with ErrLost if one of them was dropped instead (which also means
-// any later Flush fails: the loss stays reported), or with ctx's error.
+// Wait waits until the record of ticket t is committed: the group commit
+// of whoever answers only once a record is durable. It fails at once with
+// ErrStorage while writing fails (the record stays queued and is written
+// once the database works again), with ErrLost if the record was given up
+// on, or with ctx's error.
+func (w *Writer) Wait(ctx context.Context, t Ticket) error {
+	if t == 0 {
+		return nil
+	}
+	return w.waitFor(ctx, uint64(t), true)
+}
+
+// Flush waits until every record appended before the call is committed,
+// through write failures. It fails with ErrLost if one of them was given
+// up on, or with ctx's error.
 func (w *Writer) Flush(ctx context.Context) error {
+	return w.waitFor(ctx, w.tail.Load(), false)
+}
+
+// waitFor waits until head reaches seq; failFast returns store.ErrStorage while
+// writing fails instead of waiting for the retries.
+func (w *Writer) waitFor(ctx context.Context, seq uint64, failFast bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	target := w.tail.Load()
-	for w.head.Load() < target {
+	for w.head.Load() < seq {
+		if failFast && w.failing != nil {
+			return fmt.Errorf("%w: %v", store.ErrStorage, w.failing)
+		}
 		progress := w.progress
 		w.mu.Unlock()
 		select {
@@ -170,7 +230,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 		w.mu.Lock()
 	}
-	return w.lostBefore(target)
+	return w.lostBefore(seq)
 }
 
 // lostBefore is ErrLost if a record numbered below seq was lost; under mu.
@@ -211,12 +271,6 @@ func (w *Writer) Close(ctx context.Context) error {
 
 // Committed is how many records have been committed since the start.
 func (w *Writer) Committed() uint64 { return w.committed.Load() }
-
-// Fill is how full the queue is, from 0 to 1.
-func (w *Writer) Fill() float64 {
-	head := w.head.Load() // first: head only grows, so tail-head cannot wrap
-	return min(float64(w.tail.Load()-head)/float64(len(w.ring)), 1)
-}
 
 func (w *Writer) run() {
 	defer close(w.done)
@@ -262,34 +316,43 @@ func (w *Writer) next() (start uint64, n int, ok bool) {
 	return 0, 0, false
 }
 
-// write commits records start to start+n-1, retrying with backoff; when
-// the retries are spent the records are dropped, so that one bad batch or
-// a broken disk never stops the writer or blocks Append.
+// write commits records start to start+n-1, retrying with back-off until
+// it works: a broken disk keeps the records queued, never drops them. Only
+// an aborted Close stops the retries; run then counts what is left as lost.
 func (w *Writer) write(start uint64, n int) {
 	segs := w.slots(start, n)
 	backoff := w.cfg.Backoff
-	for attempt := 0; ; attempt++ {
+	for {
 		began := time.Now()
 		err := w.ins.write(segs)
 		if err == nil {
 			w.cfg.Metrics.committed(n, time.Since(began))
-			w.release(start, n, false)
+			w.release(start, n)
 			return
 		}
 		w.cfg.Metrics.writeError()
-		if attempt < w.cfg.Retries {
-			if attempt == 0 {
-				w.cfg.Log.Warn().Err(err).Int("records", n).Msg("writing call records failed; retrying")
-			}
-			if w.sleep(backoff) {
-				backoff = min(2*backoff, maxBackoff)
-				continue
-			}
+		w.setFailing(err, n)
+		if !w.sleep(backoff) {
+			return
 		}
-		w.cfg.Log.Error().Err(err).Int("records", n).Int("attempts", attempt+1).Msg("call records dropped: writing them failed")
-		w.cfg.Metrics.lost(n)
-		w.release(start, n, true)
-		return
+		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	}
+}
+
+// setFailing notes a failed write and, when writing just started to
+// fail, wakes the waiters (Wait fails fast while it does) and tells
+// OnHealth.
+func (w *Writer) setFailing(err error, records int) {
+	w.mu.Lock()
+	first := w.failing == nil
+	w.failing = err
+	if first {
+		w.wakeWaiters()
+	}
+	w.mu.Unlock()
+	if first {
+		w.cfg.Log.Error().Err(err).Int("records", records).Msg("writing call records fails; keeping them queued and retrying")
+		w.cfg.OnHealth(err)
 	}
 }
 
@@ -316,14 +379,21 @@ func (w *Writer) sleep(d time.Duration) bool {
 }
 
 // release frees the slots of records start to start+n-1, the oldest, once
-// they are committed or lost, and wakes the Flush calls waiting.
-func (w *Writer) release(start uint64, n int, lost bool) {
+// they are committed, and wakes the waiters. After a failure it says that
+// writing works again.
+func (w *Writer) release(start uint64, n int) {
 	for _, s := range w.slots(start, n) {
 		clear(s) // let the strings go; the slots are still the writer's
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.advance(start, uint64(n), lost)
+	recovered := w.failing != nil
+	w.failing = nil
+	w.advance(start, uint64(n), false)
+	w.mu.Unlock()
+	if recovered {
+		w.cfg.Log.Info().Int("records", n).Msg("writing call records works again")
+		w.cfg.OnHealth(nil)
+	}
 }
 
 // advance moves head past n records; under mu.
@@ -338,6 +408,11 @@ func (w *Writer) advance(head, n uint64, lost bool) {
 	}
 	w.head.Store(head + n)
 	w.cfg.Metrics.depth(w.tail.Load() - head - n)
+	w.wakeWaiters()
+}
+
+// wakeWaiters wakes every Wait and Flush to look again; under mu.
+func (w *Writer) wakeWaiters() {
 	close(w.progress)
 	w.progress = make(chan struct{})
 }

@@ -33,7 +33,7 @@ func TestAppendRefusesInvalidRecords(t *testing.T) {
 	for name, spoil := range cases {
 		r := sample(0)
 		spoil(&r)
-		if err := w.Append(r); !errors.Is(err, ErrInvalid) {
+		if _, err := w.Append(r); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: Append = %v, want ErrInvalid", name, err)
 		}
 	}
@@ -44,25 +44,26 @@ func TestAppendRefusesInvalidRecords(t *testing.T) {
 }
 
 // TestAppendShedsWhenFull fills the queue while the writer cannot commit:
-// Append must return ErrOverloaded at once, not wait for room.
+// Append without a reservation and Reserve must fail with ErrOverloaded at
+// once, not wait for room.
 func TestAppendShedsWhenFull(t *testing.T) {
 	db, _ := openDB(t)
 	m := NewMetrics(prometheus.NewRegistry())
 	w := newWriter(t, db, WriterConfig{QueueSize: 8, MaxBatch: 3, Metrics: m})
 	unlock := lockDB(t, db)
 	for i := range 8 {
-		if err := w.Append(sample(i)); err != nil {
+		if _, err := w.Append(sample(i)); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
 	}
-	if err := w.Append(sample(8)); !errors.Is(err, ErrOverloaded) {
+	if _, err := w.Append(sample(8)); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("Append to a full queue = %v, want ErrOverloaded", err)
 	}
-	if f := w.Fill(); f != 1 {
-		t.Fatalf("Fill() = %v with a full queue", f)
+	if err := w.Reserve(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Reserve in a full queue = %v, want ErrOverloaded", err)
 	}
-	if shed := value(t, m.shed); shed != 1 {
-		t.Fatalf("shed counter %v, want 1", shed)
+	if shed := value(t, m.shed); shed != 2 {
+		t.Fatalf("shed counter %v, want 2", shed)
 	}
 	if d := value(t, m.queueDepth); d != 8 {
 		t.Fatalf("queue depth gauge %v, want 8", d)
@@ -74,11 +75,80 @@ func TestAppendShedsWhenFull(t *testing.T) {
 	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, db); n != 8 || w.Committed() != 8 || w.Fill() != 0 {
-		t.Fatalf("%d rows, %d committed, fill %v; want the 8 accepted and an empty queue", n, w.Committed(), w.Fill())
+	if n := count(t, db); n != 8 || w.Committed() != 8 {
+		t.Fatalf("%d rows, %d committed; want the 8 accepted", n, w.Committed())
 	}
-	if err := w.Append(sample(9)); err != nil {
+	if _, err := w.Append(sample(9)); err != nil {
 		t.Fatalf("Append once there is room: %v", err)
+	}
+}
+
+// TestReservedPlacesAlwaysFindRoom: a reservation is room kept for a
+// record to come, so a queue full of promises refuses new reservations and
+// appends beyond them, never a record a reservation promised.
+func TestReservedPlacesAlwaysFindRoom(t *testing.T) {
+	db, _ := openDB(t)
+	w := newWriter(t, db, WriterConfig{QueueSize: 4, MaxBatch: 4})
+	unlock := lockDB(t, db)
+	for range 4 {
+		if err := w.Reserve(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Reserve(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Reserve with every place promised = %v, want ErrOverloaded", err)
+	}
+	var last Ticket
+	for i := range 4 {
+		tk, err := w.Append(sample(i))
+		if err != nil {
+			t.Fatalf("promised record %d refused: %v", i, err)
+		}
+		last = tk
+	}
+	if _, err := w.Append(sample(4)); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("Append beyond the promises = %v, want ErrOverloaded", err)
+	}
+	unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := w.Wait(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 4 {
+		t.Fatalf("%d rows, want 4", n)
+	}
+}
+
+// TestWaitReturnsOnceCommitted is the group commit: Wait returns only once
+// the batch holding the record is committed.
+func TestWaitReturnsOnceCommitted(t *testing.T) {
+	db, _ := openDB(t)
+	w := newWriter(t, db, WriterConfig{})
+	unlock := lockDB(t, db)
+	tk, err := w.Append(sample(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := w.Wait(short, tk); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait while the database is locked = %v, want the deadline", err)
+	}
+	if n := count(t, db); n != 0 {
+		t.Fatalf("%d rows before the commit", n)
+	}
+	unlock()
+	ctx, cancel2 := context.WithTimeout(context.Background(), wait)
+	defer cancel2()
+	if err := w.Wait(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 1 {
+		t.Fatalf("%d rows after Wait, want 1", n)
+	}
+	if err := w.Wait(ctx, 0); err != nil {
+		t.Fatalf("Wait for no record: %v", err)
 	}
 }
 
@@ -90,7 +160,7 @@ func TestCloseWritesEverythingQueued(t *testing.T) {
 	unlock := lockDB(t, db)
 	const n = 100
 	for i := range n {
-		if err := w.Append(sample(i)); err != nil {
+		if _, err := w.Append(sample(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,7 +170,7 @@ func TestCloseWritesEverythingQueued(t *testing.T) {
 	// accepted before it are written too.
 	accepted := n
 	testutil.Eventually(t, wait, "Close to refuse records", func() bool {
-		err := w.Append(sample(0))
+		_, err := w.Append(sample(0))
 		if err == nil {
 			accepted++
 		}
@@ -157,7 +227,7 @@ func TestConcurrentAppendersLoseNothing(t *testing.T) {
 				r.Caller = fmt.Sprint(g)
 				r.Callee = fmt.Sprint(i)
 				for {
-					err := w.Append(r)
+					_, err := w.Append(r)
 					if err == nil {
 						break
 					}
