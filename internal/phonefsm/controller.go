@@ -38,6 +38,10 @@ type Controller struct {
 	// timestamp of that message's effects uses it.
 	now int64
 
+	// ack is the ack of the message being handled (see ack.go); only the
+	// goroutine running the controller touches it.
+	ack *ack
+
 	in, out uint32
 	trace   bool
 	log     *eventLog // the last events handled, made on the first

@@ -84,21 +84,33 @@ func (c *Controller) post(e *executor, m message, shed bool) (ok bool, overloade
 	return true, false
 }
 
-// send is how a handler sends an event to another controller.
+// send is how a handler sends an event to another controller. The event
+// carries on the ack of the message being handled.
 func (c *Controller) send(e *executor, to *Controller, k kind, dropped bool) {
 	c.out++
-	if ok, overloaded := to.post(e, message{kind: k, from: c, dropped: dropped}, k == evInbound); ok {
+	if ok, overloaded := to.postAcked(e, message{kind: k, from: c, dropped: dropped, ack: c.ack}, k == evInbound); ok {
 		return
 	} else if overloaded {
 		// A callee too busy to read its mailbox is busy.
-		c.post(e, message{kind: evBusy, from: to}, false)
+		c.postAcked(e, message{kind: evBusy, from: to, ack: c.ack}, false)
 		return
 	}
 	// The receiver is dead. A call to it ends as if it had hung up; other
 	// events were for a call its own cleanup already ended.
 	if k == evInbound {
-		c.post(e, message{kind: evHangup, from: to, dropped: true}, false)
+		c.postAcked(e, message{kind: evHangup, from: to, dropped: true, ack: c.ack}, false)
 	}
+}
+
+// postAcked is post for a message that may carry an ack: the ack waits
+// for it if it is queued.
+func (c *Controller) postAcked(e *executor, m message, shed bool) (ok, overloaded bool) {
+	m.ack.hold()
+	ok, overloaded = c.post(e, m, shed)
+	if !ok {
+		m.ack.handled()
+	}
+	return ok, overloaded
 }
 
 // drain handles c's mailbox until it is empty; the caller owns c (it set
@@ -122,6 +134,7 @@ func (c *Controller) drain(e *executor) {
 		c.queue = c.queue[:n]
 		c.mu.Unlock()
 		err := c.handleSafely(e, m)
+		m.ack.handled()
 		if m.done != nil {
 			m.done <- err
 		}
@@ -130,12 +143,15 @@ func (c *Controller) drain(e *executor) {
 
 // handleSafely handles one message; a panic kills the controller (cleanup,
 // then an abnormal exit for the supervisor to restart it).
+// While it runs, c.ack is m's ack, which the events it sends carry on.
 func (c *Controller) handleSafely(e *executor, m message) (err error) {
+	c.ack = m.ack
 	defer func() {
 		if v := recover(); v != nil {
 			c.die(e, &sup.PanicError{Value: v, Stack: debug.Stack()})
 			err = ErrUnavailable
 		}
+		c.ack = nil
 	}()
 	return c.handle(e, m)
 }
@@ -160,6 +176,7 @@ func (c *Controller) act(ctx context.Context, m message) error {
 		c.running = true
 		c.mu.Unlock()
 		err := c.handleSafely(e, m)
+		m.ack.handled()
 		c.drain(e)
 		e.run(c.phones)
 		return err

@@ -28,16 +28,44 @@ func (f freqs) Allocate(owner string) (int, error) {
 
 func (f freqs) Release(owner string, fr int) { _ = f.a.Deallocate(owner, fr) }
 
-// records collects call records.
+// records collects call records; each gets the ticket of its position
+// (from 1). Reserve and Wait fail with reserveErr and waitErr when set,
+// and Wait notes the tickets it was asked for.
 type records struct {
-	mu   sync.Mutex
-	list []calls.Record
+	mu         sync.Mutex
+	list       []calls.Record
+	waited     []calls.Ticket
+	reserveErr error
+	waitErr    error
 }
 
-func (r *records) Record(rec calls.Record) {
+func (r *records) Reserve() error {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reserveErr
+}
+
+func (r *records) Record(rec calls.Record) calls.Ticket {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.list = append(r.list, rec)
-	r.mu.Unlock()
+	return calls.Ticket(len(r.list))
+}
+
+func (r *records) Wait(_ context.Context, t calls.Ticket) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waited = append(r.waited, t)
+	return r.waitErr
+}
+
+// waits are the tickets Wait was asked for since the last call.
+func (r *records) waits() []calls.Ticket {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.waited
+	r.waited = nil
+	return w
 }
 
 func (r *records) all() []calls.Record {

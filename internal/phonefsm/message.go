@@ -33,4 +33,7 @@ type message struct {
 	// done receives the result of an action or a stop handled by another
 	// goroutine; nil when the sender runs the controller itself.
 	done chan error
+	// ack follows an action that may end a call through the events it
+	// causes (see ack.go); nil for the others.
+	ack *ack
 }

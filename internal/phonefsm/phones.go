@@ -1,9 +1,12 @@
 package phonefsm
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,9 +24,16 @@ type Frequencies interface {
 	Release(owner string, f int)
 }
 
-// Recorder takes finished calls' records; it must not block.
+// Recorder keeps the call records (the batching writer, calls.Writer).
 type Recorder interface {
-	Record(calls.Record)
+	// Reserve promises room for the record of a call about to leave idle;
+	// an error sheds the call. Every reservation is taken by one Record.
+	Reserve() error
+	// Record takes a finished call's record without blocking and returns
+	// the ticket Wait takes.
+	Record(calls.Record) calls.Ticket
+	// Wait returns once the record of the ticket is committed.
+	Wait(ctx context.Context, t calls.Ticket) error
 }
 
 // Config is what the phones of one phones-supervisor incarnation share.
@@ -35,7 +45,14 @@ type Config struct {
 	// OnDetach is told when a phone detached (its controller stopped
 	// normally): the service removes its device and notes the time.
 	OnDetach func(hlr.MSISDN)
+	// CommitTimeout bounds how long an action waits for the records of the
+	// calls it ended to be committed; 0 is DefaultCommitTimeout.
+	CommitTimeout time.Duration
 }
+
+// DefaultCommitTimeout is Config.CommitTimeout's default: a record not
+// committed by then is not acknowledged (503 unavailable); it stays queued.
+const DefaultCommitTimeout = 5 * time.Second
 
 // maxBackground bounds the goroutines that finish long cascades; past it
 // the executor that found the work finishes it itself.
@@ -53,6 +70,7 @@ type Phones struct {
 	metrics *Metrics
 	log     zerolog.Logger
 	onDet   func(hlr.MSISDN)
+	commit  time.Duration
 	bg      chan struct{} // semaphore of background executors
 	bgWG    sync.WaitGroup
 }
@@ -63,7 +81,8 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 		cfg.OnDetach = func(hlr.MSISDN) {}
 	}
 	return &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
-		onDet: cfg.OnDetach, bg: make(chan struct{}, maxBackground)}
+		onDet: cfg.OnDetach, commit: cmp.Or(cfg.CommitTimeout, DefaultCommitTimeout),
+		bg: make(chan struct{}, maxBackground)}
 }
 
 // Attach starts a controller for m, talking to dev. The supervisor restarts
@@ -112,26 +131,54 @@ func (p *Phones) Get(m hlr.MSISDN) (Status, error) {
 }
 
 // Act performs a user action on phone m and returns the phone once its own
-// controller handled it.
+// controller handled it and, for an action that can end a call (accept,
+// reject, hangup), once the record of the call it ended is committed.
 func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN) (Status, error) {
 	c, err := p.Lookup(m)
 	if err != nil {
 		return Status{}, err
 	}
-	if err := c.act(ctx, message{kind: msgAction, action: a, to: to}); err != nil {
+	msg := message{kind: msgAction, action: a, to: to}
+	if a != ActCall {
+		msg.ack = newAck()
+	}
+	if err := c.act(ctx, msg); err != nil {
 		return c.Status(), err
 	}
-	return c.Status(), nil
+	// The status is the one the action left, not what later events did.
+	st := c.Status()
+	if msg.ack != nil {
+		if err := p.committed(ctx, msg.ack); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }
 
 // Detach stops phone m's controller normally (ending its call for the
-// peer) and waits until it is gone.
+// peer) and waits until it is gone and the call's record is committed.
 func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) error {
 	c, err := p.Lookup(m)
 	if err != nil {
 		return err
 	}
-	return c.stopAndWait(ctx)
+	a := newAck()
+	if err := c.stopAndWait(ctx, a); err != nil {
+		return err
+	}
+	return p.committed(ctx, a)
+}
+
+// committed waits, at most CommitTimeout, for the records an action's
+// ack covers.
+func (p *Phones) committed(ctx context.Context, a *ack) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, p.commit, ErrNotCommitted)
+	defer cancel()
+	err := a.wait(ctx, p.records)
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), ErrNotCommitted) {
+		return ErrNotCommitted
+	}
+	return err
 }
 
 // Crash makes phone m's controller panic (fault injection).
@@ -236,20 +283,24 @@ func (p *Phones) Wait(ctx context.Context) error {
 }
 
 // Stop asks the controller to stop normally (sup.Proc).
-func (c *Controller) Stop() { c.control(msgStop) }
+func (c *Controller) Stop() { c.control(message{kind: msgStop}) }
 
 // Crash makes the controller panic, to test supervision.
-func (c *Controller) Crash() { c.control(msgCrash) }
+func (c *Controller) Crash() { c.control(message{kind: msgCrash}) }
 
-func (c *Controller) control(k kind) {
+func (c *Controller) control(m message) {
 	e := getExecutor()
 	defer e.release()
-	if ok, _ := c.post(e, message{kind: k}, false); ok {
+	if ok, _ := c.post(e, m, false); ok {
 		e.run(c.phones)
+	} else {
+		m.ack.handled()
 	}
 }
 
-func (c *Controller) stopAndWait(ctx context.Context) error {
+// stopAndWait stops the controller, a following the stop's effects, and
+// waits until it is gone.
+func (c *Controller) stopAndWait(ctx context.Context, a *ack) error {
 	c.mu.Lock()
 	if c.dead {
 		c.mu.Unlock()
@@ -260,7 +311,7 @@ func (c *Controller) stopAndWait(ctx context.Context) error {
 	}
 	done := c.done
 	c.mu.Unlock()
-	c.Stop()
+	c.control(message{kind: msgStop, ack: a})
 	select {
 	case <-done:
 		return nil

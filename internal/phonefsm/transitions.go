@@ -37,6 +37,12 @@ func (c *Controller) action(e *executor, m message) error {
 			c.deliver(hw.Invalid, nil)
 			return ErrInvalidNumber
 		}
+		// The call's record will find room in the writer's queue; when it
+		// cannot (full, or the database failing) the call is shed.
+		if err := c.phones.records.Reserve(); err != nil {
+			c.phones.metrics.shed()
+			return err
+		}
 		c.call = &call{callee: m.to, setupAt: c.now}
 		c.setState(Calling, callee)
 		c.send(e, callee, evInbound, false)
@@ -170,7 +176,7 @@ func (c *Controller) endCall(o calls.Outcome, endedBy string) {
 	c.call = nil
 	c.setFreq(0)
 	c.phones.metrics.ended(o, cl, now)
-	c.phones.records.Record(rec)
+	c.ack.wrote(c.phones.records.Record(rec))
 }
 
 // cleanup ends the current call because this controller is going away
@@ -219,6 +225,7 @@ func (c *Controller) finish(e *executor, reason error) {
 		if m.kind == evInbound && m.from != c {
 			c.send(e, m.from, evHangup, true)
 		}
+		m.ack.handled()
 	}
 	if sup.IsNormal(reason) {
 		c.phones.detached(c)
