@@ -21,10 +21,6 @@ import (
 
 var errPhonesRestarting = errcode.New("unavailable", "the phones supervisor is restarting")
 
-// recordsHighWater is how full the call-record queue may get before new
-// calls are shed, so that a finished call's record always finds room.
-const recordsHighWater = 0.8
-
 // phonesStarted is the phones supervisor's onStart: a new incarnation.
 func (a *App) phonesStarted(s *sup.Supervisor) {
 	a.phoneSet.Store(phonefsm.New(s, phonefsm.Config{
@@ -77,16 +73,13 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 	return st, nil
 }
 
-// Act performs a user action on a phone. New calls are shed while the
-// call-record queue is nearly full; releasing actions never are.
+// Act performs a user action on a phone. A new call is shed when its
+// record could not be kept (recordsForPhones.Reserve); releasing actions
+// never are.
 func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, error) {
 	p, err := a.Phones()
 	if err != nil {
 		return phonefsm.Status{}, err
-	}
-	if act == phonefsm.ActCall && a.writer.Fill() > recordsHighWater {
-		a.shed()
-		return phonefsm.Status{}, phonefsm.ErrOverloaded
 	}
 	return p.Act(ctx, m, act, to)
 }
@@ -145,13 +138,28 @@ func (f freqForPhones) Release(owner string, fr int) {
 // recordsForPhones hands finished calls to the batching writer.
 type recordsForPhones struct{ a *App }
 
-// Losses are counted by the writer (bsc_db_rows_dropped_total); the log
-// says so at most once a second, not once per record.
-func (r recordsForPhones) Record(rec calls.Record) {
-	if err := r.a.writer.Append(rec); err != nil {
+// Reserve keeps room for a new call's record; a full queue is load
+// regulation shedding the call.
+func (r recordsForPhones) Reserve() error {
+	err := r.a.writer.Reserve()
+	if errors.Is(err, calls.ErrOverloaded) {
+		r.a.shed()
+	}
+	return err
+}
+
+// Record queues rec in its reserved place. It can fail only once the
+// writer is closed, after the phones stopped, or for a record the table
+// would refuse: a bug, logged at most once a second, not once per record.
+func (r recordsForPhones) Record(rec calls.Record) calls.Ticket {
+	t, err := r.a.writer.Append(rec)
+	if err != nil {
 		r.a.lostLog.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
 	}
+	return t
 }
+
+func (r recordsForPhones) Wait(ctx context.Context, t calls.Ticket) error { return r.a.writer.Wait(ctx, t) }
 
 // phoneActions lets an auto device act on its own phone, whichever
 // controller incarnation serves it now.

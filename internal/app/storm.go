@@ -52,8 +52,8 @@ func (s *storms) raiseOn(n overload.Notifier) {
 }
 
 // publishOverload makes m the manager a.notify reaches and raises on it the
-// alarms the App keeps itself (restart_storm, overloaded), which died with
-// the previous manager. It holds the locks those alarms are reported under,
+// alarms the App keeps itself (restart_storm, overloaded, storage_failed),
+// which died with the previous manager. It holds the locks those alarms are reported under,
 // so one that changes meanwhile reaches m exactly once: before the switch
 // it went to the old manager and is raised here, after it goes to m.
 func (a *App) publishOverload(m *overload.Manager) {
@@ -61,7 +61,10 @@ func (a *App) publishOverload(m *overload.Manager) {
 	defer a.storms.mu.Unlock()
 	a.overloaded.mu.Lock()
 	defer a.overloaded.mu.Unlock()
+	a.storage.mu.Lock()
+	defer a.storage.mu.Unlock()
 	a.overload.Store(m)
 	a.storms.raiseOn(m)
 	a.overloaded.raiseOn(m)
+	a.storage.raiseOn(m)
 }

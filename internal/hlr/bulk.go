@@ -30,7 +30,7 @@ func (s *Subscribers) CreateBulk(ctx context.Context, items []Subscriber) (creat
 	defer s.wmu.Unlock()
 	created, err = s.insertBulk(ctx, items)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, s.fault(err)
 	}
 	for _, it := range items {
 		s.provisioned.add(it.MSISDN)

@@ -25,7 +25,7 @@ func tempDB(t testing.TB) *sql.DB {
 // the database, as cleanups run last first).
 func newSubs(t testing.TB, db *sql.DB) *Subscribers {
 	t.Helper()
-	s, err := NewSubscribers(context.Background(), db, zerolog.Nop())
+	s, err := NewSubscribers(context.Background(), db, zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

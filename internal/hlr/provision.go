@@ -85,7 +85,7 @@ func (s *Subscribers) provisionLoop() {
 				break gather
 			}
 		}
-		err := s.insertProvisioned(batch)
+		err := s.fault(s.insertProvisioned(batch))
 		for _, req := range batch {
 			req.done <- err
 		}

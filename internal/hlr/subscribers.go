@@ -39,8 +39,9 @@ type Stats struct {
 // SQL. It owns two goroutines, the auto-provisioner and the timestamp
 // writer, which Close stops. Every method is safe for concurrent use.
 type Subscribers struct {
-	db  *sql.DB
-	log zerolog.Logger
+	db     *sql.DB
+	log    zerolog.Logger
+	health *store.Health // told of storage faults; nil: none is told
 
 	provisioned msisdnSet
 	// wmu is held from before a write that adds or removes rows until the
@@ -70,11 +71,13 @@ const (
 
 // NewSubscribers loads the provisioned MSISDNs of db (migrated by
 // store.Open) into memory and starts the goroutines. ctx bounds the load
-// only.
-func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger) (*Subscribers, error) {
+// only. A write the storage refuses (a full disk, say) is reported to
+// health, if not nil, and fails with store.ErrStorage.
+func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger, health *store.Health) (*Subscribers, error) {
 	s := &Subscribers{
 		db:         db,
 		log:        log,
+		health:     health,
 		provq:      make(chan provisionReq, provisionQueueLen),
 		quit:       make(chan struct{}),
 		touchLimit: rate.NewLimiter(touchRate, touchTxRows),
@@ -161,7 +164,7 @@ func (s *Subscribers) Create(ctx context.Context, sub Subscriber) (Subscriber, e
 		return Subscriber{}, fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
 	}
 	if err != nil {
-		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, err)
+		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, s.fault(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -226,7 +229,7 @@ func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
 	defer s.wmu.Unlock()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE msisdn = ?`, m.String())
 	if err != nil {
-		return fmt.Errorf("hlr: delete %s: %w", m, err)
+		return fmt.Errorf("hlr: delete %s: %w", m, s.fault(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -237,6 +240,15 @@ func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
 	}
 	s.provisioned.remove(m)
 	return nil
+}
+
+// fault marks a write error that is the storage's (store.ErrStorage) and
+// reports it, so that the service knows the database cannot be written.
+func (s *Subscribers) fault(err error) error {
+	if s.health == nil {
+		return store.Fault(err)
+	}
+	return s.health.Fault("subscribers", err)
 }
 
 func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {

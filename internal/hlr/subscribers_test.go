@@ -271,7 +271,7 @@ func TestSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSubscribers(ctx, st.DB(), zerolog.Nop())
+	s, err := NewSubscribers(ctx, st.DB(), zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

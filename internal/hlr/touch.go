@@ -61,6 +61,7 @@ func (s *Subscribers) touchLoop() {
 		}
 		batch := s.touches.take(spare)
 		written, err := s.writeTouches(batch, rows)
+		err = s.fault(err)
 		s.touches.written(len(batch) - written)
 		if err != nil {
 			s.log.Warn().Err(err).Int("lost", len(batch)-written).Msg("attach/detach times not written")

@@ -15,6 +15,7 @@ const (
 	AlarmFrequencyPoolHigh = "frequency_pool_high"
 	AlarmRestartStorm      = "restart_storm"
 	AlarmOverloaded        = "overloaded"
+	AlarmStorageFailed     = "storage_failed"
 )
 
 // Severities, most severe first.
@@ -34,6 +35,7 @@ var catalogue = map[string]alarmKind{
 	AlarmFrequencyPoolHigh: {SeverityMinor, "80 % or more of the frequency pool is allocated"},
 	AlarmRestartStorm:      {SeverityMajor, "a supervisor restarts children faster than half its intensity allows"},
 	AlarmOverloaded:        {SeverityMajor, "load regulation is shedding requests"},
+	AlarmStorageFailed:     {SeverityCritical, "the database cannot be written: records wait in memory, new calls are shed"},
 }
 
 // describe gives an alarm's severity and description; an id outside the
