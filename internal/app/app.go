@@ -55,6 +55,8 @@ type App struct {
 	phoneMetrics *phonefsm.Metrics
 	overloaded   *overloadAlarm
 	storms       storms
+	storage      *storageAlarm
+	health       *store.Health
 	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
 
@@ -62,7 +64,8 @@ type App struct {
 	coffee        *sup.Supervisor
 	machines      *coffee.Machines
 	coffeeMetrics *coffee.Metrics
-	ready         atomic.Bool
+	ready         atomic.Bool // the trees are up
+	draining      atomic.Bool   // a graceful stop began
 	failed        chan struct{} // closed when a top supervisor gave up
 	failErr       error
 	failMu        sync.Once
@@ -100,14 +103,18 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	}
 	a.pool.Store(&pool)
 	a.overloaded = &overloadAlarm{notify: a.notify, quiet: overloadedQuiet}
+	a.storage = &storageAlarm{notify: a.notify}
+	a.health = store.NewHealth(st.DB(), a.storage.change, log)
 	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
-	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log); err != nil {
+	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log, a.health); err != nil {
+		a.health.Close()
 		_ = st.Close()
 		return nil, err
 	}
 	a.hub = hw.NewHub(hw.HubConfig{RingSize: deviceRing})
-	a.writer = calls.NewWriter(st.DB(), calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log})
+	a.writer = calls.NewWriter(st.DB(), calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
+		OnHealth: func(err error) { a.health.Report("calls", err) }})
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
 	a.supMetrics.Init("phones", "phone")
@@ -217,10 +224,10 @@ func (a *App) Err() error {
 func (a *App) Registry() *prometheus.Registry { return a.reg }
 
 // Handler is the HTTP API.
-func (a *App) Handler() http.Handler {
+func (a *App) Handler() *httpapi.API {
 	return httpapi.New(httpapi.Deps{
 		Log: a.log, Registry: a.reg, Token: a.cfg.APIToken, MaxInflight: a.cfg.MaxInflight,
-		OnShed: a.shed, Ready: a.ready.Load, Tree: a.tree,
+		OnShed: a.shed, Ready: a.readiness, Draining: a.draining.Load, Tree: a.tree,
 		Coffee: a.Machines,
 
 		Allocator: a.allocator, Overload: a.overloadManager, SetPool: a.SetPool,
@@ -228,6 +235,18 @@ func (a *App) Handler() http.Handler {
 
 		Subscribers: a.subs, Phones: a, Hub: a.hub, Calls: callStore{a.store.DB()},
 	})
+}
+
+// readiness is nil when the service is ready: the trees are up, no
+// graceful stop began, and the database can be written.
+func (a *App) readiness() error {
+	switch {
+	case a.draining.Load():
+		return errors.New("stopping")
+	case !a.ready.Load():
+		return errors.New("starting, or the supervision tree gave up")
+	}
+	return a.storage.err()
 }
 
 func (a *App) tree() sup.Node {
@@ -245,11 +264,17 @@ func (a *App) shed() { a.overloaded.shed("load regulation") }
 // nothing is lost on SIGTERM.
 const flushFloor = 2 * time.Second
 
-// Shutdown stops the trees in reverse order, waits for the phones' last
-// cascades, flushes the call records and closes the stores. Every step
-// runs even when an earlier one failed or ran out of time.
+// Shutdown stops the trees and closes the stores (stopTrees, then
+// closeStores).
 func (a *App) Shutdown(ctx context.Context) error {
-	a.ready.Store(false)
+	return errors.Join(a.stopTrees(ctx), a.closeStores(ctx))
+}
+
+// stopTrees stops the trees in reverse order (calls in progress end
+// dropped, their records queued) and waits for the phones' last cascades.
+// Every step runs even when an earlier one failed or ran out of time.
+func (a *App) stopTrees(ctx context.Context) error {
+	a.draining.Store(true)
 	a.overloaded.stop()
 	var errs []error
 	for _, s := range []*sup.Supervisor{a.coffee, a.bsc} {
@@ -260,7 +285,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if p := a.phoneSet.Load(); p != nil {
 		errs = append(errs, p.Wait(ctx))
 	}
-	return errors.Join(append(errs, a.closeStores(ctx))...)
+	return errors.Join(errs...)
 }
 
 // closeStores flushes the call records (with at least flushFloor, whatever
@@ -276,7 +301,9 @@ func (a *App) closeStores(ctx context.Context) error {
 	if err := a.writer.Close(flushCtx); err != nil {
 		errs = append(errs, fmt.Errorf("flush call records: %w", err))
 	}
-	errs = append(errs, a.subs.Close(), a.store.Close())
+	errs = append(errs, a.subs.Close())
+	a.health.Close()
+	errs = append(errs, a.store.Close())
 	return errors.Join(errs...)
 }
 
@@ -288,6 +315,31 @@ func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
 	case <-ctx.Done():
 		return fmt.Errorf("supervision tree %s did not stop in time: %w", s.Name(), ctx.Err())
 	}
+}
+
+// stop is the graceful stop of operations.md, within ctx. The listener
+// stays open until the service has drained, so health checkers see
+// /readyz answer 503: draining (new mutating requests and streams refused
+// with 503), the requests in flight answered (a quarter of the budget at
+// most, so that a slow client cannot take the time the tree and the
+// records need), the trees stopped (calls in progress end dropped), then
+// the HTTP server shut down (streams and long polls end) and the call
+// records flushed before the database closes.
+func (a *App) stop(ctx context.Context, srv *http.Server, api *httpapi.API) error {
+	a.draining.Store(true)
+	drainCtx, cancelDrain := context.WithTimeout(ctx, a.cfg.ShutdownTimeout/4)
+	defer cancelDrain()
+	if err := api.Drain(drainCtx); err != nil {
+		a.log.Warn().Err(err).Msg("requests still in flight after the drain time; stopping anyway")
+	}
+	errs := []error{a.stopTrees(ctx)}
+	shutCtx, cancelShut := context.WithTimeout(ctx, a.cfg.ShutdownTimeout/4)
+	defer cancelShut()
+	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Warn().Err(err).Msg("http server did not drain in time; closing its connections")
+		_ = srv.Close()
+	}
+	return errors.Join(append(errs, a.closeStores(ctx))...)
 }
 
 // Run is `bsc serve`: it serves until ctx is cancelled (graceful stop,
@@ -306,8 +358,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 		_ = ln.Close()
 		return errors.Join(err, a.closeStores(ctx))
 	}
+	api := a.Handler()
 	srv := &http.Server{
-		Handler: a.Handler(),
+		Handler: api,
 		// Bounds on what a client can hold: request reading, idle
 		// keep-alives, header size. Streams and long polls bound their own
 		// writes, so there is no WriteTimeout.
@@ -340,16 +393,7 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	a.ready.Store(false)
-	// The HTTP drain gets a quarter of the budget, so that a slow client
-	// cannot take the time the tree and the records need.
-	drainCtx, cancelDrain := context.WithTimeout(stopCtx, cfg.ShutdownTimeout/4)
-	defer cancelDrain()
-	if err := srv.Shutdown(drainCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn().Err(err).Msg("http server did not drain in time; closing its connections")
-		_ = srv.Close()
-	}
-	if err := a.Shutdown(stopCtx); err != nil && runErr == nil {
+	if err := a.stop(stopCtx, srv, api); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr == nil {

@@ -76,8 +76,10 @@ func (s *server) mountEvents(r chi.Router) {
 	}
 	r.Get("/api/v1/phones/{msisdn}/events", ev.phoneEvents)
 	r.Get("/api/v1/events", ev.allEvents)
-	s.neverShed(http.MethodGet, "/api/v1/phones/{msisdn}/events")
-	s.neverShed(http.MethodGet, "/api/v1/events")
+	for _, pattern := range []string{"/api/v1/phones/{msisdn}/events", "/api/v1/events"} {
+		s.neverShed(http.MethodGet, pattern)
+		s.streaming[http.MethodGet+" "+pattern] = true
+	}
 }
 
 // phoneEvents is one phone's replies: a stream when the client accepts
@@ -263,12 +265,12 @@ func acceptsEventStream(r *http.Request) bool {
 // admit lets a stream or long poll in, taking a slot that release gives
 // back. It returns a context cancelled when the server begins a graceful
 // Shutdown, which would otherwise wait for every stream to end on its own.
-// The app is marked not ready before it shuts the server down, so a request
-// that came too late to be told is refused here instead.
+// The app is draining before it shuts the server down, so a request that
+// came too late to be told is refused here instead.
 func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
 	stopping = ev.stopping(r)
-	if ev.s.Ready != nil && !ev.s.Ready() {
-		return nil, errNotReady
+	if ev.s.draining() {
+		return nil, errStopping
 	}
 	select {
 	case ev.slots <- struct{}{}:

@@ -431,8 +431,8 @@ func TestEventRequestsRefused(t *testing.T) {
 			problemOf(t, do(t, h, request{path: tt.path, header: tt.header}), tt.status, tt.code)
 		})
 	}
-	t.Run("not ready", func(t *testing.T) { // stopping: a new stream would hold up the shutdown
-		h := httpapi.New(httpapi.Deps{Hub: hub, Ready: func() bool { return false }})
+	t.Run("draining", func(t *testing.T) { // stopping: a new stream would hold up the shutdown
+		h := httpapi.New(httpapi.Deps{Hub: hub, Draining: func() bool { return true }})
 		problemOf(t, do(t, h, request{path: "/api/v1/phones/123/events"}), 503, "unavailable")
 		problemOf(t, do(t, h, request{path: "/api/v1/phones/123/events", header: sse}), 503, "unavailable")
 		problemOf(t, do(t, h, request{path: "/api/v1/events", header: sse}), 503, "unavailable")

@@ -317,7 +317,7 @@ func TestShedding(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := httpapi.NewWithRoutes(httpapi.Deps{
 		Registry: reg, MaxInflight: 1, OnShed: func() { sheds.Add(1) },
-		Ready: func() bool { return true },
+		Ready: func() error { return nil },
 	}, func(r chi.Router) {
 		testRoutes(r)
 		r.Get("/test/block", func(w http.ResponseWriter, _ *http.Request) {
@@ -394,7 +394,7 @@ func TestWriteErrorStatuses(t *testing.T) {
 			if p.Detail != "message of "+code+": more detail" {
 				t.Errorf("detail %q", p.Detail)
 			}
-			if got := res.Header.Get("Retry-After"); (code == "overloaded") != (got != "") {
+			if got := res.Header.Get("Retry-After"); (status == http.StatusServiceUnavailable) != (got != "") {
 				t.Errorf("Retry-After %q", got)
 			}
 		})

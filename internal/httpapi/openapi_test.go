@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,8 +91,8 @@ func TestServiceResponsesMatchSpec(t *testing.T) {
 			{Name: "phones", Kind: "supervisor", Strategy: "simple_one_for_one", Restart: "permanent", State: "running", Count: &count},
 		}}
 	ready := true
-	h := newServer(Deps{Ready: func() bool { return ready }, Tree: func() sup.Node { return tree }}, nil).router
-	notReady := newServer(Deps{Ready: func() bool { return false }}, nil).router
+	h := newServer(Deps{Ready: readiness(&ready), Tree: func() sup.Node { return tree }}, nil).router
+	notReady := newServer(Deps{Ready: notReady}, nil).router
 	tests := []struct {
 		handler    http.Handler
 		path, spec string
@@ -131,3 +132,16 @@ func TestServiceResponsesMatchSpec(t *testing.T) {
 		})
 	}
 }
+
+// readiness is a Ready that follows *ready.
+func readiness(ready *bool) func() error {
+	return func() error {
+		if *ready {
+			return nil
+		}
+		return errors.New("starting")
+	}
+}
+
+// notReady is a Ready that never is.
+func notReady() error { return errors.New("starting") }

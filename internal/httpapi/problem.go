@@ -104,9 +104,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		writeInternal(w, r)
 		return
 	}
-	if code == "overloaded" {
-		w.Header().Set("Retry-After", "1")
-	}
 	writeProblem(w, Problem{
 		Type:   ProblemType(code),
 		Title:  http.StatusText(status),
@@ -140,7 +137,13 @@ func writeLogged(w http.ResponseWriter, r *http.Request, code, what string) {
 	})
 }
 
+// writeProblem answers p. A 503 (overloaded, unavailable) says when to
+// try again: the cause, a full queue or a database that cannot be written,
+// is expected to pass.
 func writeProblem(w http.ResponseWriter, p Problem) {
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	writeBody(w, "application/problem+json", p.Status, p)
 }
 

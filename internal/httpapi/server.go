@@ -10,6 +10,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -35,8 +36,11 @@ type Deps struct {
 	MaxInflight int    // requests served at once, excess shed; 0 = DefaultMaxInflight
 	OnShed      func() // called on each shed request (raises "overloaded"); must not block
 
-	Ready func() bool     // readiness for /readyz; nil = always ready
-	Tree  func() sup.Node // the supervision tree; nil = 503 unavailable
+	Ready func() error // readiness for /readyz: nil, or why not; nil func = always ready
+	// Draining tells when a graceful stop began: new mutating requests and
+	// new streams are refused with 503 unavailable. nil = never.
+	Draining func() bool
+	Tree     func() sup.Node // the supervision tree; nil = 503 unavailable
 
 	Coffee func() *coffee.Machines // the coffee machine registry; nil or nil result = 503 unavailable
 
@@ -62,16 +66,31 @@ type Deps struct {
 // server holds the router being built and what the mount methods share.
 type server struct {
 	Deps
-	router  *chi.Mux
-	metrics *httpMetrics
-	limiter *limiter
+	router   *chi.Mux
+	metrics  *httpMetrics
+	limiter  *limiter
+	inflight inflight
+	// streaming are the routes ("METHOD pattern") whose requests last as
+	// long as a stream or a long poll: Drain does not wait for them.
+	streaming map[string]bool
 	// documented maps "METHOD served-pattern" to the patterns the API
 	// documents for it, where they differ (see customMethods).
 	documented map[string][]string
 }
 
-// New returns the handler serving the whole API.
-func New(d Deps) http.Handler { return newServer(d, nil).router }
+// API is the handler serving the whole API.
+type API struct{ s *server }
+
+// New returns the API.
+func New(d Deps) *API { return &API{newServer(d, nil)} }
+
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.s.router.ServeHTTP(w, r) }
+
+// Drain waits, as long as ctx allows, until the requests in flight are
+// answered: the first step of a graceful stop, after Draining turned true
+// and while the listener still answers (readiness 503). Streams and long
+// polls are not waited for: the server's Shutdown ends them.
+func (a *API) Drain(ctx context.Context) error { return a.s.inflight.wait(ctx) }
 
 // newServer builds the router; extra mounts routes inside the regulated
 // group, which lets tests add routes (a panicking one, say) to the real stack.
@@ -84,6 +103,7 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 		router:     chi.NewRouter(),
 		metrics:    newHTTPMetrics(d.Registry),
 		limiter:    newLimiter(d.MaxInflight, d.OnShed),
+		streaming:  map[string]bool{},
 		documented: map[string][]string{},
 	}
 	s.routes(extra)
@@ -108,7 +128,7 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 	s.mountProbes(r)
 
 	r.Group(func(r chi.Router) {
-		r.Use(limitBody)
+		r.Use(s.refuseWhileDraining, s.trackInflight, limitBody)
 		if s.Token != "" {
 			r.Use(bearerAuth(s.Token)) // before the limiter: strangers take no slot
 		}

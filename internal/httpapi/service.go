@@ -17,8 +17,12 @@ func (s *server) mountProbes(r chi.Router) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.Ready != nil && !s.Ready() {
-			WriteError(w, r, errNotReady)
+		if s.Ready == nil {
+			WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			return
+		}
+		if err := s.Ready(); err != nil {
+			WriteError(w, r, fmt.Errorf("%w: %v", errNotReady, err))
 			return
 		}
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -51,7 +55,7 @@ func (l promLog) Println(v ...any) {
 	l.log.Error().Msg(strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
-var errNotReady = fmt.Errorf("%w: starting or stopping", errUnavailable)
+var errNotReady = fmt.Errorf("%w: not ready", errUnavailable)
 
 // Version is the body of GET /api/v1/version.
 type Version struct {

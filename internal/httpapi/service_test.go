@@ -28,7 +28,7 @@ func decodeJSON(t *testing.T, res *http.Response, status int, dst any) {
 
 func TestProbes(t *testing.T) {
 	ready := false
-	h := httpapi.New(httpapi.Deps{Ready: func() bool { return ready }})
+	h := httpapi.New(httpapi.Deps{Ready: func() error { return readyErr(ready) }})
 	var body map[string]string
 	decodeJSON(t, do(t, h, request{path: "/healthz"}), 200, &body)
 	if body["status"] != "ok" {
@@ -147,4 +147,12 @@ func TestMetricsScrapesBounded(t *testing.T) {
 			t.Errorf("a held scrape ended with %d, want 200", code)
 		}
 	}
+}
+
+// readyErr is what a Ready says: nil when ready.
+func readyErr(ready bool) error {
+	if ready {
+		return nil
+	}
+	return errors.New("starting")
 }

@@ -46,7 +46,7 @@ func StartWrapped(t testing.TB, mutate func(*config.Config), wrap func(http.Hand
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	h := a.Handler()
+	var h http.Handler = a.Handler()
 	if wrap != nil {
 		h = wrap(h)
 	}
