@@ -266,43 +266,54 @@ func TestPhoneCrashMidCallHTTP(t *testing.T) {
 	d124.expect(t, "inbound:123")
 }
 
-// TestFrequencyCrashDropsCallsHTTP: the allocator's crash restarts the
-// phones after it (rest_for_one): every phone is detached, every call
-// dropped and recorded, every frequency free; the overload manager and its
-// counters are untouched.
-func TestFrequencyCrashDropsCallsHTTP(t *testing.T) {
-	_, srv := startTestApp(t, func(c *config.Config) { c.FaultInjection = true; c.Frequencies = "10" })
-	connect(t, srv, "123", "124") // on the last frequency: alarm no_frequency
-	attach(t, srv, "125")
-	attach(t, srv, "126")
-	act(t, srv, "125", dial("126")) // ringing
-	waitState(t, srv, "126", "receiving", "125")
-	counted := counters(t, srv)
-	if counted["set_alarm:no_frequency"] != 1 {
-		t.Fatalf("counters %v, want the no_frequency alarm set once", counted)
-	}
+// TestCrashDropsCallsHTTP: the allocator's crash restarts the phones
+// after it (rest_for_one), and phones:crash restarts the phones alone:
+// either way every phone is detached, every call dropped and recorded,
+// every frequency free; the overload manager and its counters are
+// untouched (domain.md §5).
+func TestCrashDropsCallsHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		crash    string
+		restarts map[string]int
+	}{
+		{"frequency", map[string]int{"overload": 0, "frequency": 1, "phones": 1}},
+		{"phones", map[string]int{"overload": 0, "frequency": 0, "phones": 1}},
+	} {
+		t.Run(tc.crash, func(t *testing.T) {
+			_, srv := startTestApp(t, func(c *config.Config) { c.FaultInjection = true; c.Frequencies = "10" })
+			connect(t, srv, "123", "124") // on the last frequency: alarm no_frequency
+			attach(t, srv, "125")
+			attach(t, srv, "126")
+			act(t, srv, "125", dial("126")) // ringing
+			waitState(t, srv, "126", "receiving", "125")
+			counted := counters(t, srv)
+			if counted["set_alarm:no_frequency"] != 1 {
+				t.Fatalf("counters %v, want the no_frequency alarm set once", counted)
+			}
 
-	crash(t, srv, "frequency", map[string]int{"overload": 0, "frequency": 1, "phones": 1})
-	var phones struct{ Items []phoneJSON }
-	callJSON(t, srv, http.MethodGet, phonesAPI, nil, http.StatusOK, &phones)
-	if len(phones.Items) != 0 {
-		t.Fatalf("phones after the restart: %+v, want none", phones.Items)
-	}
-	wantProblem(t, srv, http.MethodGet, phonesAPI+"/123", nil, http.StatusNotFound, "not_attached")
-	wantProblem(t, srv, http.MethodGet, phonesAPI+"/123/events", nil, http.StatusNotFound, "not_attached")
-	for _, r := range waitCalls(t, srv, "", 2) {
-		if r.Outcome != "dropped" {
-			t.Errorf("record %+v, want dropped", r)
-		}
-	}
-	if v := frequencies(t, srv); len(v.Allocated) != 0 || !slices.Equal(v.Free, []int{10}) {
-		t.Errorf("frequencies %+v after the restart, want 10 free", v)
-	}
-	got := counters(t, srv)
-	for k, n := range counted {
-		if got[k] < n {
-			t.Errorf("counter %s went from %d to %d: the counters were reset", k, n, got[k])
-		}
+			crash(t, srv, tc.crash, tc.restarts)
+			var phones struct{ Items []phoneJSON }
+			callJSON(t, srv, http.MethodGet, phonesAPI, nil, http.StatusOK, &phones)
+			if len(phones.Items) != 0 {
+				t.Fatalf("phones after the restart: %+v, want none", phones.Items)
+			}
+			wantProblem(t, srv, http.MethodGet, phonesAPI+"/123", nil, http.StatusNotFound, "not_attached")
+			wantProblem(t, srv, http.MethodGet, phonesAPI+"/123/events", nil, http.StatusNotFound, "not_attached")
+			for _, r := range waitCalls(t, srv, "", 2) {
+				if r.Outcome != "dropped" {
+					t.Errorf("record %+v, want dropped", r)
+				}
+			}
+			if v := frequencies(t, srv); len(v.Allocated) != 0 || !slices.Equal(v.Free, []int{10}) {
+				t.Errorf("frequencies %+v after the restart, want 10 free", v)
+			}
+			got := counters(t, srv)
+			for k, n := range counted {
+				if got[k] < n {
+					t.Errorf("counter %s went from %d to %d: the counters were reset", k, n, got[k])
+				}
+			}
+		})
 	}
 }
 

@@ -94,3 +94,8 @@ func (p phonesProcess) Inspect() sup.Info {
 // SetTrace does nothing: there is nothing to trace. Inspect keeps saying
 // trace false, which the API reports to the client.
 func (phonesProcess) SetTrace(bool) {}
+
+// Crash kills the phones supervisor (fault injection): bsc restarts it,
+// with the consequences of domain.md §5 (calls dropped and recorded,
+// phones detached, frequencies released).
+func (p phonesProcess) Crash() { p.s.Crash() }

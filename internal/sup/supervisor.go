@@ -17,6 +17,9 @@ var (
 	ErrNoChild = errcode.New("not_found", "no such child")
 	// ErrNotDynamic: dynamic child calls on a static supervisor.
 	ErrNotDynamic = errors.New("not a simple_one_for_one supervisor")
+	// ErrKilled is the exit reason of a supervisor ended by Crash, an
+	// abnormal exit (OTP's killed).
+	ErrKilled = errors.New("killed")
 )
 
 // IntensityError is the exit reason of a supervisor that gave up.
@@ -62,10 +65,12 @@ type Supervisor struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wake     chan struct{} // capacity 1: "the queue has events"
-	stopCh   chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
+	wake      chan struct{} // capacity 1: "the queue has events"
+	stopCh    chan struct{}
+	stopOnce  sync.Once
+	crashCh   chan struct{}
+	crashOnce sync.Once
+	done      chan struct{}
 
 	mu         sync.Mutex
 	children   []*child
@@ -138,7 +143,7 @@ func Start(ctx context.Context, spec Spec, exit ExitFunc) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		spec: spec, rep: rep, exit: exit, started: time.Now(),
-		wake: make(chan struct{}, 1), stopCh: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), stopCh: make(chan struct{}), crashCh: make(chan struct{}), done: make(chan struct{}),
 		in:    intensity{max: spec.MaxRestarts, period: time.Duration(spec.MaxSeconds) * time.Second},
 		state: "starting",
 	}
@@ -207,6 +212,11 @@ func (s *Supervisor) Name() string { return s.spec.Name }
 // It does not block; Done tells when it has ended.
 func (s *Supervisor) Stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
 
+// Crash ends the supervisor abnormally, with ErrKilled, after stopping its
+// children as Stop does (OTP's exit(Sup, kill), for fault injection): its
+// parent restarts it as it would any crashed child.
+func (s *Supervisor) Crash() { s.crashOnce.Do(func() { close(s.crashCh) }) }
+
 // Done is closed when the supervisor has ended.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
 
@@ -240,6 +250,9 @@ func (s *Supervisor) loop() {
 		select {
 		case <-s.stopCh:
 			s.finish(ErrShutdown)
+			return
+		case <-s.crashCh:
+			s.finish(ErrKilled)
 			return
 		case <-s.wake:
 			s.mu.Lock()

@@ -3,6 +3,7 @@ package sup
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,4 +298,35 @@ func childNode(tree Node, name string) *Node {
 		}
 	}
 	return nil
+}
+
+// TestCrashIsAnAbnormalExit: a crashed supervisor stops its children as a
+// stop would and exits with ErrKilled, which its parent restarts.
+func TestCrashIsAnAbnormalExit(t *testing.T) {
+	r := newRecorder()
+	var incarnations []*Supervisor
+	var mu sync.Mutex
+	inner := Spec{Name: "inner", Strategy: OneForOne, MaxRestarts: 1, MaxSeconds: 3600,
+		Children: []ChildSpec{{Name: "w", Start: r.worker("w")}}}
+	outer, err := Start(context.Background(), Spec{Name: "outer", Strategy: OneForOne, MaxRestarts: 1, MaxSeconds: 3600,
+		Children: []ChildSpec{{Name: "inner", Kind: SupervisorKind, Start: Supervise(inner, func(s *Supervisor) {
+			mu.Lock()
+			incarnations = append(incarnations, s)
+			mu.Unlock()
+		})}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopAndWait(t, outer)
+	r.waitEvents(t, 0, "start:w")
+	mu.Lock()
+	first := incarnations[0]
+	mu.Unlock()
+	first.Crash()
+	r.waitEvents(t, 1, "stop:w", "start:w")
+	<-first.Done()
+	if err := first.Err(); !errors.Is(err, ErrKilled) || IsNormal(err) {
+		t.Fatalf("crashed supervisor's Err = %v, want ErrKilled", err)
+	}
+	testutil.Eventually(t, 5*time.Second, "outer restarted inner", func() bool { return outer.Tree().Restarts == 1 })
 }
