@@ -64,7 +64,7 @@ type App struct {
 	coffee        *sup.Supervisor
 	machines      *coffee.Machines
 	coffeeMetrics *coffee.Metrics
-	ready         atomic.Bool // the trees are up
+	ready         atomic.Bool   // the trees are up
 	draining      atomic.Bool   // a graceful stop began
 	failed        chan struct{} // closed when a top supervisor gave up
 	failErr       error

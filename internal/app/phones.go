@@ -159,7 +159,9 @@ func (r recordsForPhones) Record(rec calls.Record) calls.Ticket {
 	return t
 }
 
-func (r recordsForPhones) Wait(ctx context.Context, t calls.Ticket) error { return r.a.writer.Wait(ctx, t) }
+func (r recordsForPhones) Wait(ctx context.Context, t calls.Ticket) error {
+	return r.a.writer.Wait(ctx, t)
+}
 
 // phoneActions lets an auto device act on its own phone, whichever
 // controller incarnation serves it now.
