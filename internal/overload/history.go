@@ -68,14 +68,19 @@ const (
 	// lossLogPeriod: losses (dropped events, dropped or failed history
 	// records) come in floods; one line per period and kind says so.
 	lossLogPeriod = 10 * time.Second
+	// A failed history write is retried after historyRetry, doubling up
+	// to historyRetryMax, the records kept in the queue meanwhile.
+	historyRetry    = 100 * time.Millisecond
+	historyRetryMax = 5 * time.Second
 )
 
 // historyWriter writes the alarm history behind the manager's loop, so a
 // slow database delays the history, never the events. It is the Manager's:
 // started by Start, flushed and stopped when the manager ends. Records are
 // written in the order they were added, in batches of whatever queued up
-// during the previous write; when historyQueue records wait, the oldest is
-// dropped, counted and logged.
+// during the previous write; a batch that fails (the database cannot be
+// written) goes back to the queue and is retried with back-off; when
+// historyQueue records wait, the oldest is dropped, counted and logged.
 type historyWriter struct {
 	store   HistoryStore
 	metrics *Metrics
@@ -109,23 +114,30 @@ func newHistoryWriter(st HistoryStore, metrics *Metrics, log zerolog.Logger) *hi
 // add queues rec without blocking.
 func (w *historyWriter) add(rec store.AlarmRecord) {
 	w.mu.Lock()
-	if len(w.queue) == historyQueue {
-		oldest := w.queue[0]
-		w.queue = w.queue[1:]
-		w.dropped++
-		w.settle(1)
-		w.metrics.historyDropped(1)
-		w.dropLog.Warn().Str("alarm", oldest.Alarm).Str("action", oldest.Action).Time("at", oldest.At).
-			Uint64("dropped_total", w.dropped).Int("queue", historyQueue).
-			Msg("alarm history queue full: oldest record dropped")
-	}
 	w.queue = append(w.queue, rec)
 	w.added++
+	w.bound()
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
 	default: // the writer is already due to look
 	}
+}
+
+// bound drops the oldest records beyond historyQueue; w.mu is held.
+func (w *historyWriter) bound() {
+	over := len(w.queue) - historyQueue
+	if over <= 0 {
+		return
+	}
+	oldest := w.queue[0]
+	w.queue = w.queue[over:]
+	w.dropped += uint64(over)
+	w.settle(over)
+	w.metrics.historyDropped(over)
+	w.dropLog.Warn().Str("alarm", oldest.Alarm).Str("action", oldest.Action).Time("at", oldest.At).
+		Uint64("dropped_total", w.dropped).Int("queue", historyQueue).
+		Msg("alarm history queue full: oldest records dropped")
 }
 
 // settle counts n records as done with; w.mu is held.
@@ -137,38 +149,69 @@ func (w *historyWriter) settle(n int) {
 
 func (w *historyWriter) run() {
 	defer close(w.done)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	failing, backoff := false, historyRetry
 	for {
 		select {
 		case <-w.wake:
-			w.write()
+			if failing {
+				continue // the retry comes with the timer
+			}
+		case <-retry.C:
 		case <-w.stop:
-			w.write() // nothing is added once stop is closed
+			// Nothing is added once stop is closed: a last try, and what
+			// it cannot write is lost.
+			if !w.write() {
+				w.lose()
+			}
 			return
+		}
+		if failing = !w.write(); failing {
+			retry.Reset(backoff)
+			backoff = min(2*backoff, historyRetryMax)
+		} else {
+			backoff = historyRetry
 		}
 	}
 }
 
-// write writes everything queued as one batch.
-func (w *historyWriter) write() {
+// write writes everything queued as one batch and tells whether it did.
+// A failed batch goes back to the head of the queue: the database's
+// fault, not the alarms', which carry on.
+func (w *historyWriter) write() bool {
 	w.mu.Lock()
 	batch := w.queue
 	w.queue = nil
 	w.mu.Unlock()
 	if len(batch) == 0 {
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(w.ctx, historyTimeout)
 	err := w.store.AppendAlarms(ctx, batch)
 	cancel()
-	if err != nil {
-		// The database's fault, not the alarms': the records are lost, the
-		// alarms and the events carry on.
-		w.metrics.historyDropped(len(batch))
-		w.failLog.Error().Err(err).Int("records", len(batch)).Msg("alarm history write failed")
-	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.failLog.Error().Err(err).Int("records", len(batch)).Msg("alarm history write failed; retrying")
+		w.queue = append(batch, w.queue...)
+		w.bound()
+		return false
+	}
 	w.settle(len(batch))
-	w.mu.Unlock()
+	return true
+}
+
+// lose counts what is still queued as lost, when the writer stops.
+func (w *historyWriter) lose() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.queue); n > 0 {
+		w.metrics.historyDropped(n)
+		w.failLog.Error().Int("records", n).Msg("alarm history records lost: the manager stopped before they could be written")
+		w.queue = nil
+		w.settle(n)
+	}
 }
 
 // close writes what is queued and stops the writer; a write still going

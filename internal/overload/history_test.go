@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // gatedHistory is a HistoryStore whose writes wait until the test opens the
@@ -112,7 +114,7 @@ func TestSlowHistoryHoldsUpNothing(t *testing.T) {
 	if got := value(t, h.metrics.histDropped); got != extra {
 		t.Fatalf("bsc_alarm_history_dropped_total = %v, want %d", got, extra)
 	}
-	if n := h.logs.count("oldest record dropped"); n != 1 {
+	if n := h.logs.count("oldest records dropped"); n != 1 {
 		t.Errorf("drops logged %d times, want once per period", n)
 	}
 
@@ -187,4 +189,45 @@ func TestStopAbandonsStuckHistory(t *testing.T) {
 	if recs, err := h.m.History(ctxT(t), 0, 0); err != nil || len(recs) != 0 {
 		t.Errorf("History after the end: %v, %v", recs, err)
 	}
+}
+
+// TestFailedHistoryWritesAreRetried: while the database cannot be written
+// the history keeps its records and retries; once it can, they are written
+// in order and none is counted lost.
+func TestFailedHistoryWritesAreRetried(t *testing.T) {
+	f := &failingHistory{memHistory: newMemHistory(memHistorySize)}
+	f.failing.Store(true)
+	h := start(t, Config{History: f})
+	events := flap(time.Now(), 3)
+	h.sync(t, events...)
+	testutil.Eventually(t, 5*time.Second, "two failed writes", func() bool { return f.failures.Load() >= 2 })
+	f.failing.Store(false)
+	testutil.Eventually(t, 5*time.Second, "the history written", func() bool {
+		recs, _ := f.AlarmHistory(context.Background(), 0, 0)
+		return len(recs) == 3
+	})
+	recs, _ := f.AlarmHistory(context.Background(), 0, 0)
+	for i, r := range recs {
+		if !r.At.Equal(events[i].At) {
+			t.Fatalf("record %d at %v, want %v: out of order", i, r.At, events[i].At)
+		}
+	}
+	if got := value(t, h.metrics.histDropped); got != 0 {
+		t.Errorf("%v records counted lost", got)
+	}
+}
+
+// failingHistory fails every write while failing is set.
+type failingHistory struct {
+	*memHistory
+	failing  atomic.Bool
+	failures atomic.Int32
+}
+
+func (f *failingHistory) AppendAlarms(ctx context.Context, recs []store.AlarmRecord) error {
+	if f.failing.Load() {
+		f.failures.Add(1)
+		return errors.New("disk full")
+	}
+	return f.memHistory.AppendAlarms(ctx, recs)
 }
