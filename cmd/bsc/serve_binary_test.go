@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -25,14 +27,46 @@ import (
 // for a loaded machine, well under what a hung process would take.
 const binaryWait = 15 * time.Second
 
-func TestServeBinary(t *testing.T) {
+// built is the binary the tests run, built once for all of them.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// TestMain removes the built binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// buildBSC builds the binary once and returns its path.
+func buildBSC(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "bsc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "bsc-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "bsc")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
+	return built.bin
+}
+
+func TestServeBinary(t *testing.T) {
+	bin := buildBSC(t)
 	t.Run("gives up on the third restart", func(t *testing.T) { testGiveUp(t, bin) })
 	t.Run("SIGTERM stops cleanly", func(t *testing.T) { testSIGTERM(t, bin) })
 	t.Run("bad flags", func(t *testing.T) { testBadFlags(t, bin) })

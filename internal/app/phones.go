@@ -12,6 +12,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/phonefsm"
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
 )
 
@@ -138,9 +139,13 @@ func (f freqForPhones) Release(owner string, fr int) {
 // recordsForPhones hands finished calls to the batching writer.
 type recordsForPhones struct{ a *App }
 
-// Reserve keeps room for a new call's record; a full queue is load
-// regulation shedding the call.
+// Reserve keeps room for a new call's record. New calls are shed while
+// the database cannot be written (by any writer), and when the queue is
+// full, which is load regulation shedding the call.
 func (r recordsForPhones) Reserve() error {
+	if r.a.storage.down.Load() {
+		return fmt.Errorf("%w: new calls are refused until it can", store.ErrStorage)
+	}
 	err := r.a.writer.Reserve()
 	if errors.Is(err, calls.ErrOverloaded) {
 		r.a.shed()

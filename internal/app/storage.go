@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bsc-sim/bsc/internal/overload"
 )
@@ -13,6 +14,8 @@ import (
 // publishOverload raises it again on a new one.
 type storageAlarm struct {
 	notify func(overload.Event)
+
+	down atomic.Bool // failed != nil, read without the lock on every call
 
 	mu     sync.Mutex
 	failed error // why, while raised
@@ -25,6 +28,7 @@ func (s *storageAlarm) change(err error) {
 	defer s.mu.Unlock()
 	was := s.failed != nil
 	s.failed = err
+	s.down.Store(err != nil)
 	switch {
 	case err != nil && !was:
 		s.notify(overload.Event{Kind: overload.SetAlarm, ID: overload.AlarmStorageFailed, Source: "database"})
