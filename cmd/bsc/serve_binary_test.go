@@ -71,6 +71,8 @@ func TestServeBinary(t *testing.T) {
 	t.Run("SIGTERM stops cleanly", func(t *testing.T) { testSIGTERM(t, bin) })
 	t.Run("bad flags", func(t *testing.T) { testBadFlags(t, bin) })
 	t.Run("subscribers and call records survive kill -9", func(t *testing.T) { testSurvivesKill(t, bin) })
+	t.Run("readiness 503 while a stop drains", func(t *testing.T) { testDrainReadiness(t, bin) })
+	t.Run("a database it cannot write is refused", func(t *testing.T) { testRefusesUnwritable(t, bin) })
 }
 
 // bscProcess is a running `bsc serve`.

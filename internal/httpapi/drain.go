@@ -44,7 +44,11 @@ func (s *server) trackInflight(next http.Handler) http.Handler {
 		f.mu.Lock()
 		f.n++
 		f.mu.Unlock()
-		defer f.done()
+		s.metrics.inflight.Inc()
+		defer func() {
+			s.metrics.inflight.Dec()
+			f.done()
+		}()
 		next.ServeHTTP(w, r)
 	})
 }

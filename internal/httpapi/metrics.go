@@ -39,6 +39,7 @@ const unmatchedRoute = "unmatched"
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	inflight prometheus.Gauge
 }
 
 // newHTTPMetrics registers the HTTP metrics, or reuses those already on reg
@@ -55,6 +56,10 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			// Handlers are sub-millisecond when idle; long polls last up to 30 s.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"route", "method"})),
+		inflight: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bsc_http_requests_in_flight",
+			Help: "API requests being served, streams, long polls, probes and scrapes apart: what a graceful stop waits for.",
+		})),
 	}
 }
 
