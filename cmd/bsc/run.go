@@ -79,9 +79,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bsc check: usage: bsc check --config FILE")
 		return exitUsage
 	}
-	if _, err := config.LoadFile(*path); err != nil {
+	cfg, err := config.LoadFile(*path)
+	if err != nil {
 		fmt.Fprintf(stderr, "bsc check: %v\n", err)
 		return exitError
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "bsc check: warning: %s\n", w)
 	}
 	fmt.Fprintln(stdout, "ok")
 	return exitOK

@@ -26,6 +26,7 @@ func writeConfig(t *testing.T, content string) string {
 func TestRun(t *testing.T) {
 	good := writeConfig(t, "listen: 127.0.0.1:9000\nlog-level: debug\n")
 	bad := writeConfig(t, "log-level: loud\n")
+	open := writeConfig(t, "listen: 0.0.0.0:9000\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -41,6 +42,7 @@ func TestRun(t *testing.T) {
 		{"version", []string{"version"}, nil, 0, "bsc ", ""},
 		{"version with argument", []string{"version", "x"}, nil, 2, "", "unexpected argument"},
 		{"check ok", []string{"check", "--config", good}, nil, 0, "ok", ""},
+		{"check open without token", []string{"check", "--config", open}, nil, 0, "ok", "warning: listen 0.0.0.0:9000 is reachable from other hosts and no api-token"},
 		{"check bad value", []string{"check", "--config", bad}, nil, 1, "", `unknown log level "loud"`},
 		{"check missing file", []string{"check", "--config", "/nonexistent.yaml"}, nil, 1, "", "no such file"},
 		{"check without config", []string{"check"}, nil, 2, "", "usage: bsc check --config FILE"},

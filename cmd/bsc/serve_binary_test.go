@@ -70,6 +70,12 @@ func TestServeBinary(t *testing.T) {
 	t.Run("gives up on the third restart", func(t *testing.T) { testGiveUp(t, bin) })
 	t.Run("SIGTERM stops cleanly", func(t *testing.T) { testSIGTERM(t, bin) })
 	t.Run("bad flags", func(t *testing.T) { testBadFlags(t, bin) })
+	t.Run("an open listen without a token warns", func(t *testing.T) {
+		p := startBSC(t, bin, "--listen", "0.0.0.0:0")
+		if log := p.stderr.String(); !strings.Contains(log, `"level":"warn"`) || !strings.Contains(log, "reachable from other hosts") {
+			t.Errorf("no warning in the start log:\n%s", log)
+		}
+	})
 	t.Run("subscribers and call records survive kill -9", func(t *testing.T) { testSurvivesKill(t, bin) })
 	t.Run("readiness 503 while a stop drains", func(t *testing.T) { testDrainReadiness(t, bin) })
 	t.Run("a database it cannot write is refused", func(t *testing.T) { testRefusesUnwritable(t, bin) })

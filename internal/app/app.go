@@ -379,6 +379,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 			defer stopPprof()
 		}
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w)
+	}
 	log.Info().Str("listen", ln.Addr().String()).Msg("serving")
 
 	var runErr error

@@ -331,6 +331,8 @@ func TestCoffeeBadInput(t *testing.T) {
 		wantProblem(t, srv, r.method, r.path, nil, http.StatusNotFound, "not_found")
 	}
 	wantProblem(t, srv, http.MethodPost, coffeeAPI+"/nope/events", json.RawMessage(`{"event":"cancel"}`), http.StatusNotFound, "not_found")
+	// A cursor that names no machine id, as every list refuses a foreign one.
+	wantProblem(t, srv, http.MethodGet, coffeeAPI+"?after=garbage", nil, http.StatusBadRequest, "invalid_request")
 
 	// Creation refuses bad ids and timeouts, and a taken id.
 	for _, body := range []string{`{"id":"a b"}`, `{"payment_timeout_ms":0}`, `{"payment_timeout_ms":3600001}`, `{"name":"x"}`} {

@@ -73,6 +73,7 @@ func TestSubscribersHTTP(t *testing.T) {
 		{"no msisdn", "POST", subscribersAPI, map[string]string{"imsi": "001010000000126"}, 400, "invalid_msisdn"},
 		{"numeric msisdn", "POST", subscribersAPI, map[string]int{"msisdn": 126}, 400, "invalid_request"},
 		{"short IMSI", "POST", subscribersAPI, map[string]string{"msisdn": "126", "imsi": "12"}, 400, "invalid_request"},
+		{"empty IMSI", "POST", subscribersAPI, map[string]string{"msisdn": "126", "imsi": ""}, 400, "invalid_request"},
 		{"unknown field", "POST", subscribersAPI, map[string]string{"msisdn": "126", "name": "Joe"}, 400, "invalid_request"},
 		{"unknown", "GET", subscribersAPI + "/999", nil, 404, "unknown_subscriber"},
 		{"malformed in path", "GET", subscribersAPI + "/12a", nil, 400, "invalid_msisdn"},
@@ -148,7 +149,11 @@ func TestSubscribersBulkHTTP(t *testing.T) {
 		{"bad IMSI", bulk(bulkItem{"300", "1"}, bulkItem{"301", ""}), "invalid_request", 0},
 		{"IMSI of another", bulk(bulkItem{"300", ""}, bulkItem{"301", "001010000000201"}), "invalid_request", 1},
 		{"no items", map[string]any{}, "invalid_request", -1},
-		{"unknown item field", map[string]any{"items": []map[string]string{{"msisdn": "300", "name": "x"}}}, "invalid_request", -1},
+		{"unknown item field", map[string]any{"items": []map[string]string{{"msisdn": "300"}, {"msisdn": "301", "name": "x"}}}, "invalid_request", 1},
+		{"item field of the wrong type", map[string]any{"items": []map[string]any{{"msisdn": "300"}, {"msisdn": 301}}}, "invalid_request", 1},
+		{"item not an object", map[string]any{"items": []any{map[string]string{"msisdn": "300"}, "301"}}, "invalid_request", 1},
+		{"empty IMSI", map[string]any{"items": []map[string]string{{"msisdn": "300", "imsi": ""}}}, "invalid_request", 0},
+		{"items not a list", map[string]any{"items": "300"}, "invalid_request", -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,6 +31,9 @@ const MaxMachines = 1000
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// ValidID tells whether id can name a machine.
+func ValidID(id string) bool { return validID.MatchString(id) }
+
 // Machines is the registry of coffee machines, each a dynamic child of a
 // simple_one_for_one supervisor (transient children: a crashed machine is
 // restarted, a removed one is not). A machine's hardware stub belongs to

@@ -103,12 +103,6 @@ func listHandlers(w http.ResponseWriter, r *http.Request, m *overload.Manager) e
 	if err != nil {
 		return err
 	}
-	// Clients name files, not paths: show them the name only.
-	for i := range hs {
-		if hs[i].Target != "" && hs[i].Target != stdoutTarget {
-			hs[i].Target = filepath.Base(hs[i].Target)
-		}
-	}
 	WriteJSON(w, http.StatusOK, List[overload.HandlerInfo]{Items: hs})
 	return nil
 }

@@ -95,6 +95,9 @@ func (s *server) listMachines(ms *coffee.Machines, w http.ResponseWriter, r *htt
 	if err != nil {
 		return err
 	}
+	if p.After != "" && !coffee.ValidID(p.After) {
+		return fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
+	}
 	all := ms.List() // sorted by id, at most coffee.MaxMachines
 	from, _ := slices.BinarySearchFunc(all, p.After, func(st coffee.Status, after string) int {
 		return strings.Compare(st.ID, after)

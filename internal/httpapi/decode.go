@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,13 +9,14 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Decode reads the request body as exactly one JSON value into dst,
-// strictly: a Content-Type other than JSON, an unknown field, a value of
-// the wrong type, trailing data or an empty body is 400 invalid_request,
-// and a body over the route's limit is 413 too_large. Pass its error to
-// WriteError.
+// strictly: a Content-Type other than JSON, a body that is not UTF-8, an
+// unknown field, a value of the wrong type, trailing data or an empty body
+// is 400 invalid_request, and a body over the route's limit is 413
+// too_large. Pass its error to WriteError.
 func Decode(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -22,19 +24,32 @@ func Decode(r *http.Request, dst any) error {
 			return fmt.Errorf("%w: Content-Type must be application/json", errInvalidRequest)
 		}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body) // bounded by the route's body limit
+	if err != nil {
+		if tl := tooLarge(err); tl != nil {
+			return tl
+		}
+		return fmt.Errorf("%w: reading the body: %v", errInvalidRequest, err)
+	}
+	return DecodeJSON(body, dst)
+}
+
+// DecodeJSON is Decode's check of one JSON value already read. JSON is
+// UTF-8 (RFC 8259): encoding/json would quietly turn invalid bytes into
+// U+FFFD, storing what the client never sent, so they are refused.
+func DecodeJSON(body []byte, dst any) error {
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: the body is not valid UTF-8", errInvalidRequest)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	err := dec.Decode(new(json.RawMessage))
-	if errors.Is(err, io.EOF) {
-		return nil
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: body must be a single JSON value", errInvalidRequest)
 	}
-	if tl := tooLarge(err); tl != nil {
-		return tl
-	}
-	return fmt.Errorf("%w: body must be a single JSON value", errInvalidRequest)
+	return nil
 }
 
 func decodeError(err error) error {

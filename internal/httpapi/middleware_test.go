@@ -154,6 +154,7 @@ func TestDecode(t *testing.T) {
 		{"truncated", request{body: `{"a": 1`}, 400, "invalid_request", "malformed JSON"},
 		{"two values", request{body: `{} {}`}, 400, "invalid_request", "single JSON value"},
 		{"wrong type", request{body: `[1]`}, 400, "invalid_request", "want map"},
+		{"invalid UTF-8 in a string", request{body: "{\"a\": \"\xff\xfe\"}"}, 400, "invalid_request", "UTF-8"},
 		{"too large", request{body: `{"a": "` + strings.Repeat("x", 1<<20) + `"}`}, 413, "too_large", "1048576"},
 		{"too large after a value", request{body: "{}" + strings.Repeat(" ", 1<<20) + "{}"}, 413, "too_large", ""},
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,22 +27,32 @@ var (
 // a bulk request. The MSISDN is read as a string so that a bad one is
 // invalid_msisdn (with its item's index in a bulk), not a JSON type error.
 type SubscriberRequest struct {
-	MSISDN string `json:"msisdn"`
-	IMSI   string `json:"imsi,omitempty"`
+	MSISDN string  `json:"msisdn"`
+	IMSI   *string `json:"imsi,omitempty"`
 }
 
-// subscriber checks the MSISDN; the IMSI is the HLR's to check.
+// subscriber checks the MSISDN, and that an IMSI given is not empty (no
+// IMSI is said by leaving it out); the rest of the IMSI is the HLR's to
+// check.
 func (req SubscriberRequest) subscriber() (hlr.Subscriber, error) {
 	m, err := hlr.ParseMSISDN(req.MSISDN)
 	if err != nil {
 		return hlr.Subscriber{}, fmt.Errorf("msisdn: %w", err)
 	}
-	return hlr.Subscriber{MSISDN: m, IMSI: req.IMSI}, nil
+	sub := hlr.Subscriber{MSISDN: m}
+	if req.IMSI != nil {
+		if *req.IMSI == "" {
+			return hlr.Subscriber{}, fmt.Errorf("%w: imsi is empty: give 15 digits, or leave it out for none", errInvalidRequest)
+		}
+		sub.IMSI = *req.IMSI
+	}
+	return sub, nil
 }
 
-// BulkRequest is the body of POST /api/v1/subscribers:bulk.
+// BulkRequest is the body of POST /api/v1/subscribers:bulk, its items kept
+// raw so that each is decoded on its own, a bad one named by its index.
 type BulkRequest struct {
-	Items []SubscriberRequest `json:"items"`
+	Items []json.RawMessage `json:"items"`
 }
 
 // BulkResult is the answer to a bulk request.
@@ -107,12 +118,15 @@ func DecodeBulk(r *http.Request) ([]hlr.Subscriber, error) {
 		return nil, fmt.Errorf("%w: %d items, at most %d", errInvalidRequest, len(req.Items), hlr.MaxBulk)
 	}
 	subs := make([]hlr.Subscriber, len(req.Items))
-	for i, it := range req.Items {
-		sub, err := it.subscriber()
+	for i, raw := range req.Items {
+		var it SubscriberRequest
+		err := DecodeJSON(raw, &it)
+		if err == nil {
+			subs[i], err = it.subscriber()
+		}
 		if err != nil {
 			return nil, &hlr.ItemError{Index: i, Err: err}
 		}
-		subs[i] = sub
 	}
 	return subs, nil
 }

@@ -3,6 +3,7 @@ package overload
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/bsc-sim/bsc/internal/store"
@@ -56,6 +57,9 @@ func (m *Manager) History(ctx context.Context, afterID int64, limit int) ([]stor
 }
 
 // Handlers lists the installed handlers in the order events reach them.
+// A logger's file target is shown by its name: clients name files in the
+// service's log directory, never paths, and the path is no reader's
+// business.
 func (m *Manager) Handlers(ctx context.Context) ([]HandlerInfo, error) {
 	var out []HandlerInfo
 	if err := m.call(ctx, "handlers", func() {
@@ -63,7 +67,7 @@ func (m *Manager) Handlers(ctx context.Context) ([]HandlerInfo, error) {
 		for _, h := range m.handlers {
 			info := HandlerInfo{Name: h.Name()}
 			if t, ok := h.(targeted); ok {
-				info.Target = t.Target()
+				info.Target = shownTarget(t.Target())
 			}
 			out = append(out, info)
 		}
@@ -217,4 +221,13 @@ func (m *Manager) logChange(msg string, h Handler) {
 		ev = ev.Str("target", t.Target())
 	}
 	ev.Msg(msg)
+}
+
+// shownTarget is a logger target as the API and introspection show it:
+// stdout, or the file's name without its directory.
+func shownTarget(target string) string {
+	if target == "" || target == "stdout" {
+		return target
+	}
+	return filepath.Base(target)
 }

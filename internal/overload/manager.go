@@ -374,7 +374,7 @@ func (m *Manager) refreshSummary() {
 	for _, h := range m.handlers {
 		name := h.Name()
 		if t, ok := h.(targeted); ok {
-			name += "(" + t.Target() + ")"
+			name += "(" + shownTarget(t.Target()) + ")"
 		}
 		names = append(names, name)
 		if a, ok := h.(*alarms); ok && len(a.active) > 0 {
