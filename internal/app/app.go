@@ -350,10 +350,11 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return errors.Join(err, a.closeStores(ctx))
 	}
+	ln := httpapi.LimitConnections(tcp, cfg.MaxConnections, a.shed, a.reg)
 	if err := a.Start(ctx); err != nil {
 		_ = ln.Close()
 		return errors.Join(err, a.closeStores(ctx))

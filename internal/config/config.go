@@ -30,6 +30,7 @@ type Config struct {
 
 	ShutdownTimeout time.Duration // --shutdown-timeout: bound of a graceful stop
 	MaxInflight     int           // --max-inflight: HTTP requests served at once before shedding
+	MaxConnections  int           // --max-connections: HTTP connections open at once; more are answered 503
 	PprofListen     string        // --pprof-listen: address of the net/http/pprof endpoints; "" = off
 	MaxPhones       int           // --max-phones: attached phones at most; more attaches get 503 overloaded
 }
@@ -45,6 +46,7 @@ func Default() Config {
 		LogLevel:        zerolog.InfoLevel,
 		ShutdownTimeout: 10 * time.Second,
 		MaxInflight:     1024,
+		MaxConnections:  2048,
 		MaxPhones:       2_000_000,
 	}
 }
@@ -64,6 +66,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Config, "config", c.Config, "YAML file with these settings, keys named as the flags")
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
 	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests served at once; the excess gets 503 overloaded")
+	fs.Var((*positiveInt)(&c.MaxConnections), "max-connections", "HTTP connections open at once (60-120 KB each when busy); more are answered 503 overloaded and closed")
 	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "host:port serving /debug/pprof for profiling (default: off)")
 	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")
 	return fs

@@ -48,38 +48,84 @@ func BodyLimit(n int64) func(http.Handler) http.Handler {
 //
 // Never shed: health checks and /metrics (mounted outside the limiter),
 // DELETE (releases resources: detach, deallocate, uninstall), and the
-// routes a feature declares with server.neverShed. POST
-// /api/v1/phones/{msisdn}/actions is meant to be one of those: a hangup
-// releases a call, so actions are regulated per action in the phone layer
-// (bounded controller mailboxes), which sheds only those taking resources.
+// routes a feature declares with server.neverShed. A route declared with
+// server.admitByBody is admitted by its handler, once the body says what
+// the request would do: POST /api/v1/phones/{msisdn}/actions admits a
+// call or an accept (they take resources) and never sheds a hangup or a
+// reject (they release them).
 type limiter struct {
 	slots  chan struct{}
 	onShed func()
-	exempt map[string]bool // "METHOD pattern"
+	exempt map[string]bool // "METHOD pattern": never shed
+	byBody map[string]bool // "METHOD pattern": the handler calls admit
 }
 
 func newLimiter(max int, onShed func()) *limiter {
 	if max <= 0 {
 		max = DefaultMaxInflight
 	}
-	return &limiter{slots: make(chan struct{}, max), onShed: onShed, exempt: map[string]bool{}}
+	return &limiter{slots: make(chan struct{}, max), onShed: onShed, exempt: map[string]bool{}, byBody: map[string]bool{}}
 }
+
+// admission is a request's hold on a slot, for routes admitted by body.
+type admission struct {
+	l    *limiter
+	held bool
+}
+
+type admissionKey struct{}
 
 func (l *limiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodDelete || l.exempt[r.Method+" "+routePattern(r)] {
+		key := r.Method + " " + routePattern(r)
+		switch {
+		case r.Method == http.MethodDelete || l.exempt[key]:
 			next.ServeHTTP(w, r)
-			return
-		}
-		select {
-		case l.slots <- struct{}{}:
-			defer func() { <-l.slots }()
+		case l.byBody[key]:
+			a := &admission{l: l}
+			defer a.release()
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), admissionKey{}, a)))
+		case l.acquire():
+			defer l.release()
 			next.ServeHTTP(w, r)
 		default:
-			if l.onShed != nil {
-				l.onShed()
-			}
 			WriteError(w, r, errOverloaded)
 		}
 	})
+}
+
+// acquire takes a slot, or sheds: false, and the overloaded alarm told.
+func (l *limiter) acquire() bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+		if l.onShed != nil {
+			l.onShed()
+		}
+		return false
+	}
+}
+
+func (l *limiter) release() { <-l.slots }
+
+// admit takes a slot for a request of a route admitted by body, once its
+// handler found that it takes resources; errOverloaded when none is free.
+// On other routes it does nothing: the middleware admitted the request.
+func admit(r *http.Request) error {
+	a, ok := r.Context().Value(admissionKey{}).(*admission)
+	if !ok || a.held {
+		return nil
+	}
+	if !a.l.acquire() {
+		return errOverloaded
+	}
+	a.held = true
+	return nil
+}
+
+func (a *admission) release() {
+	if a.held {
+		a.l.release()
+	}
 }

@@ -156,10 +156,10 @@ func (s *server) mountPhones(r chi.Router) {
 	r.Get("/api/v1/phones", with(withPhoneSet(listPhones)))
 	r.Get("/api/v1/phones/{msisdn}", with(withPhoneSet(getPhone)))
 	r.Delete("/api/v1/phones/{msisdn}", with(detachPhone))
-	// A hangup releases a call: actions are regulated by the phone layer,
-	// which sheds only the calls (bounded mailboxes, the record queue).
+	// A hangup or a reject releases a call and is never shed; a call or an
+	// accept takes an in-flight slot like any other request.
 	r.Post("/api/v1/phones/{msisdn}/actions", with(phoneAction))
-	s.neverShed(http.MethodPost, "/api/v1/phones/{msisdn}/actions")
+	s.admitByBody(http.MethodPost, "/api/v1/phones/{msisdn}/actions")
 }
 
 // withPhoneSet serves a read with the current phone set, which exists only
@@ -272,6 +272,11 @@ func phoneAction(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 	act, err := DecodeAction(r)
 	if err != nil {
 		return err
+	}
+	if act.Action == phonefsm.ActCall || act.Action == phonefsm.ActAccept {
+		if err := admit(r); err != nil {
+			return err
+		}
 	}
 	st, err := ps.Act(r.Context(), m, act.Action, act.To)
 	if err != nil {

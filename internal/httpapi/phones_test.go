@@ -38,10 +38,10 @@ func (f *fakePhones) Detach(context.Context, hlr.MSISDN) error { return nil }
 
 func (f *fakePhones) Phones() (*phonefsm.Phones, error) { return nil, phonefsm.ErrUnavailable }
 
-// TestPhoneActionsAreNeverShed: a hangup releases a call, so actions pass
-// a full in-flight limit (the phone layer sheds new calls itself), and so
-// do detaches; attaching is shed.
-func TestPhoneActionsAreNeverShed(t *testing.T) {
+// TestReleasesAreNeverShed: a hangup or a reject releases a call, so they
+// pass a full in-flight limit, and so do detaches; a call, an accept and
+// an attach take resources and are shed.
+func TestReleasesAreNeverShed(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	unblock := sync.OnceFunc(func() { close(release) })
 	defer unblock()
@@ -60,8 +60,14 @@ func TestPhoneActionsAreNeverShed(t *testing.T) {
 	<-entered // the only slot is taken
 
 	json := map[string]string{"Content-Type": "application/json"}
-	if res := do(t, h, request{method: "POST", path: "/api/v1/phones/123/actions", body: `{"action":"hangup"}`, header: json}); res.StatusCode != http.StatusOK {
-		t.Errorf("action while full: %d, want 200", res.StatusCode)
+	for _, action := range []string{"hangup", "reject"} {
+		if res := do(t, h, request{method: "POST", path: "/api/v1/phones/123/actions", body: `{"action":"` + action + `"}`, header: json}); res.StatusCode != http.StatusOK {
+			t.Errorf("%s while full: %d, want 200", action, res.StatusCode)
+		}
+	}
+	for _, body := range []string{`{"action":"call","to":"124"}`, `{"action":"accept"}`} {
+		problemOf(t, do(t, h, request{method: "POST", path: "/api/v1/phones/123/actions", body: body, header: json}),
+			http.StatusServiceUnavailable, "overloaded")
 	}
 	if res := do(t, h, request{method: "DELETE", path: "/api/v1/phones/123"}); res.StatusCode != http.StatusNoContent {
 		t.Errorf("detach while full: %d, want 204", res.StatusCode)

@@ -150,6 +150,12 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 	})
 }
 
+// admitByBody leaves the in-flight limit of a route to its handler, which
+// calls admit once the body says whether the request takes resources.
+func (s *server) admitByBody(method, pattern string) {
+	s.limiter.byBody[method+" "+pattern] = true
+}
+
 // neverShed exempts a route from the in-flight limit, for routes that
 // release resources or hold their own bound (SSE streams). pattern is the
 // served chi pattern.

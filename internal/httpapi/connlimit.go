@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The connection bound of load regulation (operations.md: open
+// connections, and memory per connection, are bounded). Past it a new
+// connection is not left waiting in the kernel's queue, where a client
+// sees nothing: its request is read and answered 503 overloaded with
+// Retry-After, then the connection is closed.
+const (
+	// DefaultMaxConnections is the bound when none is configured. A busy
+	// connection holds 60 to 120 KB (buffers, its goroutine's stack and
+	// what its request allocates), so this is about 250 MB at most.
+	DefaultMaxConnections = 2048
+	// maxRefusers bounds the goroutines answering refused connections;
+	// past it a refused connection is closed without an answer.
+	maxRefusers = 64
+	// refuseTimeout bounds reading a refused connection's request and
+	// writing its answer.
+	refuseTimeout = time.Second
+)
+
+// ConnLimiter wraps a listener so that at most max connections are open;
+// the excess is refused as above.
+type ConnLimiter struct {
+	net.Listener
+	max      int64
+	open     atomic.Int64
+	refusers chan struct{}
+	onShed   func()
+	metrics  *connMetrics
+	wg       sync.WaitGroup // the refusing goroutines
+}
+
+// LimitConnections bounds the connections ln accepts at max (0:
+// DefaultMaxConnections). onShed, if not nil, is told of each refused
+// connection; the gauge bsc_http_connections_open and the counter
+// bsc_http_connections_refused_total go to reg.
+func LimitConnections(ln net.Listener, max int, onShed func(), reg prometheus.Registerer) *ConnLimiter {
+	if max <= 0 {
+		max = DefaultMaxConnections
+	}
+	return &ConnLimiter{Listener: ln, max: int64(max), refusers: make(chan struct{}, maxRefusers),
+		onShed: onShed, metrics: newConnMetrics(reg)}
+}
+
+// Accept returns the next connection within the bound, refusing those
+// beyond it on the way.
+func (l *ConnLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) <= l.max {
+			l.metrics.open.Inc()
+			return &limitedConn{Conn: c, l: l}, nil
+		}
+		l.open.Add(-1)
+		l.refuse(c)
+	}
+}
+
+// Close closes the listener and waits for the refusals under way.
+func (l *ConnLimiter) Close() error {
+	err := l.Listener.Close()
+	l.wg.Wait()
+	return err
+}
+
+func (l *ConnLimiter) refuse(c net.Conn) {
+	l.metrics.refused.Inc()
+	if l.onShed != nil {
+		l.onShed()
+	}
+	select {
+	case l.refusers <- struct{}{}:
+	default:
+		c.Close() // too many refusals at once: no answer
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer func() { <-l.refusers; l.wg.Done() }()
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(refuseTimeout))
+		// Reading the request first lets the client read the answer: a
+		// socket closed with unread data is reset, and the answer lost.
+		if req, err := http.ReadRequest(bufio.NewReaderSize(c, 4096)); err == nil {
+			req.Body.Close()
+		}
+		_, _ = c.Write(refusal)
+	}()
+}
+
+// refusal is the answer to a refused connection.
+var refusal = func() []byte {
+	body := fmt.Sprintf(`{"type":%q,"title":"Service Unavailable","status":503,"detail":"too many open connections: retry later","code":"overloaded"}`,
+		ProblemType("overloaded"))
+	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"+
+		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+}()
+
+// limitedConn gives its place back when closed.
+type limitedConn struct {
+	net.Conn
+	l    *ConnLimiter
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.open.Add(-1)
+		c.l.metrics.open.Dec()
+	})
+	return err
+}
+
+type connMetrics struct {
+	open    prometheus.Gauge
+	refused prometheus.Counter
+}
+
+func newConnMetrics(reg prometheus.Registerer) *connMetrics {
+	return &connMetrics{
+		open: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bsc_http_connections_open",
+			Help: "HTTP connections open (at most --max-connections).",
+		})),
+		refused: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bsc_http_connections_refused_total",
+			Help: "Connections refused past --max-connections, answered 503 overloaded.",
+		})),
+	}
+}
