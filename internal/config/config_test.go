@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Listen: "127.0.0.1:8080", DB: "./bsc.db", Frequencies: "10-15", AutoProvision: true,
-		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxInflight: 1024, MaxPhones: 2_000_000,
+		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxInflight: 1024, MaxConnections: 2048, MaxPhones: 2_000_000,
 	}
 	if cfg != want {
 		t.Errorf("Load() = %+v\nwant %+v", cfg, want)
@@ -70,20 +70,20 @@ func TestPrecedence(t *testing.T) {
 		{"empty env is unset", nil, map[string]string{"BSC_DB": ""}, func(*Config) {}},
 		{"every flag", []string{
 			"--listen=:9090", "--db=/tmp/x.db", "--frequencies=1,2", "--auto-provision=false", "--api-token=s3cret",
-			"--fault-injection", "--log-level=debug", "--shutdown-timeout=3s", "--max-inflight=7",
+			"--fault-injection", "--log-level=debug", "--shutdown-timeout=3s", "--max-inflight=7", "--max-connections=8",
 			"--pprof-listen=127.0.0.1:6060", "--max-phones=9",
 		}, nil, func(c *Config) {
 			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
-				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7,
+				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7, MaxConnections: 8,
 				PprofListen: "127.0.0.1:6060", MaxPhones: 9}
 		}},
 		{"every env", nil, map[string]string{
 			"BSC_LISTEN": ":9090", "BSC_DB": "/tmp/x.db", "BSC_FREQUENCIES": "1,2", "BSC_AUTO_PROVISION": "false",
 			"BSC_API_TOKEN": "s3cret", "BSC_FAULT_INJECTION": "true", "BSC_LOG_LEVEL": "DEBUG",
-			"BSC_SHUTDOWN_TIMEOUT": "3s", "BSC_MAX_INFLIGHT": "7", "BSC_PPROF_LISTEN": "127.0.0.1:6060", "BSC_MAX_PHONES": "9",
+			"BSC_SHUTDOWN_TIMEOUT": "3s", "BSC_MAX_INFLIGHT": "7", "BSC_MAX_CONNECTIONS": "8", "BSC_PPROF_LISTEN": "127.0.0.1:6060", "BSC_MAX_PHONES": "9",
 		}, func(c *Config) {
 			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
-				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7,
+				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7, MaxConnections: 8,
 				PprofListen: "127.0.0.1:6060", MaxPhones: 9}
 		}},
 	}
@@ -160,7 +160,7 @@ func TestHelp(t *testing.T) {
 	var b strings.Builder
 	PrintFlags(&b)
 	for _, name := range []string{"-listen", "-db", "-frequencies", "-auto-provision", "-api-token",
-		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight", "-pprof-listen", "-max-phones"} {
+		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight", "-max-connections", "-pprof-listen", "-max-phones"} {
 		if !strings.Contains(b.String(), name) {
 			t.Errorf("PrintFlags lacks %s", name)
 		}
