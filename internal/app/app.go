@@ -354,14 +354,15 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 	if err != nil {
 		return errors.Join(err, a.closeStores(ctx))
 	}
-	ln := httpapi.LimitConnections(tcp, cfg.MaxConnections, a.shed, a.reg)
+	ln := httpapi.LimitConnections(tcp, httpapi.Limits{MaxConnections: cfg.MaxConnections, MaxActive: cfg.MaxInflight},
+		a.shed, a.reg)
 	if err := a.Start(ctx); err != nil {
 		_ = ln.Close()
 		return errors.Join(err, a.closeStores(ctx))
 	}
 	api := a.Handler()
 	srv := &http.Server{
-		Handler: api,
+		Handler: api, ConnContext: httpapi.ConnContext,
 		// Bounds on what a client can hold: request reading, idle
 		// keep-alives, header size. Streams and long polls bound their own
 		// writes, so there is no WriteTimeout.

@@ -29,7 +29,7 @@ type Config struct {
 	Config         string        // --config: YAML file the values were read from, if any
 
 	ShutdownTimeout time.Duration // --shutdown-timeout: bound of a graceful stop
-	MaxInflight     int           // --max-inflight: HTTP requests served at once before shedding
+	MaxInflight     int           // --max-inflight: HTTP requests worked on at once; 0 = the HTTP layer's default
 	MaxConnections  int           // --max-connections: HTTP connections open at once; more are answered 503
 	PprofListen     string        // --pprof-listen: address of the net/http/pprof endpoints; "" = off
 	MaxPhones       int           // --max-phones: attached phones at most; more attaches get 503 overloaded
@@ -45,7 +45,7 @@ func Default() Config {
 		AutoProvision:   true,
 		LogLevel:        zerolog.InfoLevel,
 		ShutdownTimeout: 10 * time.Second,
-		MaxInflight:     1024,
+		MaxInflight:     0, // the HTTP layer's default: 16 per CPU
 		MaxConnections:  2048,
 		MaxPhones:       2_000_000,
 	}
@@ -65,7 +65,7 @@ func flagSet(c *Config) *flag.FlagSet {
 	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: trace, debug, info, warn, error")
 	fs.StringVar(&c.Config, "config", c.Config, "YAML file with these settings, keys named as the flags")
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
-	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests served at once; the excess gets 503 overloaded")
+	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests worked on at once (default 16 per CPU); one that waits over 20 ms for its turn gets 503 overloaded, unless it releases resources")
 	fs.Var((*positiveInt)(&c.MaxConnections), "max-connections", "HTTP connections open at once (60-120 KB each when busy); more are answered 503 overloaded and closed")
 	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "host:port serving /debug/pprof for profiling (default: off)")
 	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")

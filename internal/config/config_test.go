@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{
 		Listen: "127.0.0.1:8080", DB: "./bsc.db", Frequencies: "10-15", AutoProvision: true,
-		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxInflight: 1024, MaxConnections: 2048, MaxPhones: 2_000_000,
+		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxConnections: 2048, MaxPhones: 2_000_000,
 	}
 	if cfg != want {
 		t.Errorf("Load() = %+v\nwant %+v", cfg, want)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,13 @@ const (
 	// refuseTimeout bounds reading a refused connection's request and
 	// writing its answer.
 	refuseTimeout = time.Second
+	// A burst of connections leaves their buffers and stacks to the Go
+	// heap, which the runtime gives back to the system only slowly (and,
+	// at bsc's GOGC of 400, keeps a large heap goal). When the open
+	// connections fall to a quarter of a peak of at least reclaimPeak,
+	// the memory is given back at once, at most every reclaimEvery.
+	reclaimPeak  = 256
+	reclaimEvery = 30 * time.Second
 )
 
 // ConnLimiter wraps a listener so that at most max connections are open;
@@ -37,21 +45,35 @@ type ConnLimiter struct {
 	max      int64
 	open     atomic.Int64
 	refusers chan struct{}
+	gate     *gate
 	onShed   func()
 	metrics  *connMetrics
-	wg       sync.WaitGroup // the refusing goroutines
+	wg       sync.WaitGroup // the refusing goroutines and the reclaims
+
+	peak        atomic.Int64 // most connections open since the last reclaim
+	reclaiming  atomic.Bool
+	lastReclaim atomic.Int64 // unix nanos
 }
 
-// LimitConnections bounds the connections ln accepts at max (0:
-// DefaultMaxConnections). onShed, if not nil, is told of each refused
-// connection; the gauge bsc_http_connections_open and the counter
-// bsc_http_connections_refused_total go to reg.
-func LimitConnections(ln net.Listener, max int, onShed func(), reg prometheus.Registerer) *ConnLimiter {
+// Limits are the bounds of a ConnLimiter; zero fields take the defaults.
+type Limits struct {
+	MaxConnections int           // connections open at once (DefaultMaxConnections)
+	MaxActive      int           // requests worked on at once, the gate's tokens (DefaultMaxInflight)
+	QueueWait      time.Duration // how long a request waits for a token before it is refused (DefaultQueueWait)
+}
+
+// LimitConnections bounds the connections ln accepts and makes their
+// requests pass the gate (see gate.go); serve them with an http.Server
+// whose ConnContext is ConnContext. onShed, if not nil, is told of each
+// refused connection or request; the gauge bsc_http_connections_open and
+// the counter bsc_http_connections_refused_total go to reg.
+func LimitConnections(ln net.Listener, lim Limits, onShed func(), reg prometheus.Registerer) *ConnLimiter {
+	max := lim.MaxConnections
 	if max <= 0 {
 		max = DefaultMaxConnections
 	}
 	return &ConnLimiter{Listener: ln, max: int64(max), refusers: make(chan struct{}, maxRefusers),
-		onShed: onShed, metrics: newConnMetrics(reg)}
+		gate: newGate(lim.MaxActive, lim.QueueWait), onShed: onShed, metrics: newConnMetrics(reg)}
 }
 
 // Accept returns the next connection within the bound, refusing those
@@ -62,9 +84,12 @@ func (l *ConnLimiter) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if l.open.Add(1) <= l.max {
+		if n := l.open.Add(1); n <= l.max {
 			l.metrics.open.Inc()
-			return &limitedConn{Conn: c, l: l}, nil
+			if n > l.peak.Load() {
+				l.peak.Store(n) // racy max: close enough for a heuristic
+			}
+			return &limitedConn{gatedConn: gatedConn{Conn: c, g: l.gate}, l: l}, nil
 		}
 		l.open.Add(-1)
 		l.refuse(c)
@@ -113,18 +138,37 @@ var refusal = func() []byte {
 
 // limitedConn gives its place back when closed.
 type limitedConn struct {
-	net.Conn
+	gatedConn
 	l    *ConnLimiter
 	once sync.Once
 }
 
 func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
+	err := c.gatedConn.Close()
 	c.once.Do(func() {
-		c.l.open.Add(-1)
+		n := c.l.open.Add(-1)
 		c.l.metrics.open.Dec()
+		c.l.maybeReclaim(n)
 	})
 	return err
+}
+
+// maybeReclaim gives memory back to the system once a burst of
+// connections is over (see reclaimPeak).
+func (l *ConnLimiter) maybeReclaim(open int64) {
+	peak := l.peak.Load()
+	if peak < reclaimPeak || open > peak/4 || time.Since(time.Unix(0, l.lastReclaim.Load())) < reclaimEvery ||
+		!l.reclaiming.CompareAndSwap(false, true) {
+		return
+	}
+	l.peak.Store(open)
+	l.lastReclaim.Store(time.Now().UnixNano())
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer l.reclaiming.Store(false)
+		debug.FreeOSMemory()
+	}()
 }
 
 type connMetrics struct {

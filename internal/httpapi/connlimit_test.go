@@ -23,7 +23,7 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shed atomic.Int32
-	ln := LimitConnections(inner, 2, func() { shed.Add(1) }, prometheus.NewRegistry())
+	ln := LimitConnections(inner, Limits{MaxConnections: 2}, func() { shed.Add(1) }, prometheus.NewRegistry())
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

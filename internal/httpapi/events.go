@@ -274,6 +274,7 @@ func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
 	}
 	select {
 	case ev.slots <- struct{}{}:
+		settleIn(r) // it waits far longer than it works: no gate token held
 		return stopping, nil
 	default:
 		if ev.s.OnShed != nil {

@@ -33,8 +33,9 @@ type Deps struct {
 	Registry *prometheus.Registry // served on /metrics; nil: a fresh NewRegistry()
 	Token    string               // bearer token for mutating requests; "" = no auth
 
-	MaxInflight int    // requests served at once, excess shed; 0 = DefaultMaxInflight
-	OnShed      func() // called on each shed request (raises "overloaded"); must not block
+	MaxInflight int           // requests served at once, excess shed; 0 = DefaultMaxInflight
+	QueueWait   time.Duration // how long a request waits for a slot before it is shed; 0 = DefaultQueueWait
+	OnShed      func()        // called on each shed request (raises "overloaded"); must not block
 
 	Ready func() error // readiness for /readyz: nil, or why not; nil func = always ready
 	// Draining tells when a graceful stop began: new mutating requests and
@@ -102,7 +103,7 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 		Deps:       d,
 		router:     chi.NewRouter(),
 		metrics:    newHTTPMetrics(d.Registry),
-		limiter:    newLimiter(d.MaxInflight, d.OnShed),
+		limiter:    newLimiter(d.MaxInflight, d.QueueWait, d.OnShed),
 		streaming:  map[string]bool{},
 		documented: map[string][]string{},
 	}
