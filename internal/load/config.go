@@ -21,19 +21,22 @@ import (
 // Config is what a run does. Zero values are not defaults: start from
 // DefaultConfig.
 type Config struct {
-	Target     string        // base URL of the server, e.g. http://127.0.0.1:8080
-	Token      string        // bearer token; "" sends none
-	Phones     int           // population size
-	Calls      int           // call attempts to make; ignored when Duration > 0
-	Duration   time.Duration // run for this long instead of a number of calls
-	Rate       float64       // call attempts per second (open model); 0 = closed model
-	Workers    int           // closed model: dialling workers
-	Ramp       time.Duration // rate (or workers) grow linearly from 0 over this time
-	AnswerMin  time.Duration // a callee answers after a uniform delay in [AnswerMin, AnswerMax]
-	AnswerMax  time.Duration
-	Accept     float64 // probability that a callee accepts
-	TalkMin    time.Duration
-	TalkMax    time.Duration // a caller hangs up after a uniform talk time in [TalkMin, TalkMax]
+	Target    string        // base URL of the server, e.g. http://127.0.0.1:8080
+	Token     string        // bearer token; "" sends none
+	Phones    int           // population size
+	Calls     int           // call attempts to make; ignored when Duration > 0
+	Duration  time.Duration // run for this long instead of a number of calls
+	Rate      float64       // call attempts per second (open model); 0 = closed model
+	Workers   int           // closed model: dialling workers
+	Ramp      time.Duration // rate (or workers) grow linearly from 0 over this time
+	AnswerMin time.Duration // a callee answers after a uniform delay in [AnswerMin, AnswerMax]
+	AnswerMax time.Duration
+	Accept    float64 // probability that a callee accepts
+	TalkMin   time.Duration
+	TalkMax   time.Duration // a caller hangs up after a uniform talk time in [TalkMin, TalkMax]
+	// Traffic, when on, replaces Rate, the answer delay, Accept and the
+	// talk time with the teletraffic model (traffic.go).
+	Traffic    Traffic
 	Seed       uint64        // seeds every random choice, for a reproducible run
 	MSISDNBase uint64        // first MSISDN of the population
 	Timeout    time.Duration // bound of every request
@@ -43,6 +46,7 @@ type Config struct {
 
 	MaxP99       time.Duration // threshold on every operation's p99; 0 = none
 	MaxErrorRate float64       // threshold on errors/requests; negative = none
+	MaxGoS       float64       // traffic model: threshold on the measured blocking; negative = none
 }
 
 // DefaultConfig is the book's test, phone:start_test(150, 500), with the
@@ -63,6 +67,11 @@ func DefaultConfig() Config {
 		Timeout:      5 * time.Second,
 		Concurrency:  32,
 		MaxErrorRate: -1,
+		MaxGoS:       -1,
+		// Erlang B depends on the holding time only through A, so the
+		// default compresses time: a 1 s call stands for a 2 min one, and
+		// a run measures in minutes what a cell sees in hours.
+		Traffic: Traffic{HoldingTime: time.Second},
 	}
 }
 
@@ -106,6 +115,25 @@ func (c Config) Validate() error {
 		return errors.New("max-p99 must not be negative")
 	case math.IsNaN(c.MaxErrorRate) || c.MaxErrorRate > 1:
 		return fmt.Errorf("max error rate %v is not within [0, 1]", c.MaxErrorRate)
+	case math.IsNaN(c.MaxGoS) || c.MaxGoS > 1:
+		return fmt.Errorf("max gos %v is not within [0, 1]", c.MaxGoS)
+	}
+	return c.validateTraffic()
+}
+
+// validateTraffic checks the traffic model and what conflicts with it.
+func (c Config) validateTraffic() error {
+	if err := c.Traffic.Validate(c.Phones); err != nil {
+		return err
+	}
+	on := c.Traffic.On()
+	switch {
+	case on && c.Rate > 0:
+		return errors.New("rate conflicts with the traffic model: it offers A / holding time call attempts per second")
+	case on && c.Ramp > 0:
+		return errors.New("ramp conflicts with the traffic model: Erlang B is for a steady offered traffic")
+	case !on && c.MaxGoS >= 0:
+		return errors.New("max-gos needs the traffic model (erlangs or busy-hour-calls): only it measures the blocking")
 	}
 	return nil
 }
