@@ -24,50 +24,56 @@ import (
 //     advance; the test compares with B at the load *measured* in the run
 //     (reached attempts per second × mean holding time measured), which
 //     takes out the chance part of the arrivals and holding times drawn
-//     and leaves a scatter 1.25 to 3 times narrower (simulated while
-//     designing this test): chance alone fails a configuration a few
-//     times in a hundred thousand at most.
+//     and leaves a scatter 1.4 to 2.5 times narrower. Simulating this very
+//     check on an ideal loss system, 20,000 times per configuration, it
+//     failed twice in all (N=6, A=3, the fewest attempts): chance alone
+//     fails the test about once in ten thousand runs.
 //   - Systematic biases, and why they stay small. The request latencies
 //     before the accept shift each arrival at the allocator by a short
 //     random delay, which leaves a Poisson process Poisson at the same
 //     rate (displacement theorem). The latencies of the hangup request
 //     and of the event stream lengthen the holding time, by milliseconds
-//     or, on an overloaded machine, by more than the holding time itself:
-//     the holding time measured includes them (from the accepted reply to
-//     the answer to the hangup, both messages from the server, whose
-//     delays mostly cancel; against `bsc serve` the driver's mean was
-//     within 0.1 ms of the call records' answered_at to ended_at). The
-//     driver's view of idle phones lags the server's, which only matters
-//     when it runs out of idle phones: 300 phones for at most 10 calls,
-//     and the attempts it skips are not offered, which the load measured
-//     accounts for. The run starts with every channel free, a transient
-//     of a few holding times in a run of about 150, which lowers the
-//     blocking by far less than its scatter. A stalled process delays
-//     hangups and bunches arrivals, which raises the blocking: the holding
-//     time (150 ms) is long against the stalls of the race detector, and
-//     short enough for 500 to 1500 attempts per configuration. Three
-//     copies of this test at once, holding times measured at 2 to 4 times
-//     the mean drawn, still found Erlang B inside every interval.
+//     or, on an overloaded machine, by a large part of it: the holding
+//     time measured includes them (from the accepted reply to the answer
+//     to the hangup, both messages from the server, whose delays mostly
+//     cancel; against `bsc serve` the driver's mean was within 0.1 ms of
+//     the call records' answered_at to ended_at). The driver's view of
+//     idle phones lags the server's, which only matters when it runs out
+//     of idle phones: 300 phones for at most 10 calls, and the attempts it
+//     skips are not offered, which the load measured accounts for. The run
+//     starts with every channel free, a transient of a few holding times
+//     in a run of 80, which lowers the blocking by far less than its
+//     scatter. What remains is stalls: a process that stalls (the race
+//     detector, other test suites on the machine) bunches the arrivals
+//     and holds the calls in progress together, which Erlang B, made for
+//     independent calls, does not foresee and which raises the blocking.
+//     With 150 ms holding times on a machine busy with other suites, the
+//     blocking came out above Erlang B in all four configurations, once by
+//     0.8 of the interval's half-width. The effect is in proportion to
+//     stall / holding time while the scatter grows as the square root of
+//     the holding time, so at 300 ms it is about 2.8 times smaller against
+//     the scatter: two copies of the test run at once then deviated on
+//     both sides, each well inside its interval.
 //   - Nothing timed is asserted and nothing sleeps: the runs last their
 //     duration, and the checks are on counts.
 //
 // The four configurations run at once, each against a server of its own
-// (subtests would run at most GOMAXPROCS at a time): about 25 s in all.
+// (subtests would run at most GOMAXPROCS at a time): under 30 s in all.
 func TestE2EErlangB(t *testing.T) {
 	t.Parallel()
 	const (
-		holding = 150 * time.Millisecond
-		length  = 22 * time.Second
+		holding = 300 * time.Millisecond
+		length  = 24 * time.Second
 	)
 	cells := []struct {
 		pool     string
 		channels int
 		erlangs  float64
 	}{
-		{"1-6", 6, 3},      // Erlang B 5.2 %
-		{"1-6", 6, 5},      // 19.2 %
-		{"1-10", 10, 5.08}, // 2.0 %: the table's value
-		{"1-10", 10, 10},   // 21.5 %
+		{"1-6", 6, 3},    // Erlang B 5.2 %
+		{"1-6", 6, 5},    // 19.2 %
+		{"1-10", 10, 6},  // 4.3 %
+		{"1-10", 10, 10}, // 21.5 %
 	}
 	type result struct {
 		rep *Report
@@ -126,11 +132,11 @@ func checkErlangB(t *testing.T, rep *Report, channels int, holding time.Duration
 			c.Attempts, tr.Reached, c.Outcomes)
 	}
 	// Every answered call's holding time was measured, and their mean is
-	// at least what was asked: latencies only lengthen them. (Under 0.75
-	// of the mean is more than 4 standard deviations below it for the
-	// 250 calls or more of a configuration.)
+	// at least what was asked: latencies only lengthen them. (Under 0.7
+	// of the mean is more than 4.5 standard deviations below it for the
+	// 240 calls or more of a configuration.)
 	answered := tr.Reached - tr.NoFrequency
-	if tr.Held < answered*99/100 || tr.MeanHoldingS < 0.75*holding.Seconds() {
+	if tr.Held < answered*99/100 || tr.MeanHoldingS < 0.7*holding.Seconds() {
 		t.Errorf("%d holding times measured of %d answered, mean %.2f ms, asked %v",
 			tr.Held, answered, 1000*tr.MeanHoldingS, holding)
 	}
