@@ -40,7 +40,7 @@ func printDimension(w io.Writer, cfg load.Config, gos float64) {
 	n := teletraffic.Channels(a, gos)
 	fmt.Fprintf(w, "offered      %.4g E", a)
 	if tr.Erlangs == 0 {
-		fmt.Fprintf(w, " (%d phones x %g calls an hour x %v mean holding)", cfg.Phones, tr.BusyHourCalls, tr.HoldingTime)
+		fmt.Fprintf(w, " (%d phones x %g/h each x %v mean holding)", cfg.Phones, tr.BusyHourCalls, tr.HoldingTime)
 	}
 	fmt.Fprintf(w, "\ngos          %.4g%% of calls blocked at most (Erlang B: Poisson arrivals, blocked calls cleared)\n", 100*gos)
 	pool := "1"

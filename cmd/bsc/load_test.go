@@ -96,7 +96,7 @@ func TestLoadDimension(t *testing.T) {
 			"capacity     up to 5.084 E on 10 frequencies at 2%\n",
 		}},
 		{[]string{"--busy-hour-calls", "1.5", "--phones", "500", "--holding-time", "90s", "--gos", "0.01"}, []string{
-			"offered      18.75 E (500 phones x 1.5 calls an hour x 1m30s mean holding)\n",
+			"offered      18.75 E (500 phones x 1.5/h each x 1m30s mean holding)\n",
 			"frequencies  29 (",
 			"capacity     up to 19.49 E on 29 frequencies at 1%\n",
 		}},
