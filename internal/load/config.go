@@ -21,28 +21,28 @@ import (
 // Config is what a run does. Zero values are not defaults: start from
 // DefaultConfig.
 type Config struct {
-	Target    string        // base URL of the server, e.g. http://127.0.0.1:8080
-	Token     string        // bearer token; "" sends none
-	Phones    int           // population size
-	Calls     int           // call attempts to make; ignored when Duration > 0
-	Duration  time.Duration // run for this long instead of a number of calls
-	Rate      float64       // call attempts per second (open model); 0 = closed model
-	Workers   int           // closed model: dialling workers
-	Ramp      time.Duration // rate (or workers) grow linearly from 0 over this time
-	AnswerMin time.Duration // a callee answers after a uniform delay in [AnswerMin, AnswerMax]
-	AnswerMax time.Duration
-	Accept    float64 // probability that a callee accepts
-	TalkMin   time.Duration
-	TalkMax   time.Duration // a caller hangs up after a uniform talk time in [TalkMin, TalkMax]
-	// Traffic, when on, replaces Rate, the answer delay, Accept and the
-	// talk time with the teletraffic model (traffic.go).
-	Traffic    Traffic
+	Target     string        // base URL of the server, e.g. http://127.0.0.1:8080
+	Token      string        // bearer token; "" sends none
+	Phones     int           // population size
+	Calls      int           // call attempts to make; ignored when Duration > 0
+	Duration   time.Duration // run for this long instead of a number of calls
+	Rate       float64       // call attempts per second (open model); 0 = closed model
+	Workers    int           // closed model: dialling workers
+	Ramp       time.Duration // rate (or workers) grow linearly from 0 over this time
+	AnswerMin  time.Duration // a callee answers after a uniform delay in [AnswerMin, AnswerMax]
+	AnswerMax  time.Duration
+	Accept     float64 // probability that a callee accepts
+	TalkMin    time.Duration
+	TalkMax    time.Duration // a caller hangs up after a uniform talk time in [TalkMin, TalkMax]
 	Seed       uint64        // seeds every random choice, for a reproducible run
 	MSISDNBase uint64        // first MSISDN of the population
 	Timeout    time.Duration // bound of every request
 	// Concurrency bounds the driver's requests in flight; the excess waits
 	// its turn, and that wait counts in its latency.
 	Concurrency int
+	// Traffic, when on, replaces Rate, the answer delay, Accept and the
+	// talk time with the teletraffic model (traffic.go).
+	Traffic Traffic
 
 	MaxP99       time.Duration // threshold on every operation's p99; 0 = none
 	MaxErrorRate float64       // threshold on errors/requests; negative = none
