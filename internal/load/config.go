@@ -128,6 +128,9 @@ func (c Config) validateTraffic() error {
 	}
 	on := c.Traffic.On()
 	switch {
+	case on && c.Traffic.rate(c.Phones) < minRate:
+		return fmt.Errorf("offered traffic %.4g E with a %v mean holding time is one call attempt in %.3g days: want one a day at least",
+			c.Traffic.Offered(c.Phones), c.Traffic.HoldingTime, 1/c.Traffic.rate(c.Phones)/86400)
 	case on && c.Rate > 0:
 		return errors.New("rate conflicts with the traffic model: it offers A / holding time call attempts per second")
 	case on && c.Ramp > 0:

@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"holding time too long", func(c *Config) { c.Traffic.Erlangs, c.Traffic.HoldingTime = 5, 25*time.Hour }, "holding time 25h"},
 		{"holding time without traffic", func(c *Config) { c.Traffic.HoldingTime = 0 }, ""},
 		{"too much traffic", func(c *Config) { c.Traffic.Erlangs = 2e6 }, "offered traffic 2e+06 E"},
+		{"too little traffic", func(c *Config) { c.Traffic.Erlangs = 1e-9 }, "offered traffic 1e-09 E with a 1s mean holding time is one call attempt in 1.16e+04 days"},
 		{"traffic and rate", func(c *Config) { c.Traffic.Erlangs, c.Rate = 5, 10 }, "rate conflicts with the traffic model"},
 		{"traffic and ramp", func(c *Config) { c.Traffic.Erlangs, c.Ramp = 5, time.Second }, "ramp conflicts with the traffic model"},
 		{"max gos without traffic", func(c *Config) { c.MaxGoS = 0.02 }, "max-gos needs the traffic model"},

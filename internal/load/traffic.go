@@ -37,6 +37,10 @@ func (t Traffic) Offered(phones int) float64 {
 
 func (t Traffic) rate(phones int) float64 { return t.Offered(phones) / t.HoldingTime.Seconds() }
 
+// minRate is the fewest attempts per second a run offers: one a day. Below
+// it a run would make no attempt, and the schedule's times would overflow.
+const minRate = 1.0 / (24 * 60 * 60)
+
 // maxHoldingTime bounds the mean holding time: a day is far beyond any
 // call, and holdingCap times it still fits a time.Duration.
 const maxHoldingTime = 24 * time.Hour
@@ -71,7 +75,7 @@ func (t Traffic) Validate(phones int) error {
 // arrive at A / h as the open model's Poisson process, callees accept at
 // once (the frequency is asked for at the arrival, as Erlang B assumes)
 // and callers hang up after an exponential holding time, drawn by
-// holdingTime and bounded by TalkMax.
+// talkTime and bounded by TalkMax.
 func (c Config) applied() Config {
 	if !c.Traffic.On() {
 		return c
