@@ -23,8 +23,15 @@ import (
 // partial report: 128 + SIGINT, as shells report a Ctrl-C.
 const exitInterrupted = 130
 
-// loadFlags binds the flags of `bsc load` to cfg; out receives --out.
-func loadFlags(cfg *load.Config, out *string) *flag.FlagSet {
+// loadOptions are the flags of `bsc load` that are not the run's Config.
+type loadOptions struct {
+	out       string  // --out
+	dimension bool    // --dimension: print the frequencies a cell needs, run nothing
+	gos       float64 // --gos: the grade of service --dimension sizes for
+}
+
+// loadFlags binds the flags of `bsc load` to cfg and o.
+func loadFlags(cfg *load.Config, o *loadOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.Target, "target", cfg.Target, "base URL of the bsc to load")
@@ -38,26 +45,32 @@ func loadFlags(cfg *load.Config, out *string) *flag.FlagSet {
 	fs.Var(durationRange{&cfg.AnswerMin, &cfg.AnswerMax}, "answer-delay", "a callee answers after a uniform delay in MIN-MAX")
 	fs.Float64Var(&cfg.Accept, "accept", cfg.Accept, "probability that a callee accepts a call")
 	fs.Var(durationRange{&cfg.TalkMin, &cfg.TalkMax}, "talk-time", "a caller hangs up an answered call after a uniform time in MIN-MAX")
+	fs.Float64Var(&cfg.Traffic.Erlangs, "erlangs", cfg.Traffic.Erlangs, "traffic model: offer this traffic in Erlangs, Poisson arrivals at erlangs / holding-time per second, every callee idle and answering")
+	fs.Float64Var(&cfg.Traffic.BusyHourCalls, "busy-hour-calls", cfg.Traffic.BusyHourCalls, "traffic model: offer this many calls per phone per hour instead of --erlangs")
+	fs.DurationVar(&cfg.Traffic.HoldingTime, "holding-time", cfg.Traffic.HoldingTime, "traffic model: mean of the exponential holding time of a call")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice, for a reproducible run")
 	fs.Uint64Var(&cfg.MSISDNBase, "msisdn-base", cfg.MSISDNBase, "MSISDN of the first phone; the population is the next --phones numbers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound of every request")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "requests in flight at most")
 	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency is above this (0: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxErrorRate}, "max-error-rate", "fail if errors/requests is above this, 0 to 1 (default: no threshold)")
-	fs.StringVar(out, "out", *out, "also write the report as JSON to this file")
+	fs.Var(optionalRate{&cfg.MaxGoS}, "max-gos", "traffic model: fail if the blocking measured (no_frequency / attempts that reached the allocator) is above this, 0 to 1 (default: no threshold)")
+	fs.StringVar(&o.out, "out", o.out, "also write the report as JSON to this file")
+	fs.BoolVar(&o.dimension, "dimension", o.dimension, "print the frequencies a cell needs for --erlangs (or --busy-hour-calls) at --gos, by Erlang B; contacts no server")
+	fs.Float64Var(&o.gos, "gos", o.gos, "--dimension: the grade of service, the blocking to stay under, e.g. 0.02")
 	return fs
 }
 
 // loadConfig reads the flags, then BSC_LOAD_<FLAG> variables for the flags
 // not given. The error is one line; flag.ErrHelp for -h.
-func loadConfig(args []string, getenv func(string) string) (load.Config, string, error) {
-	cfg, out := load.DefaultConfig(), ""
-	fs := loadFlags(&cfg, &out)
+func loadConfig(args []string, getenv func(string) string) (load.Config, loadOptions, error) {
+	cfg, o := load.DefaultConfig(), loadOptions{}
+	fs := loadFlags(&cfg, &o)
 	if err := fs.Parse(args); err != nil {
-		return cfg, out, err
+		return cfg, o, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, out, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return cfg, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -71,9 +84,52 @@ func loadConfig(args []string, getenv func(string) string) (load.Config, string,
 		}
 	})
 	if envErr != nil {
-		return cfg, out, envErr
+		return cfg, o, envErr
 	}
-	return cfg, out, cfg.Validate()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.dimension {
+		return cfg, o, checkDimension(cfg, o, given)
+	}
+	if err := checkCombinations(cfg, set, given); err != nil {
+		return cfg, o, err
+	}
+	return cfg, o, cfg.Validate()
+}
+
+// trafficExcludes are the flags of the book's phone behaviour that the
+// traffic model replaces (Config.Validate refuses --rate and --ramp).
+var trafficExcludes = []struct{ flag, why string }{
+	{"workers", "its arrivals are Poisson, not workers"},
+	{"answer-delay", "every callee answers at once, so the frequency is asked for at the arrival"},
+	{"accept", "every callee accepts"},
+	{"talk-time", "calls last an exponential time of mean --holding-time"},
+}
+
+// checkCombinations refuses the flags that would be ignored: set are the
+// flags given or set from the environment, given the former.
+func checkCombinations(cfg load.Config, set, given map[string]bool) error {
+	name := func(f string) string {
+		if given[f] {
+			return "--" + f
+		}
+		return config.EnvName("load-" + f)
+	}
+	if set["gos"] {
+		return fmt.Errorf("%s is the target of --dimension; to fail a run on its blocking, give --max-gos", name("gos"))
+	}
+	if !cfg.Traffic.On() {
+		if set["holding-time"] {
+			return fmt.Errorf("%s needs the traffic model: give --erlangs or --busy-hour-calls", name("holding-time"))
+		}
+		return nil
+	}
+	for _, x := range trafficExcludes {
+		if set[x.flag] {
+			return fmt.Errorf("%s does not apply to the traffic model: %s", name(x.flag), x.why)
+		}
+	}
+	return nil
 }
 
 // notifyContext is signal.NotifyContext; tests replace it to interrupt a
@@ -85,7 +141,7 @@ var notifyContext = signal.NotifyContext
 // was unreachable (after a partial report); 2 misused; 130 interrupted
 // (after a partial report).
 func runLoad(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cfg, out, err := loadConfig(args, getenv)
+	cfg, o, err := loadConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		loadUsage(stdout)
 		return exitOK
@@ -93,6 +149,10 @@ func runLoad(args []string, stdout, stderr io.Writer, getenv func(string) string
 	if err != nil {
 		fmt.Fprintf(stderr, "bsc load: %v\n", err)
 		return exitUsage
+	}
+	if o.dimension {
+		printDimension(stdout, cfg, o.gos)
+		return exitOK
 	}
 	// The first signal stops the run (partial report, phones detached);
 	// restoring the default handling lets a second one kill at once.
@@ -112,8 +172,8 @@ func runLoad(args []string, stdout, stderr io.Writer, getenv func(string) string
 		fmt.Fprintf(stderr, "bsc load: writing the report: %v\n", err)
 		code = exitError
 	}
-	if out != "" {
-		if err := writeReportFile(out, rep); err != nil {
+	if o.out != "" {
+		if err := writeReportFile(o.out, rep); err != nil {
 			fmt.Fprintf(stderr, "bsc load: %v\n", err)
 			code = exitError
 		}
@@ -158,16 +218,21 @@ func isTerminal(w io.Writer) bool {
 func loadUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: bsc load [flags]
 
+       bsc load --dimension --erlangs A --gos B
+
 Drives a population of phones against a running bsc over its HTTP API and
-reports latencies, call outcomes, errors and the server's books. Each flag is
+reports latencies, call outcomes, errors and the server's books. With
+--erlangs (or --busy-hour-calls) it offers a steady traffic instead and
+sets the blocking it measures against Erlang B; --dimension only prints the
+frequencies a cell needs for a traffic (docs/traffic.md). Each flag is
 also settable as BSC_LOAD_<FLAG> (e.g. BSC_LOAD_TOKEN); a flag beats the
 variable. Exit: 0 ok, 1 books or thresholds failed or target unreachable,
 2 misused, 130 interrupted.
 
 flags:
 `)
-	cfg, out := load.DefaultConfig(), ""
-	fs := loadFlags(&cfg, &out)
+	cfg, o := load.DefaultConfig(), loadOptions{}
+	fs := loadFlags(&cfg, &o)
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 }

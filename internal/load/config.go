@@ -40,9 +40,13 @@ type Config struct {
 	// Concurrency bounds the driver's requests in flight; the excess waits
 	// its turn, and that wait counts in its latency.
 	Concurrency int
+	// Traffic, when on, replaces Rate, the answer delay, Accept and the
+	// talk time with the teletraffic model (traffic.go).
+	Traffic Traffic
 
 	MaxP99       time.Duration // threshold on every operation's p99; 0 = none
 	MaxErrorRate float64       // threshold on errors/requests; negative = none
+	MaxGoS       float64       // traffic model: threshold on the measured blocking; negative = none
 }
 
 // DefaultConfig is the book's test, phone:start_test(150, 500), with the
@@ -63,6 +67,11 @@ func DefaultConfig() Config {
 		Timeout:      5 * time.Second,
 		Concurrency:  32,
 		MaxErrorRate: -1,
+		MaxGoS:       -1,
+		// Erlang B depends on the holding time only through A, so the
+		// default compresses time: a 1 s call stands for a 2 min one, and
+		// a run measures in minutes what a cell sees in hours.
+		Traffic: Traffic{HoldingTime: time.Second},
 	}
 }
 
@@ -106,6 +115,28 @@ func (c Config) Validate() error {
 		return errors.New("max-p99 must not be negative")
 	case math.IsNaN(c.MaxErrorRate) || c.MaxErrorRate > 1:
 		return fmt.Errorf("max error rate %v is not within [0, 1]", c.MaxErrorRate)
+	case math.IsNaN(c.MaxGoS) || c.MaxGoS > 1:
+		return fmt.Errorf("max gos %v is not within [0, 1]", c.MaxGoS)
+	}
+	return c.validateTraffic()
+}
+
+// validateTraffic checks the traffic model and what conflicts with it.
+func (c Config) validateTraffic() error {
+	if err := c.Traffic.Validate(c.Phones); err != nil {
+		return err
+	}
+	on := c.Traffic.On()
+	switch {
+	case on && c.Traffic.rate(c.Phones) < minRate:
+		return fmt.Errorf("offered traffic %.4g E with a %v mean holding time is one call attempt in %.3g days: want one a day at least",
+			c.Traffic.Offered(c.Phones), c.Traffic.HoldingTime, 1/c.Traffic.rate(c.Phones)/86400)
+	case on && c.Rate > 0:
+		return errors.New("rate conflicts with the traffic model: it offers A / holding time call attempts per second")
+	case on && c.Ramp > 0:
+		return errors.New("ramp conflicts with the traffic model: Erlang B is for a steady offered traffic")
+	case !on && c.MaxGoS >= 0:
+		return errors.New("max-gos needs the traffic model (erlangs or busy-hour-calls): only it measures the blocking")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,21 @@ func TestConfigValidate(t *testing.T) {
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
 		{"concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency"},
 		{"max error rate", func(c *Config) { c.MaxErrorRate = 2 }, "max error rate"},
+		{"traffic", func(c *Config) { c.Traffic.Erlangs, c.MaxGoS = 5, 0.02 }, ""},
+		{"busy-hour calls", func(c *Config) { c.Traffic.BusyHourCalls = 1.5 }, ""},
+		{"both offered", func(c *Config) { c.Traffic.Erlangs, c.Traffic.BusyHourCalls = 5, 1 }, "both set"},
+		{"negative erlangs", func(c *Config) { c.Traffic.Erlangs = -1 }, "erlangs -1"},
+		{"infinite erlangs", func(c *Config) { c.Traffic.Erlangs = math.Inf(1) }, "erlangs +Inf"},
+		{"NaN busy-hour calls", func(c *Config) { c.Traffic.BusyHourCalls = math.NaN() }, "busy-hour-calls NaN"},
+		{"no holding time", func(c *Config) { c.Traffic.Erlangs, c.Traffic.HoldingTime = 5, 0 }, "holding time 0s"},
+		{"holding time too long", func(c *Config) { c.Traffic.Erlangs, c.Traffic.HoldingTime = 5, 25*time.Hour }, "holding time 25h"},
+		{"holding time without traffic", func(c *Config) { c.Traffic.HoldingTime = 0 }, ""},
+		{"too much traffic", func(c *Config) { c.Traffic.Erlangs = 2e6 }, "offered traffic 2e+06 E"},
+		{"too little traffic", func(c *Config) { c.Traffic.Erlangs = 1e-9 }, "offered traffic 1e-09 E with a 1s mean holding time is one call attempt in 1.16e+04 days"},
+		{"traffic and rate", func(c *Config) { c.Traffic.Erlangs, c.Rate = 5, 10 }, "rate conflicts with the traffic model"},
+		{"traffic and ramp", func(c *Config) { c.Traffic.Erlangs, c.Ramp = 5, time.Second }, "ramp conflicts with the traffic model"},
+		{"max gos without traffic", func(c *Config) { c.MaxGoS = 0.02 }, "max-gos needs the traffic model"},
+		{"max gos out of range", func(c *Config) { c.Traffic.Erlangs, c.MaxGoS = 5, 1.5 }, "max gos 1.5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ type driver struct {
 	// that their long-lived connections take none of the pool's.
 	streamHTTP *http.Client
 	start      time.Time
+	cell       cellView // traffic model: the cell's frequencies when the traffic started
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -49,6 +50,7 @@ type driver struct {
 }
 
 func newDriver(cfg Config) *driver {
+	cfg = cfg.applied()
 	d := &driver{cfg: cfg, st: newStats(), g: newGroup(), pop: newPopulation(cfg),
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0xb5c))}
 	d.dead, d.kill = context.WithCancel(context.Background())
@@ -129,6 +131,9 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 	if err == nil {
 		d.phaseName.set("attach")
 		err = d.attachAll(traffic)
+	}
+	if err == nil && d.cfg.Traffic.On() {
+		d.cell, err = d.readCell(traffic)
 	}
 	if err == nil {
 		d.phaseName.set("traffic")

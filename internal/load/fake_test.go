@@ -21,6 +21,8 @@ type fakeBSC struct {
 	phones  map[string]*fakePhone
 	subs    map[*fakeSub]bool
 	records []fakeRecord
+	pool    []int
+	blocked []int // of pool: retired, never allocated again
 	free    []int
 	owners  map[int]string
 	sets    int64
@@ -62,6 +64,7 @@ func newFakeBSC(t *testing.T, frequencies int) *fakeBSC {
 	for i := range frequencies {
 		f.free = append(f.free, 10+i)
 	}
+	f.pool = slices.Clone(f.free)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/subscribers:bulk", f.bulk)
 	mux.HandleFunc("POST /api/v1/phones", f.attach)
@@ -383,7 +386,7 @@ func (f *fakeBSC) frequencies(w http.ResponseWriter, r *http.Request) {
 	for fr, o := range f.owners {
 		allocated = append(allocated, map[string]any{"frequency": fr, "owner": o})
 	}
-	writeJSON(w, 200, map[string]any{"free": f.free, "allocated": allocated})
+	writeJSON(w, 200, map[string]any{"pool": f.pool, "free": f.free, "allocated": allocated, "blocked": f.blocked})
 }
 
 func (f *fakeBSC) counters(w http.ResponseWriter, r *http.Request) {

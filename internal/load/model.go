@@ -33,6 +33,9 @@ type phone struct {
 	token uint64
 	timer *time.Timer
 	group int // the event stream that carries its replies
+	// heldSince is when the driver learnt that the call it dialled got a
+	// frequency (its accepted reply): the start of the holding time.
+	heldSince time.Time
 }
 
 // population is the phones and the indexes the driver picks from.
@@ -78,6 +81,7 @@ func (p *population) set(ph *phone, state pstate, caller bool, peer string) {
 		ph.timer = nil
 	}
 	ph.token++
+	ph.heldSince = time.Time{}
 	if dialling(ph) && !(state == stDialing || state == stCalling) {
 		p.unexpect(ph)
 	}
@@ -159,6 +163,20 @@ func (p *population) pickOther(rng *rand.Rand, ph *phone) *phone {
 			return o
 		}
 	}
+}
+
+// pickOtherIdle picks a random idle phone other than ph, which is idle,
+// or nil if ph is the only one: the traffic model's callees, so that a
+// call attempt reaches the allocator rather than a busy callee.
+func (p *population) pickOtherIdle(rng *rand.Rand, ph *phone) *phone {
+	if len(p.idle) < 2 {
+		return nil
+	}
+	i := rng.IntN(len(p.idle) - 1)
+	if i >= p.idleAt[ph] {
+		i++ // every index but ph's, equally likely
+	}
+	return p.idle[i]
 }
 
 // uniform draws a duration in [lo, hi].

@@ -21,7 +21,7 @@ type Report struct {
 	Reason  string `json:"reason,omitempty"` // why, when partial
 
 	Target   string    `json:"target"`
-	Model    string    `json:"model"` // "open" (Poisson arrivals at rate) or "closed" (workers)
+	Model    string    `json:"model"` // "open" (Poisson arrivals at rate), "closed" (workers) or "traffic" (open, at A / h)
 	Rate     float64   `json:"rate,omitempty"`
 	Workers  int       `json:"workers,omitempty"`
 	Phones   int       `json:"phones"`
@@ -42,6 +42,7 @@ type Report struct {
 	Races      map[string]int64 `json:"races"`  // by code; not errors
 	Books      *BooksResult     `json:"books"`  // nil when not checked
 	Thresholds ThresholdsReport `json:"thresholds"`
+	Traffic    *TrafficReport   `json:"traffic,omitempty"` // the traffic model's figures, when it was on
 }
 
 // RequestsReport counts the operations' requests (not the books' reads).
@@ -109,9 +110,12 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 		DurationS: end.Sub(d.start).Seconds(), Books: books,
 		IssuingS: d.issuing.seconds(), TrafficS: d.trafficWindow.seconds(),
 	}
-	if d.cfg.openModel() {
+	switch {
+	case d.cfg.Traffic.On():
+		r.Model, r.Rate = "traffic", d.cfg.Rate
+	case d.cfg.openModel():
 		r.Model, r.Rate = "open", d.cfg.Rate
-	} else {
+	default:
 		r.Model, r.Workers = "closed", d.cfg.Workers
 	}
 	if err := d.fatalErr(); err != nil {
@@ -156,7 +160,10 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 	for o := range numOutcomes {
 		r.Calls.Outcomes[o.String()] = st.outcomes[o]
 	}
-	r.Thresholds = checkThresholds(r, d.cfg.MaxP99, d.cfg.MaxErrorRate)
+	if d.cfg.Traffic.On() {
+		r.Traffic = d.trafficReport(r)
+	}
+	r.Thresholds = checkThresholds(r, d.cfg.MaxP99, d.cfg.MaxErrorRate, d.cfg.MaxGoS)
 	return r
 }
 
@@ -188,7 +195,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	model := fmt.Sprintf("closed model, %d workers", r.Workers)
-	if r.Model == "open" {
+	switch {
+	case r.Model == "traffic" && r.Traffic != nil:
+		model = fmt.Sprintf("traffic model, %.3f E offered", r.Traffic.OfferedErlangs)
+	case r.Model == "open":
 		model = fmt.Sprintf("open model, %g call attempts/s", r.Rate)
 	}
 	fmt.Fprintf(&b, "bsc load: %s, %d phones (%d attached), %s, seed %d\n", r.Target, r.Phones, r.Attached, model, r.Seed)
@@ -207,7 +217,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	for o := range numOutcomes {
 		fmt.Fprintf(&b, " %s %d", o, c.Outcomes[o.String()])
 	}
-	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d\n\n", c.StaleReplies, c.Resyncs, c.StreamReconnects)
+	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d\n", c.StaleReplies, c.Resyncs, c.StreamReconnects)
+	if r.Traffic != nil {
+		r.Traffic.text(&b)
+	}
+	b.WriteString("\n")
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency ms\tcount\terrors\tmin\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t")

@@ -97,6 +97,10 @@ type stats struct {
 	resyncs  int64 // phones whose state the driver had to read back
 	stale    int64 // replies the driver's view of the phone did not expect
 	answered map[pair]int
+	// Answered calls whose holding time the driver measured, and the sum
+	// of those times.
+	heldCalls int64
+	heldTime  time.Duration
 }
 
 // pair is a caller and a callee.
@@ -137,6 +141,14 @@ func (s *stats) answer(caller, callee string) {
 	s.mu.Lock()
 	s.outcomes[outAnswered]++
 	s.answered[pair{caller, callee}]++
+	s.mu.Unlock()
+}
+
+// held counts the holding time of an answered call.
+func (s *stats) held(d time.Duration) {
+	s.mu.Lock()
+	s.heldCalls++
+	s.heldTime += d
 	s.mu.Unlock()
 }
 

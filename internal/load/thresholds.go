@@ -6,17 +6,20 @@ import (
 	"time"
 )
 
-// ThresholdsReport says whether the run met --max-p99 and --max-error-rate.
+// ThresholdsReport says whether the run met --max-p99, --max-error-rate
+// and --max-gos.
 type ThresholdsReport struct {
 	MaxP99       string   `json:"max_p99,omitempty"`        // a duration; "": none
 	MaxErrorRate *float64 `json:"max_error_rate,omitempty"` // nil: none
+	MaxGoS       *float64 `json:"max_gos,omitempty"`        // nil: none
 	OK           bool     `json:"ok"`
 	Violations   []string `json:"violations,omitempty"`
 }
 
 // checkThresholds checks maxP99 (0: none) against every operation that was
-// performed, and maxErrorRate (negative: none) against the error rate.
-func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate float64) ThresholdsReport {
+// performed, maxErrorRate (negative: none) against the error rate, and
+// maxGoS (negative: none) against the blocking of the traffic model.
+func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate, maxGoS float64) ThresholdsReport {
 	t := ThresholdsReport{}
 	if maxP99 > 0 {
 		t.MaxP99 = maxP99.String()
@@ -33,6 +36,10 @@ func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate float64) Thre
 				r.Requests.ErrorRate, maxErrorRate, r.Requests.Errors, r.Requests.Total))
 		}
 	}
+	if maxGoS >= 0 {
+		t.MaxGoS = &maxGoS
+		t.Violations = append(t.Violations, checkGoS(r.Traffic, maxGoS)...)
+	}
 	t.OK = len(t.Violations) == 0
 	return t
 }
@@ -44,6 +51,9 @@ func (t ThresholdsReport) text() string {
 	}
 	if t.MaxErrorRate != nil {
 		set = append(set, fmt.Sprintf("error rate <= %g", *t.MaxErrorRate))
+	}
+	if t.MaxGoS != nil {
+		set = append(set, fmt.Sprintf("blocking <= %g", *t.MaxGoS))
 	}
 	switch {
 	case len(set) == 0:

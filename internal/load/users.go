@@ -55,6 +55,7 @@ func (d *driver) onReply(r reply) {
 			d.st.answer(ph.msisdn, ph.peer)
 		}
 		d.pop.set(ph, stTalking, true, ph.peer)
+		ph.heldSince = time.Now()
 		d.planHangup(ph)
 	case "busy", "rejected", "no_frequency", "invalid":
 		switch {
@@ -87,13 +88,21 @@ func (d *driver) finish(ph *phone, out outcome) {
 }
 
 // reserve picks an idle caller and a callee for a call attempt and marks
-// the caller dialling; nil if no phone is idle.
+// the caller dialling; nil if no phone is idle (in the traffic model, if
+// no two phones are: its callees are idle too).
 func (d *driver) reserve() (ph *phone, token uint64) {
 	ph = d.pop.pickIdle(d.rng)
 	if ph == nil {
 		return nil, 0
 	}
-	callee := d.pop.pickOther(d.rng, ph)
+	var callee *phone
+	if d.cfg.Traffic.On() {
+		if callee = d.pop.pickOtherIdle(d.rng, ph); callee == nil {
+			return nil, 0
+		}
+	} else {
+		callee = d.pop.pickOther(d.rng, ph)
+	}
 	d.pop.set(ph, stDialing, true, callee.msisdn)
 	d.pop.expect(ph, callee)
 	ph.owed = true
@@ -186,16 +195,24 @@ func (d *driver) answer(ph *phone, token uint64, due time.Time, accept bool) {
 
 // planHangup is the caller's user: hang up after the talk time.
 func (d *driver) planHangup(ph *phone) {
-	d.plan(ph, uniform(d.rng, d.cfg.TalkMin, d.cfg.TalkMax), func(token uint64, due time.Time) {
+	d.plan(ph, d.talkTime(), func(token uint64, due time.Time) {
 		d.hangup(ph, token, due)
 	})
 }
 
 func (d *driver) hangup(ph *phone, token uint64, due time.Time) {
-	d.c.act(d.actx, opHangup, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "hangup"})
+	a := d.c.act(d.actx, opHangup, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "hangup"})
+	end := time.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ph.token == token {
+		// The server released the frequency before answering the hangup,
+		// and sent the accepted reply when it allocated it: both times are
+		// when a message from the server reached the driver, so their
+		// delays mostly cancel out of the holding time measured.
+		if a.ok() && !ph.heldSince.IsZero() {
+			d.st.held(end.Sub(ph.heldSince))
+		}
 		// Done, or the peer ended the call first (invalid_state): idle.
 		d.pop.set(ph, stIdle, false, "")
 	}

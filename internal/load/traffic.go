@@ -1,0 +1,137 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/teletraffic"
+)
+
+// Traffic is the teletraffic model of a run (docs/traffic.md): calls
+// offered to the cell as a Poisson process of A Erlangs, each held for an
+// exponential time, every callee idle and answering at once, so that the
+// frequency is asked for at the call's arrival and the calls the server
+// refuses no_frequency can be set against Erlang B for the cell. The zero
+// value is off: the run is the book's load test.
+type Traffic struct {
+	Erlangs       float64       // offered traffic A; or
+	BusyHourCalls float64       // call attempts per phone in an hour: A = phones × BusyHourCalls × HoldingTime / 1 h
+	HoldingTime   time.Duration // mean holding time h: attempts arrive at A / h per second
+}
+
+// On tells whether the run follows the traffic model.
+func (t Traffic) On() bool { return t.Erlangs > 0 || t.BusyHourCalls > 0 }
+
+// Offered is A, in Erlangs, for a population of phones.
+func (t Traffic) Offered(phones int) float64 {
+	if t.Erlangs > 0 {
+		return t.Erlangs
+	}
+	return float64(phones) * t.BusyHourCalls * t.HoldingTime.Hours()
+}
+
+func (t Traffic) rate(phones int) float64 { return t.Offered(phones) / t.HoldingTime.Seconds() }
+
+// minRate is the fewest attempts per second a run offers: one a day. Below
+// it a run would make no attempt, and the schedule's times would overflow.
+const minRate = 1.0 / (24 * 60 * 60)
+
+// maxHoldingTime bounds the mean holding time: a day is far beyond any
+// call, and holdingCap times it still fits a time.Duration.
+const maxHoldingTime = 24 * time.Hour
+
+// holdingCap bounds a drawn holding time, in means: an exponential time
+// exceeds 20 means with probability e⁻²⁰ ≈ 2·10⁻⁹, so the cap changes
+// nothing measurable, while the waits for the end of a call (the callee's
+// deadline, the drain) get a bound.
+const holdingCap = 20
+
+// Validate checks the model alone; Config.Validate checks it with the rest.
+func (t Traffic) Validate(phones int) error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) || v < 0 }
+	switch {
+	case bad(t.Erlangs):
+		return fmt.Errorf("erlangs %v: want a non-negative traffic in Erlangs", t.Erlangs)
+	case bad(t.BusyHourCalls):
+		return fmt.Errorf("busy-hour-calls %v: want a non-negative number of calls per phone per hour", t.BusyHourCalls)
+	case t.Erlangs > 0 && t.BusyHourCalls > 0:
+		return errors.New("erlangs and busy-hour-calls both set: give the offered traffic one way")
+	case !t.On():
+		return nil
+	case t.HoldingTime <= 0 || t.HoldingTime > maxHoldingTime:
+		return fmt.Errorf("holding time %v: want a mean above 0 and at most %v", t.HoldingTime, maxHoldingTime)
+	case t.Offered(phones) > teletraffic.MaxErlangs:
+		return fmt.Errorf("offered traffic %.4g E: want at most %g E", t.Offered(phones), teletraffic.MaxErlangs)
+	}
+	return nil
+}
+
+// applied is c as the driver runs it. In the traffic model: attempts
+// arrive at A / h as the open model's Poisson process, callees accept at
+// once (the frequency is asked for at the arrival, as Erlang B assumes)
+// and callers hang up after an exponential holding time, drawn by
+// talkTime and bounded by TalkMax.
+func (c Config) applied() Config {
+	if !c.Traffic.On() {
+		return c
+	}
+	c.Rate = c.Traffic.rate(c.Phones)
+	c.Accept = 1
+	c.AnswerMin, c.AnswerMax = 0, 0
+	c.TalkMin, c.TalkMax = 0, holdingCap*c.Traffic.HoldingTime
+	return c
+}
+
+// talkTime draws how long a caller talks: the holding time in the traffic
+// model, the book's uniform talk time otherwise. Under d.mu.
+func (d *driver) talkTime() time.Duration {
+	if h := d.cfg.Traffic.HoldingTime; d.cfg.Traffic.On() {
+		return time.Duration(min(d.rng.ExpFloat64(), holdingCap) * float64(h))
+	}
+	return uniform(d.rng, d.cfg.TalkMin, d.cfg.TalkMax)
+}
+
+// cellView is the frequencies of the cell when the traffic started.
+type cellView struct {
+	pool, blocked int
+	held          int // allocated to other owners (not blocked): channels the run cannot have
+}
+
+// channels is N for Erlang B: a blocked frequency is retired when released
+// and never handed out again.
+func (v cellView) channels() int { return v.pool - v.blocked }
+
+// readCell reads the cell's frequencies. In cluster mode (cluster.md) each
+// cell has a pool of its own, read with ?cell=N, and the traffic report
+// becomes one per cell, the phones of a cell being its callers (the
+// caller's controller allocates); a single node has one cell.
+func (d *driver) readCell(ctx context.Context) (cellView, error) {
+	var got struct {
+		Pool      []int `json:"pool"`
+		Blocked   []int `json:"blocked"`
+		Allocated []struct {
+			Frequency int `json:"frequency"`
+		} `json:"allocated"`
+	}
+	if a := d.c.do(ctx, http.MethodGet, "/api/v1/frequencies", nil, &got); !a.ok() {
+		if ctx.Err() != nil {
+			return cellView{}, nil // interrupted, or failed already: the report says so
+		}
+		return cellView{}, d.setupError("read the frequency pool", a)
+	}
+	v := cellView{pool: len(got.Pool), blocked: len(got.Blocked)}
+	for _, al := range got.Allocated {
+		if !slices.Contains(got.Blocked, al.Frequency) {
+			v.held++
+		}
+	}
+	if v.channels() < 1 {
+		return v, fmt.Errorf("traffic model: the cell has no frequency to allocate (pool %d, blocked %d)", v.pool, v.blocked)
+	}
+	return v, nil
+}
