@@ -70,9 +70,8 @@ func seq(s *yaml.Node) []*yaml.Node {
 }
 
 // PrometheusTestConfig is PrometheusConfigFor with job bsc scraped every
-// interval, its scrape_timeout no longer than that: an end-to-end test
-// scrapes every second so that the dashboard's [1m] windows hold enough
-// samples after a few seconds instead of a minute.
+// interval, its scrape_timeout no longer than that: the end-to-end test
+// proves the dashboards at several scrape intervals.
 func PrometheusTestConfig(root, target string, interval time.Duration) ([]byte, error) {
 	if interval < time.Millisecond || interval%time.Millisecond != 0 {
 		return nil, fmt.Errorf("scrape interval %v: want a whole number of milliseconds", interval)

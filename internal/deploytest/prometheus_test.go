@@ -38,8 +38,8 @@ func TestPromtoolChecksConfig(t *testing.T) {
 	}
 }
 
-// The bsc job scrapes the compose service bsc every 5 s (the dashboard's
-// 1m windows rely on it).
+// The bsc job scrapes the compose service bsc every 5 s (the provisioned
+// datasource's scrape interval says the same: TestDatasourceScrapeInterval).
 func TestPrometheusScrapesBsc(t *testing.T) {
 	c := loadPromConfig(t)
 	var found bool
