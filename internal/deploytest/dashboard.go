@@ -28,6 +28,8 @@ const (
 	DashboardPath  = "deploy/grafana/dashboards/bsc-overview.json"
 	PanelDocPath   = "deploy/grafana/README.md"
 	PromConfPath   = "deploy/prometheus.yml"
+	AlertRulesPath = "deploy/prometheus/alerts.yml"      // loaded by PromConfPath
+	AlertTestsPath = "deploy/prometheus/alerts_test.yml" // promtool test rules
 	DatasourcePath = "deploy/grafana/provisioning/datasources/prometheus.yml"
 	ProviderPath   = "deploy/grafana/provisioning/dashboards/dashboards.yml"
 )

@@ -79,7 +79,10 @@ func TestPrometheusE2E(t *testing.T) {
 	// Three frequencies: the exhaustion phase takes them all, and under
 	// load some answered calls find none.
 	bsc := startBSC(t, bin, "--frequencies", "10-12")
-	checkCatalogueAtStart(t, scrape(t, bsc.url))
+	first := scrape(t, bsc.url)
+	checkCatalogueAtStart(t, first)
+	checkAlarmAlerts(t, first)
+	rules := loadAlertRules(t)
 
 	// Every Prometheus starts now, so that the slowest has its two samples
 	// by the time the traffic has run a while.
@@ -139,6 +142,8 @@ func TestPrometheusE2E(t *testing.T) {
 				vars := grafanaVars{job: e2eJob, instance: bsc.addr, scrape: every}
 				values[i] = evaluatePanels(t, proms[i], dashboards, vars)
 				t.Logf("every panel had data %v after the start", time.Since(began).Round(time.Second))
+				// The alerting rules load and evaluate without error.
+				mustWait(t, e2eWait, "the alerting rules to be evaluated", proms[i].rulesHealthy(len(rules)))
 			})
 		}
 	})
@@ -446,6 +451,21 @@ func checkCatalogueAtStart(t *testing.T, e exposition) {
 					t.Errorf("%s{%s=%q}: no series at start", name, label, v)
 				}
 			}
+		}
+	}
+}
+
+// checkAlarmAlerts checks that every alarm bsc exports (its
+// bsc_alarm_active series exist from the start) has an alert of its
+// severity.
+func checkAlarmAlerts(t *testing.T, e exposition) {
+	t.Helper()
+	for _, s := range e.named("bsc_alarm_active") {
+		alarm, severity := s.labels["alarm"], s.labels["severity"]
+		if want, ok := alarmSeverities[alarm]; !ok {
+			t.Errorf("alarm %s (%s) has no alert in %s (add it, and to alarmSeverities)", alarm, severity, AlertRulesPath)
+		} else if want != severity {
+			t.Errorf("alarm %s is %s, its alert %s", alarm, severity, want)
 		}
 	}
 }
