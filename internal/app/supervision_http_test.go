@@ -227,11 +227,13 @@ func logIDs(t *testing.T, path string) []uint64 {
 	var ids []uint64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var rec struct{ ID uint64 }
+		var rec struct {
+			Record uint64 `json:"record"`
+		}
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("%s: %q: %v", path, sc.Text(), err)
 		}
-		ids = append(ids, rec.ID)
+		ids = append(ids, rec.Record)
 	}
 	return ids
 }

@@ -148,6 +148,10 @@ func TestComposePrometheusAndGrafana(t *testing.T) {
 		t.Errorf("prometheus image %q, want prom/prometheus:<tag>", prom.Image)
 	}
 	wantBind(t, prom, PromConfPath, "/etc/prometheus/prometheus.yml")
+	// Prometheus reads rule files relative to its configuration's directory.
+	for _, r := range ruleFiles(t) {
+		wantBind(t, prom, filepath.Join(filepath.Dir(PromConfPath), r), "/etc/prometheus/"+r)
+	}
 	wantVolume(t, prom, "prometheus-data", "/prometheus")
 	wantPort(t, prom, 9090)
 

@@ -76,10 +76,71 @@ func TestDatasourceHasFixedUID(t *testing.T) {
 
 func TestDashboardNoDatasourceInputs(t *testing.T) {
 	raw := readRepoFile(t, DashboardPath)
-	for _, bad := range []string{"${DS_", "__inputs", "$__rate_interval", "$__interval"} {
+	for _, bad := range []string{"${DS_", "__inputs"} {
 		if bytes.Contains(raw, []byte(bad)) {
-			t.Errorf("%s contains %q: panels name the provisioned datasource and literal windows", DashboardPath, bad)
+			t.Errorf("%s contains %q: panels name the datasource variable, whose default is the provisioned datasource", DashboardPath, bad)
 		}
+	}
+}
+
+// panelDatasource is what every panel and query names: the datasource
+// variable.
+var panelDatasource = Datasource{Type: "prometheus", UID: "${datasource}"}
+
+// The variables Grafana users expect: a Prometheus datasource (by default
+// the provisioned one), the job and its instances.
+func TestDashboardVariables(t *testing.T) {
+	d := loadOverview(t)
+	byName := map[string]Variable{}
+	var names []string
+	for _, v := range d.Variables {
+		byName[v.Name] = v
+		names = append(names, v.Name)
+	}
+	if want := []string{"datasource", "job", "instance"}; !slices.Equal(names, want) {
+		t.Fatalf("variables %q, want %q", names, want)
+	}
+	if ds := byName["datasource"]; ds.Type != "datasource" || ds.Query != "prometheus" || !slices.Equal(ds.Current, []string{DatasourceUID}) {
+		t.Errorf("datasource variable %+v: want type datasource, query prometheus, current %s", ds, DatasourceUID)
+	}
+	for _, c := range []struct {
+		name, query string
+		multi       bool
+	}{
+		{"job", "label_values(bsc_build_info, job)", false},
+		{"instance", `label_values(bsc_build_info{job="$job"}, instance)`, true},
+	} {
+		v := byName[c.name]
+		if v.Type != "query" || v.Datasource == nil || *v.Datasource != panelDatasource || v.Query != c.query {
+			t.Errorf("variable %s: %+v, want a query variable on %v: %s", c.name, v, panelDatasource, c.query)
+		}
+		// instance takes several values, All included: a regex, matched
+		// with =~; job takes one, matched with =.
+		if v.Multi != c.multi || v.IncludeAll != c.multi {
+			t.Errorf("variable %s: multi %v includeAll %v, want %v", c.name, v.Multi, v.IncludeAll, c.multi)
+		}
+	}
+}
+
+// $__rate_interval is computed from the datasource's scrape interval, which
+// must be the one Prometheus scrapes bsc at.
+func TestDatasourceScrapeInterval(t *testing.T) {
+	var c struct {
+		Datasources []struct {
+			JSONData struct {
+				TimeInterval string `yaml:"timeInterval"`
+			} `yaml:"jsonData"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(readRepoFile(t, DatasourcePath), &c); err != nil || len(c.Datasources) != 1 {
+		t.Fatalf("%s: %v", DatasourcePath, err)
+	}
+	got, err := time.ParseDuration(c.Datasources[0].JSONData.TimeInterval)
+	if err != nil {
+		t.Fatalf("%s: timeInterval: %v", DatasourcePath, err)
+	}
+	if want := bscScrapeInterval(t); got != want {
+		t.Errorf("%s: timeInterval %v, want %v, the scrape interval of job bsc in %s", DatasourcePath, got, want, PromConfPath)
 	}
 }
 
@@ -120,8 +181,8 @@ func TestDashboardStructure(t *testing.T) {
 		if p.Type != "timeseries" && p.Type != "stat" {
 			t.Errorf("%s: type %q, want timeseries or stat", name, p.Type)
 		}
-		if p.Datasource == nil || p.Datasource.UID != DatasourceUID || p.Datasource.Type != "prometheus" {
-			t.Errorf("%s: datasource %+v, want {prometheus %s}", name, p.Datasource, DatasourceUID)
+		if p.Datasource == nil || *p.Datasource != panelDatasource {
+			t.Errorf("%s: datasource %+v, want %+v", name, p.Datasource, panelDatasource)
 		}
 		if !slices.Contains(units, p.Unit) {
 			t.Errorf("%s: unit %q, want one of %v", name, p.Unit, units)
@@ -138,16 +199,15 @@ func TestDashboardStructure(t *testing.T) {
 				t.Errorf("%s: target refId %q empty or repeated", name, tg.RefID)
 			}
 			refs[tg.RefID] = true
-			if tg.Datasource != nil && tg.Datasource.UID != DatasourceUID {
-				t.Errorf("%s: target %s datasource %+v, want uid %s", name, tg.RefID, tg.Datasource, DatasourceUID)
+			if tg.Datasource != nil && *tg.Datasource != panelDatasource {
+				t.Errorf("%s: target %s datasource %+v, want %+v", name, tg.RefID, tg.Datasource, panelDatasource)
 			}
 		}
 	}
 }
 
-// minWindow is the shortest range window that holds enough samples: four
-// scrape intervals of the bsc job.
-func minWindow(t *testing.T) time.Duration {
+// bscScrapeInterval is the scrape interval of job bsc in deploy/prometheus.yml.
+func bscScrapeInterval(t *testing.T) time.Duration {
 	t.Helper()
 	for _, sc := range loadPromConfig(t).ScrapeConfigs {
 		if sc.JobName == "bsc" {
@@ -155,7 +215,7 @@ func minWindow(t *testing.T) time.Duration {
 			if err != nil {
 				t.Fatalf("scrape_interval %q: %v", sc.ScrapeInterval, err)
 			}
-			return 4 * d
+			return d
 		}
 	}
 	t.Fatal("no job bsc in " + PromConfPath)
@@ -163,10 +223,9 @@ func minWindow(t *testing.T) time.Duration {
 }
 
 func TestDashboardQueriesAreWellFormed(t *testing.T) {
-	min := minWindow(t)
 	for _, p := range loadOverview(t).Panels {
 		for _, tg := range p.Targets {
-			if err := checkExpr(tg.Expr, min); err != nil {
+			if err := checkExpr(tg.Expr); err != nil {
 				t.Errorf("panel %q %s: %v\n  %s", p.Title, tg.RefID, err, tg.Expr)
 			}
 		}
@@ -174,29 +233,37 @@ func TestDashboardQueriesAreWellFormed(t *testing.T) {
 }
 
 func TestCheckExprRejects(t *testing.T) {
+	const sel = `{job="$job", instance=~"$instance"}`
 	for _, expr := range []string{
 		"",
-		"sum(rate(bsc_calls_total[1m])",
-		"sum(rate(bsc_calls_total[1m]))) ",
-		`rate(bsc_calls_total{outcome="ok}[1m])`,
+		"sum(rate(bsc_calls_total" + sel + "[$__rate_interval])",
+		"sum(rate(bsc_calls_total" + sel + "[$__rate_interval]))) ",
+		`rate(bsc_calls_total{job="$job", instance=~"$instance", outcome="ok}[$__rate_interval])`,
+		"rate(bsc_calls_total" + sel + "[1m])",
+		"rate(bsc_calls_total" + sel + "[$__interval])",
+		"rate(bsc_calls_total" + sel + "[$__rate_interval)]",
+		"rate(bsc_calls_total" + sel + "[])",
+		`sum by (route) (rate(bsc_http_requests_total{job="$job", instance=~"$instance", route="$route"}[$__rate_interval]))`,
+		"sum(go_goroutines)",
+		`sum(go_goroutines{job="$job"})`,
+		`sum(process_resident_memory_bytes{instance=~"$instance"})`,
+		`sum(go_goroutines{job=~"$job", instance=~"$instance"})`,
+		`sum(go_goroutines{job="bsc", instance=~"$instance"})`,
 		"rate(bsc_calls_total[$__rate_interval])",
-		"rate(bsc_calls_total[5s])",
-		"rate(bsc_calls_total[1m)]",
-		"rate(bsc_calls_total[])",
-		"sum by (route) (rate(bsc_http_requests_total{route=\"$route\"}[1m]))",
+		"bsc_phones_attached" + sel + " / bsc_phones_attached",
 		"`raw`",
 	} {
-		if err := checkExpr(expr, 20*time.Second); err == nil {
+		if err := checkExpr(expr); err == nil {
 			t.Errorf("checkExpr(%q) accepted it", expr)
 		}
 	}
 	for _, expr := range []string{
-		`sum by (route) (rate(bsc_http_requests_total{code=~"5.."}[1m]))`,
-		`max(go_gc_duration_seconds{quantile="1"})`,
-		`rate(x{a="[(\"{"}[30s])`,
-		`max_over_time(bsc_db_queue_depth[5m:30s])`,
+		`sum by (route) (rate(bsc_http_requests_total{job="$job", instance=~"$instance", code=~"5.."}[$__rate_interval]))`,
+		`max(go_gc_duration_seconds{job="$job",instance=~"$instance",quantile="1"})`,
+		`rate(x{job="$job", instance=~"$instance", a="[(\"{"}[$__rate_interval])`,
+		`max by (version) (bsc_build_info{instance=~"$instance", job="$job"}) or on() vector(0)`,
 	} {
-		if err := checkExpr(expr, 20*time.Second); err != nil {
+		if err := checkExpr(expr); err != nil {
 			t.Errorf("checkExpr(%q): %v", expr, err)
 		}
 	}
@@ -226,10 +293,16 @@ func TestDashboardQueriesParseWithPromtool(t *testing.T) {
 		t.Fatalf("promtool check rules accepted a broken query:\n%s", out)
 	}
 
+	// As Grafana sends them to the compose stack's Prometheus.
+	vars := grafanaVars{job: "bsc", instance: "bsc:8080", scrape: bscScrapeInterval(t)}
 	var rules []rule
 	for _, p := range loadOverview(t).Panels {
 		for _, tg := range p.Targets {
-			rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s", p.ID, tg.RefID), Expr: tg.Expr})
+			expr, err := interpolate(tg.Expr, vars)
+			if err != nil {
+				t.Fatalf("panel %q %s: %v", p.Title, tg.RefID, err)
+			}
+			rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s", p.ID, tg.RefID), Expr: expr})
 		}
 	}
 	if out, err := runPromtool(t, "check", "rules", write(rules)); err != nil {
@@ -349,7 +422,6 @@ func TestPanelDocValuesRoundTrip(t *testing.T) {
 var (
 	specMetricRE = regexp.MustCompile(`\bbsc_[a-z0-9_]*[a-z0-9]`)
 	codeMetricRE = regexp.MustCompile(`"(bsc_[a-z0-9_]*[a-z0-9])"`)
-	durationRE   = regexp.MustCompile(`^([0-9]+[smhdwy])(?::([0-9]+[smhdwy])?)?$`)
 )
 
 // specMetricNames are the bsc_ names of the Metrics section of operations.md.
@@ -419,47 +491,68 @@ func identifiers(expr string) []string {
 }
 
 // checkExpr is a structural check of a dashboard query, without a PromQL
-// parser in the module: brackets balance outside string literals, no
-// Grafana variables, and every range window is a literal duration of at
-// least min (subqueries allowed).
-func checkExpr(expr string, min time.Duration) error {
+// parser in the module: brackets balance outside string literals; the only
+// variables are $job, $instance and $__rate_interval; every range window is
+// [$__rate_interval]; and every metric selector (bsc_, go_ and process_
+// names) matches job="$job" and instance=~"$instance", so that the panel
+// shows the chosen job and instances and nothing else Prometheus scrapes.
+func checkExpr(expr string) error {
 	if strings.TrimSpace(expr) == "" {
 		return errors.New("empty")
 	}
-	if i := strings.IndexByte(expr, '$'); i >= 0 {
-		// Grafana interpolates variables inside strings too.
-		return fmt.Errorf("Grafana variable at %d: queries must run as is against Prometheus", i)
+	// Grafana interpolates variables inside strings too.
+	for _, m := range grafanaVarRE.FindAllStringSubmatch(expr, -1) {
+		if name := m[1] + m[2]; name != "job" && name != "instance" && name != "__rate_interval" {
+			return fmt.Errorf("variable %s: the dashboard has only $job, $instance and $__rate_interval", m[0])
+		}
 	}
 	var stack []byte
-	pairs := map[byte]byte{')': '(', ']': '[', '}': '{'}
+	pairs := map[byte]byte{')': '(', ']': '['}
 	for i := 0; i < len(expr); i++ {
 		c := expr[i]
-		switch c {
-		case '`':
+		switch {
+		case c == '`':
 			return errors.New("backtick string: it would break the Markdown panel table")
-		case '"', '\'':
+		case c == '"' || c == '\'':
 			end := skipString(expr, i)
 			if end > len(expr) {
 				return fmt.Errorf("unterminated string at %d", i)
 			}
 			i = end - 1
-		case '(', '{':
+		case isIdentStart(c):
+			j := i + 1
+			for j < len(expr) && (isIdentStart(expr[j]) || isDigit(expr[j])) {
+				j++
+			}
+			name := expr[i:j]
+			if metricName(name) {
+				k := j
+				for k < len(expr) && expr[k] == ' ' {
+					k++
+				}
+				if k == len(expr) || expr[k] != '{' {
+					return fmt.Errorf("%s without a job and instance selector", name)
+				}
+			}
+			i = j - 1
+		case c == '{':
+			end, err := matchers(expr, i)
+			if err != nil {
+				return err
+			}
+			i = end
+		case c == '(':
 			stack = append(stack, c)
-		case '[':
+		case c == '[':
 			end := strings.IndexByte(expr[i:], ']')
 			if end < 0 {
 				return fmt.Errorf("unclosed [ at %d", i)
 			}
-			win := expr[i+1 : i+end]
-			m := durationRE.FindStringSubmatch(win)
-			if m == nil {
-				return fmt.Errorf("range [%s] is not a literal duration", win)
-			}
-			if d, err := time.ParseDuration(m[1]); err == nil && d < min {
-				return fmt.Errorf("range [%s] is shorter than %s (four scrape intervals)", win, min)
+			if win := expr[i+1 : i+end]; win != "$__rate_interval" {
+				return fmt.Errorf("range [%s]: windows are [$__rate_interval], which holds enough samples at any scrape interval", win)
 			}
 			i += end
-		case ')', ']', '}':
+		case c == ')' || c == ']' || c == '}':
 			if len(stack) == 0 || stack[len(stack)-1] != pairs[c] {
 				return fmt.Errorf("unbalanced %c at %d", c, i)
 			}
@@ -470,6 +563,43 @@ func checkExpr(expr string, min time.Duration) error {
 		return fmt.Errorf("unclosed %q", stack)
 	}
 	return nil
+}
+
+// metricName tells the metrics the dashboard may query by their prefix.
+func metricName(id string) bool {
+	return strings.HasPrefix(id, "bsc_") || strings.HasPrefix(id, "go_") || strings.HasPrefix(id, "process_")
+}
+
+// matchers checks the label matchers of the selector whose { is at
+// expr[open]: job="$job" and instance=~"$instance" are among them. It
+// returns the index of the closing }.
+func matchers(expr string, open int) (int, error) {
+	var list []string
+	start := open + 1
+	for i := start; i < len(expr); i++ {
+		switch expr[i] {
+		case '"', '\'':
+			end := skipString(expr, i)
+			if end > len(expr) {
+				return 0, fmt.Errorf("unterminated string at %d", i)
+			}
+			i = end - 1
+		case ',', '}':
+			if m := strings.ReplaceAll(expr[start:i], " ", ""); m != "" {
+				list = append(list, m)
+			}
+			start = i + 1
+			if expr[i] == '}' {
+				if !slices.Contains(list, `job="$job"`) || !slices.Contains(list, `instance=~"$instance"`) {
+					return 0, fmt.Errorf("selector {%s} lacks job=\"$job\" or instance=~\"$instance\"", expr[open+1:i])
+				}
+				return i, nil
+			}
+		case '{', '(', ')', '[', ']':
+			return 0, fmt.Errorf("%c inside the selector at %d", expr[i], open)
+		}
+	}
+	return 0, fmt.Errorf("unclosed { at %d", open)
 }
 
 // skipString returns the index just past the string literal starting at

@@ -425,6 +425,49 @@ func (p *promProc) holds(expr string) func() error {
 	}
 }
 
+// rulesHealthy is a wait condition: Prometheus has loaded n rules or more
+// and evaluated each without error.
+func (p *promProc) rulesHealthy(n int) func() error {
+	return func() error {
+		res, err := httpClient.Get(p.url + "/api/v1/rules")
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		var ans struct {
+			Status string `json:"status"`
+			Data   struct {
+				Groups []struct {
+					Rules []struct {
+						Name      string `json:"name"`
+						Health    string `json:"health"`
+						LastError string `json:"lastError"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&ans); err != nil || ans.Status != "success" {
+			return stop{fmt.Errorf("/api/v1/rules: %s %q: %v", res.Status, ans.Status, err)}
+		}
+		seen := 0
+		for _, g := range ans.Data.Groups {
+			for _, r := range g.Rules {
+				seen++
+				switch {
+				case r.LastError != "" || r.Health == "err":
+					return stop{fmt.Errorf("rule %s: %s %s", r.Name, r.Health, r.LastError)}
+				case r.Health != "ok":
+					return fmt.Errorf("rule %s: %s", r.Name, r.Health)
+				}
+			}
+		}
+		if seen < n {
+			return stop{fmt.Errorf("%d rules loaded, want %d", seen, n)}
+		}
+		return nil
+	}
+}
+
 // series is one sample line of the text exposition format.
 type series struct {
 	name   string

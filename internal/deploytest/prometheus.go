@@ -10,9 +10,10 @@ import (
 )
 
 // PrometheusConfigFor returns deploy/prometheus.yml (under root) with the
-// targets of job bsc replaced by target (host:port), everything else as in
-// the compose stack: what a test runs a real Prometheus with against a bsc
-// it started itself.
+// targets of job bsc replaced by target (host:port) and its rule files
+// named by absolute path, everything else as in the compose stack: what a
+// test runs a real Prometheus with, from any directory, against a bsc it
+// started itself.
 func PrometheusConfigFor(root, target string) ([]byte, error) {
 	path := filepath.Join(root, PromConfPath)
 	b, err := os.ReadFile(path)
@@ -37,6 +38,11 @@ func PrometheusConfigFor(root, target string) ([]byte, error) {
 	}
 	if replaced == 0 {
 		return nil, fmt.Errorf("%s: no static targets of job bsc", path)
+	}
+	for _, f := range seq(get(docRoot(&doc), "rule_files")) {
+		if !filepath.IsAbs(f.Value) {
+			f.Value = filepath.Join(filepath.Dir(path), f.Value)
+		}
 	}
 	return yaml.Marshal(&doc)
 }
@@ -70,9 +76,8 @@ func seq(s *yaml.Node) []*yaml.Node {
 }
 
 // PrometheusTestConfig is PrometheusConfigFor with job bsc scraped every
-// interval, its scrape_timeout no longer than that: an end-to-end test
-// scrapes every second so that the dashboard's [1m] windows hold enough
-// samples after a few seconds instead of a minute.
+// interval, its scrape_timeout no longer than that: the end-to-end test
+// proves the dashboards at several scrape intervals.
 func PrometheusTestConfig(root, target string, interval time.Duration) ([]byte, error) {
 	if interval < time.Millisecond || interval%time.Millisecond != 0 {
 		return nil, fmt.Errorf("scrape interval %v: want a whole number of milliseconds", interval)

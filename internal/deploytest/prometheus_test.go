@@ -12,6 +12,7 @@ import (
 
 // promConfig is the part of deploy/prometheus.yml the tests read.
 type promConfig struct {
+	RuleFiles     []string `yaml:"rule_files"`
 	ScrapeConfigs []struct {
 		JobName        string `yaml:"job_name"`
 		ScrapeInterval string `yaml:"scrape_interval"`
@@ -38,8 +39,8 @@ func TestPromtoolChecksConfig(t *testing.T) {
 	}
 }
 
-// The bsc job scrapes the compose service bsc every 5 s (the dashboard's
-// 1m windows rely on it).
+// The bsc job scrapes the compose service bsc every 5 s (the provisioned
+// datasource's scrape interval says the same: TestDatasourceScrapeInterval).
 func TestPrometheusScrapesBsc(t *testing.T) {
 	c := loadPromConfig(t)
 	var found bool
@@ -77,6 +78,9 @@ func TestPrometheusConfigFor(t *testing.T) {
 	var c promConfig
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
+	}
+	if want := filepath.Join(repoRoot(t), AlertRulesPath); !slices.Equal(c.RuleFiles, []string{want}) {
+		t.Errorf("rule_files %q, want [%s]: absolute, for a config written anywhere", c.RuleFiles, want)
 	}
 	if len(c.ScrapeConfigs) != 1 || len(c.ScrapeConfigs[0].StaticConfigs) != 1 ||
 		!slices.Equal(c.ScrapeConfigs[0].StaticConfigs[0].Targets, []string{"127.0.0.1:18080"}) ||

@@ -145,3 +145,36 @@ func readiness(ready *bool) func() error {
 
 // notReady is a Ready that never is.
 func notReady() error { return errors.New("starting") }
+
+// TestSpecAuthIsOptional: the server asks for a token only when started
+// with one, so every mutating operation offers "no token" beside the bearer
+// token ([{}, {bearer: []}]) and reads ask for nothing; a generated client
+// or validating proxy then lets token-less calls through.
+func TestSpecAuthIsOptional(t *testing.T) {
+	doc := loadSpec(t)
+	if len(doc.Security) != 0 {
+		t.Errorf("document-level security %v, want none", doc.Security)
+	}
+	if s := doc.Components.SecuritySchemes["bearer"]; s == nil || s.Value.Type != "http" || s.Value.Scheme != "bearer" {
+		t.Fatalf("components.securitySchemes.bearer is not an http bearer scheme")
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			var got openapi3.SecurityRequirements
+			if op.Security != nil {
+				got = *op.Security
+			}
+			switch {
+			case mutating(method):
+				if len(got) != 2 || len(got[0]) != 0 || len(got[1]) != 1 || got[1]["bearer"] == nil || len(got[1]["bearer"]) != 0 {
+					t.Errorf("%s %s: security %v, want [{}, {bearer: []}]", method, path, got)
+				}
+				if op.Responses.Value("401") == nil {
+					t.Errorf("%s %s: no 401 for a wrong or missing token", method, path)
+				}
+			case op.Security != nil:
+				t.Errorf("%s %s: a read with security %v", method, path, got)
+			}
+		}
+	}
+}

@@ -58,9 +58,11 @@ type Alarm struct {
 
 // alarms keeps the active alarms; its state, handed on by a swap, is the
 // active set. Raises and clears change the set, the gauge and the counters
-// at once; their history records go to the manager's history writer.
+// at once; their history records go to the manager's history writer; their
+// log lines go through a rate limit (alarmLog).
 type alarms struct {
 	log     zerolog.Logger
+	logs    *alarmLog
 	metrics *Metrics
 	history *historyWriter
 	active  map[string]Alarm
@@ -78,8 +80,10 @@ func (a *alarms) Handle(e Event) error {
 		al := Alarm{ID: e.ID, Severity: k.severity, Source: e.Source, RaisedAt: e.At, Description: k.description}
 		a.active[e.ID] = al
 		a.metrics.setActive(al, true)
-		a.log.Warn().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
-			Str("description", al.Description).Msg("alarm raised")
+		if a.logs.allow(al, true, e.At) {
+			a.log.Warn().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
+				Str("description", al.Description).Msg("alarm raised")
+		}
 		a.record(store.ActionSet, al, e)
 	case ClearAlarm:
 		al, on := a.active[e.ID]
@@ -91,8 +95,10 @@ func (a *alarms) Handle(e Event) error {
 		if e.Source != "" {
 			al.Source = e.Source
 		}
-		a.log.Info().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
-			Dur("active_for", e.At.Sub(al.RaisedAt)).Msg("alarm cleared")
+		if a.logs.allow(al, false, e.At) {
+			a.log.Info().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
+				Dur("active_for", e.At.Sub(al.RaisedAt)).Msg("alarm cleared")
+		}
 		a.record(store.ActionClear, al, e)
 	}
 	return nil
@@ -108,13 +114,18 @@ func (a *alarms) record(action string, al Alarm, e Event) {
 }
 
 // Terminate takes the alarms out of the gauge: once the handler is gone
-// nobody would clear them. A successor puts them back in resume.
+// nobody would clear them. A successor puts them back in resume. The
+// counts of log lines left out are reported now.
 func (a *alarms) Terminate() any {
 	for _, al := range a.active {
 		a.metrics.setActive(al, false)
 	}
+	a.logs.flushAll()
 	return a.active
 }
+
+// flushLogs ends the log limit's periods that are over at now.
+func (a *alarms) flushLogs(now time.Time) { a.logs.flush(now) }
 
 func (a *alarms) resume(state any) {
 	if active, ok := state.(map[string]Alarm); ok {

@@ -206,7 +206,8 @@ func (m *Manager) build(name, target string) (builtin, error) {
 	case name == HandlerCounters:
 		return newCounters(), nil
 	}
-	return &alarms{log: m.log, metrics: m.metrics, history: m.writer, active: map[string]Alarm{}}, nil
+	return &alarms{log: m.log, logs: newAlarmLog(m.log, m.alarmLogBurst, m.alarmLogPeriod),
+		metrics: m.metrics, history: m.writer, active: map[string]Alarm{}}, nil
 }
 
 func unknownHandler(name string) error {

@@ -1,13 +1,5 @@
 package overload
 
-import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"time"
-)
-
 // Handler is a pluggable event handler, the book's gen_event callback
 // module. The manager calls it from its own goroutine only, one event at a
 // time, so a handler needs no locking.
@@ -79,75 +71,4 @@ func (c *counters) snapshot() map[string]uint64 {
 		out[k] = v
 	}
 	return out
-}
-
-// stdout is the logger target that writes to the process's standard output.
-const stdout = "stdout"
-
-// logger writes each event as a JSON line numbered from 1; its state is the
-// number of the next record, so a swap to another target goes on counting.
-type logger struct {
-	target string
-	w      io.Writer
-	file   *os.File // nil for stdout, which is not ours to close
-	next   uint64
-}
-
-type logRecord struct {
-	ID    uint64    `json:"id"`
-	Time  time.Time `json:"time"`
-	Event logEvent  `json:"event"`
-}
-
-type logEvent struct {
-	Kind   string `json:"kind"`
-	ID     string `json:"id"`
-	Source string `json:"source,omitempty"`
-}
-
-// openLogger opens target ("" or "stdout", or a file appended to).
-func openLogger(target string) (*logger, error) {
-	if target == "" || target == stdout {
-		return &logger{target: stdout, w: os.Stdout, next: 1}, nil
-	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidTarget, err)
-	}
-	return &logger{target: target, w: f, file: f, next: 1}, nil
-}
-
-func (l *logger) Name() string { return HandlerLogger }
-
-func (l *logger) Target() string { return l.target }
-
-func (l *logger) Handle(e Event) error {
-	line, err := json.Marshal(logRecord{
-		ID:    l.next,
-		Time:  e.At,
-		Event: logEvent{Kind: e.Kind.String(), ID: e.ID, Source: e.Source},
-	})
-	if err != nil {
-		return err
-	}
-	l.next++
-	// One write per record, so a concurrent reader of the file never sees
-	// half a line.
-	if _, err := l.w.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("write %s: %w", l.target, err)
-	}
-	return nil
-}
-
-func (l *logger) Terminate() any {
-	if l.file != nil {
-		l.file.Close()
-	}
-	return l.next
-}
-
-func (l *logger) resume(state any) {
-	if n, ok := state.(uint64); ok {
-		l.next = n
-	}
 }

@@ -2,6 +2,7 @@ package overload
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
 )
@@ -98,12 +101,15 @@ func TestSwapContinuesState(t *testing.T) {
 	}
 }
 
+// record is one line of the logger handler.
 type record struct {
-	ID    uint64    `json:"id"`
-	Time  time.Time `json:"time"`
-	Event struct {
-		Kind, ID, Source string
-	} `json:"event"`
+	Level   string `json:"level"`
+	Record  uint64 `json:"record"`
+	Kind    string `json:"kind"`
+	ID      string `json:"id"`
+	Source  string `json:"source"`
+	Time    string `json:"time"`
+	Message string `json:"message"`
 }
 
 func readRecords(t *testing.T, path string) []record {
@@ -117,7 +123,9 @@ func readRecords(t *testing.T, path string) []record {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var r record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
 			t.Fatalf("%s: line %q: %v", path, sc.Text(), err)
 		}
 		recs = append(recs, r)
@@ -158,14 +166,74 @@ func TestLoggerNumbersRecordsAcrossSwaps(t *testing.T) {
 	}
 	for i, w := range wantFirst {
 		r := got[i]
-		if r.ID != uint64(i+1) || r.Event.Kind != w.kind || r.Event.ID != w.id || r.Event.Source != w.source ||
-			!r.Time.Equal(at.Add(time.Duration(i)*time.Second)) {
-			t.Errorf("record %d: %+v, want id %d %v", i, r, i+1, w)
+		want := record{Level: "info", Record: uint64(i + 1), Kind: w.kind, ID: w.id, Source: w.source,
+			Time: at.Add(time.Duration(i) * time.Second).Format(zerolog.TimeFieldFormat), Message: "overload event"}
+		if r != want {
+			t.Errorf("record %d: %+v, want %+v", i, r, want)
 		}
 	}
 	got = readRecords(t, second)
-	if len(got) != 2 || got[0].ID != 4 || got[0].Event.ID != "after_swap" || got[1].ID != 5 {
+	if len(got) != 2 || got[0].Record != 4 || got[0].ID != "after_swap" || got[1].Record != 5 {
 		t.Fatalf("%s: %+v, want records 4 and 5", second, got)
+	}
+}
+
+// The logger's lines have the shape of the service's zerolog lines: the
+// same level, time and message keys, the time in the same format, one
+// JSON object a line; and every event is written whatever the service's
+// log level.
+func TestLoggerLinesAreZerologLines(t *testing.T) {
+	var service bytes.Buffer
+	serviceLog := zerolog.New(&service).With().Timestamp().Logger() // as bsc serve's
+	serviceLog.Info().Str("alarm", "x").Msg("alarm raised")
+	var serviceLine map[string]any
+	if err := json.Unmarshal(service.Bytes(), &serviceLine); err != nil {
+		t.Fatal(err)
+	}
+	serviceTime, err := time.Parse(zerolog.TimeFieldFormat, serviceLine[zerolog.TimestampFieldName].(string))
+	if err != nil {
+		t.Fatalf("the service's time %v: %v", serviceLine, err)
+	}
+
+	defer zerolog.SetGlobalLevel(zerolog.GlobalLevel())
+	zerolog.SetGlobalLevel(zerolog.ErrorLevel) // bsc serve --log-level error
+	path := filepath.Join(t.TempDir(), "events.log")
+	l, err := openLogger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := serviceTime.Add(1500 * time.Millisecond)
+	for _, e := range []Event{{Kind: SetAlarm, ID: AlarmOverloaded, Source: "http", At: at}, {Kind: Notice, ID: "x", At: at}} {
+		if err := l.Handle(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Terminate()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines at log level error, want 2:\n%s", len(lines), b)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{zerolog.LevelFieldName, zerolog.TimestampFieldName, zerolog.MessageFieldName} {
+		if _, ok := line[k]; !ok {
+			t.Errorf("logger line %s lacks %q, which service lines have: %s", lines[0], k, service.String())
+		}
+	}
+	if got, want := line[zerolog.TimestampFieldName], at.Format(zerolog.TimeFieldFormat); got != want {
+		t.Errorf("time %v, want %s, in the service's format", got, want)
+	}
+	if _, err := time.Parse(zerolog.TimeFieldFormat, line[zerolog.TimestampFieldName].(string)); err != nil {
+		t.Errorf("time %v is not in the service's format: %v", line[zerolog.TimestampFieldName], err)
+	}
+	if strings.Contains(lines[1], `"source"`) {
+		t.Errorf("an event without a source writes one: %s", lines[1])
 	}
 }
 

@@ -45,6 +45,10 @@ type Config struct {
 	// LogTarget is where the default logger handler writes: "stdout" (also
 	// when empty) or a file path.
 	LogTarget string
+	// The alarms handler logs the first AlarmLogBurst raises and clears of
+	// an alarm in each AlarmLogPeriod, then one summary (0: the defaults).
+	AlarmLogBurst  int
+	AlarmLogPeriod time.Duration
 }
 
 // Manager is one run of the overload event manager (the book's
@@ -62,6 +66,9 @@ type Manager struct {
 	history HistoryStore
 	writer  *historyWriter
 	target  string
+	// The alarm log limit of every alarms handler the manager builds.
+	alarmLogBurst  int
+	alarmLogPeriod time.Duration
 
 	mailbox  chan message
 	overflow overflow       // alarm events waiting for room in the mailbox
@@ -113,6 +120,11 @@ func New(cfg Config) *Manager {
 		cancel:  cancel,
 		done:    make(chan struct{}),
 	}
+	// newAlarmLog applies the default burst; the flush ticker needs the period.
+	m.alarmLogBurst, m.alarmLogPeriod = cfg.AlarmLogBurst, cfg.AlarmLogPeriod
+	if m.alarmLogPeriod <= 0 {
+		m.alarmLogPeriod = DefaultAlarmLogPeriod
+	}
 	notStarted := "not started"
 	m.summary.Store(&notStarted)
 	return m
@@ -161,17 +173,37 @@ func (m *Manager) run(exit sup.ExitFunc) {
 }
 
 func (m *Manager) loop() error {
+	// The alarm log limit's periods end on this clock, too, when no alarm
+	// event comes to end them: a summary is at most a quarter period late.
+	flush := time.NewTicker(max(m.alarmLogPeriod/4, time.Millisecond))
+	defer flush.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return sup.ErrShutdown
 		case <-m.crash:
 			panic("overload: crash requested (fault injection)")
+		case now := <-flush.C:
+			m.flushLogs(now)
 		case msg := <-m.mailbox:
 			m.handle(msg)
 			if m.overflow.waiting.Load() {
 				m.refill()
 			}
+		}
+	}
+}
+
+// logFlusher is a handler whose log lines wait for the end of a period
+// (the alarms handler).
+type logFlusher interface {
+	flushLogs(now time.Time)
+}
+
+func (m *Manager) flushLogs(now time.Time) {
+	for _, h := range m.handlers {
+		if f, ok := h.(logFlusher); ok {
+			f.flushLogs(now)
 		}
 	}
 }
