@@ -47,6 +47,7 @@ func (s *syncBuffer) String() string {
 // harness is a started Manager with its logs, metrics and exits at hand.
 type harness struct {
 	m       *Manager
+	logFile string // where the logger handler writes
 	metrics *Metrics
 	logs    *syncBuffer
 	exits   chan error
@@ -66,6 +67,7 @@ func start(t *testing.T, cfg Config) *harness {
 		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
 	}
 	h.metrics = cfg.Metrics
+	h.logFile = cfg.LogTarget
 	cfg.Log = zerolog.New(h.logs)
 	h.m = New(cfg)
 	proc, err := h.m.Start(ctxT(t), h.exit)
