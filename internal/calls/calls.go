@@ -18,6 +18,9 @@ var (
 	ErrClosed     = errcode.New("unavailable", "call record writer is closed")
 	ErrInvalid    = errcode.New("invalid_request", "invalid call record")
 	ErrLost       = errcode.New("internal", "call records were lost")
+	// ErrNotCommitted: the record was not committed within the writer's
+	// WaitTimeout; it stays queued and will be.
+	ErrNotCommitted = errcode.New("unavailable", "the call record is not committed yet")
 )
 
 // Outcome is how a call ended. The zero value is no outcome: a Filter

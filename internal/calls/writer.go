@@ -19,8 +19,9 @@ import (
 const (
 	DefaultQueueSize  = 65536
 	DefaultMaxBatch   = 4096
-	DefaultBackoff    = 100 * time.Millisecond
-	DefaultMaxBackoff = 5 * time.Second
+	DefaultBackoff     = 100 * time.Millisecond
+	DefaultMaxBackoff  = 5 * time.Second
+	DefaultWaitTimeout = 5 * time.Second
 )
 
 // WriterConfig configures a Writer; a zero field takes its default.
@@ -37,6 +38,9 @@ type WriterConfig struct {
 	// never drops a record. Only Close, when its context ends, gives up.
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// WaitTimeout bounds Wait: a record not committed by then is not
+	// acknowledged (ErrNotCommitted); it stays queued.
+	WaitTimeout time.Duration
 	// OnHealth is told, on the writer's goroutine, when writing starts to
 	// fail (the error) and when it works again (nil). It must not block.
 	OnHealth func(error)
@@ -57,6 +61,9 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	}
 	if c.MaxBackoff < c.Backoff {
 		c.MaxBackoff = max(DefaultMaxBackoff, c.Backoff)
+	}
+	if c.WaitTimeout <= 0 {
+		c.WaitTimeout = DefaultWaitTimeout
 	}
 	if c.OnHealth == nil {
 		c.OnHealth = func(error) {}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // errStopping answers what comes in while a graceful stop drains.
@@ -24,10 +25,11 @@ func (s *server) refuseWhileDraining(next http.Handler) http.Handler {
 	})
 }
 
-// inflight counts the requests being served, for Drain.
+// inflight counts the requests being served, for Drain: an atomic on the
+// hot path, the lock only while a drain waits.
 type inflight struct {
+	n    atomic.Int64
 	mu   sync.Mutex
-	n    int
 	zero chan struct{} // closed when n drops to 0; nil while nobody waits
 }
 
@@ -41,9 +43,7 @@ func (s *server) trackInflight(next http.Handler) http.Handler {
 			return
 		}
 		f := &s.inflight
-		f.mu.Lock()
-		f.n++
-		f.mu.Unlock()
+		f.n.Add(1)
 		s.metrics.inflight.Inc()
 		defer func() {
 			s.metrics.inflight.Dec()
@@ -54,9 +54,16 @@ func (s *server) trackInflight(next http.Handler) http.Handler {
 }
 
 func (f *inflight) done() {
+	if f.n.Add(-1) == 0 {
+		f.wake()
+	}
+}
+
+// wake closes zero if a drain waits and nothing is in flight.
+func (f *inflight) wake() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n--; f.n == 0 && f.zero != nil {
+	if f.zero != nil && f.n.Load() == 0 {
 		close(f.zero)
 		f.zero = nil
 	}
@@ -65,15 +72,12 @@ func (f *inflight) done() {
 // wait returns once no request is in flight, or with ctx's error.
 func (f *inflight) wait(ctx context.Context) error {
 	f.mu.Lock()
-	if f.n == 0 {
-		f.mu.Unlock()
-		return nil
-	}
 	if f.zero == nil {
 		f.zero = make(chan struct{})
 	}
 	zero := f.zero
 	f.mu.Unlock()
+	f.wake() // in case the last request ended before zero was made
 	select {
 	case <-zero:
 		return nil

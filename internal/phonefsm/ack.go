@@ -57,13 +57,19 @@ func (a *ack) wrote(t calls.Ticket) {
 	}
 }
 
-// wait waits until every message carrying a was handled and the newest
-// record written on its behalf is committed.
+// wait waits until every message carrying a was handled (the peer's
+// controller runs right after ours, nearly always on our goroutine, so
+// this is done before it is asked) and the newest record written on its
+// behalf is committed (which the recorder bounds).
 func (a *ack) wait(ctx context.Context, records Recorder) error {
 	select {
 	case <-a.done:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		select {
+		case <-a.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	return records.Wait(ctx, calls.Ticket(a.ticket.Load()))
 }

@@ -1,12 +1,9 @@
 package phonefsm
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -32,7 +29,8 @@ type Recorder interface {
 	// Record takes a finished call's record without blocking and returns
 	// the ticket Wait takes.
 	Record(calls.Record) calls.Ticket
-	// Wait returns once the record of the ticket is committed.
+	// Wait returns once the record of the ticket is committed, or fails
+	// (within a bound of its own) when it is not.
 	Wait(ctx context.Context, t calls.Ticket) error
 }
 
@@ -45,14 +43,7 @@ type Config struct {
 	// OnDetach is told when a phone detached (its controller stopped
 	// normally): the service removes its device and notes the time.
 	OnDetach func(hlr.MSISDN)
-	// CommitTimeout bounds how long an action waits for the records of the
-	// calls it ended to be committed; 0 is DefaultCommitTimeout.
-	CommitTimeout time.Duration
 }
-
-// DefaultCommitTimeout is Config.CommitTimeout's default: a record not
-// committed by then is not acknowledged (503 unavailable); it stays queued.
-const DefaultCommitTimeout = 5 * time.Second
 
 // maxBackground bounds the goroutines that finish long cascades; past it
 // the executor that found the work finishes it itself.
@@ -70,7 +61,6 @@ type Phones struct {
 	metrics *Metrics
 	log     zerolog.Logger
 	onDet   func(hlr.MSISDN)
-	commit  time.Duration
 	bg      chan struct{} // semaphore of background executors
 	bgWG    sync.WaitGroup
 }
@@ -81,8 +71,7 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 		cfg.OnDetach = func(hlr.MSISDN) {}
 	}
 	return &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
-		onDet: cfg.OnDetach, commit: cmp.Or(cfg.CommitTimeout, DefaultCommitTimeout),
-		bg: make(chan struct{}, maxBackground)}
+		onDet: cfg.OnDetach, bg: make(chan struct{}, maxBackground)}
 }
 
 // Attach starts a controller for m, talking to dev. The supervisor restarts
@@ -148,7 +137,7 @@ func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN)
 	// The status is the one the action left, not what later events did.
 	st := c.Status()
 	if msg.ack != nil {
-		if err := p.committed(ctx, msg.ack); err != nil {
+		if err := msg.ack.wait(ctx, p.records); err != nil {
 			return st, err
 		}
 	}
@@ -166,19 +155,7 @@ func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) error {
 	if err := c.stopAndWait(ctx, a); err != nil {
 		return err
 	}
-	return p.committed(ctx, a)
-}
-
-// committed waits, at most CommitTimeout, for the records an action's
-// ack covers.
-func (p *Phones) committed(ctx context.Context, a *ack) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, p.commit, ErrNotCommitted)
-	defer cancel()
-	err := a.wait(ctx, p.records)
-	if errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), ErrNotCommitted) {
-		return ErrNotCommitted
-	}
-	return err
+	return a.wait(ctx, p.records)
 }
 
 // Crash makes phone m's controller panic (fault injection).

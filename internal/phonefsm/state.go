@@ -63,7 +63,4 @@ var (
 	ErrInvalidState  = errcode.New("invalid_state", "action not valid in the phone's state")
 	ErrOverloaded    = errcode.New("overloaded", "the phone's controller is overloaded")
 	ErrUnavailable   = errcode.New("unavailable", "the phone's controller is restarting")
-	// ErrNotCommitted: the action happened, but the record of the call it
-	// ended was not committed within the commit timeout; it stays queued.
-	ErrNotCommitted = errcode.New("unavailable", "the call record is not committed yet")
 )
