@@ -17,8 +17,8 @@ import (
 
 // Defaults of WriterConfig.
 const (
-	DefaultQueueSize  = 65536
-	DefaultMaxBatch   = 4096
+	DefaultQueueSize   = 65536
+	DefaultMaxBatch    = 4096
 	DefaultBackoff     = 100 * time.Millisecond
 	DefaultMaxBackoff  = 5 * time.Second
 	DefaultWaitTimeout = 5 * time.Second
