@@ -77,19 +77,19 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 // Act performs a user action on a phone. A new call is shed when its
 // record could not be kept (recordsForPhones.Reserve); releasing actions
 // never are.
-func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, error) {
+func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, phonefsm.Commit, error) {
 	p, err := a.Phones()
 	if err != nil {
-		return phonefsm.Status{}, err
+		return phonefsm.Status{}, phonefsm.Commit{}, err
 	}
 	return p.Act(ctx, m, act, to)
 }
 
 // Detach ends a phone's call (for its peer) and detaches it.
-func (a *App) Detach(ctx context.Context, m hlr.MSISDN) error {
+func (a *App) Detach(ctx context.Context, m hlr.MSISDN) (phonefsm.Commit, error) {
 	p, err := a.Phones()
 	if err != nil {
-		return err
+		return phonefsm.Commit{}, err
 	}
 	return p.Detach(ctx, m)
 }
@@ -180,8 +180,11 @@ func (p phoneActions) Act(ctx context.Context, action string) error {
 	if !ok {
 		return phonefsm.ErrInvalidState
 	}
-	_, err := p.a.Act(ctx, p.m, act, 0)
-	return err
+	_, c, err := p.a.Act(ctx, p.m, act, 0)
+	if err != nil {
+		return err
+	}
+	return c.Wait(ctx)
 }
 
 // seeded is the random source of an auto device: reproducible when a seed

@@ -18,10 +18,11 @@ import (
 // set of the current incarnation of the phones supervisor.
 type PhoneService interface {
 	Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error)
-	// Act returns once the phone's own controller handled the action. to
-	// is the callee of a call, zero otherwise.
-	Act(ctx context.Context, m hlr.MSISDN, a phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, error)
-	Detach(ctx context.Context, m hlr.MSISDN) error
+	// Act returns once the phone's own controller handled the action,
+	// with what to wait for before acknowledging it. to is the callee of a
+	// call, zero otherwise.
+	Act(ctx context.Context, m hlr.MSISDN, a phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, phonefsm.Commit, error)
+	Detach(ctx context.Context, m hlr.MSISDN) (phonefsm.Commit, error)
 	// Phones is the current phone set; an unavailable error while the
 	// phones supervisor restarts.
 	Phones() (*phonefsm.Phones, error)
@@ -257,7 +258,11 @@ func detachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 	if err != nil {
 		return err
 	}
-	if err := ps.Detach(r.Context(), m); err != nil {
+	commit, err := ps.Detach(r.Context(), m)
+	if err == nil {
+		err = committed(r, commit)
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -278,10 +283,21 @@ func phoneAction(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 			return err
 		}
 	}
-	st, err := ps.Act(r.Context(), m, act.Action, act.To)
+	st, commit, err := ps.Act(r.Context(), m, act.Action, act.To)
+	if err == nil {
+		err = committed(r, commit)
+	}
 	if err != nil {
 		return err
 	}
 	WriteJSON(w, http.StatusOK, st)
 	return nil
+}
+
+// committed waits for what an action ended to be durable before the
+// action is acknowledged. The wait is for the disk, not the CPU, so the
+// request gives its gate token back first.
+func committed(r *http.Request, c phonefsm.Commit) error {
+	settleIn(r)
+	return c.Wait(r.Context())
 }

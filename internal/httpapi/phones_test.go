@@ -30,11 +30,13 @@ func (f *fakePhones) Attach(_ context.Context, m hlr.MSISDN, spec hw.DeviceSpec)
 	return phonefsm.Status{MSISDN: m, State: "idle", Since: time.Now()}, nil
 }
 
-func (f *fakePhones) Act(_ context.Context, m hlr.MSISDN, _ phonefsm.Action, _ hlr.MSISDN) (phonefsm.Status, error) {
-	return phonefsm.Status{MSISDN: m, State: "idle", Since: time.Now()}, f.actErr
+func (f *fakePhones) Act(_ context.Context, m hlr.MSISDN, _ phonefsm.Action, _ hlr.MSISDN) (phonefsm.Status, phonefsm.Commit, error) {
+	return phonefsm.Status{MSISDN: m, State: "idle", Since: time.Now()}, phonefsm.Commit{}, f.actErr
 }
 
-func (f *fakePhones) Detach(context.Context, hlr.MSISDN) error { return nil }
+func (f *fakePhones) Detach(context.Context, hlr.MSISDN) (phonefsm.Commit, error) {
+	return phonefsm.Commit{}, nil
+}
 
 func (f *fakePhones) Phones() (*phonefsm.Phones, error) { return nil, phonefsm.ErrUnavailable }
 

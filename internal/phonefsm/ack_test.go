@@ -1,7 +1,6 @@
 package phonefsm
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -47,7 +46,7 @@ func TestActionsWaitForTheRecordsTheyEnd(t *testing.T) {
 			w.records.waits()
 			var err error
 			if tc.detach {
-				err = w.phones.Detach(context.Background(), w.m(tc.who))
+				err = w.detach(tc.who)
 			} else {
 				err = w.act(tc.who, tc.act, "")
 			}

@@ -156,8 +156,26 @@ func (w *world) act(who string, a Action, to string) error {
 	if to != "" {
 		callee = w.m(to)
 	}
-	_, err := w.phones.Act(context.Background(), w.m(who), a, callee)
-	return err
+	return w.actOn(w.m(who), a, callee)
+}
+
+// actOn acts on m and waits for the action's commit, as the service does
+// before it answers.
+func (w *world) actOn(m hlr.MSISDN, a Action, to hlr.MSISDN) error {
+	_, c, err := w.phones.Act(context.Background(), m, a, to)
+	if err != nil {
+		return err
+	}
+	return c.Wait(context.Background())
+}
+
+// detach detaches who and waits for the commit of its call's record.
+func (w *world) detach(who string) error {
+	c, err := w.phones.Detach(context.Background(), w.m(who))
+	if err != nil {
+		return err
+	}
+	return c.Wait(context.Background())
 }
 
 func (w *world) mustAct(who string, a Action, to string) {

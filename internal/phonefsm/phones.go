@@ -119,43 +119,57 @@ func (p *Phones) Get(m hlr.MSISDN) (Status, error) {
 	return c.Status(), nil
 }
 
+// Commit is what a handled action still waits for before it may be
+// acknowledged: the records of the calls it ended, committed. The wait is
+// I/O, not work, which is why it is apart: a caller bounding the work in
+// progress (the HTTP layer's gate) need not count it.
+type Commit struct {
+	a       *ack
+	records Recorder
+}
+
+// Wait returns once the records of the calls the action ended are
+// committed, or why they are not (the action happened all the same).
+func (c Commit) Wait(ctx context.Context) error {
+	if c.a == nil {
+		return nil
+	}
+	return c.a.wait(ctx, c.records)
+}
+
 // Act performs a user action on phone m and returns the phone once its own
-// controller handled it and, for an action that can end a call (accept,
-// reject, hangup), once the record of the call it ended is committed.
-func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN) (Status, error) {
+// controller handled it, and the Commit to wait for before acknowledging
+// it: an action that can end a call (accept, reject, hangup) is durable
+// only once the record of the call it ended is committed.
+func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN) (Status, Commit, error) {
 	c, err := p.Lookup(m)
 	if err != nil {
-		return Status{}, err
+		return Status{}, Commit{}, err
 	}
 	msg := message{kind: msgAction, action: a, to: to}
 	if a != ActCall {
 		msg.ack = newAck()
 	}
 	if err := c.act(ctx, msg); err != nil {
-		return c.Status(), err
+		return c.Status(), Commit{}, err
 	}
 	// The status is the one the action left, not what later events did.
-	st := c.Status()
-	if msg.ack != nil {
-		if err := msg.ack.wait(ctx, p.records); err != nil {
-			return st, err
-		}
-	}
-	return st, nil
+	return c.Status(), Commit{msg.ack, p.records}, nil
 }
 
 // Detach stops phone m's controller normally (ending its call for the
-// peer) and waits until it is gone and the call's record is committed.
-func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) error {
+// peer), waits until it is gone, and returns the Commit of the call's
+// record.
+func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) (Commit, error) {
 	c, err := p.Lookup(m)
 	if err != nil {
-		return err
+		return Commit{}, err
 	}
 	a := newAck()
 	if err := c.stopAndWait(ctx, a); err != nil {
-		return err
+		return Commit{}, err
 	}
-	return a.wait(ctx, p.records)
+	return Commit{a, p.records}, nil
 }
 
 // Crash makes phone m's controller panic (fault injection).

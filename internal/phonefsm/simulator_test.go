@@ -24,7 +24,10 @@ type autoActions struct {
 
 func (a autoActions) Act(ctx context.Context, action string) error {
 	act, _ := ParseAction(action)
-	_, err := a.w.phones.Act(ctx, a.m, act, 0)
+	_, c, err := a.w.phones.Act(ctx, a.m, act, 0)
+	if err == nil {
+		err = c.Wait(ctx)
+	}
 	return err
 }
 

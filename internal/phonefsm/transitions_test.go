@@ -193,7 +193,7 @@ func TestDetachMidCall(t *testing.T) {
 		t.Run("detach "+who, func(t *testing.T) {
 			w := newWorld(t, []int{10})
 			w.setup("connected")
-			if err := w.phones.Detach(t.Context(), w.m(who)); err != nil {
+			if err := w.detach(who); err != nil {
 				t.Fatal(err)
 			}
 			other := map[string]string{"1": "2", "2": "1"}[who]
@@ -285,7 +285,7 @@ func TestStopRacesPeerActions(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					if how == "detach" {
-						if err := w.phones.Detach(t.Context(), w.m("1")); err != nil {
+						if err := w.detach("1"); err != nil {
 							t.Error(err)
 						}
 					} else if err := w.phones.Crash(w.m("1")); err != nil {
