@@ -2,7 +2,6 @@ package sup
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -43,22 +42,72 @@ type Tracer interface {
 	SetTrace(on bool)
 }
 
-// Stats is the bookkeeping a process embeds to answer Inspect and SetTrace:
-// message counters, the last DefaultLogSize handled events, a trace switch.
-// It is safe for concurrent use; the hot path is two atomics and a short
-// critical section.
+// Sys is the book's sys bookkeeping, the one implementation every process
+// uses, goroutine or light: messages in and out, the last DefaultLogSize
+// events handled, and the trace switch. E is how the process notes an
+// event: a light process keeps a few compact words per event (a million
+// of them are attached) and renders them only when inspected. The log is
+// made on the first event, so an idle process pays for none of it. The
+// zero value is ready. Sys has no lock of its own: its owner guards it
+// (a light process with its Light's lock; Stats with a mutex).
+type Sys[E any] struct {
+	in, out uint32
+	trace   bool
+	full    bool
+	next    uint8
+	ring    *[DefaultLogSize]E
+}
+
+// Handled counts an incoming message and logs e; it tells whether tracing
+// is on, for the caller to write the trace line it knows how to render.
+func (s *Sys[E]) Handled(e E) (trace bool) {
+	s.in++
+	if s.ring == nil {
+		s.ring = new([DefaultLogSize]E)
+	}
+	s.ring[s.next] = e
+	if s.next++; s.next == DefaultLogSize {
+		s.next, s.full = 0, true
+	}
+	return s.trace
+}
+
+// Sent counts an outgoing message and tells whether tracing is on.
+func (s *Sys[E]) Sent() (trace bool) {
+	s.out++
+	return s.trace
+}
+
+// SetTrace switches tracing on or off.
+func (s *Sys[E]) SetTrace(on bool) { s.trace = on }
+
+// Info is the process's introspection: its counts, trace switch and log
+// (oldest first, each note rendered by render), with the name, start,
+// status and state its caller knows.
+func (s *Sys[E]) Info(name, status, state string, started time.Time, render func(E) Event) Info {
+	var notes []E
+	if s.ring != nil {
+		if s.full {
+			notes = append(notes, s.ring[s.next:]...)
+		}
+		notes = append(notes, s.ring[:s.next]...)
+	}
+	info := Info{Name: name, Status: status, StartedAt: started, MessagesIn: uint64(s.in), MessagesOut: uint64(s.out),
+		State: state, Trace: s.trace, Log: make([]Event, 0, len(notes))}
+	for _, n := range notes {
+		info.Log = append(info.Log, render(n))
+	}
+	return info
+}
+
+// Stats is Sys for a goroutine process whose events are already words:
+// it logs the trace lines itself. It is safe for concurrent use.
 type Stats struct {
 	name    string
 	started time.Time
 	log     zerolog.Logger
-
-	in, out atomic.Uint64
-	trace   atomic.Bool
-
-	mu     sync.Mutex
-	ring   [DefaultLogSize]Event
-	next   int
-	filled bool
+	mu      sync.Mutex
+	sys     Sys[Event]
 }
 
 // NewStats starts the bookkeeping of a process called name.
@@ -75,51 +124,34 @@ func (s *Stats) StartedAt() time.Time { return s.started }
 // Handled counts one incoming message and records it in the event log; with
 // tracing on it is also logged.
 func (s *Stats) Handled(kind, detail string) {
-	s.in.Add(1)
-	ev := Event{At: time.Now(), Kind: kind, Detail: detail}
 	s.mu.Lock()
-	s.ring[s.next] = ev
-	s.next = (s.next + 1) % len(s.ring)
-	if s.next == 0 {
-		s.filled = true
-	}
+	trace := s.sys.Handled(Event{At: time.Now(), Kind: kind, Detail: detail})
 	s.mu.Unlock()
-	if s.trace.Load() {
+	if trace {
 		s.log.Info().Str("process", s.name).Str("event", kind).Str("detail", detail).Msg("trace in")
 	}
 }
 
 // Sent counts one outgoing message (a reply or an event to another process).
 func (s *Stats) Sent(kind, detail string) {
-	s.out.Add(1)
-	if s.trace.Load() {
+	s.mu.Lock()
+	trace := s.sys.Sent()
+	s.mu.Unlock()
+	if trace {
 		s.log.Info().Str("process", s.name).Str("event", kind).Str("detail", detail).Msg("trace out")
 	}
 }
 
 // SetTrace switches tracing on or off.
-func (s *Stats) SetTrace(on bool) { s.trace.Store(on) }
+func (s *Stats) SetTrace(on bool) {
+	s.mu.Lock()
+	s.sys.SetTrace(on)
+	s.mu.Unlock()
+}
 
 // Info returns the process status with the given state description.
 func (s *Stats) Info(state string) Info {
 	s.mu.Lock()
-	var events []Event
-	if s.filled {
-		events = append(events, s.ring[s.next:]...)
-	}
-	events = append(events, s.ring[:s.next]...)
-	s.mu.Unlock()
-	if events == nil {
-		events = []Event{}
-	}
-	return Info{
-		Name:        s.name,
-		Status:      "running",
-		StartedAt:   s.started,
-		MessagesIn:  s.in.Load(),
-		MessagesOut: s.out.Load(),
-		State:       state,
-		Log:         events,
-		Trace:       s.trace.Load(),
-	}
+	defer s.mu.Unlock()
+	return s.sys.Info(s.name, "running", state, s.started, func(e Event) Event { return e })
 }
