@@ -2,8 +2,8 @@ package phonefsm
 
 import (
 	"context"
-	"fmt"
-	"sync"
+	"errors"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -45,24 +45,20 @@ type Config struct {
 	OnDetach func(hlr.MSISDN)
 }
 
-// maxBackground bounds the goroutines that finish long cascades; past it
-// the executor that found the work finishes it itself.
-const maxBackground = 64
-
 // Phones is the set of attached phones of one incarnation of the phones
 // supervisor, with the attachment registry it owns (the book's ETS
 // tables): a phone crash keeps its attachment, a restart of the
 // supervisor starts from an empty set.
 type Phones struct {
 	sup     *sup.Supervisor
+	rt      *sup.Runtime[message]
 	reg     hlr.Registry[*Controller]
+	incs    atomic.Uint32 // the last incarnation number given
 	freq    Frequencies
 	records Recorder
 	metrics *Metrics
 	log     zerolog.Logger
 	onDet   func(hlr.MSISDN)
-	bg      chan struct{} // semaphore of background executors
-	bgWG    sync.WaitGroup
 }
 
 // New makes the phone set of the running phones supervisor s.
@@ -71,7 +67,46 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 		cfg.OnDetach = func(hlr.MSISDN) {}
 	}
 	return &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
-		onDet: cfg.OnDetach, bg: make(chan struct{}, maxBackground)}
+		onDet: cfg.OnDetach, rt: sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: cfg.Metrics.mailbox})}
+}
+
+// delivery is what became of an event sent through the seam.
+type delivery uint8
+
+const (
+	delivered       delivery = iota
+	peerFull                 // an inbound call refused: the callee's mailbox is full
+	peerGone                 // the peer has ended: the event is lost
+	peerUnreachable          // the peer's node cannot be reached
+)
+
+// deliver is the send seam: the one way an event reaches another
+// controller. Here, through the Ref's controller, run next on x. A Ref
+// with no local controller names one on another node, which this node
+// cannot reach (cluster mode routes it there).
+func (p *Phones) deliver(x *sup.Exec[message], to Ref, m message, shed bool) delivery {
+	if to.local == nil {
+		return peerUnreachable
+	}
+	m.ack.hold()
+	ok, full := to.local.Post(x, m, shed)
+	if ok {
+		return delivered
+	}
+	m.ack.handled()
+	if full {
+		return peerFull
+	}
+	return peerGone
+}
+
+// resolve finds the controller serving m now (the book's lookup_id).
+func (p *Phones) resolve(m hlr.MSISDN) (Ref, bool) {
+	c, ok := p.reg.Lookup(m)
+	if !ok {
+		return Ref{}, false
+	}
+	return c.Ref(), true
 }
 
 // Attach starts a controller for m, talking to dev. The supervisor restarts
@@ -146,11 +181,20 @@ func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN)
 	if err != nil {
 		return Status{}, Commit{}, err
 	}
-	msg := message{kind: msgAction, action: a, to: to}
+	msg := message{kind: actionInput(a), to: to}
 	if a != ActCall {
 		msg.ack = newAck()
 	}
-	if err := c.act(ctx, msg); err != nil {
+	// A hangup or a reject releases a call: never refused for a full
+	// mailbox.
+	if err := c.Call(ctx, msg, a == ActCall || a == ActAccept); err != nil {
+		switch {
+		case errors.Is(err, sup.ErrDead):
+			err = ErrUnavailable
+		case errors.Is(err, sup.ErrMailboxFull):
+			p.metrics.shed()
+			err = ErrOverloaded
+		}
 		return c.Status(), Commit{}, err
 	}
 	// The status is the one the action left, not what later events did.
@@ -166,9 +210,11 @@ func (p *Phones) Detach(ctx context.Context, m hlr.MSISDN) (Commit, error) {
 		return Commit{}, err
 	}
 	a := newAck()
-	if err := c.stopAndWait(ctx, a); err != nil {
-		return Commit{}, err
+	if !c.Send(message{kind: ctlStop, ack: a}) {
+		return Commit{}, ErrUnavailable
 	}
+	// The stop's ack is done once the stop was handled (the controller is
+	// gone) and so were the events its cleanup sent.
 	return Commit{a, p.records}, nil
 }
 
@@ -234,79 +280,7 @@ func (p *Phones) detached(c *Controller) {
 	}
 }
 
-// background finishes an executor's run queue on another goroutine, or on
-// this one when the background slots are all busy.
-func (p *Phones) background(runq []*Controller) {
-	select {
-	case p.bg <- struct{}{}:
-	default:
-		e := getExecutor()
-		e.runq = append(e.runq, runq...)
-		e.run(p)
-		e.release()
-		return
-	}
-	p.bgWG.Add(1)
-	go func() {
-		defer func() { <-p.bg; p.bgWG.Done() }()
-		e := getExecutor()
-		e.runq = append(e.runq, runq...)
-		e.run(p)
-		e.release()
-	}()
-}
-
-// Wait waits for the cascades handed to background goroutines to finish
-// (or ctx): after the phones supervisor stopped, nothing may still write a
-// call record.
-func (p *Phones) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		p.bgWG.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("phones: background cascades still running: %w", ctx.Err())
-	}
-}
-
-// Stop asks the controller to stop normally (sup.Proc).
-func (c *Controller) Stop() { c.control(message{kind: msgStop}) }
-
-// Crash makes the controller panic, to test supervision.
-func (c *Controller) Crash() { c.control(message{kind: msgCrash}) }
-
-func (c *Controller) control(m message) {
-	e := getExecutor()
-	defer e.release()
-	if ok, _ := c.post(e, m, false); ok {
-		e.run(c.phones)
-	} else {
-		m.ack.handled()
-	}
-}
-
-// stopAndWait stops the controller, a following the stop's effects, and
-// waits until it is gone.
-func (c *Controller) stopAndWait(ctx context.Context, a *ack) error {
-	c.mu.Lock()
-	if c.dead {
-		c.mu.Unlock()
-		return ErrUnavailable
-	}
-	if c.done == nil {
-		c.done = make(chan struct{})
-	}
-	done := c.done
-	c.mu.Unlock()
-	c.control(message{kind: msgStop, ack: a})
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// Wait waits for the cascades handed to background goroutines (or ctx):
+// after the phones supervisor stopped, nothing may still write a call
+// record.
+func (p *Phones) Wait(ctx context.Context) error { return p.rt.Wait(ctx) }

@@ -31,6 +31,16 @@ func ParseState(name string) (State, bool) {
 	return 0, false
 }
 
+// Role is a phone's part in the call it is in: the caller keeps the call
+// (its record and its frequency), the callee does not.
+type Role uint8
+
+const (
+	NoRole Role = iota
+	Caller
+	Callee
+)
+
 // Action is what the user of a phone does.
 type Action uint8
 

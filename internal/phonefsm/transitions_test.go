@@ -1,7 +1,6 @@
 package phonefsm
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,12 +9,13 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // inject delivers a controller event to `to` as if `from` sent it, for the
 // rows of the table no user sequence reaches deterministically.
-func (w *world) inject(to, from string, k kind, dropped bool) {
+func (w *world) inject(to, from string, k input, dropped bool) {
 	w.t.Helper()
 	dst, err := w.phones.Lookup(w.m(to))
 	if err != nil {
@@ -25,10 +25,7 @@ func (w *world) inject(to, from string, k kind, dropped bool) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	e := getExecutor()
-	defer e.release()
-	dst.post(e, message{kind: k, from: src, dropped: dropped}, false)
-	e.run(w.phones)
+	dst.Send(message{kind: k, from: src.Ref(), dropped: dropped})
 }
 
 // setup puts phones 1 and 2 in a state: "calling" (1 called 2, 2
@@ -66,7 +63,7 @@ func TestTransitionTable(t *testing.T) {
 		{"calling gets reject", "calling", func(w *world) error { return w.act("2", ActReject, "") }, nil,
 			[2]string{"idle", "idle"}, [2][]string{{"rejected"}, {"inbound:1"}}, []calls.Outcome{calls.Rejected}},
 		{"calling gets hangup", "calling", func(w *world) error { w.inject("1", "2", evHangup, false); return nil }, nil,
-			[2]string{"idle", "receiving"}, [2][]string{{"hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Cancelled}},
+			[2]string{"idle", "receiving"}, [2][]string{{"hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Rejected}},
 		{"calling hangs up", "calling", func(w *world) error { return w.act("1", ActHangup, "") }, nil,
 			[2]string{"idle", "idle"}, [2][]string{nil, {"inbound:1", "hangup"}}, []calls.Outcome{calls.Cancelled}},
 		{"receiving rejects", "calling", func(w *world) error { return w.act("2", ActReject, "") }, nil,
@@ -91,6 +88,14 @@ func TestTransitionTable(t *testing.T) {
 			[2]string{"idle", "idle"}, [2][]string{nil, nil}, nil},
 		{"event from a non-peer is ignored", "connected", func(w *world) error { w.inject("1", "3", evHangup, false); return nil }, nil,
 			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
+		{"calling: the callee's mailbox is full", "calling", func(w *world) error { w.inject("1", "2", evPeerFull, false); return nil }, nil,
+			[2]string{"idle", "receiving"}, [2][]string{{"busy"}, {"inbound:1"}}, []calls.Outcome{calls.Busy}},
+		{"calling: the callee has ended", "calling", func(w *world) error { w.inject("1", "2", evPeerGone, false); return nil }, nil,
+			[2]string{"idle", "receiving"}, [2][]string{{"hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Dropped}},
+		{"connected caller: the peer cannot be reached", "connected", func(w *world) error { w.inject("1", "2", evPeerUnreachable, false); return nil }, nil,
+			[2]string{"idle", "connected"}, [2][]string{{"accepted", "hangup"}, {"inbound:1"}}, []calls.Outcome{calls.Dropped}},
+		{"connected callee: the peer cannot be reached", "connected", func(w *world) error { w.inject("2", "1", evPeerUnreachable, false); return nil }, nil,
+			[2]string{"connected", "idle"}, [2][]string{{"accepted"}, {"inbound:1", "hangup"}}, nil},
 		{"event not for the state is ignored", "connected", func(w *world) error { w.inject("1", "2", evBusy, false); return nil }, nil,
 			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
 	}
@@ -337,22 +342,45 @@ func TestListByStateIsBounded(t *testing.T) {
 	}
 }
 
-// Wait returns once background cascades are done, or when its context ends.
-func TestPhonesWait(t *testing.T) {
+// An event from an earlier incarnation of the peer is stale: a Ref names
+// one process, and a restarted controller is another.
+func TestEventFromEarlierIncarnationIsIgnored(t *testing.T) {
 	w := newWorld(t, []int{10})
-	w.attach("1")
+	w.setup("connected")
+	old, _ := w.phones.Lookup(w.m("2"))
+	stale := old.Ref()
+	stale.Inc-- // the incarnation before
 	c, _ := w.phones.Lookup(w.m("1"))
-	for i := 0; i < maxBackground+2; i++ {
-		w.phones.background([]*Controller{c})
+	c.Send(message{kind: evHangup, from: stale})
+	if w.state("1") != "connected" || len(w.records.all()) != 0 {
+		t.Fatalf("after a stale hangup: 1 %s, records %v", w.state("1"), w.records.all())
 	}
-	if err := w.phones.Wait(t.Context()); err != nil {
+	c.Send(message{kind: evHangup, from: old.Ref()})
+	w.waitState("1", "idle")
+}
+
+// The send seam: an event for a controller that has ended is lost (peer
+// gone), one for a controller of no node here cannot be delivered (peer
+// unreachable).
+func TestSendSeam(t *testing.T) {
+	w := newWorld(t, []int{10})
+	w.attach("1", "2")
+	c, _ := w.phones.Lookup(w.m("2"))
+	if err := w.detach("2"); err != nil {
 		t.Fatal(err)
 	}
-	w.phones.bgWG.Add(1) // a cascade that never ends
-	defer w.phones.bgWG.Done()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if err := w.phones.Wait(ctx); err == nil {
-		t.Fatal("Wait returned nil with a cascade still running and its context done")
+	cases := []struct {
+		to   Ref
+		want delivery
+	}{
+		{c.Ref(), peerGone},
+		{Ref{MSISDN: c.msisdn, Inc: c.inc}, peerUnreachable},
+	}
+	for _, tc := range cases {
+		var got delivery
+		w.phones.rt.Do(func(x *sup.Exec[message]) { got = w.phones.deliver(x, tc.to, message{kind: evInbound}, true) })
+		if got != tc.want {
+			t.Errorf("deliver to %+v: %v, want %v", tc.to, got, tc.want)
+		}
 	}
 }
