@@ -74,8 +74,7 @@ type Manager struct {
 	overflow overflow       // alarm events waiting for room in the mailbox
 	lossLog  zerolog.Logger // sampled: losses come in floods
 	crash    chan struct{}
-	ctx      context.Context // cancelled by Stop and when the loop ends
-	cancel   context.CancelFunc
+	proc     sup.Proc      // the goroutine, once started
 	done     chan struct{} // closed when the manager has ended
 	started  atomic.Bool
 	dropped  atomic.Uint64
@@ -105,7 +104,6 @@ func New(cfg Config) *Manager {
 	if history == nil {
 		history = newMemHistory(memHistorySize)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
 		Stats:   sup.NewStats("overload", cfg.Log),
 		log:     cfg.Log,
@@ -116,8 +114,6 @@ func New(cfg Config) *Manager {
 		mailbox: make(chan message, size),
 		lossLog: lossLog(cfg.Log),
 		crash:   make(chan struct{}, 1),
-		ctx:     ctx,
-		cancel:  cancel,
 		done:    make(chan struct{}),
 	}
 	// newAlarmLog applies the default burst; the flush ticker needs the period.
@@ -131,8 +127,9 @@ func New(cfg Config) *Manager {
 }
 
 // Start installs the default handlers (counters, logger, alarms) and starts
-// the manager's goroutines. It is a sup.StartFunc; a Manager starts once.
-func (m *Manager) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) {
+// the manager's goroutines: the history writer, and the manager itself, a
+// goroutine process (sup.Go). It is a sup.StartFunc; a Manager starts once.
+func (m *Manager) Start(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
 	if !m.started.CompareAndSwap(false, true) {
 		return nil, errors.New("overload: manager already started; a restart is a new Manager")
 	}
@@ -148,14 +145,24 @@ func (m *Manager) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error) 
 		}
 	}
 	m.refreshSummary()
-	go m.run(exit)
+	proc, err := sup.Go(func(ctx context.Context, ready func()) error {
+		// The history is flushed before the exit is reported, so that a
+		// restarted manager's follows this one's.
+		defer m.end()
+		ready()
+		return m.loop(ctx)
+	})(ctx, exit)
+	if err != nil {
+		return nil, err
+	}
+	m.proc = proc
 	return m, nil
 }
 
 // Stop asks the manager to end; it reports sup.ErrShutdown. Events still in
 // the mailbox are dropped, like a gen_event's on stop; the alarm history
 // already queued is written first (see historyWriter.close).
-func (m *Manager) Stop() { m.cancel() }
+func (m *Manager) Stop() { m.proc.Stop() }
 
 // Crash makes the manager's goroutine panic, for fault injection: it ends
 // with a *sup.PanicError, as a real crash would.
@@ -166,21 +173,15 @@ func (m *Manager) Crash() {
 	}
 }
 
-func (m *Manager) run(exit sup.ExitFunc) {
-	reason := sup.Protect(m.loop)
-	m.end()
-	exit(reason)
-}
-
-func (m *Manager) loop() error {
+func (m *Manager) loop(ctx context.Context) error {
 	// The alarm log limit's periods end on this clock, too, when no alarm
 	// event comes to end them: a summary is at most a quarter period late.
 	flush := time.NewTicker(max(m.alarmLogPeriod/4, time.Millisecond))
 	defer flush.Stop()
 	for {
 		select {
-		case <-m.ctx.Done():
-			return sup.ErrShutdown
+		case <-ctx.Done():
+			return nil
 		case <-m.crash:
 			panic("overload: crash requested (fault injection)")
 		case now := <-flush.C:
@@ -213,7 +214,6 @@ func (m *Manager) flushLogs(now time.Time) {
 // fail with ErrUnavailable. The flush comes before the exit is reported, so
 // the history of a restarted manager follows this one's.
 func (m *Manager) end() {
-	m.cancel()
 	for _, h := range m.handlers {
 		m.terminate(h)
 	}
