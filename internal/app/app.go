@@ -42,11 +42,7 @@ type App struct {
 	overloadMetrics *overload.Metrics
 	reporter        *sup.LogReporter
 
-	// The current incarnation of each process; a restart replaces it.
-	overload  atomic.Pointer[overload.Manager]
-	frequency atomic.Pointer[frequency.Allocator]
-	phones    atomic.Pointer[sup.Supervisor]
-	phoneSet  atomic.Pointer[phonefsm.Phones]
+	names *names // the current incarnation of each process
 
 	// What outlives the phones supervisor's restarts.
 	subs         *hlr.Subscribers
@@ -98,6 +94,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		overloadMetrics: overload.NewMetrics(reg),
 		coffeeMetrics:   coffee.NewMetrics(reg),
 		phoneMetrics:    phonefsm.NewMetrics(reg),
+		names:           newNames(),
 		failed:          make(chan struct{}),
 		OverloadLog:     "stdout",
 	}
@@ -176,7 +173,7 @@ func (a *App) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, 
 		Metrics: a.freqMetrics, Log: a.log})
 	p, err := f.Start(ctx, exit)
 	if err == nil {
-		a.frequency.Store(f)
+		a.names.frequency.register(f)
 	}
 	return p, err
 }
@@ -184,7 +181,7 @@ func (a *App) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, 
 // notify hands an event to the current overload manager. While it is
 // restarting there is none and the event is lost, as in the book.
 func (a *App) notify(e overload.Event) {
-	if m := a.overload.Load(); m != nil {
+	if m := a.names.overload.whereis(); m != nil {
 		m.Notify(e)
 	}
 }
@@ -282,7 +279,7 @@ func (a *App) stopTrees(ctx context.Context) error {
 			errs = append(errs, a.stopTree(ctx, s))
 		}
 	}
-	if p := a.phoneSet.Load(); p != nil {
+	if p := a.names.phoneSet.whereis(); p != nil {
 		errs = append(errs, p.Wait(ctx))
 	}
 	return errors.Join(errs...)

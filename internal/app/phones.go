@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/calls"
-	"github.com/bsc-sim/bsc/internal/errcode"
 	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/phonefsm"
@@ -20,23 +19,18 @@ import (
 // gets a fresh phonefsm.Phones (and so an empty attachment registry); the
 // subscribers, the device hub and the call-record writer outlive it.
 
-var errPhonesRestarting = errcode.New("unavailable", "the phones supervisor is restarting")
-
 // phonesStarted is the phones supervisor's onStart: a new incarnation.
 func (a *App) phonesStarted(s *sup.Supervisor) {
-	a.phoneSet.Store(phonefsm.New(s, phonefsm.Config{
+	a.names.phoneSet.register(phonefsm.New(s, phonefsm.Config{
 		Freq: freqForPhones{a}, Records: recordsForPhones{a}, Metrics: a.phoneMetrics, Log: a.log,
 		OnDetach: a.phoneDetached,
 	}))
-	a.phones.Store(s)
+	a.names.phones.register(s)
 }
 
 // Phones is the current phone set.
 func (a *App) Phones() (*phonefsm.Phones, error) {
-	if p := a.phoneSet.Load(); p != nil {
-		return p, nil
-	}
-	return nil, errPhonesRestarting
+	return a.names.phoneSet.get()
 }
 
 // Attach provisions (if allowed) and attaches a phone.

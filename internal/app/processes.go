@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
 	"github.com/bsc-sim/bsc/internal/frequency"
@@ -16,10 +15,7 @@ import (
 // Crash() method can also be killed by fault injection.
 type Process = httpapi.Process
 
-var (
-	errNoProcess  = errcode.New("not_found", "no such process")
-	errRestarting = errcode.New("unavailable", "process is restarting")
-)
+var errNoProcess = errcode.New("not_found", "no such process")
 
 // Process finds the current incarnation of a process by its API name:
 // overload, frequency, phones, phone:MSISDN or coffee:ID.
@@ -31,7 +27,7 @@ func (a *App) Process(name string) (Process, error) {
 	case name == "frequency":
 		return asProcess(a.allocator())
 	case name == "phones":
-		s, err := incarnation(&a.phones, name)
+		s, err := a.names.phones.get()
 		if err != nil {
 			return nil, err
 		}
@@ -46,21 +42,12 @@ func (a *App) Process(name string) (Process, error) {
 
 // allocator is the running frequency allocator.
 func (a *App) allocator() (*frequency.Allocator, error) {
-	return incarnation(&a.frequency, "frequency")
+	return a.names.frequency.get()
 }
 
 // overloadManager is the running overload manager.
 func (a *App) overloadManager() (*overload.Manager, error) {
-	return incarnation(&a.overload, "overload")
-}
-
-// incarnation is the current incarnation in p; there is none while the
-// process restarts.
-func incarnation[T any](p *atomic.Pointer[T], name string) (*T, error) {
-	if cur := p.Load(); cur != nil {
-		return cur, nil
-	}
-	return nil, fmt.Errorf("%w: %s", errRestarting, name)
+	return a.names.overload.get()
 }
 
 // asProcess keeps a failed lookup's nil pointer out of the interface.

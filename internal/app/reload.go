@@ -69,7 +69,7 @@ func (a *App) SetPoolString(s string) error {
 
 // SetPool replaces the pool of the running allocator and remembers it.
 func (a *App) SetPool(pool []int) error {
-	if f := a.frequency.Load(); f != nil {
+	if f := a.names.frequency.whereis(); f != nil {
 		if _, err := f.SetPool(pool); err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func (a *App) publishOverload(m *overload.Manager) {
 	defer a.overloaded.mu.Unlock()
 	a.storage.mu.Lock()
 	defer a.storage.mu.Unlock()
-	a.overload.Store(m)
+	a.names.overload.register(m)
 	a.storms.raiseOn(m)
 	a.overloaded.raiseOn(m)
 	a.storage.raiseOn(m)
