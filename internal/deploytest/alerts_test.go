@@ -15,7 +15,7 @@ import (
 // covering every alarm of the service. TestPrometheusE2E also loads them
 // into real Prometheus servers.
 
-// alarmSeverities are the service's alarms (operations.md, Alarms) and
+// alarmSeverities are the service's alarms (docs/operations.md, Alarms) and
 // their severities; each has an alert of that severity.
 var alarmSeverities = map[string]string{
 	"no_frequency":        "major",

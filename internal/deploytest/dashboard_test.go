@@ -16,24 +16,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// specMetrics are the metrics of operations.md's Metrics section; when the
-// spec is readable (../shared/spec/operations.md) the test also takes every
-// bsc_ name it finds there. runtimeMetrics stand for "the Go and process
-// collectors" in the runtime row.
-var (
-	specMetrics = []string{
-		"bsc_phones_attached", "bsc_phones", "bsc_attach_total", "bsc_detach_total",
-		"bsc_calls_total", "bsc_call_setup_duration_seconds", "bsc_call_duration_seconds",
-		"bsc_frequencies", "bsc_frequency_allocations_total", "bsc_frequency_deallocations_total",
-		"bsc_overload_events_total", "bsc_alarm_active",
-		"bsc_supervisor_restarts_total", "bsc_process_mailbox_depth", "bsc_handler_removed_total",
-		"bsc_http_requests_total", "bsc_http_request_duration_seconds",
-		"bsc_db_write_duration_seconds", "bsc_db_queue_depth",
-		"bsc_build_info",
-	}
-	runtimeMetrics = []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "go_gc_duration_seconds"}
-)
-
 // units are the Grafana units the dashboard may use.
 var units = []string{"reqps", "ops", "percentunit", "percent", "s", "ms", "short", "bytes", "none"}
 
@@ -310,23 +292,13 @@ func TestDashboardQueriesParseWithPromtool(t *testing.T) {
 	}
 }
 
-func TestDashboardCoversSpecMetrics(t *testing.T) {
-	want := slices.Clone(specMetrics)
-	spec := filepath.Join(repoRoot(t), "..", "shared", "spec", "operations.md")
-	fromSpec, err := specMetricNames(spec)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		t.Logf("%s not found: checking the metrics listed in this test only", spec)
-	case err != nil:
-		t.Fatal(err)
-	default:
-		if len(fromSpec) < 10 {
-			t.Fatalf("only %d metric names found in the Metrics section of %s: %v", len(fromSpec), spec, fromSpec)
-		}
-		for _, m := range fromSpec {
-			if !slices.Contains(want, m) {
-				want = append(want, m)
-			}
+// The dashboard shows every metric of the catalogue (docs/operations.md,
+// Metrics, "The catalogue"), and the runtime row the Go collector's.
+func TestDashboardCoversCatalogue(t *testing.T) {
+	want := slices.Clone(catalogueMetrics)
+	for _, m := range readMetricsDoc(t).catalogue {
+		if !slices.Contains(want, m) {
+			want = append(want, m)
 		}
 	}
 	want = append(want, runtimeMetrics...)
@@ -346,11 +318,11 @@ func TestDashboardCoversSpecMetrics(t *testing.T) {
 	}
 }
 
-// Every metric a panel queries is one the spec names or the code registers:
-// a typo would otherwise be a panel with no data.
+// Every metric a panel queries is one the code registers (and so
+// docs/operations.md names): a typo would otherwise be a panel with no data.
 func TestDashboardMetricsAreKnown(t *testing.T) {
 	known := map[string]bool{}
-	for _, m := range append(slices.Clone(specMetrics), runtimeMetrics...) {
+	for _, m := range append(slices.Clone(catalogueMetrics), runtimeMetrics...) {
 		known[m] = true
 	}
 	for _, m := range []string{"process_resident_memory_bytes", "process_cpu_seconds_total"} {
@@ -376,7 +348,7 @@ func TestDashboardMetricsAreKnown(t *testing.T) {
 					}
 				}
 				if !known[base] {
-					t.Errorf("panel %q queries %s, which neither operations.md nor the code names", p.Title, id)
+					t.Errorf("panel %q queries %s, which the code does not register", p.Title, id)
 				}
 			}
 		}
@@ -419,30 +391,8 @@ func TestPanelDocValuesRoundTrip(t *testing.T) {
 	}
 }
 
-var (
-	specMetricRE = regexp.MustCompile(`\bbsc_[a-z0-9_]*[a-z0-9]`)
-	codeMetricRE = regexp.MustCompile(`"(bsc_[a-z0-9_]*[a-z0-9])"`)
-)
-
-// specMetricNames are the bsc_ names of the Metrics section of operations.md.
-func specMetricNames(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	_, sec, ok := strings.Cut(string(b), "\n## Metrics")
-	if !ok {
-		return nil, fmt.Errorf("%s: no Metrics section", path)
-	}
-	sec, _, _ = strings.Cut(sec, "\n## ")
-	var out []string
-	for _, m := range specMetricRE.FindAllString(sec, -1) {
-		if !slices.Contains(out, m) {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
+// codeMetricRE finds a metric name quoted in Go code.
+var codeMetricRE = regexp.MustCompile(`"(bsc_[a-z0-9_]*[a-z0-9])"`)
 
 // registeredMetrics are the bsc_ names quoted in the non-test Go code.
 func registeredMetrics(root string) ([]string, error) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -21,7 +20,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/load"
 )
 
-// The dashboards proven against a real Prometheus (operations.md,
+// The dashboards proven against a real Prometheus (docs/operations.md,
 // "Dashboards and the compose stack"): the real `bsc serve` binary and three
 // Debian prometheus servers on loopback, scraping it every 5 s (the compose
 // stack), 15 s and 60 s (Prometheus's default) with the compose stack's
@@ -383,53 +382,39 @@ func judge(ss []sample, err error) (problem string, fatal bool) {
 	return "", false
 }
 
-// specLabels are the label names operations.md gives each metric
-// ("bsc_phones{state}"), and spec metric names with none; when the spec is
-// not readable, those of specMetrics.
-func specLabels(t *testing.T) map[string][]string {
+// documentedLabels are the metrics the Metrics section of
+// docs/operations.md names, with the label names it gives each
+// ("bsc_phones{state}"); catalogueMetrics with none, if it left one out
+// (TestOperationsDocNamesEveryMetric says so).
+func documentedLabels(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
-	for _, m := range specMetrics {
+	for _, m := range catalogueMetrics {
 		out[m] = nil
 	}
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "..", "shared", "spec", "operations.md"))
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Logf("operations.md not found: checking the metrics listed in this test only")
-		return out
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	_, sec, _ := strings.Cut(string(b), "\n## Metrics")
-	sec, _, _ = strings.Cut(sec, "\n## ")
-	for _, m := range specMetricRE.FindAllString(sec, -1) {
-		if _, ok := out[m]; !ok {
-			out[m] = nil
-		}
-	}
-	for _, m := range specLabelsRE.FindAllStringSubmatch(sec, -1) {
-		out[m[1]] = strings.Split(m[2], ",")
+	doc := readMetricsDoc(t)
+	for _, m := range doc.all {
+		out[m] = doc.labels[m]
 	}
 	return out
 }
 
-var specLabelsRE = regexp.MustCompile(`\b(bsc_[a-z0-9_]*[a-z0-9])\{([a-z_,]+)\}`)
-
-// specValues are label values operations.md enumerates: each has a series
-// from the start.
-var specValues = map[string]map[string][]string{
+// documentedValues are label values docs/operations.md enumerates: each has
+// a series from the start.
+var documentedValues = map[string]map[string][]string{
 	"bsc_phones":                      {"state": {"idle", "calling", "receiving", "connected"}},
 	"bsc_frequencies":                 {"state": {"free", "allocated", "blocked"}},
 	"bsc_frequency_allocations_total": {"result": {"ok", "no_frequency"}},
-	"bsc_alarm_active":                {"alarm": {"no_frequency", "frequency_pool_high", "restart_storm", "overloaded"}},
+	"bsc_alarm_active":                {"alarm": {"no_frequency", "frequency_pool_high", "restart_storm", "overloaded", "storage_failed"}},
 	"bsc_calls_total":                 {"outcome": {"answered", "rejected", "busy", "no_frequency", "cancelled", "dropped"}},
 }
 
-// checkCatalogueAtStart checks the first scrape of a fresh bsc: every spec
-// metric with its spec labels has series, the enumerated label values
-// included.
+// checkCatalogueAtStart checks the first scrape of a fresh bsc: every
+// documented metric with its documented labels has series, the enumerated
+// label values included.
 func checkCatalogueAtStart(t *testing.T, e exposition) {
 	t.Helper()
-	for name, labels := range specLabels(t) {
+	for name, labels := range documentedLabels(t) {
 		ss := e.named(name)
 		if e.types[name] == "histogram" {
 			ss = e.named(name + "_count")
@@ -441,11 +426,11 @@ func checkCatalogueAtStart(t *testing.T, e exposition) {
 		for _, s := range ss {
 			for _, l := range labels {
 				if _, ok := s.labels[l]; !ok {
-					t.Errorf("%s%v: no label %s (operations.md: %s{%s})", name, s.labels, l, name, strings.Join(labels, ","))
+					t.Errorf("%s%v: no label %s (%s: %s{%s})", name, s.labels, l, operationsDoc, name, strings.Join(labels, ","))
 				}
 			}
 		}
-		for label, want := range specValues[name] {
+		for label, want := range documentedValues[name] {
 			for _, v := range want {
 				if _, ok := e.sum(name, map[string]string{label: v}); !ok {
 					t.Errorf("%s{%s=%q}: no series at start", name, label, v)
@@ -480,14 +465,14 @@ var runtimeExported = []string{"go_goroutines", "go_memstats_heap_alloc_bytes", 
 var nonBaseUnits = regexp.MustCompile(`_(milliseconds|microseconds|nanoseconds|ms|us|ns|minutes|hours|days|kilobytes|megabytes|gigabytes|kb|mb|gb|percent)(_|$)`)
 
 // checkCatalogueUnderLoad checks a scrape taken under load: every metric
-// operations.md names is exported (a histogram with its _bucket and _count
+// docs/operations.md names is exported (a histogram with its _bucket and _count
 // series) with its labels; the histograms the dashboard's latency panels
 // read have observations; and every bsc_ family follows the naming rules:
 // _total on counters and only there, base units, label values bounded (no
 // MSISDN, routes as patterns).
 func checkCatalogueUnderLoad(t *testing.T, e exposition, cfg load.Config) {
 	t.Helper()
-	for name, labels := range specLabels(t) {
+	for name, labels := range documentedLabels(t) {
 		typ, ok := e.types[name]
 		if !ok {
 			t.Errorf("%s is not exported", name)
