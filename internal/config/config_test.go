@@ -2,7 +2,6 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -110,12 +110,13 @@ func TestErrors(t *testing.T) {
 		file string // content of a file passed with --config
 		want string // substring of the one-line error
 	}{
-		{"unknown flag", []string{"--nope"}, nil, "", "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"--nope"}, nil, "", "unknown flag: --nope"},
+		{"go-style flag", []string{"-listen", ":1"}, nil, "", "unknown shorthand flag"},
 		{"stray argument", []string{"extra"}, nil, "", `unexpected argument "extra"`},
-		{"bad listen flag", []string{"--listen", "localhost"}, nil, "", "flag -listen"},
+		{"bad listen flag", []string{"--listen", "localhost"}, nil, "", `invalid argument "localhost" for "--listen" flag`},
 		{"bad port", []string{"--listen", "h:99999"}, nil, "", "port"},
-		{"empty db", []string{"--db", " "}, nil, "", "flag -db: must not be empty"},
-		{"bad pool flag", []string{"--frequencies", "5-1"}, nil, "", "flag -frequencies: invalid frequency pool"},
+		{"empty db", []string{"--db", " "}, nil, "", `"--db" flag: must not be empty`},
+		{"bad pool flag", []string{"--frequencies", "5-1"}, nil, "", `"--frequencies" flag: invalid frequency pool`},
 		{"duplicate pool", []string{"--frequencies", "1,1"}, nil, "", "appears twice"},
 		{"bad bool flag", []string{"--auto-provision=maybe"}, nil, "", "auto-provision"},
 		{"bad level flag", []string{"--log-level", "loud"}, nil, "", `unknown log level "loud"`},
@@ -154,15 +155,14 @@ func TestErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	if _, err := Load([]string{"-h"}, envOf(nil)); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("Load(-h) = %v, want flag.ErrHelp", err)
+	if _, err := Load([]string{"-h"}, envOf(nil)); !errors.Is(err, pflag.ErrHelp) {
+		t.Errorf("Load(-h) = %v, want pflag.ErrHelp", err)
 	}
-	var b strings.Builder
-	PrintFlags(&b)
-	for _, name := range []string{"-listen", "-db", "-frequencies", "-auto-provision", "-api-token",
-		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight", "-max-connections", "-pprof-listen", "-max-phones"} {
-		if !strings.Contains(b.String(), name) {
-			t.Errorf("PrintFlags lacks %s", name)
+	usage := Flags().FlagUsages()
+	for _, name := range []string{"--listen", "--db", "--frequencies", "--auto-provision", "--api-token",
+		"--fault-injection", "--log-level", "--config", "--shutdown-timeout", "--max-inflight", "--max-connections", "--pprof-listen", "--max-phones"} {
+		if !strings.Contains(usage, name+" ") {
+			t.Errorf("help lacks %s:\n%s", name, usage)
 		}
 	}
 }

@@ -50,7 +50,8 @@ func applyYAML(cfg *Config, r io.Reader) error {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, val := root.Content[i], root.Content[i+1]
-		if fs.Lookup(key.Value) == nil || key.Value == "config" {
+		f := fs.Lookup(key.Value)
+		if f == nil || key.Value == "config" {
 			return fmt.Errorf("line %d: unknown key %q", key.Line, key.Value)
 		}
 		if seen[key.Value] {
@@ -60,7 +61,7 @@ func applyYAML(cfg *Config, r io.Reader) error {
 		if val.Kind != yaml.ScalarNode {
 			return fmt.Errorf("line %d: %s: want a single value", val.Line, key.Value)
 		}
-		if err := fs.Set(key.Value, val.Value); err != nil {
+		if err := f.Value.Set(val.Value); err != nil {
 			return fmt.Errorf("line %d: %s: %w", val.Line, key.Value, err)
 		}
 	}

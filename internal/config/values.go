@@ -12,12 +12,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// The flag.Value types below validate as they parse, so flags, variables
-// and the file share one definition of a good value.
+// The pflag.Value types below validate as they parse, so flags, variables
+// and the file share one definition of a good value. Type names the value
+// in help: --listen host:port.
 
 type addrValue string
 
 func (v *addrValue) String() string { return string(*v) }
+func (v *addrValue) Type() string   { return "host:port" }
 
 func (v *addrValue) Set(s string) error {
 	_, port, err := net.SplitHostPort(s)
@@ -35,6 +37,7 @@ func (v *addrValue) Set(s string) error {
 type optionalAddr string
 
 func (v *optionalAddr) String() string { return string(*v) }
+func (v *optionalAddr) Type() string   { return "host:port" }
 
 func (v *optionalAddr) Set(s string) error {
 	if s == "" {
@@ -50,6 +53,7 @@ func (v *optionalAddr) Set(s string) error {
 type nonEmptyValue string
 
 func (v *nonEmptyValue) String() string { return string(*v) }
+func (v *nonEmptyValue) Type() string   { return "string" }
 
 func (v *nonEmptyValue) Set(s string) error {
 	if strings.TrimSpace(s) == "" {
@@ -59,9 +63,11 @@ func (v *nonEmptyValue) Set(s string) error {
 	return nil
 }
 
+// poolValue is a frequency pool: values and ranges such as 10-15,20.
 type poolValue string
 
 func (v *poolValue) String() string { return string(*v) }
+func (v *poolValue) Type() string   { return "list" }
 
 func (v *poolValue) Set(s string) error {
 	if _, err := frequency.ParsePool(s); err != nil {
@@ -71,12 +77,12 @@ func (v *poolValue) Set(s string) error {
 	return nil
 }
 
+// boolValue is true or false; its flag stands alone for true
+// (--fault-injection), its NoOptDefVal being "true".
 type boolValue bool
 
 func (v *boolValue) String() string { return strconv.FormatBool(bool(*v)) }
-
-// IsBoolFlag lets --auto-provision stand for --auto-provision=true.
-func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Type() string   { return "bool" }
 
 func (v *boolValue) Set(s string) error {
 	b, err := strconv.ParseBool(s)
@@ -90,6 +96,7 @@ func (v *boolValue) Set(s string) error {
 type levelValue zerolog.Level
 
 func (v *levelValue) String() string { return zerolog.Level(*v).String() }
+func (v *levelValue) Type() string   { return "level" }
 
 // Set accepts level names only: zerolog.ParseLevel also takes "" and
 // numbers, which in a config file are more likely mistakes than intent.
@@ -105,6 +112,7 @@ func (v *levelValue) Set(s string) error {
 type positiveDuration time.Duration
 
 func (v *positiveDuration) String() string { return time.Duration(*v).String() }
+func (v *positiveDuration) Type() string   { return "duration" }
 
 func (v *positiveDuration) Set(s string) error {
 	d, err := time.ParseDuration(s)
@@ -118,6 +126,7 @@ func (v *positiveDuration) Set(s string) error {
 type positiveInt int
 
 func (v *positiveInt) String() string { return strconv.Itoa(int(*v)) }
+func (v *positiveInt) Type() string   { return "int" }
 
 func (v *positiveInt) Set(s string) error {
 	n, err := strconv.Atoi(s)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/version"
+)
+
+// The habits of a Go CLI: --version, help per command, --flag, did you
+// mean, shell completion.
+
+// runOK runs a command line that must succeed silently on stderr, and
+// returns its stdout.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	if code := run(args, &stdout, &stderr, func(string) string { return "" }); code != 0 || stderr.Len() > 0 {
+		t.Fatalf("%q: exit %d, stderr %q", args, code, stderr.String())
+	}
+	return stdout.String()
+}
+
+func TestVersion(t *testing.T) {
+	want := "bsc " + version.Version + " commit " + version.Commit + " " + version.GoVersion + "\n"
+	for _, args := range [][]string{{"--version"}, {"-v"}, {"version"}} {
+		if got := runOK(t, args...); got != want {
+			t.Errorf("%q: %q, want %q", args, got, want)
+		}
+	}
+}
+
+// `bsc help CMD`, `bsc CMD --help` and `bsc CMD -h` print the same help,
+// the command's own: its usage line and its flags, not another's.
+func TestCommandHelp(t *testing.T) {
+	tests := []struct {
+		cmd    []string
+		has    []string
+		hasNot []string // the flags of other commands, above all
+	}{
+		{[]string{"serve"}, []string{"bsc serve [flags]", "BSC_<FLAG>", "--listen host:port", "--max-inflight int", "--log-level level"},
+			[]string{"--answer-delay", "Available Commands"}},
+		{[]string{"load"}, []string{"bsc load [flags]", "BSC_LOAD_<FLAG>", "--answer-delay range", "--dimension", "bsc load --dimension --erlangs 5 --gos 0.02"},
+			[]string{"--max-inflight", "--listen"}},
+		{[]string{"check"}, []string{"bsc check --config FILE", "--config file", "with its line in the file"},
+			[]string{"--listen", "--target"}},
+		{[]string{"version"}, []string{"bsc version [flags]", "Print version"}, []string{"--listen"}},
+		{[]string{"completion"}, []string{"bsc completion [command]", "bash", "zsh", "fish"}, []string{"--listen"}},
+		{[]string{"completion", "bash"}, []string{"bsc completion bash", "source <(bsc completion bash)"}, []string{"--listen"}},
+		{nil, []string{"Available Commands:", "serve", "load", "check", "version", "completion", "--version"}, []string{"--listen"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(append([]string{"bsc"}, tt.cmd...), " "), func(t *testing.T) {
+			byHelp := runOK(t, append([]string{"help"}, tt.cmd...)...)
+			for _, flag := range []string{"--help", "-h"} {
+				if byFlag := runOK(t, append(tt.cmd, flag)...); byFlag != byHelp {
+					t.Errorf("%s differs from help:\n%s\n---\n%s", flag, byFlag, byHelp)
+				}
+			}
+			for _, s := range tt.has {
+				if !strings.Contains(byHelp, s) {
+					t.Errorf("help lacks %q:\n%s", s, byHelp)
+				}
+			}
+			for _, s := range tt.hasNot {
+				if strings.Contains(byHelp, s) {
+					t.Errorf("help has %q:\n%s", s, byHelp)
+				}
+			}
+		})
+	}
+}
+
+// Every flag in help is spelled --flag (Go's flag package printed -flag),
+// and every flag of serve is there.
+func TestHelpSpellsFlagsWithTwoDashes(t *testing.T) {
+	oneDash := regexp.MustCompile(`(?m)^\s+-[a-z][a-z-]+`)
+	for _, cmd := range []string{"serve", "load", "check", "version"} {
+		help := runOK(t, "help", cmd)
+		if m := oneDash.FindString(help); m != "" {
+			t.Errorf("help of %s spells %q with one dash:\n%s", cmd, m, help)
+		}
+	}
+	help := runOK(t, "help", "serve")
+	config.Flags().VisitAll(func(f *pflag.Flag) {
+		if !regexp.MustCompile(`(?m)^\s+--` + f.Name + `\b`).MatchString(help) {
+			t.Errorf("help of serve lacks --%s", f.Name)
+		}
+	})
+}
+
+// A typo of a command or a flag gets what was probably meant, in one line,
+// exit 2.
+func TestDidYouMean(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serv"}, `bsc: unknown command "serv"; did you mean "serve"?`},
+		{[]string{"chekc", "--config", "x"}, `bsc: unknown command "chekc"; did you mean "check"?`},
+		{[]string{"help", "lod"}, `bsc help: unknown command "lod"; did you mean "load"?`},
+		{[]string{"help", "serve", "now"}, `bsc help: unknown command "now"; try 'bsc help serve'`},
+		{[]string{"completion", "bsh"}, `bsc completion: unknown command "bsh"; did you mean "bash" or "zsh"?`},
+		{[]string{"completion"}, `bsc completion: missing command; try 'bsc help completion'`},
+		{[]string{"serve", "--frequncies", "1"}, `bsc serve: unknown flag: --frequncies; did you mean --frequencies?`},
+		{[]string{"serve", "--log-lvl", "warn"}, `bsc serve: unknown flag: --log-lvl; did you mean --log-level?`},
+		{[]string{"serve", "-listen", ":1"}, `bsc serve: unknown shorthand flag: 'l' in -listen; did you mean --listen?`},
+		{[]string{"load", "--phone", "3"}, `bsc load: unknown flag: --phone; did you mean --phones?`},
+		{[]string{"load", "--erlang", "3"}, `bsc load: unknown flag: --erlang; did you mean --erlangs?`},
+		{[]string{"check", "--conf", "x"}, `bsc check: unknown flag: --conf; did you mean --config?`},
+		{[]string{"serve", "--hlep"}, `bsc serve: unknown flag: --hlep; did you mean --help?`},
+		{[]string{"serve", "--colour", "blue"}, `bsc serve: unknown flag: --colour`},
+	}
+	for _, tt := range tests {
+		var stdout, stderr strings.Builder
+		code := run(tt.args, &stdout, &stderr, func(string) string { return "" })
+		if code != exitUsage || stderr.String() != tt.want+"\n" || stdout.Len() > 0 {
+			t.Errorf("%q: exit %d, stderr %q, stdout %q; want 2 and %q", tt.args, code, stderr.String(), stdout.String(), tt.want)
+		}
+	}
+}
+
+// bsc completion writes the script of each shell; Cobra's __complete,
+// which the scripts call, completes commands and flags.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []struct{ name, has string }{
+		{"bash", "__start_bsc"}, {"zsh", "#compdef bsc"}, {"fish", "complete -c bsc"}, {"powershell", "Register-ArgumentCompleter"},
+	} {
+		if script := runOK(t, "completion", shell.name); !strings.Contains(script, shell.has) || !strings.Contains(script, "__complete") {
+			t.Errorf("completion %s lacks %q:\n%.300s", shell.name, shell.has, script)
+		}
+	}
+	tests := []struct {
+		args []string
+		want []string // completions, before the directive line
+	}{
+		{[]string{"se"}, []string{"serve\tRun the service"}},
+		{[]string{"help", "lo"}, []string{"load\tDrive phones against a running bsc"}},
+		{[]string{"serve", "--max-ph"}, []string{"--max-phones\tattached phones at most (about 500 bytes each); more attaches get 503 overloaded"}},
+		{[]string{"load", "--busy"}, []string{"--busy-hour-calls\ttraffic model: offer this many calls per phone per hour instead of --erlangs"}},
+	}
+	for _, tt := range tests {
+		// __complete tells on stderr the directive it ends with.
+		var out, stderr strings.Builder
+		if code := run(append([]string{"__complete"}, tt.args...), &out, &stderr, func(string) string { return "" }); code != 0 {
+			t.Fatalf("complete %q: exit %d, %s", tt.args, code, stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if got := lines[:len(lines)-1]; strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("complete %q: %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
