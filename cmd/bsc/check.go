@@ -17,8 +17,8 @@ func checkCommand() *cobra.Command {
 		Use:   "check --config FILE",
 		Short: "Validate a config file of bsc serve",
 		Long: `Validate a YAML config file of bsc serve: its keys are the flags of serve
-('bsc help serve'). Prints ok, and warnings on stderr; or what is wrong,
-with its line in the file, and exits 1.`,
+('bsc help serve'). Prints ok, and warnings on stderr; or every unknown key
+and bad value, one line each with its line in the file, and exits 1.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if path == "" {

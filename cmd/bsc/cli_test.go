@@ -46,7 +46,7 @@ func TestCommandHelp(t *testing.T) {
 			[]string{"--answer-delay", "Available Commands"}},
 		{[]string{"load"}, []string{"bsc load [flags]", "BSC_LOAD_<FLAG>", "--answer-delay range", "--dimension", "bsc load --dimension --erlangs 5 --gos 0.02"},
 			[]string{"--max-inflight", "--listen"}},
-		{[]string{"check"}, []string{"bsc check --config FILE", "--config file", "with its line in the file"},
+		{[]string{"check"}, []string{"bsc check --config FILE", "--config file", "every unknown key"},
 			[]string{"--listen", "--target"}},
 		{[]string{"version"}, []string{"bsc version [flags]", "Print version"}, []string{"--listen"}},
 		{[]string{"completion"}, []string{"bsc completion [command]", "bash", "zsh", "fish"}, []string{"--listen"}},
@@ -120,6 +120,32 @@ func TestDidYouMean(t *testing.T) {
 		code := run(tt.args, &stdout, &stderr, func(string) string { return "" })
 		if code != exitUsage || stderr.String() != tt.want+"\n" || stdout.Len() > 0 {
 			t.Errorf("%q: exit %d, stderr %q, stdout %q; want 2 and %q", tt.args, code, stderr.String(), stdout.String(), tt.want)
+		}
+	}
+}
+
+// bsc check reports every bad key and value of the file at once, each on
+// its own line naming its line in the file, and exits 1.
+func TestCheckListsEveryProblem(t *testing.T) {
+	file := writeConfig(t, "listen: nowhere\nfrequency: 1-2\nlog-level: loud\nmax-phones: 3\ndb: \"\"\n")
+	var stdout, stderr strings.Builder
+	code := run([]string{"check", "--config", file}, &stdout, &stderr, func(string) string { return "" })
+	if code != exitError || stdout.Len() > 0 {
+		t.Errorf("exit %d, stdout %q; want 1 and nothing", code, stdout.String())
+	}
+	want := []string{
+		`line 1: listen: "nowhere" is not a host:port address`,
+		`line 2: unknown key "frequency"; did you mean "frequencies"?`,
+		`line 3: log-level: unknown log level "loud"`,
+		`line 5: db: must not be empty`,
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(want), stderr.String())
+	}
+	for i, w := range want {
+		if prefix := "bsc check: config file " + file + ": "; !strings.HasPrefix(lines[i], prefix) || !strings.Contains(lines[i], w) {
+			t.Errorf("line %d %q, want %q after %q", i+1, lines[i], w, prefix)
 		}
 	}
 }

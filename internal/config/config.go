@@ -8,6 +8,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -85,8 +86,10 @@ func EnvName(flagName string) string {
 
 // Load reads the configuration from the flags in args, the environment read
 // through getenv, and the YAML file named by --config or BSC_CONFIG. An
-// empty variable counts as unset. The error is one line naming the source
-// of the bad value; it is pflag.ErrHelp for -h and --help.
+// empty variable counts as unset. A bad flag is an error of one line; bad
+// values in the file and the environment are each reported, one line each,
+// naming the source (errors.Join). The error is pflag.ErrHelp for -h and
+// --help.
 func Load(args []string, getenv func(string) string) (Config, error) {
 	// Flags are parsed first because they may name the file; they are then
 	// applied again last, over the file and the environment.
@@ -102,24 +105,21 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		path = getenv(EnvName("config"))
 	}
 	cfg := Default()
+	var errs []error
 	if path != "" {
-		var err error
-		if cfg, err = LoadFile(path); err != nil {
-			return Config{}, err
-		}
+		errs = applyFile(&cfg, path)
 	}
 	into := flagSet(&cfg)
-	var envErr error
 	into.VisitAll(func(f *pflag.Flag) {
 		name := EnvName(f.Name)
-		if v := getenv(name); v != "" && envErr == nil {
+		if v := getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("env %s: %w", name, err)
+				errs = append(errs, fmt.Errorf("env %s: %w", name, err))
 			}
 		}
 	})
-	if envErr != nil {
-		return Config{}, envErr
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	fs.Visit(func(f *pflag.Flag) {
 		// Cannot fail: the same parser accepted this value above.

@@ -128,7 +128,8 @@ func TestErrors(t *testing.T) {
 		{"bad env", nil, map[string]string{"BSC_FAULT_INJECTION": "yes please"}, "", `env BSC_FAULT_INJECTION: "yes please" is not true or false`},
 		{"bad env level", nil, map[string]string{"BSC_LOG_LEVEL": "loud"}, "", "env BSC_LOG_LEVEL"},
 		{"missing file", []string{"--config", "/nonexistent/bsc.yaml"}, nil, "", "config file: open /nonexistent/bsc.yaml"},
-		{"unknown key", nil, nil, "listen: :1\nfrequency: 1-2\n", `line 2: unknown key "frequency"`},
+		{"unknown key", nil, nil, "listen: :1\nfrequency: 1-2\n", `line 2: unknown key "frequency"; did you mean "frequencies"?`},
+		{"unknown key far from any", nil, nil, "colour: blue\n", `line 1: unknown key "colour"`},
 		{"config key in file", nil, nil, "config: other.yaml\n", `unknown key "config"`},
 		{"repeated key", nil, nil, "db: a\ndb: b\n", "db"},
 		{"bad file value", nil, nil, "max-inflight: lots\n", `line 1: max-inflight: "lots" is not a positive integer`},
@@ -151,6 +152,41 @@ func TestErrors(t *testing.T) {
 				t.Errorf("error %q: want one line containing %q", msg, tt.want)
 			}
 		})
+	}
+}
+
+// Every bad key and value of the file and of the environment is reported,
+// each on a line of its own naming where it is, in the file's order.
+func TestAllErrors(t *testing.T) {
+	file := writeFile(t, "listen: nowhere\nfrequency: 1-2\nmax-phones: many\nlog-level: loud\nlog-level: warn\n"+
+		"db: ' '\ndb: ok.db\n")
+	env := map[string]string{"BSC_MAX_INFLIGHT": "0", "BSC_FAULT_INJECTION": "maybe"}
+	_, err := Load([]string{"--config", file}, envOf(env))
+	if err == nil {
+		t.Fatal("Load succeeded")
+	}
+	want := []string{
+		`line 1: listen: "nowhere" is not a host:port address`,
+		`line 2: unknown key "frequency"; did you mean "frequencies"?`,
+		`line 3: max-phones: "many" is not a positive integer`,
+		`line 4: log-level: unknown log level "loud"`,
+		`line 5: log-level given twice`,
+		`line 6: db: must not be empty`,
+		`line 7: db given twice`,
+		`env BSC_FAULT_INJECTION: "maybe" is not true or false`,
+		`env BSC_MAX_INFLIGHT: "0" is not a positive integer`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d %q, want it to contain %q", i+1, lines[i], w)
+		}
+		if i < 7 && !strings.HasPrefix(lines[i], "config file "+file+": ") {
+			t.Errorf("line %d %q does not name the file", i+1, lines[i])
+		}
 	}
 }
 
