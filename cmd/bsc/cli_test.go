@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/bsc-sim/bsc/internal/app"
 	"github.com/bsc-sim/bsc/internal/config"
 	"github.com/bsc-sim/bsc/internal/version"
 )
@@ -127,7 +130,7 @@ func TestDidYouMean(t *testing.T) {
 // bsc check reports every bad key and value of the file at once, each on
 // its own line naming its line in the file, and exits 1.
 func TestCheckListsEveryProblem(t *testing.T) {
-	file := writeConfig(t, "listen: nowhere\nfrequency: 1-2\nlog-level: loud\nmax-phones: 3\ndb: \"\"\n")
+	file := writeConfig(t, "listen: nowhere\nfrequency: 1-2\nlog-level: loud\nmax-phones: 3\nfrequencies: [10, 11, 9-x]\n")
 	var stdout, stderr strings.Builder
 	code := run([]string{"check", "--config", file}, &stdout, &stderr, func(string) string { return "" })
 	if code != exitError || stdout.Len() > 0 {
@@ -137,7 +140,7 @@ func TestCheckListsEveryProblem(t *testing.T) {
 		`line 1: listen: "nowhere" is not a host:port address`,
 		`line 2: unknown key "frequency"; did you mean "frequencies"?`,
 		`line 3: log-level: unknown log level "loud"`,
-		`line 5: db: must not be empty`,
+		`line 5: frequencies item 3: invalid frequency pool: "9-x" is not a range`,
 	}
 	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
 	if len(lines) != len(want) {
@@ -147,6 +150,23 @@ func TestCheckListsEveryProblem(t *testing.T) {
 		if prefix := "bsc check: config file " + file + ": "; !strings.HasPrefix(lines[i], prefix) || !strings.Contains(lines[i], w) {
 			t.Errorf("line %d %q, want %q after %q", i+1, lines[i], w, prefix)
 		}
+	}
+}
+
+// A list value may be a YAML list, in check as in serve.
+func TestYAMLListInCheckAndServe(t *testing.T) {
+	file := writeConfig(t, "frequencies: [10, 11, \"20-25\"]\n")
+	if got := runOK(t, "check", "--config", file); got != "ok\n" {
+		t.Errorf("check: %q", got)
+	}
+	var cfg config.Config
+	runApp = func(_ context.Context, c config.Config, _ zerolog.Logger, _ app.Reloader) error {
+		cfg = c
+		return nil
+	}
+	runOK(t, "serve", "--config", file)
+	if cfg.Frequencies != "10,11,20-25" {
+		t.Errorf("serve runs with frequencies %q", cfg.Frequencies)
 	}
 }
 

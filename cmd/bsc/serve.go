@@ -27,7 +27,8 @@ func serveCommand(getenv func(string) string) *cobra.Command {
 		Long: `Run the service: the REST API, its metrics and the supervision tree.
 
 Each flag is also settable as the variable BSC_<FLAG> (e.g.
-BSC_FAULT_INJECTION=true) and as a key of the --config YAML file. A flag
+BSC_FAULT_INJECTION=true) and as a key of the --config YAML file, where a
+list such as frequencies may also be a YAML list ([10, 11, "20-25"]). A flag
 beats the variable, which beats the file, which beats the default. SIGHUP
 reads them again and applies the frequency pool and the log level.`,
 		Args: noArgs,

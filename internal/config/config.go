@@ -57,7 +57,7 @@ func flagSet(c *Config) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.Var((*addrValue)(&c.Listen), "listen", "HTTP listen address")
 	fs.Var((*nonEmptyValue)(&c.DB), "db", "SQLite database `file`")
-	fs.Var((*poolValue)(&c.Frequencies), "frequencies", "frequency pool, values and ranges such as 10-15,20")
+	fs.Var((*poolValue)(&c.Frequencies), "frequencies", "frequency pool, values and ranges such as 10-15,20 (in the file also a YAML list)")
 	fs.VarPF((*boolValue)(&c.AutoProvision), "auto-provision", "", "provision unknown subscribers on attach (off: --auto-provision=false)").NoOptDefVal = "true"
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bearer token required by mutating requests (none: no auth)")
 	fs.VarPF((*boolValue)(&c.FaultInjection), "fault-injection", "", "allow POST /api/v1/processes/{name}:crash").NoOptDefVal = "true"

@@ -133,7 +133,13 @@ func TestErrors(t *testing.T) {
 		{"config key in file", nil, nil, "config: other.yaml\n", `unknown key "config"`},
 		{"repeated key", nil, nil, "db: a\ndb: b\n", "db"},
 		{"bad file value", nil, nil, "max-inflight: lots\n", `line 1: max-inflight: "lots" is not a positive integer`},
-		{"list value", nil, nil, "frequencies: [1, 2]\n", "line 1: frequencies: want a single value"},
+		{"list of a single value", nil, nil, "listen: [a, b]\n", "line 1: listen: want a single value"},
+		{"mapping for a list", nil, nil, "frequencies: {a: 1}\n", "line 1: frequencies: want a value or a list of values"},
+		{"bad list item", nil, nil, "frequencies:\n  - 1\n  - 2-x\n", `line 3: frequencies item 2: invalid frequency pool: "2-x" is not a range`},
+		{"nested list item", nil, nil, "frequencies: [1, [2]]\n", "line 1: frequencies item 2: want a single value"},
+		{"list item with a comma", nil, nil, "frequencies: [1, \"2,3\"]\n", `frequencies item 2: "2,3" has a comma`},
+		{"empty list", nil, nil, "frequencies: []\n", "line 1: frequencies: empty list"},
+		{"items together bad", nil, nil, "frequencies: [1-3, 3]\n", "line 1: frequencies: invalid frequency pool: 3 appears twice"},
 		{"not a mapping", nil, nil, "- listen\n", "want a mapping"},
 		{"two documents", nil, nil, "db: a\n---\ndb: b\n", "more than one YAML document"},
 		{"bad yaml", nil, nil, "db: [\n", "config file"},
@@ -159,7 +165,7 @@ func TestErrors(t *testing.T) {
 // each on a line of its own naming where it is, in the file's order.
 func TestAllErrors(t *testing.T) {
 	file := writeFile(t, "listen: nowhere\nfrequency: 1-2\nmax-phones: many\nlog-level: loud\nlog-level: warn\n"+
-		"db: ' '\ndb: ok.db\n")
+		"frequencies: [1, x, 3-1]\ndb: ok.db\n")
 	env := map[string]string{"BSC_MAX_INFLIGHT": "0", "BSC_FAULT_INJECTION": "maybe"}
 	_, err := Load([]string{"--config", file}, envOf(env))
 	if err == nil {
@@ -171,8 +177,8 @@ func TestAllErrors(t *testing.T) {
 		`line 3: max-phones: "many" is not a positive integer`,
 		`line 4: log-level: unknown log level "loud"`,
 		`line 5: log-level given twice`,
-		`line 6: db: must not be empty`,
-		`line 7: db given twice`,
+		`line 6: frequencies item 2: invalid frequency pool: "x" is not a frequency or range`,
+		`line 6: frequencies item 3: invalid frequency pool: "3-1" is not a range`,
 		`env BSC_FAULT_INJECTION: "maybe" is not true or false`,
 		`env BSC_MAX_INFLIGHT: "0" is not a positive integer`,
 	}
@@ -187,6 +193,30 @@ func TestAllErrors(t *testing.T) {
 		if i < 7 && !strings.HasPrefix(lines[i], "config file "+file+": ") {
 			t.Errorf("line %d %q does not name the file", i+1, lines[i])
 		}
+	}
+}
+
+// A list value (frequencies) is a YAML sequence in the file, or a string
+// as on the command line; both give the same pool.
+func TestYAMLLists(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"flow sequence", `frequencies: [10, 11, "20-25"]`, "10,11,20-25"},
+		{"block sequence", "frequencies:\n  - 10-15\n  - 20\n", "10-15,20"},
+		{"one item", "frequencies: [7]", "7"},
+		{"unquoted range item", "frequencies: [1-3, 5]", "1-3,5"},
+		{"string as before", "frequencies: 10-15,20", "10-15,20"},
+		{"number as before", "frequencies: 7", "7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadFile(writeFile(t, tt.yaml+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Frequencies != tt.want {
+				t.Errorf("frequencies %q, want %q", cfg.Frequencies, tt.want)
+			}
+		})
 	}
 }
 

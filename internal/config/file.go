@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -15,8 +16,9 @@ import (
 
 // LoadFile reads a YAML config file over the defaults, as `bsc check
 // --config FILE` validates it. Keys are the flag names (log-level,
-// fault-injection, ...). Every unknown key, repeated key and bad value is
-// reported, each as one line naming the file and line (errors.Join).
+// fault-injection, ...); a value that is a list (frequencies) may also be a
+// YAML sequence. Every unknown key, repeated key and bad value is reported,
+// each as one line naming the file and line (errors.Join).
 func LoadFile(path string) (Config, error) {
 	cfg := Default()
 	if errs := applyFile(&cfg, path); len(errs) > 0 {
@@ -86,13 +88,53 @@ func applyYAML(cfg *Config, r io.Reader) []error {
 	return errs
 }
 
-// setValue sets v, the value of key, from the YAML node val.
+// setValue sets v, the value of key, from the YAML node val: a scalar, or a
+// sequence of scalars if v is a list.
 func setValue(key string, v pflag.Value, val *yaml.Node) []error {
-	if val.Kind != yaml.ScalarNode {
-		return []error{fmt.Errorf("line %d: %s: want a single value", val.Line, key)}
+	list, isList := v.(listValue)
+	switch {
+	case val.Kind == yaml.ScalarNode:
+		if err := v.Set(val.Value); err != nil {
+			return []error{fmt.Errorf("line %d: %s: %w", val.Line, key, err)}
+		}
+		return nil
+	case isList && val.Kind == yaml.SequenceNode:
+		return setList(key, list, val)
+	case isList:
+		return []error{fmt.Errorf("line %d: %s: want a value or a list of values", val.Line, key)}
 	}
-	if err := v.Set(val.Value); err != nil {
-		return []error{fmt.Errorf("line %d: %s: %w", val.Line, key, err)}
+	return []error{fmt.Errorf("line %d: %s: want a single value", val.Line, key)}
+}
+
+// setList checks each item of the sequence seq alone, naming its line,
+// then sets v to the items joined as a flag gives them, which checks them
+// together (the same frequency in two items, say).
+func setList(key string, v listValue, seq *yaml.Node) []error {
+	if len(seq.Content) == 0 {
+		return []error{fmt.Errorf("line %d: %s: empty list", seq.Line, key)}
+	}
+	var errs []error
+	items := make([]string, len(seq.Content))
+	for i, item := range seq.Content {
+		items[i] = item.Value
+		var err error
+		switch {
+		case item.Kind != yaml.ScalarNode:
+			err = errors.New("want a single value")
+		case strings.Contains(item.Value, ","):
+			err = fmt.Errorf("%q has a comma: give each value an item of its own", item.Value)
+		default:
+			err = v.checkItem(item.Value)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %s item %d: %w", item.Line, key, i+1, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if err := v.Set(strings.Join(items, ",")); err != nil {
+		return []error{fmt.Errorf("line %d: %s: %w", seq.Line, key, err)}
 	}
 	return nil
 }

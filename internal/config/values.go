@@ -10,11 +10,22 @@ import (
 
 	"github.com/bsc-sim/bsc/internal/frequency"
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 )
 
 // The pflag.Value types below validate as they parse, so flags, variables
 // and the file share one definition of a good value. Type names the value
 // in help: --listen host:port.
+
+// A listValue is a value that is a list, written "a,b" in a flag or a
+// variable; in the file it may also be a YAML sequence [a, b], whose items
+// are checked one by one, so that a bad one is named with its line.
+type listValue interface {
+	pflag.Value
+	// checkItem tells whether s is a good item alone; the whole list is
+	// then checked by Set.
+	checkItem(s string) error
+}
 
 type addrValue string
 
@@ -68,6 +79,11 @@ type poolValue string
 
 func (v *poolValue) String() string { return string(*v) }
 func (v *poolValue) Type() string   { return "list" }
+
+func (v *poolValue) checkItem(s string) error {
+	_, err := frequency.ParsePool(s)
+	return err
+}
 
 func (v *poolValue) Set(s string) error {
 	if _, err := frequency.ParsePool(s); err != nil {
