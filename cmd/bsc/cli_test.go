@@ -171,7 +171,7 @@ func TestYAMLListInCheckAndServe(t *testing.T) {
 }
 
 // bsc completion writes the script of each shell; Cobra's __complete,
-// which the scripts call, completes commands and flags.
+// which the scripts call, completes commands, flags and the log levels.
 func TestCompletion(t *testing.T) {
 	for _, shell := range []struct{ name, has string }{
 		{"bash", "__start_bsc"}, {"zsh", "#compdef bsc"}, {"fish", "complete -c bsc"}, {"powershell", "Register-ArgumentCompleter"},
@@ -186,6 +186,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{[]string{"se"}, []string{"serve\tRun the service"}},
 		{[]string{"help", "lo"}, []string{"load\tDrive phones against a running bsc"}},
+		{[]string{"serve", "--log-level", ""}, config.LogLevels},
 		{[]string{"serve", "--max-ph"}, []string{"--max-phones\tattached phones at most (about 500 bytes each); more attaches get 503 overloaded"}},
 		{[]string{"load", "--busy"}, []string{"--busy-hour-calls\ttraffic model: offer this many calls per phone per hour instead of --erlangs"}},
 	}

@@ -36,6 +36,9 @@ reads them again and applies the frequency pool and the log level.`,
 	}
 	cmd.Flags().SortFlags = false // in the order of the README's table
 	cmd.Flags().AddFlagSet(config.Flags())
+	if err := cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions(config.LogLevels, cobra.ShellCompDirectiveNoFileComp)); err != nil {
+		panic(err) // config.Flags has no --log-level: a mistake in the code, not in a command line
+	}
 	completeConfigFile(cmd)
 	return cmd
 }

@@ -61,7 +61,7 @@ func flagSet(c *Config) *pflag.FlagSet {
 	fs.VarPF((*boolValue)(&c.AutoProvision), "auto-provision", "", "provision unknown subscribers on attach (off: --auto-provision=false)").NoOptDefVal = "true"
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bearer token required by mutating requests (none: no auth)")
 	fs.VarPF((*boolValue)(&c.FaultInjection), "fault-injection", "", "allow POST /api/v1/processes/{name}:crash").NoOptDefVal = "true"
-	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: trace, debug, info, warn, error")
+	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: "+strings.Join(LogLevels, ", "))
 	fs.StringVar(&c.Config, "config", c.Config, "YAML `file` with these settings, keys named as the flags")
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
 	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests worked on at once (default 16 per CPU); one that waits over 20 ms for its turn gets 503 overloaded, unless it releases resources")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,31 @@ func TestHelp(t *testing.T) {
 		"--fault-injection", "--log-level", "--config", "--shutdown-timeout", "--max-inflight", "--max-connections", "--pprof-listen", "--max-phones"} {
 		if !strings.Contains(usage, name+" ") {
 			t.Errorf("help lacks %s:\n%s", name, usage)
+		}
+	}
+	if !strings.Contains(usage, "log level: "+strings.Join(LogLevels, ", ")) {
+		t.Errorf("help of --log-level does not list %v:\n%s", LogLevels, usage)
+	}
+}
+
+// LogLevels is the one list of level names: each is accepted, in any case,
+// and nothing else is; the error lists them.
+func TestLogLevels(t *testing.T) {
+	if want := []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "disabled"}; !slices.Equal(LogLevels, want) {
+		t.Errorf("LogLevels = %q, want zerolog's %q", LogLevels, want)
+	}
+	for _, name := range LogLevels {
+		for _, s := range []string{name, strings.ToUpper(name)} {
+			var v levelValue
+			if err := v.Set(s); err != nil || zerolog.Level(v).String() != name {
+				t.Errorf("Set(%q) = %v, level %v", s, err, zerolog.Level(v))
+			}
+		}
+	}
+	for _, s := range []string{"", "1", "-1", "warning", "off"} {
+		var v levelValue
+		if err := v.Set(s); err == nil || !strings.Contains(err.Error(), strings.Join(LogLevels, ", ")) {
+			t.Errorf("Set(%q) = %v, want an error listing the levels", s, err)
 		}
 	}
 }

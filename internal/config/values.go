@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,21 @@ import (
 // The pflag.Value types below validate as they parse, so flags, variables
 // and the file share one definition of a good value. Type names the value
 // in help: --listen host:port.
+
+// LogLevels are the names --log-level takes, most verbose first: zerolog's
+// levels, spelled here once for the flag's help, its error, its completion
+// and the file.
+var LogLevels = logLevels()
+
+func logLevels() []string {
+	var names []string
+	for l := zerolog.TraceLevel; l <= zerolog.Disabled; l++ {
+		if name := l.String(); name != "" { // NoLevel has no name
+			names = append(names, name)
+		}
+	}
+	return names
+}
 
 // A listValue is a value that is a list, written "a,b" in a flag or a
 // variable; in the file it may also be a YAML sequence [a, b], whose items
@@ -114,12 +130,14 @@ type levelValue zerolog.Level
 func (v *levelValue) String() string { return zerolog.Level(*v).String() }
 func (v *levelValue) Type() string   { return "level" }
 
-// Set accepts level names only: zerolog.ParseLevel also takes "" and
-// numbers, which in a config file are more likely mistakes than intent.
+// Set accepts the names of LogLevels only, in any case: zerolog.ParseLevel
+// also takes "" and numbers, which in a config file are more likely
+// mistakes than intent.
 func (v *levelValue) Set(s string) error {
-	l, err := zerolog.ParseLevel(strings.ToLower(s))
-	if err != nil || s == "" || l.String() != strings.ToLower(s) {
-		return fmt.Errorf("unknown log level %q (trace, debug, info, warn, error, fatal, panic, disabled)", s)
+	name := strings.ToLower(s)
+	l, err := zerolog.ParseLevel(name)
+	if err != nil || !slices.Contains(LogLevels, name) {
+		return fmt.Errorf("unknown log level %q (%s)", s, strings.Join(LogLevels, ", "))
 	}
 	*v = levelValue(l)
 	return nil
