@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -199,6 +202,50 @@ func TestCompletion(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 		if got := lines[:len(lines)-1]; strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("complete %q: %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
+
+// The bash script completes in a real bash, with the bash-completion
+// package .ci/run installs, by running the built binary.
+func TestBashCompletion(t *testing.T) {
+	bin := buildBSC(t)
+	script := filepath.Join(t.TempDir(), "bsc.bash")
+	out, err := exec.Command(bin, "completion", "bash").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ line, want string }{
+		{"bsc se", "serve"},
+		{"bsc serve --log-level ", strings.Join(config.LogLevels, " ")},
+		{"bsc serve --max-in", "--max-inflight"},
+		{"bsc help lo", "load"},
+		{"bsc load --erl", "--erlangs"},
+	}
+	for _, tt := range tests {
+		// compopt only works inside a completion the shell runs; here it
+		// is a no-op.
+		const complete = `source /usr/share/bash-completion/bash_completion
+source "$1"
+compopt() { :; }
+read -ra COMP_WORDS <<< "$2"
+[[ $2 == *" " ]] && COMP_WORDS+=("")
+COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) COMP_LINE=$2 COMP_POINT=${#2}
+__start_bsc
+echo "${COMPREPLY[*]}"`
+		ctx, cancel := context.WithTimeout(context.Background(), binaryWait)
+		cmd := exec.CommandContext(ctx, "bash", "--norc", "-c", complete, "bash", script, tt.line)
+		cmd.Env = append(cmd.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		cancel()
+		if err != nil {
+			t.Fatalf("%q: %v (is bash-completion installed? .ci/run installs it)", tt.line, err)
+		}
+		if got := strings.TrimSpace(string(out)); got != tt.want {
+			t.Errorf("%q completes to %q, want %q", tt.line, got, tt.want)
 		}
 	}
 }
