@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bsc-sim/bsc/internal/config"
 	"github.com/bsc-sim/bsc/internal/load"
@@ -30,11 +31,45 @@ type loadOptions struct {
 	gos       float64 // --gos: the grade of service --dimension sizes for
 }
 
+func loadCommand(getenv func(string) string) *cobra.Command {
+	cfg, o := load.DefaultConfig(), loadOptions{}
+	fs := loadFlags(&cfg, &o)
+	cmd := &cobra.Command{
+		Use:   "load [flags]",
+		Short: "Drive phones against a running bsc",
+		Long: `Drive a population of phones against a running bsc over its HTTP API and
+report latencies, call outcomes, errors and the server's books. With
+--erlangs (or --busy-hour-calls) it offers a steady traffic instead and sets
+the blocking it measures against Erlang B; --dimension only prints the
+frequencies a cell needs for a traffic (docs/traffic.md).
+
+Each flag is also settable as BSC_LOAD_<FLAG> (e.g. BSC_LOAD_TOKEN); a flag
+beats the variable. Exit: 0 ok, 1 books or thresholds failed or target
+unreachable, 2 misused, 130 interrupted.`,
+		Example: `  bsc load --phones 1000 --rate 100 --duration 20s --max-p99 50ms --max-error-rate 0.01
+  bsc load --erlangs 5 --holding-time 200ms --duration 60s --max-gos 0.02
+  bsc load --dimension --erlangs 5 --gos 0.02`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := loadConfig(fs, &cfg, &o, getenv); err != nil {
+				return err
+			}
+			if code := runLoad(cfg, o, c.OutOrStdout(), c.ErrOrStderr()); code != exitOK {
+				return exitCode(code)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().SortFlags = false // in the order of the README's table
+	cmd.Flags().AddFlagSet(fs)
+	return cmd
+}
+
 // loadFlags binds the flags of `bsc load` to cfg and o.
-func loadFlags(cfg *load.Config, o *loadOptions) *flag.FlagSet {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.Target, "target", cfg.Target, "base URL of the bsc to load")
+func loadFlags(cfg *load.Config, o *loadOptions) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("load", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVar(&cfg.Target, "target", cfg.Target, "base `URL` of the bsc to load")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token of the target (none: no Authorization header)")
 	fs.IntVar(&cfg.Phones, "phones", cfg.Phones, "phones to attach and drive")
 	fs.IntVar(&cfg.Calls, "calls", cfg.Calls, "call attempts to make (ignored with --duration)")
@@ -55,46 +90,41 @@ func loadFlags(cfg *load.Config, o *loadOptions) *flag.FlagSet {
 	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency is above this (0: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxErrorRate}, "max-error-rate", "fail if errors/requests is above this, 0 to 1 (default: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxGoS}, "max-gos", "traffic model: fail if the blocking measured (no_frequency / attempts that reached the allocator) is above this, 0 to 1 (default: no threshold)")
-	fs.StringVar(&o.out, "out", o.out, "also write the report as JSON to this file")
+	fs.StringVar(&o.out, "out", o.out, "also write the report as JSON to this `file`")
 	fs.BoolVar(&o.dimension, "dimension", o.dimension, "print the frequencies a cell needs for --erlangs (or --busy-hour-calls) at --gos, by Erlang B; contacts no server")
 	fs.Float64Var(&o.gos, "gos", o.gos, "--dimension: the grade of service, the blocking to stay under, e.g. 0.02")
 	return fs
 }
 
-// loadConfig reads the flags, then BSC_LOAD_<FLAG> variables for the flags
-// not given. The error is one line; flag.ErrHelp for -h.
-func loadConfig(args []string, getenv func(string) string) (load.Config, loadOptions, error) {
-	cfg, o := load.DefaultConfig(), loadOptions{}
-	fs := loadFlags(&cfg, &o)
-	if err := fs.Parse(args); err != nil {
-		return cfg, o, err
-	}
-	if fs.NArg() > 0 {
-		return cfg, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+// loadConfig completes cfg and o, bound to the parsed flags fs, with the
+// BSC_LOAD_<FLAG> variables of the flags not given, and checks them. The
+// error is one line.
+func loadConfig(fs *pflag.FlagSet, cfg *load.Config, o *loadOptions, getenv func(string) string) error {
+	given, set := map[string]bool{}, map[string]bool{}
 	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			given[f.Name], set[f.Name] = true, true
+			return
+		}
 		name := config.EnvName("load-" + f.Name)
-		if v := getenv(name); v != "" && !given[f.Name] && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
 				envErr = fmt.Errorf("env %s: %w", name, err)
 			}
+			set[f.Name] = true
 		}
 	})
 	if envErr != nil {
-		return cfg, o, envErr
+		return envErr
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if o.dimension {
-		return cfg, o, checkDimension(cfg, o, given)
+		return checkDimension(*cfg, *o, given)
 	}
-	if err := checkCombinations(cfg, set, given); err != nil {
-		return cfg, o, err
+	if err := checkCombinations(*cfg, set, given); err != nil {
+		return err
 	}
-	return cfg, o, cfg.Validate()
+	return cfg.Validate()
 }
 
 // trafficExcludes are the flags of the book's phone behaviour that the
@@ -136,20 +166,11 @@ func checkCombinations(cfg load.Config, set, given map[string]bool) error {
 // run without signalling the test process.
 var notifyContext = signal.NotifyContext
 
-// runLoad is `bsc load`. Exit: 0 the run completed, its books balance and
-// its thresholds are met; 1 the books or thresholds failed, or the target
-// was unreachable (after a partial report); 2 misused; 130 interrupted
-// (after a partial report).
-func runLoad(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cfg, o, err := loadConfig(args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		loadUsage(stdout)
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bsc load: %v\n", err)
-		return exitUsage
-	}
+// runLoad is `bsc load` once its flags are checked. Exit: 0 the run
+// completed, its books balance and its thresholds are met; 1 the books or
+// thresholds failed, or the target was unreachable (after a partial
+// report); 130 interrupted (after a partial report).
+func runLoad(cfg load.Config, o loadOptions, stdout, stderr io.Writer) int {
 	if o.dimension {
 		printDimension(stdout, cfg, o.gos)
 		return exitOK
@@ -215,31 +236,11 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-func loadUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: bsc load [flags]
-
-       bsc load --dimension --erlangs A --gos B
-
-Drives a population of phones against a running bsc over its HTTP API and
-reports latencies, call outcomes, errors and the server's books. With
---erlangs (or --busy-hour-calls) it offers a steady traffic instead and
-sets the blocking it measures against Erlang B; --dimension only prints the
-frequencies a cell needs for a traffic (docs/traffic.md). Each flag is
-also settable as BSC_LOAD_<FLAG> (e.g. BSC_LOAD_TOKEN); a flag beats the
-variable. Exit: 0 ok, 1 books or thresholds failed or target unreachable,
-2 misused, 130 interrupted.
-
-flags:
-`)
-	cfg, o := load.DefaultConfig(), loadOptions{}
-	fs := loadFlags(&cfg, &o)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-}
-
 // durationRange is a MIN-MAX flag of two durations, such as 1ms-1500ms; a
 // single duration is a fixed value.
 type durationRange struct{ lo, hi *time.Duration }
+
+func (r durationRange) Type() string { return "range" }
 
 func (r durationRange) String() string {
 	if r.lo == nil {
@@ -264,6 +265,8 @@ func (r durationRange) Set(s string) error {
 
 // optionalRate is a ratio from 0 to 1, negative meaning none.
 type optionalRate struct{ v *float64 }
+
+func (r optionalRate) Type() string { return "ratio" }
 
 func (r optionalRate) String() string {
 	if r.v == nil || *r.v < 0 {

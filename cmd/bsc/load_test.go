@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/load"
 	"github.com/bsc-sim/bsc/internal/load/loadtest"
 )
 
@@ -26,8 +27,8 @@ func TestLoadUsageErrors(t *testing.T) {
 		stdout     string
 		stderrLine string
 	}{
-		{"help", []string{"load", "-h"}, nil, 0, "-answer-delay", ""},
-		{"bad flag", []string{"load", "--phone", "3"}, nil, 2, "", "flag provided but not defined: -phone"},
+		{"help", []string{"load", "-h"}, nil, 0, "--answer-delay range", ""},
+		{"bad flag", []string{"load", "--phone", "3"}, nil, 2, "", "bsc load: unknown flag: --phone; did you mean --phones?"},
 		{"argument", []string{"load", "x"}, nil, 2, "", `unexpected argument "x"`},
 		{"bad range", []string{"load", "--answer-delay", "5ms-1ms"}, nil, 2, "", "not a range MIN-MAX"},
 		{"bad ratio", []string{"load", "--max-error-rate", "2"}, nil, 2, "", "not a ratio from 0 to 1"},
@@ -124,9 +125,12 @@ func TestLoadDimension(t *testing.T) {
 
 func TestLoadConfigLayers(t *testing.T) {
 	env := map[string]string{"BSC_LOAD_TOKEN": "tok", "BSC_LOAD_PHONES": "30", "BSC_LOAD_TALK_TIME": "5ms"}
-	cfg, o, err := loadConfig([]string{"--phones", "12", "--out", "r.json", "--answer-delay", "2ms-3s"},
-		func(k string) string { return env[k] })
-	if err != nil {
+	cfg, o := load.DefaultConfig(), loadOptions{}
+	fs := loadFlags(&cfg, &o)
+	if err := fs.Parse([]string{"--phones", "12", "--out", "r.json", "--answer-delay", "2ms-3s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := loadConfig(fs, &cfg, &o, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Token != "tok" || cfg.Phones != 12 || o.out != "r.json" {

@@ -1,11 +1,13 @@
 package main
 
 import (
-	"flag"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 
-	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/spf13/cobra"
+
 	"github.com/bsc-sim/bsc/internal/version"
 )
 
@@ -17,76 +19,90 @@ const (
 	exitUsage = 2
 )
 
-// run dispatches a command line and returns the exit code. Errors are one
-// line on stderr.
+// exitCode ends bsc with this code, the command having said why itself
+// (serve's last log line, load's report).
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit %d", int(c)) }
+
+// failure is an error of a command that ran as asked: bsc exits 1, where
+// any other error of a command is a misuse (2).
+type failure struct{ error }
+
+// run executes a command line and returns the exit code. An error is
+// printed one line per problem on stderr, after the command's name.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "bsc: missing command; try 'bsc help'")
-		return exitUsage
-	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serve(rest, stdout, stderr, getenv)
-	case "check":
-		return check(rest, stdout, stderr)
-	case "version":
-		return printVersion(rest, stdout, stderr)
-	case "load":
-		return runLoad(rest, stdout, stderr, getenv)
-	case "help", "-h", "-help", "--help":
-		usage(stdout)
+	root := newRoot(stdout, stderr, getenv)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	var code exitCode
+	switch {
+	case err == nil:
 		return exitOK
+	case errors.As(err, &code):
+		return int(code)
 	}
-	fmt.Fprintf(stderr, "bsc: unknown command %q; try 'bsc help'\n", cmd)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd.CommandPath(), line)
+	}
+	if errors.As(err, new(failure)) {
+		return exitError
+	}
 	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: bsc <command> [flags]
+// newRoot is the command line of bsc. Cobra replaces the hand-written
+// dispatch and usage text: help per command (`bsc help CMD`, `bsc CMD
+// --help`), flags spelled --flag, --version and shell completion. Its
+// errors are bsc's own, one line each (SilenceErrors), and a typo in a
+// command or a flag gets a suggestion (help.go).
+func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bsc",
+		Short: "The simulated base-station controller",
+		Long: `bsc is the simulated base-station controller of "Designing for Scalability
+with Erlang/OTP", served over a REST API (README.md).
 
-commands:
-  serve                run the service
-  check --config FILE  validate a config file; prints ok or the reason
-  version              print version, commit and Go version
-  load [flags]         drive phones against a running bsc; 'bsc load -h' for its flags
-  help                 print this help
-
-flags of serve (each also settable as BSC_<FLAG>, e.g. BSC_FAULT_INJECTION=true,
-and as a key of the --config YAML file; flag beats env beats file beats default):
-`)
-	config.PrintFlags(w)
+Exit: 0 ok, 1 failed, 2 misused (bad command, flag or value); bsc load also
+130 when interrupted.`,
+		Version:       fmt.Sprintf("%s commit %s %s", version.Version, version.Commit, version.GoVersion),
+		Args:          cobra.ArbitraryArgs,
+		RunE:          needCommand,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout) // before the completion command, which keeps it
+	root.SetErr(stderr)
+	root.SetVersionTemplate("bsc {{.Version}}\n")
+	root.SetFlagErrorFunc(flagError)
+	root.SetHelpCommand(helpCommand())
+	root.AddCommand(serveCommand(getenv), loadCommand(getenv), checkCommand(), versionCommand())
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			// Cobra's prints its help for a missing or unknown shell, and
+			// exits 0; bsc says what is wrong, as for its own commands.
+			c.Args, c.RunE = cobra.ArbitraryArgs, needCommand
+		}
+	}
+	return root
 }
 
-func printVersion(args []string, stdout, stderr io.Writer) int {
+// noArgs refuses arguments to a command that takes flags only.
+func noArgs(_ *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "bsc version: unexpected argument %q\n", args[0])
-		return exitUsage
+		return fmt.Errorf("unexpected argument %q", args[0])
 	}
-	fmt.Fprintf(stdout, "bsc %s commit %s %s\n", version.Version, version.Commit, version.GoVersion)
-	return exitOK
+	return nil
 }
 
-func check(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := fs.String("config", "", "YAML config file to validate")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "bsc check: %v\n", err)
-		return exitUsage
+func versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print version, commit and Go version (also bsc --version)",
+		Args:  noArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintf(c.OutOrStdout(), "bsc %s\n", c.Root().Version)
+		},
 	}
-	if *path == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "bsc check: usage: bsc check --config FILE")
-		return exitUsage
-	}
-	cfg, err := config.LoadFile(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "bsc check: %v\n", err)
-		return exitError
-	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintf(stderr, "bsc check: warning: %s\n", w)
-	}
-	fmt.Fprintln(stdout, "ok")
-	return exitOK
 }

@@ -35,23 +35,24 @@ func TestRun(t *testing.T) {
 		stdout     string // substring
 		stderrLine string // substring of the only stderr line; "" = no stderr
 	}{
-		{"no command", nil, nil, 2, "", "missing command"},
-		{"unknown command", []string{"frobnicate"}, nil, 2, "", `unknown command "frobnicate"`},
-		{"help", []string{"help"}, nil, 0, "-fault-injection", ""},
-		{"--help", []string{"--help"}, nil, 0, "check --config FILE", ""},
+		{"no command", nil, nil, 2, "", "bsc: missing command; try 'bsc help'"},
+		{"unknown command", []string{"frobnicate"}, nil, 2, "", `bsc: unknown command "frobnicate"; try 'bsc help'`},
+		{"help", []string{"help"}, nil, 0, "Available Commands:", ""},
+		{"--help", []string{"--help"}, nil, 0, "Available Commands:", ""},
 		{"version", []string{"version"}, nil, 0, "bsc ", ""},
-		{"version with argument", []string{"version", "x"}, nil, 2, "", "unexpected argument"},
+		{"version with argument", []string{"version", "x"}, nil, 2, "", "bsc version: unexpected argument"},
 		{"check ok", []string{"check", "--config", good}, nil, 0, "ok", ""},
 		{"check open without token", []string{"check", "--config", open}, nil, 0, "ok", "warning: listen 0.0.0.0:9000 is reachable from other hosts and no api-token"},
 		{"check bad value", []string{"check", "--config", bad}, nil, 1, "", `unknown log level "loud"`},
 		{"check missing file", []string{"check", "--config", "/nonexistent.yaml"}, nil, 1, "", "no such file"},
 		{"check without config", []string{"check"}, nil, 2, "", "usage: bsc check --config FILE"},
-		{"check bad flag", []string{"check", "--conf", good}, nil, 2, "", "flag provided but not defined"},
-		{"serve bad flag", []string{"serve", "--listen"}, nil, 2, "", "flag needs an argument: -listen"},
-		{"serve bad value", []string{"serve", "--frequencies", "0"}, nil, 2, "", "bsc serve: invalid value"},
+		{"check bad flag", []string{"check", "--conf", good}, nil, 2, "", "bsc check: unknown flag: --conf; did you mean --config?"},
+		{"serve bad flag", []string{"serve", "--listen"}, nil, 2, "", "bsc serve: flag needs an argument: --listen"},
+		{"serve bad value", []string{"serve", "--frequencies", "0"}, nil, 2, "", `bsc serve: invalid argument "0" for "--frequencies" flag`},
+		{"serve stray argument", []string{"serve", "extra"}, nil, 2, "", `bsc serve: unexpected argument "extra"`},
 		{"serve bad env", []string{"serve"}, map[string]string{"BSC_LOG_LEVEL": "loud"}, 2, "", "env BSC_LOG_LEVEL"},
 		{"serve bad file", []string{"serve", "--config", bad}, nil, 2, "", "config file"},
-		{"serve help", []string{"serve", "-h"}, nil, 0, "-max-inflight", ""},
+		{"serve help", []string{"serve", "-h"}, nil, 0, "--max-inflight int", ""},
 	}
 	runApp = func(context.Context, config.Config, zerolog.Logger, app.Reloader) error {
 		t.Error("serve reached app.Run")

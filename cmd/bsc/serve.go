@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,22 +13,46 @@ import (
 	"github.com/bsc-sim/bsc/internal/config"
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runApp is app.Run; tests replace it to check what serve hands over.
 var runApp = app.Run
 
-func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func serveCommand(getenv func(string) string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the service",
+		Long: `Run the service: the REST API, its metrics and the supervision tree.
+
+Each flag is also settable as the variable BSC_<FLAG> (e.g.
+BSC_FAULT_INJECTION=true) and as a key of the --config YAML file, where a
+list such as frequencies may also be a YAML list ([10, 11, "20-25"]). A flag
+beats the variable, which beats the file, which beats the default. SIGHUP
+reads them again and applies the frequency pool and the log level.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return serve(c, getenv) },
+	}
+	cmd.Flags().SortFlags = false // in the order of the README's table
+	cmd.Flags().AddFlagSet(config.Flags())
+	if err := cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions(config.LogLevels, cobra.ShellCompDirectiveNoFileComp)); err != nil {
+		panic(err) // config.Flags has no --log-level: a mistake in the code, not in a command line
+	}
+	completeConfigFile(cmd)
+	return cmd
+}
+
+func serve(c *cobra.Command, getenv func(string) string) error {
+	// The flags Cobra parsed, as config.Load reads them at start and again
+	// on SIGHUP. Every value's String is what its Set accepts.
+	var args []string
+	c.Flags().Visit(func(f *pflag.Flag) { args = append(args, "--"+f.Name+"="+f.Value.String()) })
 	cfg, err := config.Load(args, getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		usage(stdout)
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bsc serve: %v\n", err)
-		return exitUsage
+		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(c.ErrOrStderr(), cfg.LogLevel)
 	tuneGC(getenv)
 
 	// The first SIGINT or SIGTERM starts the graceful stop, which app.Run
@@ -46,9 +67,9 @@ func serve(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	reload := func() (config.Config, error) { return config.Load(args, getenv) }
 	if err := runApp(ctx, cfg, log, reload); err != nil {
 		log.Error().Err(err).Msg("bsc stopped on an error")
-		return exitError
+		return exitCode(exitError)
 	}
-	return exitOK
+	return nil
 }
 
 // newLogger logs JSON, or readable lines when w is a terminal. The level

@@ -261,8 +261,8 @@ func testBadFlags(t *testing.T, bin string) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
-		{[]string{"serve", "--frequencies", "0"}, "invalid value"},
+		{[]string{"serve", "--no-such-flag"}, "bsc serve: unknown flag: --no-such-flag"},
+		{[]string{"serve", "--frequencies", "0"}, `invalid argument "0" for "--frequencies" flag`},
 	} {
 		// In a directory of its own, in case it did start serving.
 		ctx, cancel := context.WithTimeout(context.Background(), binaryWait)

@@ -2,19 +2,19 @@
 // each also settable as an environment variable BSC_<FLAG> and as a key of
 // an optional YAML file, with flag beating env beating file beating default.
 //
-// Every source goes through the same flag.Value parsers, so a value is
+// Every source goes through the same pflag.Value parsers, so a value is
 // validated the same way wherever it comes from and a bad one is reported
 // with its source: the flag, the variable, or the file and line.
 package config
 
 import (
-	"flag"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 )
 
 // Config is what `bsc serve` runs with.
@@ -51,33 +51,31 @@ func Default() Config {
 	}
 }
 
-// flagSet binds the flags to c's fields. Its output is discarded: callers
-// print the one-line error that Parse returns.
-func flagSet(c *Config) *flag.FlagSet {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Var((*addrValue)(&c.Listen), "listen", "HTTP listen address host:port")
-	fs.Var((*nonEmptyValue)(&c.DB), "db", "SQLite database file")
-	fs.Var((*poolValue)(&c.Frequencies), "frequencies", `frequency pool, ranges and values such as "10-15,20"`)
-	fs.Var((*boolValue)(&c.AutoProvision), "auto-provision", "provision unknown subscribers on attach")
+// flagSet binds the flags to c's fields, in the order help lists them.
+func flagSet(c *Config) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Var((*addrValue)(&c.Listen), "listen", "HTTP listen address")
+	fs.Var((*nonEmptyValue)(&c.DB), "db", "SQLite database `file`")
+	fs.Var((*poolValue)(&c.Frequencies), "frequencies", "frequency pool, values and ranges such as 10-15,20 (in the file also a YAML list)")
+	fs.VarPF((*boolValue)(&c.AutoProvision), "auto-provision", "", "provision unknown subscribers on attach (off: --auto-provision=false)").NoOptDefVal = "true"
 	fs.StringVar(&c.APIToken, "api-token", c.APIToken, "bearer token required by mutating requests (none: no auth)")
-	fs.Var((*boolValue)(&c.FaultInjection), "fault-injection", "allow POST /api/v1/processes/{name}:crash")
-	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: trace, debug, info, warn, error")
-	fs.StringVar(&c.Config, "config", c.Config, "YAML file with these settings, keys named as the flags")
+	fs.VarPF((*boolValue)(&c.FaultInjection), "fault-injection", "", "allow POST /api/v1/processes/{name}:crash").NoOptDefVal = "true"
+	fs.Var((*levelValue)(&c.LogLevel), "log-level", "log level: "+strings.Join(LogLevels, ", "))
+	fs.StringVar(&c.Config, "config", c.Config, "YAML `file` with these settings, keys named as the flags")
 	fs.Var((*positiveDuration)(&c.ShutdownTimeout), "shutdown-timeout", "bound of a graceful stop")
 	fs.Var((*positiveInt)(&c.MaxInflight), "max-inflight", "HTTP requests worked on at once (default 16 per CPU); one that waits over 20 ms for its turn gets 503 overloaded, unless it releases resources")
 	fs.Var((*positiveInt)(&c.MaxConnections), "max-connections", "HTTP connections open at once (60-120 KB each when busy); more are answered 503 overloaded and closed")
-	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "host:port serving /debug/pprof for profiling (default: off)")
+	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "serve /debug/pprof on this address for profiling (default: off)")
 	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")
 	return fs
 }
 
-// PrintFlags writes the flags of `bsc serve` with their defaults, for help.
-func PrintFlags(w io.Writer) {
+// Flags are the flags of `bsc serve` at their defaults, for a command line
+// parser to show in help, complete and check; Load reads them again.
+func Flags() *pflag.FlagSet {
 	c := Default()
-	fs := flagSet(&c)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	return flagSet(&c)
 }
 
 // EnvName is the environment variable of a flag: BSC_ and the name in upper
@@ -88,50 +86,45 @@ func EnvName(flagName string) string {
 
 // Load reads the configuration from the flags in args, the environment read
 // through getenv, and the YAML file named by --config or BSC_CONFIG. An
-// empty variable counts as unset. The error is one line naming the source
-// of the bad value; it is flag.ErrHelp for -h and --help.
+// empty variable counts as unset. A bad flag is an error of one line; bad
+// values in the file and the environment are each reported, one line each,
+// naming the source (errors.Join). The error is pflag.ErrHelp for -h and
+// --help.
 func Load(args []string, getenv func(string) string) (Config, error) {
 	// Flags are parsed first because they may name the file; they are then
 	// applied again last, over the file and the environment.
-	scratch := Default()
-	fs := flagSet(&scratch)
+	fs := Flags()
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	var fromFlags []*flag.Flag
-	fs.Visit(func(f *flag.Flag) { fromFlags = append(fromFlags, f) })
-
-	path := scratch.Config
+	path := fs.Lookup("config").Value.String()
 	if path == "" {
 		path = getenv(EnvName("config"))
 	}
 	cfg := Default()
+	var errs []error
 	if path != "" {
-		var err error
-		if cfg, err = LoadFile(path); err != nil {
-			return Config{}, err
-		}
+		errs = applyFile(&cfg, path)
 	}
-	fs = flagSet(&cfg)
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
+	into := flagSet(&cfg)
+	into.VisitAll(func(f *pflag.Flag) {
 		name := EnvName(f.Name)
-		if v := getenv(name); v != "" && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("env %s: %w", name, err)
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("env %s: %w", name, err))
 			}
 		}
 	})
-	if envErr != nil {
-		return Config{}, envErr
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
-	for _, f := range fromFlags {
+	fs.Visit(func(f *pflag.Flag) {
 		// Cannot fail: the same parser accepted this value above.
-		_ = fs.Set(f.Name, f.Value.String())
-	}
+		_ = into.Set(f.Name, f.Value.String())
+	})
 	cfg.Config = path
 	return cfg, nil
 }

@@ -2,14 +2,15 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -110,12 +111,13 @@ func TestErrors(t *testing.T) {
 		file string // content of a file passed with --config
 		want string // substring of the one-line error
 	}{
-		{"unknown flag", []string{"--nope"}, nil, "", "flag provided but not defined: -nope"},
+		{"unknown flag", []string{"--nope"}, nil, "", "unknown flag: --nope"},
+		{"go-style flag", []string{"-listen", ":1"}, nil, "", "unknown shorthand flag"},
 		{"stray argument", []string{"extra"}, nil, "", `unexpected argument "extra"`},
-		{"bad listen flag", []string{"--listen", "localhost"}, nil, "", "flag -listen"},
+		{"bad listen flag", []string{"--listen", "localhost"}, nil, "", `invalid argument "localhost" for "--listen" flag`},
 		{"bad port", []string{"--listen", "h:99999"}, nil, "", "port"},
-		{"empty db", []string{"--db", " "}, nil, "", "flag -db: must not be empty"},
-		{"bad pool flag", []string{"--frequencies", "5-1"}, nil, "", "flag -frequencies: invalid frequency pool"},
+		{"empty db", []string{"--db", " "}, nil, "", `"--db" flag: must not be empty`},
+		{"bad pool flag", []string{"--frequencies", "5-1"}, nil, "", `"--frequencies" flag: invalid frequency pool`},
 		{"duplicate pool", []string{"--frequencies", "1,1"}, nil, "", "appears twice"},
 		{"bad bool flag", []string{"--auto-provision=maybe"}, nil, "", "auto-provision"},
 		{"bad level flag", []string{"--log-level", "loud"}, nil, "", `unknown log level "loud"`},
@@ -127,11 +129,18 @@ func TestErrors(t *testing.T) {
 		{"bad env", nil, map[string]string{"BSC_FAULT_INJECTION": "yes please"}, "", `env BSC_FAULT_INJECTION: "yes please" is not true or false`},
 		{"bad env level", nil, map[string]string{"BSC_LOG_LEVEL": "loud"}, "", "env BSC_LOG_LEVEL"},
 		{"missing file", []string{"--config", "/nonexistent/bsc.yaml"}, nil, "", "config file: open /nonexistent/bsc.yaml"},
-		{"unknown key", nil, nil, "listen: :1\nfrequency: 1-2\n", `line 2: unknown key "frequency"`},
+		{"unknown key", nil, nil, "listen: :1\nfrequency: 1-2\n", `line 2: unknown key "frequency"; did you mean "frequencies"?`},
+		{"unknown key far from any", nil, nil, "colour: blue\n", `line 1: unknown key "colour"`},
 		{"config key in file", nil, nil, "config: other.yaml\n", `unknown key "config"`},
 		{"repeated key", nil, nil, "db: a\ndb: b\n", "db"},
 		{"bad file value", nil, nil, "max-inflight: lots\n", `line 1: max-inflight: "lots" is not a positive integer`},
-		{"list value", nil, nil, "frequencies: [1, 2]\n", "line 1: frequencies: want a single value"},
+		{"list of a single value", nil, nil, "listen: [a, b]\n", "line 1: listen: want a single value"},
+		{"mapping for a list", nil, nil, "frequencies: {a: 1}\n", "line 1: frequencies: want a value or a list of values"},
+		{"bad list item", nil, nil, "frequencies:\n  - 1\n  - 2-x\n", `line 3: frequencies item 2: invalid frequency pool: "2-x" is not a range`},
+		{"nested list item", nil, nil, "frequencies: [1, [2]]\n", "line 1: frequencies item 2: want a single value"},
+		{"list item with a comma", nil, nil, "frequencies: [1, \"2,3\"]\n", `frequencies item 2: "2,3" has a comma`},
+		{"empty list", nil, nil, "frequencies: []\n", "line 1: frequencies: empty list"},
+		{"items together bad", nil, nil, "frequencies: [1-3, 3]\n", "line 1: frequencies: invalid frequency pool: 3 appears twice"},
 		{"not a mapping", nil, nil, "- listen\n", "want a mapping"},
 		{"two documents", nil, nil, "db: a\n---\ndb: b\n", "more than one YAML document"},
 		{"bad yaml", nil, nil, "db: [\n", "config file"},
@@ -153,16 +162,99 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	if _, err := Load([]string{"-h"}, envOf(nil)); !errors.Is(err, flag.ErrHelp) {
-		t.Errorf("Load(-h) = %v, want flag.ErrHelp", err)
+// Every bad key and value of the file and of the environment is reported,
+// each on a line of its own naming where it is, in the file's order.
+func TestAllErrors(t *testing.T) {
+	file := writeFile(t, "listen: nowhere\nfrequency: 1-2\nmax-phones: many\nlog-level: loud\nlog-level: warn\n"+
+		"frequencies: [1, x, 3-1]\ndb: ok.db\n")
+	env := map[string]string{"BSC_MAX_INFLIGHT": "0", "BSC_FAULT_INJECTION": "maybe"}
+	_, err := Load([]string{"--config", file}, envOf(env))
+	if err == nil {
+		t.Fatal("Load succeeded")
 	}
-	var b strings.Builder
-	PrintFlags(&b)
-	for _, name := range []string{"-listen", "-db", "-frequencies", "-auto-provision", "-api-token",
-		"-fault-injection", "-log-level", "-config", "-shutdown-timeout", "-max-inflight", "-max-connections", "-pprof-listen", "-max-phones"} {
-		if !strings.Contains(b.String(), name) {
-			t.Errorf("PrintFlags lacks %s", name)
+	want := []string{
+		`line 1: listen: "nowhere" is not a host:port address`,
+		`line 2: unknown key "frequency"; did you mean "frequencies"?`,
+		`line 3: max-phones: "many" is not a positive integer`,
+		`line 4: log-level: unknown log level "loud"`,
+		`line 5: log-level given twice`,
+		`line 6: frequencies item 2: invalid frequency pool: "x" is not a frequency or range`,
+		`line 6: frequencies item 3: invalid frequency pool: "3-1" is not a range`,
+		`env BSC_FAULT_INJECTION: "maybe" is not true or false`,
+		`env BSC_MAX_INFLIGHT: "0" is not a positive integer`,
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d %q, want it to contain %q", i+1, lines[i], w)
+		}
+		if i < 7 && !strings.HasPrefix(lines[i], "config file "+file+": ") {
+			t.Errorf("line %d %q does not name the file", i+1, lines[i])
+		}
+	}
+}
+
+// A list value (frequencies) is a YAML sequence in the file, or a string
+// as on the command line; both give the same pool.
+func TestYAMLLists(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"flow sequence", `frequencies: [10, 11, "20-25"]`, "10,11,20-25"},
+		{"block sequence", "frequencies:\n  - 10-15\n  - 20\n", "10-15,20"},
+		{"one item", "frequencies: [7]", "7"},
+		{"unquoted range item", "frequencies: [1-3, 5]", "1-3,5"},
+		{"string as before", "frequencies: 10-15,20", "10-15,20"},
+		{"number as before", "frequencies: 7", "7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadFile(writeFile(t, tt.yaml+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Frequencies != tt.want {
+				t.Errorf("frequencies %q, want %q", cfg.Frequencies, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	if _, err := Load([]string{"-h"}, envOf(nil)); !errors.Is(err, pflag.ErrHelp) {
+		t.Errorf("Load(-h) = %v, want pflag.ErrHelp", err)
+	}
+	usage := Flags().FlagUsages()
+	for _, name := range []string{"--listen", "--db", "--frequencies", "--auto-provision", "--api-token",
+		"--fault-injection", "--log-level", "--config", "--shutdown-timeout", "--max-inflight", "--max-connections", "--pprof-listen", "--max-phones"} {
+		if !strings.Contains(usage, name+" ") {
+			t.Errorf("help lacks %s:\n%s", name, usage)
+		}
+	}
+	if !strings.Contains(usage, "log level: "+strings.Join(LogLevels, ", ")) {
+		t.Errorf("help of --log-level does not list %v:\n%s", LogLevels, usage)
+	}
+}
+
+// LogLevels is the one list of level names: each is accepted, in any case,
+// and nothing else is; the error lists them.
+func TestLogLevels(t *testing.T) {
+	if want := []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "disabled"}; !slices.Equal(LogLevels, want) {
+		t.Errorf("LogLevels = %q, want zerolog's %q", LogLevels, want)
+	}
+	for _, name := range LogLevels {
+		for _, s := range []string{name, strings.ToUpper(name)} {
+			var v levelValue
+			if err := v.Set(s); err != nil || zerolog.Level(v).String() != name {
+				t.Errorf("Set(%q) = %v, level %v", s, err, zerolog.Level(v))
+			}
+		}
+	}
+	for _, s := range []string{"", "1", "-1", "warning", "off"} {
+		var v levelValue
+		if err := v.Set(s); err == nil || !strings.Contains(err.Error(), strings.Join(LogLevels, ", ")) {
+			t.Errorf("Set(%q) = %v, want an error listing the levels", s, err)
 		}
 	}
 }
