@@ -13,12 +13,17 @@
 // device (internal/hw). The caller of a call owns its frequency and writes
 // its call detail record.
 //
-// A controller is an Erlang process without the stack: not a goroutine but
-// a small struct with a bounded mailbox, run by whichever goroutine finds it
-// idle with a message. An API action runs its own phone's controller on the
-// request's goroutine, the events it sends are handled right after on the
-// same goroutine, and a long cascade is handed to a bounded set of
-// background goroutines. An idle attached phone costs about 500 bytes.
+// A controller is a light process (internal/sup's Light): an Erlang process
+// without the stack, a small struct with a bounded mailbox, run by
+// whichever goroutine finds it idle with a message. An API action runs its
+// own phone's controller on the request's goroutine, the events it sends
+// are handled right after on the same goroutine, and a long cascade is
+// handed to a bounded set of background goroutines. An idle attached phone
+// costs about 520 bytes. A controller names its peer by a Ref (number,
+// incarnation, and the controller itself when it runs here, like an
+// Erlang pid) and reaches it only through one send seam, which delivers
+// locally and reports a peer that is full, gone or unreachable as an input
+// of the table.
 //
 // Acknowledged means durable: an action that may end a call is followed
 // through the events it causes, and answered once they were all handled
@@ -31,9 +36,11 @@
 // for the same MSISDN with the same device. The attachment registry
 // belongs to one incarnation of the phones supervisor.
 //
-// To read it: the states, actions and events, and the transition table
-// beside the table of docs/domain.md §3; then the runtime that runs a
-// controller (mailbox, executor, run budget); then the acknowledgement of
-// actions; then the phone set of one supervisor incarnation (attach, act,
-// detach, list), which is what the service calls.
+// To read it: the states, inputs and Ref (state.go, message.go); the
+// transition table (table.go), one row per line of docs/domain.md §3 in its
+// order, which a test lays beside the docs, and its rows' effects
+// (rows.go), each with the spec's line as its comment; the controller
+// (controller.go); the acknowledgement of actions (ack.go); then the phone
+// set of one supervisor incarnation (attach, act, detach, list, the send
+// seam: phones.go), which is what the service calls.
 package phonefsm

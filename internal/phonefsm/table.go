@@ -89,8 +89,8 @@ type row struct {
 
 var table = []row{
 	{of(pIdle), "", inCall, "action call(to), `to` not attached", (*Controller).calleeAbsent, "idle", (*Controller).callAbsent},
-	{of(pIdle), "", inCall, "action call(to), `to` attached (itself included)", nil, "calling", (*Controller).callAttached},
-	{of(pIdle), "", evInbound, "event inbound(from)", nil, "receiving", (*Controller).ring},
+	{of(pIdle), "", inCall, "action call(to), `to` attached (itself included)", nil, "calling(peer=to)", (*Controller).callAttached},
+	{of(pIdle), "", evInbound, "event inbound(from)", nil, "receiving(peer=from)", (*Controller).ring},
 	{of(pCalling), "", evAccept, "event accept(peer)", nil, "connected / idle", (*Controller).answered},
 	{of(pCalling), "", evBusy, "event busy(peer)", nil, "idle", (*Controller).busy},
 	{of(pCalling), "", evReject, "event reject(peer)", nil, "idle", (*Controller).rejected},
@@ -162,16 +162,18 @@ func (c *Controller) transition(s step) error {
 	return nil // unreachable: every input has a fallback
 }
 
-// Render is the table as docs/domain.md writes it: state | input | next,
-// one line per row.
-func Render() []string {
-	var out []string
+// TableRow is a row of the table as docs/domain.md writes it.
+type TableRow struct{ State, Input, Next string }
+
+// Table is the transition table, row by row, in its order.
+func Table() []TableRow {
+	var out []TableRow
 	for _, r := range table {
 		states := r.states
 		if states == "" {
 			states = phaseLabel(r.in)
 		}
-		out = append(out, "| "+states+" | "+r.label+" | "+r.next+" |")
+		out = append(out, TableRow{states, r.label, r.next})
 	}
 	return out
 }
