@@ -33,6 +33,14 @@ type Config struct {
 	MaxConnections  int           // --max-connections: HTTP connections open at once; more are answered 503
 	PprofListen     string        // --pprof-listen: address of the net/http/pprof endpoints; "" = off
 	MaxPhones       int           // --max-phones: attached phones at most; more attaches get 503 overloaded
+
+	// Cluster mode (docs/cluster.md); none of them set: single mode.
+	Node           string        // --node: this node's unique name
+	ClusterListen  string        // --cluster-listen: the embedded NATS server's route address
+	ClusterPeers   string        // --cluster-peers: the other nodes' route addresses
+	NATSURL        string        // --nats-url: an external NATS cluster instead of the embedded one
+	Cells          int           // --cells: cells of the cluster, the same on every node
+	HandoffTimeout time.Duration // --handoff-timeout: how long a handed-off cell's calls may take to end
 }
 
 // Default is the configuration with no flag, variable or file: it works out
@@ -48,6 +56,9 @@ func Default() Config {
 		MaxInflight:     0, // the HTTP layer's default: 16 per CPU
 		MaxConnections:  2048,
 		MaxPhones:       2_000_000,
+		Node:            DefaultNode(),
+		Cells:           DefaultCells,
+		HandoffTimeout:  10 * time.Second,
 	}
 }
 
@@ -68,6 +79,12 @@ func flagSet(c *Config) *pflag.FlagSet {
 	fs.Var((*positiveInt)(&c.MaxConnections), "max-connections", "HTTP connections open at once (60-120 KB each when busy); more are answered 503 overloaded and closed")
 	fs.Var((*optionalAddr)(&c.PprofListen), "pprof-listen", "serve /debug/pprof on this address for profiling (default: off)")
 	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")
+	fs.Var((*nodeValue)(&c.Node), "node", "this node's name in a cluster, unique (default: the host name)")
+	fs.Var((*optionalAddr)(&c.ClusterListen), "cluster-listen", "cluster mode with NATS embedded: its route address (default: off, single mode)")
+	fs.Var((*addrList)(&c.ClusterPeers), "cluster-peers", "the other nodes' --cluster-listen addresses, such as 10.0.0.2:6222,10.0.0.3:6222")
+	fs.Var((*urlList)(&c.NATSURL), "nats-url", "cluster mode with an external NATS cluster (JetStream on, server 2.11 or later), such as nats://h1:4222,nats://h2:4222")
+	fs.Var((*cellsValue)(&c.Cells), "cells", "cells of the cluster (1 in single mode); every node must have the same")
+	fs.Var((*positiveDuration)(&c.HandoffTimeout), "handoff-timeout", "how long a cell handed to another node waits for its calls to end")
 	return fs
 }
 
@@ -126,5 +143,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		_ = into.Set(f.Name, f.Value.String())
 	})
 	cfg.Config = path
+	if err := cfg.checkCluster(); err != nil {
+		return Config{}, err
+	}
 	return cfg, nil
 }

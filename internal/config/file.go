@@ -25,6 +25,9 @@ func LoadFile(path string) (Config, error) {
 		return Config{}, errors.Join(errs...)
 	}
 	cfg.Config = path
+	if err := cfg.checkCluster(); err != nil {
+		return Config{}, fmt.Errorf("config file %s: %w", path, err)
+	}
 	return cfg, nil
 }
 
