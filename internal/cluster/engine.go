@@ -1,0 +1,191 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// EngineConfig says which NATS a node uses.
+type EngineConfig struct {
+	Node string
+	// Embedded: the NATS server in the process, its route address and the
+	// other nodes' (cluster mode "embedded"), JetStream in StoreDir.
+	ClusterListen string
+	Peers         []string
+	StoreDir      string
+	// External: the URLs of an existing NATS cluster.
+	URLs []string
+	Log  zerolog.Logger
+}
+
+// Engine is a node's NATS: the connection, JetStream, and in embedded
+// mode the server itself.
+type Engine struct {
+	Node     string
+	Replicas int // of every stream and bucket: 3, or the cluster's size when smaller
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	srv      *server.Server // nil in external mode
+	log      zerolog.Logger
+}
+
+// clusterName is the NATS cluster name of the embedded servers.
+const clusterName = "bsc"
+
+// StartEngine starts the embedded server (if configured) and connects.
+// JetStream may not answer yet: Ready waits for it.
+func StartEngine(cfg EngineConfig) (*Engine, error) {
+	e := &Engine{Node: cfg.Node, log: cfg.Log.With().Str("component", "nats").Logger()}
+	if len(cfg.URLs) > 0 {
+		nc, err := nats.Connect(strings.Join(cfg.URLs, ","), e.connOpts()...)
+		if err != nil {
+			return nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(cfg.URLs, ","), err)
+		}
+		e.NC = nc
+		e.Replicas = min(3, max(1, len(nc.Servers())))
+	} else {
+		srv, err := embedded(cfg, e.log)
+		if err != nil {
+			return nil, err
+		}
+		e.srv = srv
+		nc, err := nats.Connect("", append(e.connOpts(), nats.InProcessServer(srv))...)
+		if err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("connect to the embedded NATS server: %w", err)
+		}
+		e.NC = nc
+		e.Replicas = min(3, 1+len(cfg.Peers))
+	}
+	js, err := jetstream.New(e.NC)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.JS = js
+	return e, nil
+}
+
+func (e *Engine) connOpts() []nats.Option {
+	return []nats.Option{
+		nats.Name("bsc " + e.Node),
+		nats.MaxReconnects(-1), // a node keeps trying; readiness says it cannot
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			e.log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { e.log.Info().Str("url", nc.ConnectedUrl()).Msg("reconnected to NATS") }),
+	}
+}
+
+// embedded starts this node's NATS server: a client port on loopback
+// (bsc connects in process; the port is for operators' tools), routes to
+// the peers, JetStream with every write synced before it is acknowledged.
+func embedded(cfg EngineConfig, log zerolog.Logger) (*server.Server, error) {
+	host, port, err := splitHostPort(cfg.ClusterListen)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster-listen: %w", err)
+	}
+	var routes []*url.URL
+	for _, p := range cfg.Peers {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: p})
+	}
+	opts := &server.Options{
+		ServerName: cfg.Node,
+		Host:       "127.0.0.1", Port: server.RANDOM_PORT,
+		Cluster:   server.ClusterOpts{Name: clusterName, Host: host, Port: port},
+		Routes:    routes,
+		JetStream: true, StoreDir: cfg.StoreDir,
+		// The default fsync every two minutes loses acknowledged writes
+		// when machines fail: bsc acknowledges only what is synced.
+		SyncAlways: true,
+		NoSigs:     true,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS server: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{log}, false, false, false)
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("embedded NATS server: not ready for connections after 10 s")
+	}
+	return srv, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, err
+	}
+	return host, port, nil
+}
+
+// Ready waits until JetStream answers (its cluster has formed and elected
+// its leader), retrying and saying why while it does not.
+func (e *Engine) Ready(ctx context.Context) error {
+	wait := 100 * time.Millisecond
+	var last time.Time
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := e.JS.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Since(last) > 5*time.Second {
+			ev := e.log.Warn().Err(err)
+			if e.srv != nil {
+				ev = ev.Int("routes", e.srv.NumRoutes())
+			}
+			ev.Msg("waiting for JetStream: are the other nodes up and reachable?")
+			last = time.Now()
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// Close closes the connection and stops the embedded server.
+func (e *Engine) Close() {
+	if e.NC != nil {
+		e.NC.Close()
+	}
+	if e.srv != nil {
+		e.srv.Shutdown()
+		e.srv.WaitForShutdown()
+	}
+}
+
+// natsLogger routes the embedded server's log to zerolog, one level down
+// for its notices (it is chatty at start).
+type natsLogger struct{ log zerolog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) { l.log.Debug().Msgf(format, v...) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.log.Warn().Msgf(format, v...) }
+func (l natsLogger) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
+func (l natsLogger) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
+func (l natsLogger) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
+func (l natsLogger) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }

@@ -1,0 +1,304 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Owner is who owns a cell, as this node last saw: the node and the epoch
+// of its ownership (the revision of the lease key when it was taken; it
+// grows at every change of owner). No node: unowned.
+type Owner struct {
+	Node  string `json:"node"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// Hooks tell the node's service when it starts and stops acting for a
+// cell. They run on the lease goroutine and must return quickly.
+type Hooks struct {
+	Gained func(cell int, epoch uint64)
+	Lost   func(cell int, epoch uint64, why string)
+}
+
+// Leases is this node's part in who owns which cell. A cell's owner holds
+// a key in bsc_cells that it rewrites every renewEvery with a TTL; the
+// value names the node and the epoch. Taking a cell is creating its key
+// (only one node can); losing it is failing to rewrite it in time (then
+// the node stops acting for it at once: Acting), or seeing it taken.
+type Leases struct {
+	e       *Engine
+	kv      jetstream.KeyValue
+	members *Members
+	cells   int
+	hooks   Hooks
+	log     zerolog.Logger
+
+	mu       sync.Mutex
+	owners   []Owner     // the view from the watch
+	unowned  []time.Time // since when each cell has had no owner
+	held     map[int]*held
+	draining bool
+}
+
+// held is a lease this node holds.
+type held struct {
+	epoch     uint64
+	rev       uint64    // the key's revision, for the next rewrite
+	renewedAt time.Time // when the last rewrite that worked was sent
+}
+
+// acquireGrace is how long a cell with no owner waits for its preferred
+// node before any live node may take it (the preferred one may be dead
+// and not yet seen so).
+const acquireGrace = 1500 * time.Millisecond
+
+func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells int, hooks Hooks, log zerolog.Logger) *Leases {
+	l := &Leases{e: e, kv: kv, members: m, cells: cells, hooks: hooks, log: log,
+		owners: make([]Owner, cells), unowned: make([]time.Time, cells), held: map[int]*held{}}
+	now := time.Now()
+	for c := range l.unowned {
+		l.unowned[c] = now
+	}
+	return l
+}
+
+type leaseValue struct {
+	Node  string `json:"node"`
+	Epoch uint64 `json:"epoch,omitempty"` // 0 in the creating write: the epoch is its revision
+}
+
+func cellKey(c int) string { return "cell." + strconv.Itoa(c) }
+
+// Acting tells whether this node acts for cell now, and its epoch: it
+// holds the lease and renewed it less than fenceAfter ago. Everything done
+// for a cell asks this first, so that a node cut off stops acting before
+// its lease can expire elsewhere.
+func (l *Leases) Acting(cell int) (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[cell]
+	if h == nil || time.Since(h.renewedAt) >= fenceAfter {
+		return 0, false
+	}
+	return h.epoch, true
+}
+
+// Owners is the owner of every cell, as this node last saw.
+func (l *Leases) Owners() []Owner {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Owner(nil), l.owners...)
+}
+
+// OwnerOf is the owner of cell.
+func (l *Leases) OwnerOf(cell int) Owner {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.owners[cell]
+}
+
+// run renews, takes and gives up leases until ctx ends, then releases the
+// ones it holds so that other nodes take them at once.
+func (l *Leases) run(ctx context.Context) {
+	go l.watch(ctx)
+	t := time.NewTicker(renewEvery)
+	defer t.Stop()
+	for {
+		l.renew(ctx)
+		l.acquire(ctx)
+		select {
+		case <-ctx.Done():
+			l.releaseAll()
+			return
+		case <-t.C:
+		case <-l.members.Changed():
+		}
+	}
+}
+
+// renew rewrites every held lease, at once, and drops those it lost.
+func (l *Leases) renew(ctx context.Context) {
+	l.mu.Lock()
+	type pending struct {
+		cell int
+		h    held
+		sent time.Time
+		ack  jetstream.PubAckFuture
+		err  error
+	}
+	var ps []*pending
+	for c, h := range l.held {
+		p := &pending{cell: c, h: *h, sent: time.Now()}
+		b, _ := json.Marshal(leaseValue{Node: l.e.Node, Epoch: h.epoch})
+		p.ack, p.err = l.e.JS.PublishMsgAsync(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c), Data: b},
+			jetstream.WithExpectLastSequencePerSubject(h.rev), jetstream.WithMsgTTL(leaseTTL))
+		ps = append(ps, p)
+	}
+	l.mu.Unlock()
+	wait := time.NewTimer(fenceAfter / 2)
+	defer wait.Stop()
+	for _, p := range ps {
+		if p.err == nil {
+			select {
+			case a := <-p.ack.Ok():
+				l.renewed(p.cell, p.h.epoch, a.Sequence, p.sent)
+				continue
+			case p.err = <-p.ack.Err():
+			case <-wait.C:
+				p.err = errors.New("no answer")
+			case <-ctx.Done():
+				return
+			}
+		}
+		l.renewFailed(p.cell, p.h.epoch, p.err)
+	}
+}
+
+func (l *Leases) renewed(cell int, epoch, rev uint64, sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.held[cell]; h != nil && h.epoch == epoch {
+		h.rev, h.renewedAt = rev, sent
+	}
+}
+
+// renewFailed drops a lease that another node has now (the rewrite found
+// another revision), or that could not be renewed for fenceAfter.
+func (l *Leases) renewFailed(cell int, epoch uint64, err error) {
+	var why string
+	l.mu.Lock()
+	h := l.held[cell]
+	switch {
+	case h == nil || h.epoch != epoch:
+	case isWrongRevision(err):
+		why = "taken by another node"
+	case time.Since(h.renewedAt) >= fenceAfter:
+		why = "not renewed in time: " + err.Error()
+	}
+	if why != "" {
+		delete(l.held, cell)
+	}
+	l.mu.Unlock()
+	if why != "" {
+		l.log.Warn().Int("cell", cell).Uint64("epoch", epoch).Str("why", why).Msg("cell lost")
+		l.hooks.Lost(cell, epoch, why)
+	}
+}
+
+func isWrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// acquire takes the cells with no owner that this node should have: those
+// placed on it at once, any other after acquireGrace.
+func (l *Leases) acquire(ctx context.Context) {
+	live := l.members.Live()
+	if !slices.Contains(live, l.e.Node) {
+		return // not yet seen live by itself: its presence is not written
+	}
+	place := Placement(l.cells, live)
+	l.mu.Lock()
+	var want []int
+	for c := range l.cells {
+		if l.owners[c].Node != "" || l.held[c] != nil || l.draining {
+			continue
+		}
+		if place[c] == l.e.Node || time.Since(l.unowned[c]) > acquireGrace {
+			want = append(want, c)
+		}
+	}
+	l.mu.Unlock()
+	for _, c := range want {
+		b, _ := json.Marshal(leaseValue{Node: l.e.Node})
+		sent := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, fenceAfter/2)
+		rev, err := l.kv.Create(cctx, cellKey(c), b, jetstream.KeyTTL(leaseTTL))
+		cancel()
+		if err != nil {
+			if !errors.Is(err, jetstream.ErrKeyExists) {
+				l.log.Debug().Err(err).Int("cell", c).Msg("cell not taken")
+			}
+			continue
+		}
+		l.mu.Lock()
+		l.held[c] = &held{epoch: rev, rev: rev, renewedAt: sent}
+		l.owners[c] = Owner{Node: l.e.Node, Epoch: rev}
+		l.mu.Unlock()
+		l.log.Info().Int("cell", c).Uint64("epoch", rev).Msg("cell taken")
+		l.hooks.Gained(c, rev)
+	}
+}
+
+// watch keeps the owners view from the lease keys.
+func (l *Leases) watch(ctx context.Context) {
+	w, err := l.kv.WatchAll(ctx)
+	if err != nil {
+		l.log.Error().Err(err).Msg("cannot watch the cells")
+		return
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			continue
+		}
+		var c int
+		if _, err := fmt.Sscanf(e.Key(), "cell.%d", &c); err != nil || c < 0 || c >= l.cells {
+			continue
+		}
+		var lost *held
+		l.mu.Lock()
+		switch e.Operation() {
+		case jetstream.KeyValuePut:
+			var v leaseValue
+			if json.Unmarshal(e.Value(), &v) != nil {
+				break
+			}
+			if v.Epoch == 0 {
+				v.Epoch = e.Revision()
+			}
+			l.owners[c] = Owner{Node: v.Node, Epoch: v.Epoch}
+			if h := l.held[c]; h != nil && (v.Node != l.e.Node || v.Epoch != h.epoch) {
+				lost = h
+				delete(l.held, c)
+			}
+		default: // released, or expired
+			l.owners[c] = Owner{}
+			l.unowned[c] = time.Now()
+		}
+		l.mu.Unlock()
+		if lost != nil {
+			l.log.Warn().Int("cell", c).Uint64("epoch", lost.epoch).Msg("cell lost: another node owns it")
+			l.hooks.Lost(c, lost.epoch, "another node owns it")
+		}
+	}
+}
+
+// releaseAll deletes the held leases' keys (their revisions must still be
+// ours), so that other nodes take the cells without waiting for expiry.
+func (l *Leases) releaseAll() {
+	l.mu.Lock()
+	mine := l.held
+	l.held = map[int]*held{}
+	l.mu.Unlock()
+	for c, h := range mine {
+		l.hooks.Lost(c, h.epoch, "released")
+		ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
+		err := l.kv.Delete(ctx, cellKey(c), jetstream.LastRevision(h.rev))
+		cancel()
+		if err != nil {
+			l.log.Warn().Err(err).Int("cell", c).Msg("cell lease not released; it will expire")
+		}
+	}
+}

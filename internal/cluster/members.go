@@ -1,0 +1,189 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Node states, as GET /api/v1/cluster shows them.
+const (
+	StateUp       = "up"
+	StateDown     = "down"
+	StateDraining = "draining"
+)
+
+// NodeInfo is what a node says of itself in its presence key.
+type NodeInfo struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	Protocol int       `json:"protocol"` // the newest message version it speaks
+	Draining bool      `json:"draining,omitempty"`
+	Started  time.Time `json:"started"`
+	LastSeen time.Time `json:"-"` // when this node last saw the key written
+}
+
+// State is up, draining or down.
+func (n NodeInfo) State(live bool) string {
+	switch {
+	case !live:
+		return StateDown
+	case n.Draining:
+		return StateDraining
+	}
+	return StateUp
+}
+
+// Members is membership by presence: each node keeps a key of its own in
+// bsc_nodes alive by rewriting it (it expires leaseTTL after the last
+// write), and watches the others'. A node whose key expired is down.
+type Members struct {
+	e    *Engine
+	kv   jetstream.KeyValue
+	log  zerolog.Logger
+	self NodeInfo
+
+	mu      sync.Mutex
+	live    map[string]NodeInfo
+	known   map[string]NodeInfo // every node seen since this one started
+	changed chan struct{}       // closed and replaced on every change
+	onDown  func(node string, down bool)
+}
+
+func newMembers(e *Engine, kv jetstream.KeyValue, self NodeInfo, onDown func(string, bool), log zerolog.Logger) *Members {
+	if onDown == nil {
+		onDown = func(string, bool) {}
+	}
+	return &Members{e: e, kv: kv, self: self, log: log, live: map[string]NodeInfo{}, known: map[string]NodeInfo{},
+		changed: make(chan struct{}), onDown: onDown}
+}
+
+// beat writes this node's presence key with its TTL.
+func (m *Members) beat(ctx context.Context) error {
+	m.mu.Lock()
+	info := m.self
+	m.mu.Unlock()
+	b, _ := json.Marshal(info)
+	msg := &nats.Msg{Subject: "$KV." + bucketNodes + "." + info.Name, Data: b}
+	_, err := m.e.JS.PublishMsg(ctx, msg, jetstream.WithMsgTTL(leaseTTL))
+	return err
+}
+
+// SetDraining marks this node draining in its presence key.
+func (m *Members) SetDraining(on bool) {
+	m.mu.Lock()
+	m.self.Draining = on
+	m.mu.Unlock()
+}
+
+// run beats and watches until ctx ends.
+func (m *Members) run(ctx context.Context) {
+	go m.watch(ctx)
+	t := time.NewTicker(renewEvery)
+	defer t.Stop()
+	for {
+		bctx, cancel := context.WithTimeout(ctx, fenceAfter)
+		if err := m.beat(bctx); err != nil && ctx.Err() == nil {
+			m.log.Debug().Err(err).Msg("presence not written")
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Members) watch(ctx context.Context) {
+	w, err := m.kv.WatchAll(ctx)
+	if err != nil {
+		m.log.Error().Err(err).Msg("cannot watch the nodes")
+		return
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			continue // the end of the initial values
+		}
+		m.mu.Lock()
+		name := e.Key()
+		_, wasLive := m.live[name]
+		_, wasKnown := m.known[name]
+		switch e.Operation() {
+		case jetstream.KeyValuePut:
+			var info NodeInfo
+			if json.Unmarshal(e.Value(), &info) == nil {
+				info.LastSeen = e.Created()
+				m.live[name], m.known[name] = info, info
+			}
+		default: // deleted, or expired (purge marker)
+			delete(m.live, name)
+		}
+		_, isLive := m.live[name]
+		if wasLive != isLive || !wasKnown {
+			close(m.changed)
+			m.changed = make(chan struct{})
+		}
+		m.mu.Unlock()
+		if wasLive != isLive {
+			if isLive {
+				m.log.Info().Str("node", name).Msg("node up")
+			} else {
+				m.log.Warn().Str("node", name).Msg("node down")
+			}
+			if wasKnown || !isLive {
+				m.onDown(name, !isLive)
+			}
+		}
+	}
+}
+
+// Live is the names of the nodes up or draining, sorted.
+func (m *Members) Live() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.live))
+	for n := range m.live {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Nodes is every node seen, with whether it is live.
+func (m *Members) Nodes() (nodes []NodeInfo, live map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live = map[string]bool{}
+	for n, info := range m.known {
+		if l, ok := m.live[n]; ok {
+			info = l
+			live[n] = true
+		}
+		nodes = append(nodes, info)
+	}
+	slices.SortFunc(nodes, func(a, b NodeInfo) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return nodes, live
+}
+
+// Changed is closed at the next change of the live set.
+func (m *Members) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}

@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is a node's part of the cluster configuration.
+type Config struct {
+	Engine   EngineConfig
+	Cells    int
+	Version  string
+	Protocol int
+	Hooks    Hooks
+	// OnNodeDown is told when a member goes (true) or comes back (false).
+	OnNodeDown func(node string, down bool)
+	Log        zerolog.Logger
+}
+
+// Node is this process as a member of the cluster: its engine, its
+// presence, its leases.
+type Node struct {
+	Engine  *Engine
+	Schema  *Schema
+	Members *Members
+	Leases  *Leases
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Join starts the engine, waits for JetStream (ctx bounds the wait: a node
+// whose peers are unreachable keeps trying and says so), agrees with the
+// cluster on the cells, and starts taking part: presence and leases.
+func Join(ctx context.Context, cfg Config) (*Node, error) {
+	e, err := StartEngine(cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Ready(ctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("JetStream not ready: %w", err)
+	}
+	s, err := OpenSchema(ctx, e, cfg.Cells)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	n := &Node{Engine: e, Schema: s}
+	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
+		cfg.OnNodeDown, cfg.Log)
+	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Hooks, cfg.Log)
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(2)
+	go func() { defer n.wg.Done(); n.Members.run(runCtx) }()
+	go func() { defer n.wg.Done(); n.Leases.run(runCtx) }()
+	return n, nil
+}
+
+// Leave releases this node's cells (the others take them at once), stops
+// its presence and closes the engine.
+func (n *Node) Leave() {
+	n.cancel()
+	n.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
+	_ = n.Schema.Nodes.Delete(ctx, n.Engine.Node)
+	cancel()
+	n.Engine.Close()
+}
+
+// crash stops the node as kill -9 would: no release, no goodbye (tests).
+func (n *Node) crash() {
+	n.cancel()
+	n.Engine.Close()
+	n.wg.Wait()
+}

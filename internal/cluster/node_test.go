@@ -1,0 +1,141 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// freePorts reserves n loopback ports (closed again: a race, but a short
+// one, and NATS says so if it loses).
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out = append(out, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return out
+}
+
+// events records what the hooks were told.
+type events struct {
+	mu   sync.Mutex
+	held map[string]map[int]uint64 // node -> cell -> epoch
+}
+
+func (ev *events) hooks(node string) Hooks {
+	return Hooks{
+		Gained: func(c int, epoch uint64) {
+			ev.mu.Lock()
+			defer ev.mu.Unlock()
+			if ev.held[node] == nil {
+				ev.held[node] = map[int]uint64{}
+			}
+			ev.held[node][c] = epoch
+		},
+		Lost: func(c int, _ uint64, _ string) {
+			ev.mu.Lock()
+			defer ev.mu.Unlock()
+			delete(ev.held[node], c)
+		},
+	}
+}
+
+// owned is how many cells each node acts for, by the hooks.
+func (ev *events) owned() map[string]int {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	out := map[string]int{}
+	for n, cells := range ev.held {
+		out[n] = len(cells)
+	}
+	return out
+}
+
+// startNodes joins n embedded nodes on loopback.
+func startNodes(t *testing.T, names []string, cells int, ev *events) []*Node {
+	t.Helper()
+	ports := freePorts(t, len(names))
+	dir := t.TempDir()
+	nodes := make([]*Node, len(names))
+	var wg sync.WaitGroup
+	errs := make([]error, len(names))
+	for i, name := range names {
+		peers := slices.Delete(slices.Clone(ports), i, i+1)
+		cfg := Config{Engine: EngineConfig{Node: name, ClusterListen: ports[i], Peers: peers,
+			StoreDir: filepath.Join(dir, name), Log: zerolog.Nop()}, Cells: cells, Hooks: ev.hooks(name), Log: zerolog.Nop()}
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			nodes[i], errs[i] = Join(ctx, cfg)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", names[i], err)
+		}
+	}
+	return nodes
+}
+
+// TestCellsSpreadAndFailOver: three nodes agree on who owns the twelve
+// cells, four each; when one dies without a word (its leases expire) the
+// others take its cells with higher epochs, and never two at once.
+func TestCellsSpreadAndFailOver(t *testing.T) {
+	ev := &events{held: map[string]map[int]uint64{}}
+	nodes := startNodes(t, []string{"n1", "n2", "n3"}, 12, ev)
+	defer func() {
+		for _, n := range nodes[:2] {
+			n.Leave()
+		}
+	}()
+	testutil.Eventually(t, 30*time.Second, "four cells each", func() bool {
+		o := ev.owned()
+		return o["n1"] == 4 && o["n2"] == 4 && o["n3"] == 4
+	})
+	views := func() []string {
+		var out []string
+		for _, n := range nodes {
+			out = append(out, fmt.Sprint(n.Leases.Owners()))
+		}
+		return out
+	}
+	testutil.Eventually(t, 10*time.Second, "the same owners on every node", func() bool {
+		v := views()
+		return v[0] == v[1] && v[1] == v[2]
+	})
+	before := nodes[0].Leases.Owners()
+
+	nodes[2].crash()
+	killed := time.Now()
+	testutil.Eventually(t, 30*time.Second, "n3's cells taken over", func() bool {
+		o := ev.owned()
+		return o["n1"]+o["n2"] == 12
+	})
+	t.Logf("failover in %v", time.Since(killed).Round(time.Millisecond))
+	after := nodes[0].Leases.Owners()
+	for c := range after {
+		if before[c].Node == "n3" && (after[c].Node == "n3" || after[c].Epoch <= before[c].Epoch) {
+			t.Errorf("cell %d: %+v before, %+v after: want a new owner with a higher epoch", c, before[c], after[c])
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The buckets and streams of a cluster, all replicated on Engine.Replicas
+// servers with every write synced (the embedded servers' SyncAlways; an
+// external cluster must be configured so).
+const (
+	bucketCluster = "bsc_cluster" // what every node must agree on: the number of cells
+	bucketNodes   = "bsc_nodes"   // node presence: a key per node, renewed, expiring
+	bucketCells   = "bsc_cells"   // cell leases: a key per owned cell, renewed, expiring
+)
+
+// Lease timing. A lease is renewed every renewEvery; a node that has not
+// renewed for fenceAfter stops acting for the cell, which the others may
+// take once the key expires (leaseTTL after the last renew was stored: the
+// TTL is whole seconds, one at least). fenceAfter < leaseTTL, measured
+// from when the renew was sent (before it was stored), is what keeps two
+// nodes from ever acting for one cell at once.
+const (
+	leaseTTL   = time.Second
+	renewEvery = 250 * time.Millisecond
+	fenceAfter = 700 * time.Millisecond
+	// markerTTL keeps the deletion marker of an expired key long enough
+	// for every watcher to see it.
+	markerTTL = 10 * time.Second
+)
+
+// Schema is the cluster's buckets, made or bound by OpenSchema.
+type Schema struct {
+	Cluster, Nodes, Cells jetstream.KeyValue
+}
+
+// OpenSchema makes (or binds) the buckets and checks that this node agrees
+// with the cluster on the number of cells: the first node to start sets
+// it, a node with another refuses to join.
+func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
+	s := &Schema{}
+	var err error
+	if s.Cluster, err = e.bucket(ctx, jetstream.KeyValueConfig{Bucket: bucketCluster}); err != nil {
+		return nil, err
+	}
+	ttl := jetstream.KeyValueConfig{History: 1, LimitMarkerTTL: markerTTL}
+	ttl.Bucket = bucketNodes
+	if s.Nodes, err = e.bucket(ctx, ttl); err != nil {
+		return nil, err
+	}
+	ttl.Bucket = bucketCells
+	if s.Cells, err = e.bucket(ctx, ttl); err != nil {
+		return nil, err
+	}
+	if err := s.agreeCells(ctx, cells); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (e *Engine) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	cfg.Replicas = e.Replicas
+	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	}
+	return kv, nil
+}
+
+// ErrCellsDisagree: this node's --cells is not the cluster's.
+var ErrCellsDisagree = errors.New("--cells disagrees with the cluster")
+
+func (s *Schema) agreeCells(ctx context.Context, cells int) error {
+	mine := strconv.Itoa(cells)
+	if _, err := s.Cluster.Create(ctx, "cells", []byte(mine)); err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
+		return err
+	}
+	got, err := s.Cluster.Get(ctx, "cells")
+	if err != nil {
+		return err
+	}
+	if string(got.Value()) != mine {
+		return fmt.Errorf("%w: the cluster has %s cells, this node was started with --cells %s", ErrCellsDisagree, got.Value(), mine)
+	}
+	return nil
+}
