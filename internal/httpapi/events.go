@@ -44,7 +44,7 @@ const eventStream = "text/event-stream"
 
 var (
 	errNoHub         = fmt.Errorf("%w: no phone devices", errUnavailable)
-	errNotAcceptable = errcode.New("not_acceptable", "this route serves "+eventStream+" only: send Accept: "+eventStream)
+	errNotAcceptable = errcode.New(errcode.NotAcceptable, "this route serves "+eventStream+" only: send Accept: "+eventStream)
 	errTooManyStream = fmt.Errorf("%w: too many event streams open", errOverloaded)
 )
 
@@ -382,10 +382,7 @@ func replyEvent(rep hw.Reply, id string) string {
 // problem, without an id so that a reconnecting client resumes after the
 // last reply it got.
 func errorEvent(err error) string {
-	code := errcode.Of(err)
-	status := statusOf[code]
-	data, _ := json.Marshal(Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
-		Detail: err.Error(), Code: code})
+	data, _ := json.Marshal(newProblem(errcode.Of(err), err.Error()))
 	return "event: error\ndata: " + string(data) + "\n\n"
 }
 

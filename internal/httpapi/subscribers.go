@@ -20,7 +20,7 @@ const BulkBodyLimit = 16 << 20
 
 var (
 	errNoSubscribers = fmt.Errorf("%w: no subscriber database", errUnavailable)
-	errAttached      = errcode.New("attached", "the subscriber is attached: detach its phone first")
+	errAttached      = errcode.New(errcode.Attached, "the subscriber is attached: detach its phone first")
 )
 
 // SubscriberRequest is the body of POST /api/v1/subscribers and an item of
@@ -193,15 +193,11 @@ func bulkSubscribers(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribe
 // are the client's (invalid_request or invalid_msisdn), never internal.
 func writeItemProblem(w http.ResponseWriter, item *hlr.ItemError) {
 	code := errcode.Of(item)
-	status, known := statusOf[code]
-	if !known || status >= http.StatusInternalServerError {
-		code, status = "invalid_request", http.StatusBadRequest
+	if status, known := statusOf[code]; !known || status >= http.StatusInternalServerError {
+		code = errcode.InvalidRequest
 	}
-	writeBody(w, "application/problem+json", status, ItemProblem{
-		Problem: Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
-			Detail: item.Error(), Code: code},
-		Index: item.Index,
-	})
+	p := newProblem(code, item.Error())
+	writeBody(w, "application/problem+json", p.Status, ItemProblem{Problem: p, Index: item.Index})
 }
 
 func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
