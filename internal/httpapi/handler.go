@@ -21,11 +21,11 @@ func handle(h handler) http.HandlerFunc {
 	}
 }
 
-// need is r for routes that need a dependency the app may leave out of
-// Deps (a server built for a test gives only what it tests): without it,
-// given is false and every route mounted on the router need returns
-// answers 503 unavailable, "no what". Deps do not change once the server
-// is built, so the routes' handlers can take for granted what they need.
+// need is the router to mount the routes on that need a dependency the
+// app may leave out of Deps (a server built for a test gives only what it
+// tests). When it is left out (given false), every route mounted on the
+// returned router answers 503 unavailable, "no <what>". Deps do not change
+// once the server is built, so handlers take for granted what they need.
 // A dependency that is there but restarting is the handler's to answer,
 // with the lookup's own error.
 func need(r chi.Router, given bool, what string) chi.Router {
