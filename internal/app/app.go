@@ -220,17 +220,27 @@ func (a *App) Err() error {
 // Registry is the app's metrics registry.
 func (a *App) Registry() *prometheus.Registry { return a.reg }
 
-// Handler is the HTTP API.
+// Handler is the HTTP API. The routes find the current incarnation of a
+// process through a lookup of the names; a failed lookup's nil pointer,
+// which goes with an error, is never used.
 func (a *App) Handler() *httpapi.API {
 	return httpapi.New(httpapi.Deps{
 		Log: a.log, Registry: a.reg, Token: a.cfg.APIToken, MaxInflight: a.cfg.MaxInflight,
 		OnShed: a.shed, Ready: a.readiness, Draining: a.draining.Load, Tree: a.tree,
-		Coffee: a.Machines,
+		Coffee: func() httpapi.CoffeeMachines {
+			if m := a.Machines(); m != nil {
+				return m
+			}
+			return nil // not started yet
+		},
 
-		Allocator: a.allocator, Overload: a.overloadManager, SetPool: a.SetPool,
-		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
+		Allocator: func() (httpapi.Allocator, error) { return a.allocator() },
+		Overload:  func() (httpapi.OverloadManager, error) { return a.overloadManager() },
+		SetPool:   a.SetPool,
+		Process:   a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
-		Subscribers: a.subs, Phones: a, Hub: a.hub, Calls: callStore{a.store.DB()},
+		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return a.Phones() },
+		Hub: a.hub, Calls: callStore{a.store.DB()},
 	})
 }
 

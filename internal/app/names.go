@@ -32,7 +32,7 @@ func newNames() *names {
 	}
 }
 
-var errRestarting = errcode.New("unavailable", "process is restarting")
+var errRestarting = errcode.New(errcode.Unavailable, "process is restarting")
 
 // registered is one registered name.
 type registered[T any] struct {

@@ -15,7 +15,7 @@ import (
 // Crash() method can also be killed by fault injection.
 type Process = httpapi.Process
 
-var errNoProcess = errcode.New("not_found", "no such process")
+var errNoProcess = errcode.New(errcode.NotFound, "no such process")
 
 // Process finds the current incarnation of a process by its API name:
 // overload, frequency, phones, phone:MSISDN or coffee:ID.

@@ -13,14 +13,14 @@ import (
 
 // Errors of the package.
 var (
-	ErrNotFound   = errcode.New("not_found", "no such call record")
-	ErrOverloaded = errcode.New("overloaded", "call record queue is full")
-	ErrClosed     = errcode.New("unavailable", "call record writer is closed")
-	ErrInvalid    = errcode.New("invalid_request", "invalid call record")
-	ErrLost       = errcode.New("internal", "call records were lost")
+	ErrNotFound   = errcode.New(errcode.NotFound, "no such call record")
+	ErrOverloaded = errcode.New(errcode.Overloaded, "call record queue is full")
+	ErrClosed     = errcode.New(errcode.Unavailable, "call record writer is closed")
+	ErrInvalid    = errcode.New(errcode.InvalidRequest, "invalid call record")
+	ErrLost       = errcode.New(errcode.Internal, "call records were lost")
 	// ErrNotCommitted: the record was not committed within the writer's
 	// WaitTimeout; it stays queued and will be.
-	ErrNotCommitted = errcode.New("unavailable", "the call record is not committed yet")
+	ErrNotCommitted = errcode.New(errcode.Unavailable, "the call record is not committed yet")
 )
 
 // Outcome is how a call ended. The zero value is no outcome: a Filter

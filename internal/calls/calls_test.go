@@ -77,7 +77,7 @@ func TestRecordJSON(t *testing.T) {
 func TestErrorCodes(t *testing.T) {
 	for err, code := range map[error]string{ErrNotFound: "not_found", ErrOverloaded: "overloaded",
 		ErrClosed: "unavailable", ErrInvalid: "invalid_request", ErrLost: "internal"} {
-		if got := errcode.Of(err); got != code {
+		if got := errcode.Of(err).String(); got != code {
 			t.Errorf("%v: code %q, want %q", err, got, code)
 		}
 	}

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	_, err := Get(ctx, db, got[len(got)-1].ID+1)
-	if !errors.Is(err, ErrNotFound) || errcode.Of(err) != "not_found" {
+	if !errors.Is(err, ErrNotFound) || errcode.Of(err) != errcode.NotFound {
 		t.Fatalf("Get of a missing id: %v, want ErrNotFound", err)
 	}
 }

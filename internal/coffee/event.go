@@ -14,9 +14,9 @@ import (
 // Validation errors: the event is refused before it reaches the machine, so
 // bad input never changes a machine.
 var (
-	ErrUnknownDrink = errcode.New("unknown_drink", "unknown drink")
-	ErrUnknownEvent = errcode.New("unknown_event", "unknown event")
-	ErrInvalidCoin  = errcode.New("invalid_coin", "a coin must be positive")
+	ErrUnknownDrink = errcode.New(errcode.UnknownDrink, "unknown drink")
+	ErrUnknownEvent = errcode.New(errcode.UnknownEvent, "unknown event")
+	ErrInvalidCoin  = errcode.New(errcode.InvalidCoin, "a coin must be positive")
 )
 
 // Event names, as the API spells them.

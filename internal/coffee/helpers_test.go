@@ -103,7 +103,7 @@ func wantOps(t *testing.T, got, want []string) {
 
 func wantCode(t *testing.T, err error, code string) {
 	t.Helper()
-	if got := errcode.Of(err); got != code {
+	if got := errcode.Of(err).String(); got != code {
 		t.Fatalf("error %v has code %q, want %q", err, got, code)
 	}
 }

@@ -16,9 +16,9 @@ import (
 var (
 	// ErrUnavailable: the machine's process has ended (stopped, or crashed
 	// and not yet restarted).
-	ErrUnavailable = errcode.New("unavailable", "coffee machine is not running")
+	ErrUnavailable = errcode.New(errcode.Unavailable, "coffee machine is not running")
 	// ErrOverloaded: the machine's mailbox is full.
-	ErrOverloaded = errcode.New("overloaded", "coffee machine is busy")
+	ErrOverloaded = errcode.New(errcode.Overloaded, "coffee machine is busy")
 )
 
 // DefaultTimeout is how long a machine waits in payment for the next coin.

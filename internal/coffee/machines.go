@@ -17,12 +17,12 @@ import (
 )
 
 var (
-	ErrInvalidID = errcode.New("invalid_request", "a machine id is 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
-	ErrExists    = errcode.New("already_exists", "coffee machine already exists")
-	ErrNotFound  = errcode.New("not_found", "no such coffee machine")
-	ErrTooMany   = errcode.New("overloaded", "too many coffee machines")
+	ErrInvalidID = errcode.New(errcode.InvalidRequest, "a machine id is 1 to 64 characters of A-Z, a-z, 0-9, _ and -")
+	ErrExists    = errcode.New(errcode.AlreadyExists, "coffee machine already exists")
+	ErrNotFound  = errcode.New(errcode.NotFound, "no such coffee machine")
+	ErrTooMany   = errcode.New(errcode.Overloaded, "too many coffee machines")
 
-	ErrInvalidTimeout = errcode.New("invalid_request", "a payment timeout cannot be negative")
+	ErrInvalidTimeout = errcode.New(errcode.InvalidRequest, "a payment timeout cannot be negative")
 )
 
 // MaxMachines bounds the registry: each machine keeps a hardware log of up

@@ -27,10 +27,10 @@ import (
 // The allocator's errors, by their API code. Deallocate wraps them with the
 // frequency concerned.
 var (
-	ErrNoFrequency  = errcode.New("no_frequency", "no frequency available")
-	ErrNotAllocated = errcode.New("not_allocated", "frequency not allocated")
-	ErrNotOwner     = errcode.New("not_owner", "frequency allocated to another owner")
-	ErrUnavailable  = errcode.New("unavailable", "frequency allocator not running")
+	ErrNoFrequency  = errcode.New(errcode.NoFrequency, "no frequency available")
+	ErrNotAllocated = errcode.New(errcode.NotAllocated, "frequency not allocated")
+	ErrNotOwner     = errcode.New(errcode.NotOwner, "frequency allocated to another owner")
+	ErrUnavailable  = errcode.New(errcode.Unavailable, "frequency allocator not running")
 )
 
 var errStarted = errors.New("frequency: allocator already started")

@@ -9,7 +9,7 @@ import (
 )
 
 // ErrInvalidPool is a pool that is empty, has duplicates or non-positive values.
-var ErrInvalidPool = errcode.New("invalid_request", "invalid frequency pool")
+var ErrInvalidPool = errcode.New(errcode.InvalidRequest, "invalid frequency pool")
 
 // MaxPoolSize bounds a pool so a typo like "1-1000000000" is refused rather
 // than allocated.

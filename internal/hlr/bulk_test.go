@@ -49,7 +49,7 @@ func TestCreateBulkAllOrNothing(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			created, existing, err := s.CreateBulk(ctx, c.items)
 			var ie *ItemError
-			if !errors.As(err, &ie) || ie.Index != c.index || errcode.Of(err) != "invalid_request" ||
+			if !errors.As(err, &ie) || ie.Index != c.index || errcode.Of(err) != errcode.InvalidRequest ||
 				!strings.Contains(err.Error(), c.why) {
 				t.Fatalf("CreateBulk = %d, %d, %v; want an invalid_request ItemError at %d mentioning %q",
 					created, existing, err, c.index, c.why)
@@ -68,7 +68,7 @@ func TestCreateBulkAllOrNothing(t *testing.T) {
 	tooMany := make([]Subscriber, MaxBulk+1)
 	_, _, err := s.CreateBulk(ctx, tooMany)
 	var ie *ItemError
-	if errcode.Of(err) != "invalid_request" || errors.As(err, &ie) {
+	if errcode.Of(err) != errcode.InvalidRequest || errors.As(err, &ie) {
 		t.Fatalf("CreateBulk of %d items = %v, want invalid_request about the whole request", len(tooMany), err)
 	}
 }

@@ -7,13 +7,13 @@ import (
 )
 
 var (
-	ErrInvalidMSISDN     = errcode.New("invalid_msisdn", "invalid MSISDN")
-	ErrInvalidRequest    = errcode.New("invalid_request", "invalid request")
-	ErrAlreadyExists     = errcode.New("already_exists", "subscriber already exists")
-	ErrUnknownSubscriber = errcode.New("unknown_subscriber", "unknown subscriber")
-	ErrAlreadyAttached   = errcode.New("already_attached", "already attached")
-	ErrNotAttached       = errcode.New("not_attached", "not attached")
-	ErrClosed            = errcode.New("unavailable", "HLR subscribers are closed")
+	ErrInvalidMSISDN     = errcode.New(errcode.InvalidMSISDN, "invalid MSISDN")
+	ErrInvalidRequest    = errcode.New(errcode.InvalidRequest, "invalid request")
+	ErrAlreadyExists     = errcode.New(errcode.AlreadyExists, "subscriber already exists")
+	ErrUnknownSubscriber = errcode.New(errcode.UnknownSubscriber, "unknown subscriber")
+	ErrAlreadyAttached   = errcode.New(errcode.AlreadyAttached, "already attached")
+	ErrNotAttached       = errcode.New(errcode.NotAttached, "not attached")
+	ErrClosed            = errcode.New(errcode.Unavailable, "HLR subscribers are closed")
 )
 
 // ItemError is a bulk request refused because of one of its items; nothing

@@ -40,7 +40,7 @@ func TestParseMSISDN(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := ParseMSISDN(c.in)
 			if c.why != "" {
-				if errcode.Of(err) != "invalid_msisdn" || !strings.Contains(err.Error(), c.why) {
+				if errcode.Of(err) != errcode.InvalidMSISDN || !strings.Contains(err.Error(), c.why) {
 					t.Fatalf("ParseMSISDN(%q) = %v, %v; want invalid_msisdn saying %q", c.in, m, err, c.why)
 				}
 				return
@@ -132,7 +132,7 @@ func TestMSISDNJSON(t *testing.T) {
 		var d doc
 		err := json.Unmarshal([]byte(c.in), &d)
 		if c.want == "!" {
-			if errcode.Of(err) != "invalid_msisdn" {
+			if errcode.Of(err) != errcode.InvalidMSISDN {
 				t.Errorf("Unmarshal(%s) = %v, want invalid_msisdn", c.in, err)
 			}
 			continue

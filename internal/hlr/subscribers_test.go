@@ -65,7 +65,7 @@ func TestCreateGetDelete(t *testing.T) {
 				}
 				return
 			}
-			if errcode.Of(err) != c.code || !strings.Contains(err.Error(), c.why) {
+			if errcode.Of(err).String() != c.code || !strings.Contains(err.Error(), c.why) {
 				t.Fatalf("Create = %v, want %s mentioning %q", err, c.code, c.why)
 			}
 			if rowCount(t, db) != rows {
@@ -77,7 +77,7 @@ func TestCreateGetDelete(t *testing.T) {
 		t.Fatal("a refused Create is in the provisioned set")
 	}
 
-	if _, err := s.Get(ctx, msisdn(t, "999")); errcode.Of(err) != "unknown_subscriber" {
+	if _, err := s.Get(ctx, msisdn(t, "999")); errcode.Of(err) != errcode.UnknownSubscriber {
 		t.Fatalf("Get unknown = %v", err)
 	}
 	if err := s.Delete(ctx, m123); err != nil {
@@ -86,10 +86,10 @@ func TestCreateGetDelete(t *testing.T) {
 	if s.Provisioned(m123) {
 		t.Fatal("deleted subscriber still provisioned")
 	}
-	if _, err := s.Get(ctx, m123); errcode.Of(err) != "unknown_subscriber" {
+	if _, err := s.Get(ctx, m123); errcode.Of(err) != errcode.UnknownSubscriber {
 		t.Fatalf("Get deleted = %v", err)
 	}
-	if err := s.Delete(ctx, m123); errcode.Of(err) != "unknown_subscriber" {
+	if err := s.Delete(ctx, m123); errcode.Of(err) != errcode.UnknownSubscriber {
 		t.Fatalf("Delete twice = %v", err)
 	}
 	if _, err := s.Create(ctx, Subscriber{MSISDN: msisdn(t, "124"), IMSI: imsiA}); err != nil {
@@ -184,7 +184,7 @@ func TestEnsureProvisioned(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := s.EnsureProvisioned(ctx, c.m, c.auto)
-			if errcode.Of(err) != c.code || (c.code == "" && err != nil) {
+			if errcode.Of(err).String() != c.code || (c.code == "" && err != nil) {
 				t.Fatalf("EnsureProvisioned = %v, want code %q", err, c.code)
 			}
 			// Read with SQL: the row must be committed when it returns.
@@ -257,7 +257,7 @@ func TestEnsureProvisionedAfterClose(t *testing.T) {
 	s := newSubs(t, tempDB(t))
 	s.Close()
 	err := s.EnsureProvisioned(context.Background(), msisdn(t, "123"), true)
-	if errcode.Of(err) != "unavailable" {
+	if errcode.Of(err) != errcode.Unavailable {
 		t.Fatalf("after Close: %v, want unavailable", err)
 	}
 }

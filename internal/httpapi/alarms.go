@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -29,33 +30,35 @@ type Counters struct {
 	Counters map[string]uint64 `json:"counters"`
 }
 
+// OverloadManager is the overload event manager (*overload.Manager) as the
+// routes use it.
+type OverloadManager interface {
+	ActiveAlarms(ctx context.Context) ([]overload.Alarm, error)
+	// History returns up to limit alarm records with an id above afterID.
+	History(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
+	Counters(ctx context.Context) (map[string]uint64, error)
+	Handlers(ctx context.Context) ([]overload.HandlerInfo, error)
+	AddHandler(ctx context.Context, name, target string) error
+	DeleteHandler(ctx context.Context, name string) error
+	SwapHandler(ctx context.Context, name, target string) error
+}
+
 func (s *server) mountAlarms(r chi.Router) {
-	r.Get("/api/v1/alarms", s.withManager(listAlarms))
-	r.Get("/api/v1/alarms/history", s.withManager(alarmHistory))
-	r.Get("/api/v1/overload/counters", s.withManager(readCounters))
-	r.Get("/api/v1/overload/handlers", s.withManager(listHandlers))
-	r.Post("/api/v1/overload/handlers", s.withManager(s.addHandler))
-	r.Delete("/api/v1/overload/handlers/{name}", s.withManager(deleteHandler))
-	r.Post("/api/v1/overload/handlers/{name}:swap", s.withManager(s.swapHandler))
+	r = need(r, s.Overload != nil, "overload manager")
+	r.Get("/api/v1/alarms", handle(s.listAlarms))
+	r.Get("/api/v1/alarms/history", handle(s.alarmHistory))
+	r.Get("/api/v1/overload/counters", handle(s.readCounters))
+	r.Get("/api/v1/overload/handlers", handle(s.listHandlers))
+	r.Post("/api/v1/overload/handlers", handle(s.addHandler))
+	r.Delete("/api/v1/overload/handlers/{name}", handle(s.deleteHandler))
+	r.Post("/api/v1/overload/handlers/{name}:swap", handle(s.swapHandler))
 }
 
-// managerHandler serves a route with the running overload manager; an
-// error it returns is the answer.
-type managerHandler func(http.ResponseWriter, *http.Request, *overload.Manager) error
-
-func (s *server) withManager(serve managerHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		m, err := current(s.Overload, "overload manager")
-		if err == nil {
-			err = serve(w, r, m)
-		}
-		if err != nil {
-			WriteError(w, r, err)
-		}
+func (s *server) listAlarms(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
 	}
-}
-
-func listAlarms(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
 	active, err := m.ActiveAlarms(r.Context())
 	if err == nil {
 		WriteJSON(w, http.StatusOK, List[overload.Alarm]{Items: active})
@@ -63,7 +66,11 @@ func listAlarms(w http.ResponseWriter, r *http.Request, m *overload.Manager) err
 	return err
 }
 
-func alarmHistory(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
 	p, err := ParsePage(r)
 	if err != nil {
 		return err
@@ -90,7 +97,11 @@ func alarmHistory(w http.ResponseWriter, r *http.Request, m *overload.Manager) e
 	return err
 }
 
-func readCounters(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+func (s *server) readCounters(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
 	n, err := m.Counters(r.Context())
 	if err == nil {
 		WriteJSON(w, http.StatusOK, Counters{Counters: n})
@@ -98,7 +109,11 @@ func readCounters(w http.ResponseWriter, r *http.Request, m *overload.Manager) e
 	return err
 }
 
-func listHandlers(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
 	hs, err := m.Handlers(r.Context())
 	if err != nil {
 		return err
@@ -107,7 +122,11 @@ func listHandlers(w http.ResponseWriter, r *http.Request, m *overload.Manager) e
 	return nil
 }
 
-func (s *server) addHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+func (s *server) addHandler(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
 	var req HandlerRequest
 	if err := Decode(r, &req); err != nil {
 		return err
@@ -122,15 +141,23 @@ func (s *server) addHandler(w http.ResponseWriter, r *http.Request, m *overload.
 	return err
 }
 
-func deleteHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
-	err := m.DeleteHandler(r.Context(), chi.URLParam(r, "name"))
+func (s *server) deleteHandler(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
+	err = m.DeleteHandler(r.Context(), chi.URLParam(r, "name"))
 	if err == nil {
 		w.WriteHeader(http.StatusNoContent)
 	}
 	return err
 }
 
-func (s *server) swapHandler(w http.ResponseWriter, r *http.Request, m *overload.Manager) error {
+func (s *server) swapHandler(w http.ResponseWriter, r *http.Request) error {
+	m, err := s.Overload()
+	if err != nil {
+		return err
+	}
 	var req SwapRequest
 	if err := Decode(r, &req); err != nil {
 		return err

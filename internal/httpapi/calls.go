@@ -26,8 +26,6 @@ type CallStore interface {
 	Get(ctx context.Context, id int64) (calls.Record, error)
 }
 
-var errNoCalls = fmt.Errorf("%w: no call records", errUnavailable)
-
 // Call is a call detail record as the API shows it. api.md requires every
 // field, so "none" and "never" are null rather than left out.
 type Call struct {
@@ -55,11 +53,12 @@ func callView(rec calls.Record) Call {
 }
 
 func (s *server) mountCalls(r chi.Router) {
-	r.Get("/api/v1/calls", withDep(s.Calls, errNoCalls, listCalls))
-	r.Get("/api/v1/calls/{id}", withDep(s.Calls, errNoCalls, getCall))
+	r = need(r, s.Calls != nil, "call records")
+	r.Get("/api/v1/calls", handle(s.listCalls))
+	r.Get("/api/v1/calls/{id}", handle(s.getCall))
 }
 
-func listCalls(w http.ResponseWriter, r *http.Request, store CallStore) error {
+func (s *server) listCalls(w http.ResponseWriter, r *http.Request) error {
 	p, err := ParsePage(r)
 	if err != nil {
 		return err
@@ -76,7 +75,7 @@ func listCalls(w http.ResponseWriter, r *http.Request, store CallStore) error {
 	}
 	var cut int64 // where a read stopped short of its page, if one did
 	recs, err := readPage(p, after, func(after int64, n int) ([]calls.Record, error) {
-		recs, err := store.List(r.Context(), f, after, n)
+		recs, err := s.Calls.List(r.Context(), f, after, n)
 		var e *calls.ScanLimitError
 		if errors.As(err, &e) {
 			cut, err = e.After, nil
@@ -130,14 +129,14 @@ func callFilter(r *http.Request) (calls.Filter, error) {
 	return f, nil
 }
 
-func getCall(w http.ResponseWriter, r *http.Request, store CallStore) error {
+func (s *server) getCall(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id < 1 {
 		// Call ids are positive integers: anything else names no call
 		// record (api.md: 404 not_found is this route's only error).
 		return fmt.Errorf("%w: %q", calls.ErrNotFound, chi.URLParam(r, "id"))
 	}
-	rec, err := store.Get(r.Context(), id)
+	rec, err := s.Calls.Get(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,7 +18,22 @@ import (
 // a customer's money for longer than this is a mistake, not a setting.
 const MaxPaymentTimeout = time.Hour
 
-var errNoCoffee = fmt.Errorf("%w: no coffee machines", errUnavailable)
+// CoffeeMachines is the coffee machine registry (*coffee.Machines) as the
+// routes use it.
+type CoffeeMachines interface {
+	// Create starts a machine; id "" names it, timeout 0 is the default.
+	Create(ctx context.Context, id string, timeout time.Duration) (coffee.Status, error)
+	// List is every machine, sorted by id.
+	List() []coffee.Status
+	Status(id string) (coffee.Status, error)
+	Remove(ctx context.Context, id string) error
+	// Send hands ev to machine id once it is valid, and returns the
+	// machine's status after it.
+	Send(ctx context.Context, id string, ev coffee.Event) (coffee.Status, error)
+	Hardware(id string) ([]hw.HWOp, error)
+}
+
+const coffeeMachines = "coffee machines"
 
 // CreateMachine is the body of POST /api/v1/coffee-machines. Every field is
 // optional, and so is the body itself.
@@ -39,37 +55,31 @@ func (c CreateMachine) timeout() (time.Duration, error) {
 }
 
 func (s *server) mountCoffee(r chi.Router) {
+	r = need(r, s.Coffee != nil, coffeeMachines)
 	// DELETE, which returns the money paid, is never shed: the limiter
 	// exempts every DELETE.
-	r.Post("/api/v1/coffee-machines", s.coffeeHandler(s.createMachine))
-	r.Get("/api/v1/coffee-machines", s.coffeeHandler(s.listMachines))
-	r.Get("/api/v1/coffee-machines/{id}", s.coffeeHandler(s.getMachine))
-	r.Delete("/api/v1/coffee-machines/{id}", s.coffeeHandler(s.removeMachine))
-	r.Post("/api/v1/coffee-machines/{id}/events", s.coffeeHandler(s.machineEvent))
-	r.Get("/api/v1/coffee-machines/{id}/hardware", s.coffeeHandler(s.machineHardware))
+	r.Post("/api/v1/coffee-machines", handle(s.createMachine))
+	r.Get("/api/v1/coffee-machines", handle(s.listMachines))
+	r.Get("/api/v1/coffee-machines/{id}", handle(s.getMachine))
+	r.Delete("/api/v1/coffee-machines/{id}", handle(s.removeMachine))
+	r.Post("/api/v1/coffee-machines/{id}/events", handle(s.machineEvent))
+	r.Get("/api/v1/coffee-machines/{id}/hardware", handle(s.machineHardware))
 }
 
-type coffeeFunc func(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error
-
-// coffeeHandler hands h the registry, which exists only once the app's
-// coffee tree runs, and answers h's error.
-func (s *server) coffeeHandler(h coffeeFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var ms *coffee.Machines
-		if s.Coffee != nil {
-			ms = s.Coffee()
-		}
-		if ms == nil {
-			WriteError(w, r, errNoCoffee)
-			return
-		}
-		if err := h(ms, w, r); err != nil {
-			WriteError(w, r, err)
-		}
+// machines is the registry, which exists only once the app's coffee tree
+// runs.
+func (s *server) machines() (CoffeeMachines, error) {
+	if ms := s.Coffee(); ms != nil {
+		return ms, nil
 	}
+	return nil, missing(coffeeMachines)
 }
 
-func (s *server) createMachine(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) createMachine(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	var req CreateMachine
 	// No body at all means every default; a body must still be valid.
 	if r.ContentLength != 0 {
@@ -90,7 +100,11 @@ func (s *server) createMachine(ms *coffee.Machines, w http.ResponseWriter, r *ht
 	return nil
 }
 
-func (s *server) listMachines(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) listMachines(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	p, err := ParsePage(r)
 	if err != nil {
 		return err
@@ -110,7 +124,11 @@ func (s *server) listMachines(ms *coffee.Machines, w http.ResponseWriter, r *htt
 	return nil
 }
 
-func (s *server) getMachine(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) getMachine(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	st, err := ms.Status(chi.URLParam(r, "id"))
 	if err != nil {
 		return err
@@ -119,7 +137,11 @@ func (s *server) getMachine(ms *coffee.Machines, w http.ResponseWriter, r *http.
 	return nil
 }
 
-func (s *server) removeMachine(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) removeMachine(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	if err := ms.Remove(r.Context(), chi.URLParam(r, "id")); err != nil {
 		return err
 	}
@@ -127,7 +149,11 @@ func (s *server) removeMachine(ms *coffee.Machines, w http.ResponseWriter, r *ht
 	return nil
 }
 
-func (s *server) machineEvent(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) machineEvent(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	var ev coffee.Event
 	if err := Decode(r, &ev); err != nil {
 		return err
@@ -142,7 +168,11 @@ func (s *server) machineEvent(ms *coffee.Machines, w http.ResponseWriter, r *htt
 	return nil
 }
 
-func (s *server) machineHardware(ms *coffee.Machines, w http.ResponseWriter, r *http.Request) error {
+func (s *server) machineHardware(w http.ResponseWriter, r *http.Request) error {
+	ms, err := s.machines()
+	if err != nil {
+		return err
+	}
 	ops, err := ms.Hardware(chi.URLParam(r, "id"))
 	if err != nil {
 		return err

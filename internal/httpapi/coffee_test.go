@@ -39,7 +39,7 @@ func coffeeServer(t *testing.T) http.Handler {
 		}
 	})
 	ms := coffee.NewMachines(s, coffee.Options{})
-	return newServer(Deps{Coffee: func() *coffee.Machines { return ms }}, nil).router
+	return newServer(Deps{Coffee: func() CoffeeMachines { return ms }}, nil).router
 }
 
 // serve runs one request against h; body "" sends none.
@@ -171,7 +171,7 @@ func TestCoffeeListPages(t *testing.T) {
 // Until the app's coffee tree runs there is no registry: the routes exist
 // (the spec test sees them) but answer 503.
 func TestCoffeeWithoutRegistry(t *testing.T) {
-	for _, d := range []Deps{{}, {Coffee: func() *coffee.Machines { return nil }}} {
+	for _, d := range []Deps{{}, {Coffee: func() CoffeeMachines { return nil }}} {
 		_, w := serve(newServer(d, nil).router, "GET", "/api/v1/coffee-machines/m1", "")
 		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"code":"unavailable"`) {
 			t.Errorf("%d %s, want 503 unavailable", w.Code, w.Body)

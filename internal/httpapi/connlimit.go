@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
 )
 
 // The connection bound of load regulation (operations.md: open
@@ -131,7 +133,7 @@ func (l *ConnLimiter) refuse(c net.Conn) {
 // refusal is the answer to a refused connection.
 var refusal = func() []byte {
 	body := fmt.Sprintf(`{"type":%q,"title":"Service Unavailable","status":503,"detail":"too many open connections: retry later","code":"overloaded"}`,
-		ProblemType("overloaded"))
+		ProblemType(errcode.Overloaded))
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"+
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()

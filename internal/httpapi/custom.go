@@ -17,12 +17,12 @@ import (
 // The handler then sees the parameter without the verb, and metrics and the
 // OpenAPI test see the documented pattern, e.g.
 //
-//	s.customMethods(r, "/api/v1/processes/{name}", map[string]http.HandlerFunc{"crash": s.crash})
+//	s.customMethods(r, "/api/v1/processes/{name}", map[string]handler{"crash": s.crash})
 //
 // A parameter without colons (POST /api/v1/overload/handlers/{name}:swap)
 // can use chi's pattern directly. neverShed, which runs before the verb is
 // known, takes the served pattern.
-func (s *server) customMethods(r chi.Router, pattern string, verbs map[string]http.HandlerFunc) {
+func (s *server) customMethods(r chi.Router, pattern string, verbs map[string]handler) {
 	open := strings.LastIndex(pattern, "/{")
 	if open < 0 || !strings.HasSuffix(pattern, "}") {
 		panic(fmt.Sprintf("httpapi: custom method pattern %q must end in a {parameter}", pattern))
@@ -34,17 +34,16 @@ func (s *server) customMethods(r chi.Router, pattern string, verbs map[string]ht
 	}
 	slices.Sort(docs)
 	s.documented[http.MethodPost+" "+pattern] = docs
-	r.Post(pattern, func(w http.ResponseWriter, r *http.Request) {
+	r.Post(pattern, handle(func(w http.ResponseWriter, r *http.Request) error {
 		rctx := chi.RouteContext(r.Context())
 		value := rctx.URLParam(param)
 		i := strings.LastIndexByte(value, ':')
-		var h http.HandlerFunc
+		var h handler
 		if i >= 0 {
 			h = verbs[value[i+1:]]
 		}
 		if h == nil {
-			WriteError(w, r, fmt.Errorf("%w: POST %s", errNotFound, r.URL.Path))
-			return
+			return fmt.Errorf("%w: POST %s", errNotFound, r.URL.Path)
 		}
 		value, verb := value[:i], value[i+1:]
 		for k := len(rctx.URLParams.Keys) - 1; k >= 0; k-- {
@@ -57,6 +56,6 @@ func (s *server) customMethods(r chi.Router, pattern string, verbs map[string]ht
 		// The metrics middleware reads the pattern after the handler returns.
 		rctx.RoutePatterns[len(rctx.RoutePatterns)-1] += ":" + verb
 		r.Pattern = rctx.RoutePattern()
-		h(w, r)
-	})
+		return h(w, r)
+	}))
 }

@@ -17,12 +17,13 @@ func TestCustomMethods(t *testing.T) {
 		r.Get("/api/v1/processes/{name}", func(w http.ResponseWriter, r *http.Request) {
 			got = append(got, "get "+chi.URLParam(r, "name"))
 		})
-		s.customMethods(r, "/api/v1/processes/{name}", map[string]http.HandlerFunc{
-			"crash": func(w http.ResponseWriter, r *http.Request) {
+		s.customMethods(r, "/api/v1/processes/{name}", map[string]handler{
+			"crash": func(w http.ResponseWriter, r *http.Request) error {
 				got = append(got, "crash "+chi.URLParam(r, "name")+" "+r.PathValue("name")+" "+r.Pattern)
 				w.WriteHeader(http.StatusAccepted)
+				return nil
 			},
-			"hibernate": func(w http.ResponseWriter, r *http.Request) {},
+			"hibernate": func(w http.ResponseWriter, r *http.Request) error { return nil },
 		})
 	})
 	tests := []struct {

@@ -26,7 +26,7 @@ func fuzzRequest(body string) *http.Request {
 func wantInputCode(t *testing.T, err error, body string) {
 	t.Helper()
 	switch code := errcode.Of(err); code {
-	case "invalid_request", "invalid_msisdn":
+	case errcode.InvalidRequest, errcode.InvalidMSISDN:
 	default:
 		t.Fatalf("body %q: error %v has code %q, want invalid_request or invalid_msisdn", body, err, code)
 	}

@@ -42,9 +42,23 @@ const (
 
 const eventStream = "text/event-stream"
 
+// Hub is the phones' devices (*hw.Hub) as the event routes use them. A
+// subscription is hw's own: Go has no covariant results, so *hw.Hub could
+// not satisfy an interface whose methods return an interface.
+type Hub interface {
+	// Events waits up to wait for msisdn's replies after the seq after,
+	// and returns them with the cursor of the next poll.
+	Events(ctx context.Context, msisdn string, after uint64, wait time.Duration) (items []hw.Reply, next uint64, err error)
+	// SubscribePhone streams msisdn's replies, first those its ring still
+	// holds after lastEventID; it ends when the phone detaches.
+	SubscribePhone(msisdn string, lastEventID uint64) (*hw.Subscription, error)
+	// SubscribeAll streams the replies of every phone, or of those in
+	// filter, from now on.
+	SubscribeAll(filter []string) *hw.Subscription
+}
+
 var (
-	errNoHub         = fmt.Errorf("%w: no phone devices", errUnavailable)
-	errNotAcceptable = errcode.New("not_acceptable", "this route serves "+eventStream+" only: send Accept: "+eventStream)
+	errNotAcceptable = errcode.New(errcode.NotAcceptable, "this route serves "+eventStream+" only: send Accept: "+eventStream)
 	errTooManyStream = fmt.Errorf("%w: too many event streams open", errOverloaded)
 )
 
@@ -74,8 +88,9 @@ func (s *server) mountEvents(r chi.Router) {
 		heartbeat: cmp.Or(s.StreamHeartbeat, DefaultHeartbeat),
 		shutdowns: map[*http.Server]context.Context{},
 	}
-	r.Get("/api/v1/phones/{msisdn}/events", ev.phoneEvents)
-	r.Get("/api/v1/events", ev.allEvents)
+	r = need(r, s.Hub != nil, "phone devices")
+	r.Get("/api/v1/phones/{msisdn}/events", handle(ev.phoneEvents))
+	r.Get("/api/v1/events", handle(ev.allEvents))
 	for _, pattern := range []string{"/api/v1/phones/{msisdn}/events", "/api/v1/events"} {
 		s.neverShed(http.MethodGet, pattern)
 		s.streaming[http.MethodGet+" "+pattern] = true
@@ -84,31 +99,25 @@ func (s *server) mountEvents(r chi.Router) {
 
 // phoneEvents is one phone's replies: a stream when the client accepts
 // one, a long poll otherwise.
-func (ev *events) phoneEvents(w http.ResponseWriter, r *http.Request) {
+func (ev *events) phoneEvents(w http.ResponseWriter, r *http.Request) error {
 	m, err := pathMSISDN(r)
-	if err == nil && ev.s.Hub == nil {
-		err = errNoHub
-	}
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	if acceptsEventStream(r) {
-		ev.streamPhone(w, r, m)
-	} else {
-		ev.longPoll(w, r, m)
+		return ev.streamPhone(w, r, m)
 	}
+	return ev.longPoll(w, r, m)
 }
 
-func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) {
+func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) error {
 	after, wait, err := pollParams(r)
 	var stopping context.Context
 	if err == nil {
 		stopping, err = ev.admit(r)
 	}
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	defer ev.release()
 	ctx, cancel := context.WithCancel(r.Context())
@@ -117,17 +126,17 @@ func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN)
 	items, next, err := ev.s.Hub.Events(ctx, m.String(), after, wait)
 	switch {
 	case r.Context().Err() != nil:
-		return // the client went: nobody to answer
+		return nil // the client went: nobody to answer
 	case ctx.Err() != nil:
-		err = nil // the server is stopping: answer as at the end of the wait
+		// The server is stopping: answer as at the end of the wait.
 	case err != nil:
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	if items == nil {
 		items = []hw.Reply{}
 	}
 	WriteJSON(w, http.StatusOK, EventsPage{Items: items, Next: next})
+	return nil
 }
 
 // pollParams reads ?after= (a Seq, default 0) and ?wait= (seconds, 0 to
@@ -153,24 +162,23 @@ func pollParams(r *http.Request) (after uint64, wait time.Duration, err error) {
 // streamPhone streams m's replies, first those its ring still holds after
 // Last-Event-ID (or ?after=), so a client that reconnects misses nothing
 // the ring kept. It ends when the phone detaches.
-func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) {
+func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) error {
 	last, err := lastEventID(r)
 	var stopping context.Context
 	if err == nil {
 		stopping, err = ev.admit(r)
 	}
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	defer ev.release()
 	sub, err := ev.s.Hub.SubscribePhone(m.String(), last)
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	defer sub.Close()
 	ev.stream(stopping, w, r, sub, phoneEventID)
+	return nil
 }
 
 // phoneEventID is a reply's id in its phone's stream: its Seq, which
@@ -201,26 +209,24 @@ func lastEventID(r *http.Request) (uint64, error) {
 // ?msisdn=A,B, from now on: there is no replay, so Last-Event-ID is
 // ignored. Event ids are MSISDN:SEQ. Only a stream is served (406
 // not_acceptable otherwise): every phone's replies have no poll cursor.
-func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) {
+func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 	filter, err := msisdnFilter(r)
 	var stopping context.Context
 	switch {
 	case err != nil:
-	case ev.s.Hub == nil:
-		err = errNoHub
 	case !acceptsEventStream(r):
 		err = errNotAcceptable
 	default:
 		stopping, err = ev.admit(r)
 	}
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	defer ev.release()
 	sub := ev.s.Hub.SubscribeAll(filter)
 	defer sub.Close()
 	ev.stream(stopping, w, r, sub, globalEventID)
+	return nil
 }
 
 // msisdnFilter reads ?msisdn=A,B (the parameter may also repeat); nil for
@@ -382,10 +388,7 @@ func replyEvent(rep hw.Reply, id string) string {
 // problem, without an id so that a reconnecting client resumes after the
 // last reply it got.
 func errorEvent(err error) string {
-	code := errcode.Of(err)
-	status := statusOf[code]
-	data, _ := json.Marshal(Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
-		Detail: err.Error(), Code: code})
+	data, _ := json.Marshal(newProblem(errcode.Of(err), err.Error()))
 	return "event: error\ndata: " + string(data) + "\n\n"
 }
 

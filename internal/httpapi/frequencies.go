@@ -36,53 +36,56 @@ type PoolRequest struct {
 	Frequencies []int `json:"frequencies"`
 }
 
+// Allocator is the frequency allocator (*frequency.Allocator) as the
+// routes use it.
+type Allocator interface {
+	// View is the pool and its allocations; a nil Pool once the allocator
+	// stopped.
+	View() frequency.View
+	Allocate(owner string, ttl time.Duration) (frequency.Allocation, error)
+	Deallocate(owner string, freq int) error
+}
+
 func (s *server) mountFrequencies(r chi.Router) {
-	r.Get("/api/v1/frequencies", s.frequencies)
-	r.Post("/api/v1/frequencies/allocations", s.allocate)
-	r.Delete("/api/v1/frequencies/allocations/{frequency}", s.deallocate)
-	r.Put("/api/v1/frequencies/pool", s.setPool)
+	r = need(r, s.Allocator != nil, "frequency allocator")
+	r.Get("/api/v1/frequencies", handle(s.frequencies))
+	r.Post("/api/v1/frequencies/allocations", handle(s.allocate))
+	r.Delete("/api/v1/frequencies/allocations/{frequency}", handle(s.deallocate))
+	r.Put("/api/v1/frequencies/pool", handle(s.setPool))
 }
 
-func (s *server) allocator() (*frequency.Allocator, error) {
-	return current(s.Allocator, "frequency allocator")
-}
-
-func (s *server) frequencies(w http.ResponseWriter, r *http.Request) {
-	f, err := s.allocator()
+func (s *server) frequencies(w http.ResponseWriter, _ *http.Request) error {
+	f, err := s.Allocator()
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	v := f.View()
 	if v.Pool == nil { // a pool is never empty: this allocator has stopped, its successor is not up yet
-		WriteError(w, r, frequency.ErrUnavailable)
-		return
+		return frequency.ErrUnavailable
 	}
 	WriteJSON(w, http.StatusOK, v)
+	return nil
 }
 
-func (s *server) allocate(w http.ResponseWriter, r *http.Request) {
+func (s *server) allocate(w http.ResponseWriter, r *http.Request) error {
 	var req AllocationRequest
 	if err := Decode(r, &req); err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	ttl, err := req.validate()
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
-	f, err := s.allocator()
+	f, err := s.Allocator()
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	al, err := f.Allocate(req.Owner, ttl)
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	WriteJSON(w, http.StatusCreated, al)
+	return nil
 }
 
 // validate checks the request and returns its lease time, 0 for none.
@@ -113,51 +116,44 @@ func checkOwner(owner string, phonesErr error) error {
 	return nil
 }
 
-func (s *server) deallocate(w http.ResponseWriter, r *http.Request) {
+func (s *server) deallocate(w http.ResponseWriter, r *http.Request) error {
 	owner := r.URL.Query().Get("owner")
 	if err := checkOwner(owner, frequency.ErrNotOwner); err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	freq, err := strconv.Atoi(chi.URLParam(r, "frequency"))
 	if err != nil {
-		WriteError(w, r, fmt.Errorf("%w: frequency must be an integer", errInvalidRequest))
-		return
+		return fmt.Errorf("%w: frequency must be an integer", errInvalidRequest)
 	}
-	f, err := s.allocator()
+	f, err := s.Allocator()
 	if err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	if err := f.Deallocate(owner, freq); err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *server) setPool(w http.ResponseWriter, r *http.Request) {
+func (s *server) setPool(w http.ResponseWriter, r *http.Request) error {
 	var req PoolRequest
 	if err := Decode(r, &req); err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	// Only a running allocator takes a new pool here: with none, the app
 	// would just remember it for the next start, and there would be no view
 	// to answer with.
-	if _, err := s.allocator(); err != nil {
-		WriteError(w, r, err)
-		return
+	if _, err := s.Allocator(); err != nil {
+		return err
 	}
 	if s.SetPool == nil {
-		WriteError(w, r, fmt.Errorf("%w: the frequency pool is fixed", errUnavailable))
-		return
+		return fmt.Errorf("%w: the frequency pool is fixed", errUnavailable)
 	}
 	if err := s.SetPool(req.Frequencies); err != nil {
-		WriteError(w, r, err)
-		return
+		return err
 	}
 	// The current allocator again: a restart meanwhile started one with the
 	// new pool.
-	s.frequencies(w, r)
+	return s.frequencies(w, r)
 }

@@ -371,28 +371,31 @@ func TestWriteErrorStatuses(t *testing.T) {
 			r.Get("/test/err", func(w http.ResponseWriter, r *http.Request) { httpapi.WriteError(w, r, err) })
 		})
 	}
-	byStatus := map[int][]string{
-		400: {"invalid_request", "invalid_msisdn", "unknown_drink", "unknown_event", "invalid_coin"},
-		401: {"unauthorized"},
-		403: {"not_owner"},
-		404: {"not_found", "unknown_subscriber", "not_attached", "invalid_number", "not_allocated", "not_installed"},
-		405: {"method_not_allowed"},
-		409: {"already_exists", "already_attached", "already_installed", "attached", "busy", "invalid_state", "no_frequency"},
-		413: {"too_large"},
-		503: {"unavailable", "overloaded"},
+	byStatus := map[int][]errcode.Code{
+		400: {errcode.InvalidRequest, errcode.InvalidMSISDN, errcode.UnknownDrink, errcode.UnknownEvent, errcode.InvalidCoin},
+		401: {errcode.Unauthorized},
+		403: {errcode.NotOwner},
+		404: {errcode.NotFound, errcode.UnknownSubscriber, errcode.NotAttached, errcode.InvalidNumber,
+			errcode.NotAllocated, errcode.NotInstalled},
+		405: {errcode.MethodNotAllowed},
+		406: {errcode.NotAcceptable},
+		409: {errcode.AlreadyExists, errcode.AlreadyAttached, errcode.AlreadyInstalled, errcode.Attached,
+			errcode.Busy, errcode.InvalidState, errcode.NoFrequency},
+		413: {errcode.TooLarge},
+		503: {errcode.Unavailable, errcode.Overloaded},
 	}
-	tests := map[string]int{}
+	tests := map[errcode.Code]int{}
 	for status, codes := range byStatus {
 		for _, code := range codes {
 			tests[code] = status
 		}
 	}
 	for code, status := range tests {
-		t.Run(code, func(t *testing.T) {
-			err := fmt.Errorf("%w: more detail", errcode.New(code, "message of "+code))
+		t.Run(code.String(), func(t *testing.T) {
+			err := fmt.Errorf("%w: more detail", errcode.New(code, "message of "+code.String()))
 			res := do(t, h(err), request{path: "/test/err"})
-			p := problemOf(t, res, status, code)
-			if p.Detail != "message of "+code+": more detail" {
+			p := problemOf(t, res, status, code.String())
+			if p.Detail != "message of "+code.String()+": more detail" {
 				t.Errorf("detail %q", p.Detail)
 			}
 			if got := res.Header.Get("Retry-After"); (status == http.StatusServiceUnavailable) != (got != "") {
@@ -402,8 +405,9 @@ func TestWriteErrorStatuses(t *testing.T) {
 	}
 	for name, err := range map[string]error{
 		"plain error":   errors.New("disk on fire"),
-		"unknown code":  errcode.New("brand_new", "disk on fire"),
-		"internal code": errcode.New("internal", "disk on fire"),
+		"no code":       errcode.New(errcode.None, "disk on fire"),
+		"unknown code":  errcode.New(errcode.Code(200), "disk on fire"),
+		"internal code": errcode.New(errcode.Internal, "disk on fire"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := problemOf(t, do(t, h(err), request{path: "/test/err"}), 500, "internal")

@@ -32,7 +32,7 @@ func TestParsePage(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			got, err := httpapi.ParsePage(httptest.NewRequest("GET", "/x?"+tt.query, nil))
 			if tt.bad {
-				if errcode.Of(err) != "invalid_request" {
+				if errcode.Of(err) != errcode.InvalidRequest {
 					t.Errorf("err %v, want invalid_request", err)
 				}
 				return

@@ -14,8 +14,7 @@ import (
 )
 
 // PhoneService is the phones side of the application (*app.App): it
-// provisions and attaches, sheds what needs shedding, and knows the phone
-// set of the current incarnation of the phones supervisor.
+// provisions and attaches, and sheds what needs shedding.
 type PhoneService interface {
 	Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error)
 	// Act returns once the phone's own controller handled the action,
@@ -23,12 +22,18 @@ type PhoneService interface {
 	// call, zero otherwise.
 	Act(ctx context.Context, m hlr.MSISDN, a phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, phonefsm.Commit, error)
 	Detach(ctx context.Context, m hlr.MSISDN) (phonefsm.Commit, error)
-	// Phones is the current phone set; an unavailable error while the
-	// phones supervisor restarts.
-	Phones() (*phonefsm.Phones, error)
 }
 
-var errNoPhones = fmt.Errorf("%w: no phones", errUnavailable)
+// PhoneSet is the phones attached to the current incarnation of the
+// phones supervisor (*phonefsm.Phones), for reading.
+type PhoneSet interface {
+	// List returns up to limit phones whose MSISDN sorts after after, in
+	// state if not nil; a short page with resume not zero means the scan
+	// stopped there and the listing goes on after resume.
+	List(after hlr.MSISDN, limit int, state *phonefsm.State) (page []phonefsm.Status, resume hlr.MSISDN)
+	// Get is an attached phone's status; a not_attached error otherwise.
+	Get(m hlr.MSISDN) (phonefsm.Status, error)
+}
 
 // Device modes of an attach request.
 const (
@@ -145,51 +150,34 @@ func DecodeAction(r *http.Request) (PhoneAction, error) {
 	return PhoneAction{Action: act, To: to}, nil
 }
 
-// phoneHandler serves a route with the phone layer; an error it returns is
-// the answer.
-type phoneHandler func(http.ResponseWriter, *http.Request, PhoneService) error
-
 func (s *server) mountPhones(r chi.Router) {
-	with := func(serve phoneHandler) http.HandlerFunc {
-		return withDep(s.Phones, errNoPhones, serve)
-	}
-	r.Post("/api/v1/phones", with(attachPhone))
-	r.Get("/api/v1/phones", with(withPhoneSet(listPhones)))
-	r.Get("/api/v1/phones/{msisdn}", with(withPhoneSet(getPhone)))
-	r.Delete("/api/v1/phones/{msisdn}", with(detachPhone))
+	set := need(r, s.PhoneSet != nil, "phones")
+	set.Get("/api/v1/phones", handle(s.listPhones))
+	set.Get("/api/v1/phones/{msisdn}", handle(s.getPhone))
+	r = need(r, s.Phones != nil, "phones")
+	r.Post("/api/v1/phones", handle(s.attachPhone))
+	r.Delete("/api/v1/phones/{msisdn}", handle(s.detachPhone))
 	// A hangup or a reject releases a call and is never shed; a call or an
 	// accept takes an in-flight slot like any other request.
-	r.Post("/api/v1/phones/{msisdn}/actions", with(phoneAction))
+	r.Post("/api/v1/phones/{msisdn}/actions", handle(s.phoneAction))
 	s.admitByBody(http.MethodPost, "/api/v1/phones/{msisdn}/actions")
-}
-
-// withPhoneSet serves a read with the current phone set, which exists only
-// while the phones supervisor runs.
-func withPhoneSet(serve func(http.ResponseWriter, *http.Request, *phonefsm.Phones) error) phoneHandler {
-	return func(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
-		set, err := ps.Phones()
-		if err != nil {
-			return err
-		}
-		return serve(w, r, set)
-	}
 }
 
 // attached tells whether m's phone is attached now; while the phones
 // supervisor restarts, none is.
 func (s *server) attached(m hlr.MSISDN) bool {
-	if s.Phones == nil {
+	if s.PhoneSet == nil {
 		return false
 	}
-	set, err := s.Phones.Phones()
+	set, err := s.PhoneSet()
 	if err != nil {
 		return false
 	}
-	_, err = set.Lookup(m)
+	_, err = set.Get(m)
 	return err == nil
 }
 
-func attachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+func (s *server) attachPhone(w http.ResponseWriter, r *http.Request) error {
 	var req AttachRequest
 	if err := Decode(r, &req); err != nil {
 		return err
@@ -202,7 +190,7 @@ func attachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 	if err != nil {
 		return err
 	}
-	st, err := ps.Attach(r.Context(), m, spec)
+	st, err := s.Phones.Attach(r.Context(), m, spec)
 	if err != nil {
 		return err
 	}
@@ -211,7 +199,13 @@ func attachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 	return nil
 }
 
-func listPhones(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) error {
+// listPhones reads the current phone set, which exists only while the
+// phones supervisor runs.
+func (s *server) listPhones(w http.ResponseWriter, r *http.Request) error {
+	set, err := s.PhoneSet()
+	if err != nil {
+		return err
+	}
 	p, err := ParsePage(r)
 	if err != nil {
 		return err
@@ -240,7 +234,11 @@ func listPhones(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) er
 	return nil
 }
 
-func getPhone(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) error {
+func (s *server) getPhone(w http.ResponseWriter, r *http.Request) error {
+	set, err := s.PhoneSet()
+	if err != nil {
+		return err
+	}
 	m, err := pathMSISDN(r)
 	if err != nil {
 		return err
@@ -253,12 +251,12 @@ func getPhone(w http.ResponseWriter, r *http.Request, set *phonefsm.Phones) erro
 	return nil
 }
 
-func detachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+func (s *server) detachPhone(w http.ResponseWriter, r *http.Request) error {
 	m, err := pathMSISDN(r)
 	if err != nil {
 		return err
 	}
-	commit, err := ps.Detach(r.Context(), m)
+	commit, err := s.Phones.Detach(r.Context(), m)
 	if err == nil {
 		err = committed(r, commit)
 	}
@@ -269,7 +267,7 @@ func detachPhone(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 	return nil
 }
 
-func phoneAction(w http.ResponseWriter, r *http.Request, ps PhoneService) error {
+func (s *server) phoneAction(w http.ResponseWriter, r *http.Request) error {
 	m, err := pathMSISDN(r)
 	if err != nil {
 		return err
@@ -283,7 +281,7 @@ func phoneAction(w http.ResponseWriter, r *http.Request, ps PhoneService) error 
 			return err
 		}
 	}
-	st, commit, err := ps.Act(r.Context(), m, act.Action, act.To)
+	st, commit, err := s.Phones.Act(r.Context(), m, act.Action, act.To)
 	if err == nil {
 		err = committed(r, commit)
 	}

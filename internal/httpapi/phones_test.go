@@ -38,8 +38,6 @@ func (f *fakePhones) Detach(context.Context, hlr.MSISDN) (phonefsm.Commit, error
 	return phonefsm.Commit{}, nil
 }
 
-func (f *fakePhones) Phones() (*phonefsm.Phones, error) { return nil, phonefsm.ErrUnavailable }
-
 // TestReleasesAreNeverShed: a hangup or a reject releases a call, so they
 // pass a full in-flight limit, and so do detaches; a call, an accept and
 // an attach take resources and are shed.

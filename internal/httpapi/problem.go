@@ -12,52 +12,52 @@ import (
 )
 
 // statusOf is the one table from the stable error codes of api.md to HTTP
-// statuses. Domain packages only declare codes (errcode.New); a code missing
-// here is served as 500 internal, so a new code needs a row.
-var statusOf = map[string]int{
-	"invalid_request": http.StatusBadRequest,
-	"invalid_msisdn":  http.StatusBadRequest,
-	"unknown_drink":   http.StatusBadRequest,
-	"unknown_event":   http.StatusBadRequest,
-	"invalid_coin":    http.StatusBadRequest,
+// statuses. Domain packages only declare errors with a code (errcode.New);
+// TestEveryCodeHasAStatus fails when a code of errcode.All has no row here.
+var statusOf = map[errcode.Code]int{
+	errcode.InvalidRequest: http.StatusBadRequest,
+	errcode.InvalidMSISDN:  http.StatusBadRequest,
+	errcode.UnknownDrink:   http.StatusBadRequest,
+	errcode.UnknownEvent:   http.StatusBadRequest,
+	errcode.InvalidCoin:    http.StatusBadRequest,
 
-	"unauthorized": http.StatusUnauthorized,
-	"not_owner":    http.StatusForbidden,
+	errcode.Unauthorized: http.StatusUnauthorized,
+	errcode.NotOwner:     http.StatusForbidden,
 
-	"not_found":          http.StatusNotFound,
-	"unknown_subscriber": http.StatusNotFound,
-	"not_attached":       http.StatusNotFound,
-	"invalid_number":     http.StatusNotFound,
-	"not_allocated":      http.StatusNotFound,
-	"not_installed":      http.StatusNotFound,
+	errcode.NotFound:          http.StatusNotFound,
+	errcode.UnknownSubscriber: http.StatusNotFound,
+	errcode.NotAttached:       http.StatusNotFound,
+	errcode.InvalidNumber:     http.StatusNotFound,
+	errcode.NotAllocated:      http.StatusNotFound,
+	errcode.NotInstalled:      http.StatusNotFound,
 
-	"method_not_allowed": http.StatusMethodNotAllowed,
-	"not_acceptable":     http.StatusNotAcceptable,
+	errcode.MethodNotAllowed: http.StatusMethodNotAllowed,
+	errcode.NotAcceptable:    http.StatusNotAcceptable,
 
-	"already_exists":    http.StatusConflict,
-	"already_attached":  http.StatusConflict,
-	"already_installed": http.StatusConflict,
-	"attached":          http.StatusConflict,
-	"busy":              http.StatusConflict,
-	"invalid_state":     http.StatusConflict,
-	"no_frequency":      http.StatusConflict,
+	errcode.AlreadyExists:    http.StatusConflict,
+	errcode.AlreadyAttached:  http.StatusConflict,
+	errcode.AlreadyInstalled: http.StatusConflict,
+	errcode.Attached:         http.StatusConflict,
+	errcode.Busy:             http.StatusConflict,
+	errcode.InvalidState:     http.StatusConflict,
+	errcode.NoFrequency:      http.StatusConflict,
 
-	"too_large": http.StatusRequestEntityTooLarge,
+	errcode.TooLarge: http.StatusRequestEntityTooLarge,
 
-	"internal":    http.StatusInternalServerError,
-	"unavailable": http.StatusServiceUnavailable,
-	"overloaded":  http.StatusServiceUnavailable,
+	errcode.Internal:    http.StatusInternalServerError,
+	errcode.Unavailable: http.StatusServiceUnavailable,
+	errcode.Overloaded:  http.StatusServiceUnavailable,
 }
 
 // Errors of the HTTP layer itself, with the same codes as the domain's.
 var (
-	errInvalidRequest   = errcode.New("invalid_request", "invalid request")
-	errTooLarge         = errcode.New("too_large", "request body too large")
-	errUnauthorized     = errcode.New("unauthorized", "missing or wrong bearer token")
-	errNotFound         = errcode.New("not_found", "no such resource")
-	errMethodNotAllowed = errcode.New("method_not_allowed", "method not allowed")
-	errOverloaded       = errcode.New("overloaded", "overloaded: request shed, retry later")
-	errUnavailable      = errcode.New("unavailable", "service unavailable")
+	errInvalidRequest   = errcode.New(errcode.InvalidRequest, "invalid request")
+	errTooLarge         = errcode.New(errcode.TooLarge, "request body too large")
+	errUnauthorized     = errcode.New(errcode.Unauthorized, "missing or wrong bearer token")
+	errNotFound         = errcode.New(errcode.NotFound, "no such resource")
+	errMethodNotAllowed = errcode.New(errcode.MethodNotAllowed, "method not allowed")
+	errOverloaded       = errcode.New(errcode.Overloaded, "overloaded: request shed, retry later")
+	errUnavailable      = errcode.New(errcode.Unavailable, "service unavailable")
 )
 
 // Problem is an RFC 9457 problem details body, served as
@@ -72,7 +72,19 @@ type Problem struct {
 
 // ProblemType is the type URI of the problems with a code; the code is the
 // stable part clients match on.
-func ProblemType(code string) string { return "urn:bsc:problem:" + code }
+func ProblemType(code errcode.Code) string { return "urn:bsc:problem:" + code.String() }
+
+// newProblem is the problem of code, with its status from statusOf.
+func newProblem(code errcode.Code, detail string) Problem {
+	status := statusOf[code]
+	return Problem{
+		Type:   ProblemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+		Code:   code.String(),
+	}
+}
 
 // WriteError answers with the problem for err: its errcode code mapped to a
 // status, and its message as detail. An error without a known code, or with
@@ -93,9 +105,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	code := errcode.Of(err)
-	if ctxErr && code == "" {
+	if ctxErr && code == errcode.None {
 		hlog.FromRequest(r).Warn().Err(err).Msg("gave up waiting")
-		writeLogged(w, r, "unavailable", "service unavailable: gave up waiting")
+		writeLogged(w, r, errcode.Unavailable, "service unavailable: gave up waiting")
 		return
 	}
 	status, known := statusOf[code]
@@ -104,13 +116,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		writeInternal(w, r)
 		return
 	}
-	writeProblem(w, Problem{
-		Type:   ProblemType(code),
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: err.Error(),
-		Code:   code,
-	})
+	writeProblem(w, newProblem(code, err.Error()))
 }
 
 // statusClientClosedRequest is nginx's status for a request whose client
@@ -120,21 +126,14 @@ const statusClientClosedRequest = 499
 
 // writeInternal answers 500 internal for an error already logged.
 func writeInternal(w http.ResponseWriter, r *http.Request) {
-	writeLogged(w, r, "internal", "internal error")
+	writeLogged(w, r, errcode.Internal, "internal error")
 }
 
 // writeLogged answers the problem code for an error already logged, whose
 // Go text stays on the server: the detail tells what happened and the
 // request id to find the log line by.
-func writeLogged(w http.ResponseWriter, r *http.Request, code, what string) {
-	status := statusOf[code]
-	writeProblem(w, Problem{
-		Type:   ProblemType(code),
-		Title:  http.StatusText(status),
-		Status: status,
-		Detail: what + ", logged with request id " + RequestID(r),
-		Code:   code,
-	})
+func writeLogged(w http.ResponseWriter, r *http.Request, code errcode.Code, what string) {
+	writeProblem(w, newProblem(code, what+", logged with request id "+RequestID(r)))
 }
 
 // writeProblem answers p. A 503 (overloaded, unavailable) says when to

@@ -19,7 +19,7 @@ import (
 // access log only, nothing logged above debug), and the service giving up
 // otherwise (503 unavailable, its Go text logged, not sent).
 func TestContextErrors(t *testing.T) {
-	busy := errcode.New("busy", "busy")
+	busy := errcode.New(errcode.Busy, "busy")
 	tests := []struct {
 		name       string
 		err        error

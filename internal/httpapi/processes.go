@@ -33,47 +33,31 @@ type Crashing struct {
 var errNoFaultInjection = fmt.Errorf("%w: fault injection is off (start the server with --fault-injection)", errNotFound)
 
 func (s *server) mountProcesses(r chi.Router) {
-	r.Get("/api/v1/processes/{name}", s.withProcess(inspectProcess))
-	r.Put("/api/v1/processes/{name}/trace", s.withProcess(traceProcess))
-	s.customMethods(r, "/api/v1/processes/{name}", map[string]http.HandlerFunc{"crash": s.crashProcess})
+	r = need(r, s.Process != nil, "process registry")
+	r.Get("/api/v1/processes/{name}", handle(s.inspectProcess))
+	r.Put("/api/v1/processes/{name}/trace", handle(s.traceProcess))
+	s.customMethods(r, "/api/v1/processes/{name}", map[string]handler{"crash": s.crashProcess})
 }
 
-// current is the running incarnation get returns. A dependency the app did
-// not give is unavailable, as a process that is restarting would be.
-func current[T any](get func() (T, error), what string) (T, error) {
-	if get == nil {
-		var zero T
-		return zero, fmt.Errorf("%w: no %s", errUnavailable, what)
+// process is the current incarnation of the process the path names.
+func (s *server) process(r *http.Request) (Process, error) {
+	return s.Process(chi.URLParam(r, "name"))
+}
+
+func (s *server) inspectProcess(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.process(r)
+	if err != nil {
+		return err
 	}
-	return get()
-}
-
-// processHandler serves a route with the process the path names; an error
-// it returns is the answer.
-type processHandler func(http.ResponseWriter, *http.Request, Process) error
-
-func (s *server) withProcess(serve processHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var p Process
-		err := fmt.Errorf("%w: no process registry", errUnavailable)
-		if s.Process != nil {
-			p, err = s.Process(chi.URLParam(r, "name"))
-		}
-		if err == nil {
-			err = serve(w, r, p)
-		}
-		if err != nil {
-			WriteError(w, r, err)
-		}
-	}
-}
-
-func inspectProcess(w http.ResponseWriter, _ *http.Request, p Process) error {
 	WriteJSON(w, http.StatusOK, p.Inspect())
 	return nil
 }
 
-func traceProcess(w http.ResponseWriter, r *http.Request, p Process) error {
+func (s *server) traceProcess(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.process(r)
+	if err != nil {
+		return err
+	}
 	var req TraceRequest
 	if err := Decode(r, &req); err != nil {
 		return err
@@ -90,18 +74,19 @@ func traceProcess(w http.ResponseWriter, r *http.Request, p Process) error {
 	return nil
 }
 
-func (s *server) crashProcess(w http.ResponseWriter, r *http.Request) {
+func (s *server) crashProcess(w http.ResponseWriter, r *http.Request) error {
 	if !s.FaultInjection {
-		WriteError(w, r, errNoFaultInjection)
-		return
+		return errNoFaultInjection
 	}
-	s.withProcess(func(w http.ResponseWriter, _ *http.Request, p Process) error {
-		c, ok := p.(crasher)
-		if !ok {
-			return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, chi.URLParam(r, "name"))
-		}
-		c.Crash()
-		WriteJSON(w, http.StatusAccepted, Crashing{Name: chi.URLParam(r, "name")})
-		return nil
-	})(w, r)
+	p, err := s.process(r)
+	if err != nil {
+		return err
+	}
+	c, ok := p.(crasher)
+	if !ok {
+		return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, chi.URLParam(r, "name"))
+	}
+	c.Crash()
+	WriteJSON(w, http.StatusAccepted, Crashing{Name: chi.URLParam(r, "name")})
+	return nil
 }

@@ -4,9 +4,12 @@
 // routes themselves, one file per feature.
 //
 // A feature adds a file with a mountX(r chi.Router) method on server, the
-// fields it needs in Deps, and one line in routes; the middleware stays as
-// it is. Handlers answer with WriteJSON and WriteError, read bodies with
-// Decode, and page lists with ParsePage and NewList.
+// fields it needs in Deps (an interface of the methods its routes use,
+// declared beside them), and one line in routes; the middleware stays as
+// it is. Its routes are mounted on need(r, ...) when the app may leave a
+// dependency out. Handlers have one shape, a handler served by handle:
+// they answer with WriteJSON or return the error (WriteError answers it),
+// read bodies with Decode, and page lists with ParsePage and NewList.
 package httpapi
 
 import (
@@ -15,11 +18,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bsc-sim/bsc/internal/coffee"
-	"github.com/bsc-sim/bsc/internal/frequency"
-	"github.com/bsc-sim/bsc/internal/hlr"
-	"github.com/bsc-sim/bsc/internal/hw"
-	"github.com/bsc-sim/bsc/internal/overload"
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +25,10 @@ import (
 	"github.com/rs/zerolog/hlog"
 )
 
-// Deps is what the routes need from the application.
+// Deps is what the routes need from the application. A dependency left
+// out (nil) makes its routes answer 503 unavailable. The processes that
+// restart are given as lookups of their current incarnation, which answer
+// an unavailable error while there is none.
 type Deps struct {
 	Log      zerolog.Logger
 	Registry *prometheus.Registry // served on /metrics; nil: a fresh NewRegistry()
@@ -43,22 +44,21 @@ type Deps struct {
 	Draining func() bool
 	Tree     func() sup.Node // the supervision tree; nil = 503 unavailable
 
-	Coffee func() *coffee.Machines // the coffee machine registry; nil or nil result = 503 unavailable
+	Coffee func() CoffeeMachines // the coffee machine registry; nil or nil result = 503 unavailable
 
-	// The current incarnation of a process, for the frequency, alarm and
-	// overload routes; an unavailable error while it restarts. nil = 503.
-	Allocator func() (*frequency.Allocator, error)
-	Overload  func() (*overload.Manager, error)
-	SetPool   func(pool []int) error // replaces the pool, also for later restarts; nil = 503
+	Allocator func() (Allocator, error)       // the frequency allocator
+	Overload  func() (OverloadManager, error) // the overload manager, for the alarm and overload routes
+	SetPool   func(pool []int) error          // replaces the pool, also for later restarts; nil = 503
 
 	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
 	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash
 	LogDir         string                             // where logger files named by clients go; "" = stdout only
 
-	Subscribers *hlr.Subscribers // the HLR's subscriber table; nil = 503
-	Phones      PhoneService     // attach, act, detach and the phone set; nil = 503
-	Hub         *hw.Hub          // the phones' devices, for their replies; nil = 503
-	Calls       CallStore        // the call detail records; nil = 503
+	Subscribers Subscribers              // the HLR's subscriber table
+	Phones      PhoneService             // attach, act and detach
+	PhoneSet    func() (PhoneSet, error) // the phones attached to the current phones supervisor
+	Hub         Hub                      // the phones' devices, for their replies
+	Calls       CallStore                // the call detail records
 
 	MaxStreams      int           // event streams and long polls open at once, excess shed; 0 = DefaultMaxStreams
 	StreamHeartbeat time.Duration // comment sent on an idle stream; 0 = DefaultHeartbeat
@@ -119,10 +119,10 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 func (s *server) routes(extra func(*server, chi.Router)) {
 	r := s.router
 	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, fmt.Errorf("%w: no route %s %s", errNotFound, r.Method, r.URL.Path))
-	})
-	r.MethodNotAllowed(s.methodNotAllowed)
+	r.NotFound(handle(func(_ http.ResponseWriter, r *http.Request) error {
+		return fmt.Errorf("%w: no route %s %s", errNotFound, r.Method, r.URL.Path)
+	}))
+	r.MethodNotAllowed(handle(s.methodNotAllowed))
 
 	// Probes and scrapes bypass auth and load regulation: they must answer
 	// most of all when the server is overloaded.
@@ -166,7 +166,7 @@ func (s *server) neverShed(method, pattern string) {
 
 // methodNotAllowed answers 405 with the Allow header chi leaves out when
 // the handler is replaced.
-func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error {
 	path := r.URL.RawPath
 	if path == "" {
 		path = r.URL.Path
@@ -176,7 +176,7 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Allow", m)
 		}
 	}
-	WriteError(w, r, fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path))
+	return fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path)
 }
 
 type route struct{ method, pattern string }

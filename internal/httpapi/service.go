@@ -13,20 +13,8 @@ import (
 )
 
 func (s *server) mountProbes(r chi.Router) {
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.Ready == nil {
-			WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-			return
-		}
-		if err := s.Ready(); err != nil {
-			WriteError(w, r, fmt.Errorf("%w: %v", errNotReady, err))
-			return
-		}
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	r.Get("/healthz", handle(healthz))
+	r.Get("/readyz", handle(s.readyz))
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
 		Registry: s.Registry, // counts the errors below in promhttp_metric_handler_errors_total
 		// Scrapes bypass the in-flight limit, so they have their own bounds:
@@ -55,6 +43,23 @@ func (l promLog) Println(v ...any) {
 	l.log.Error().Msg(strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
 }
 
+func healthz(w http.ResponseWriter, _ *http.Request) error {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz is ready when the app says so; a server without a Ready always
+// is.
+func (s *server) readyz(w http.ResponseWriter, _ *http.Request) error {
+	if s.Ready != nil {
+		if err := s.Ready(); err != nil {
+			return fmt.Errorf("%w: %v", errNotReady, err)
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
 var errNotReady = fmt.Errorf("%w: not ready", errUnavailable)
 
 // Version is the body of GET /api/v1/version.
@@ -65,7 +70,8 @@ type Version struct {
 }
 
 func (s *server) mountService(r chi.Router) {
-	r.Get("/api/v1/version", func(w http.ResponseWriter, _ *http.Request) {
+	r.Get("/api/v1/version", handle(func(w http.ResponseWriter, _ *http.Request) error {
 		WriteJSON(w, http.StatusOK, Version{Version: version.Version, Commit: version.Commit, Go: version.GoVersion})
-	})
+		return nil
+	}))
 }

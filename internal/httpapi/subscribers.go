@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +19,20 @@ import (
 // JSON takes up to half as much again.
 const BulkBodyLimit = 16 << 20
 
-var (
-	errNoSubscribers = fmt.Errorf("%w: no subscriber database", errUnavailable)
-	errAttached      = errcode.New("attached", "the subscriber is attached: detach its phone first")
-)
+// Subscribers is the HLR's subscriber table (*hlr.Subscribers) as the
+// routes use it.
+type Subscribers interface {
+	Create(ctx context.Context, sub hlr.Subscriber) (hlr.Subscriber, error)
+	// CreateBulk creates the subscribers not there yet, all or none; a bad
+	// item is an *hlr.ItemError.
+	CreateBulk(ctx context.Context, items []hlr.Subscriber) (created, existing int, err error)
+	// List returns up to limit subscribers whose MSISDN sorts after after.
+	List(ctx context.Context, after hlr.MSISDN, limit int) ([]hlr.Subscriber, error)
+	Get(ctx context.Context, m hlr.MSISDN) (hlr.Subscriber, error)
+	Delete(ctx context.Context, m hlr.MSISDN) error
+}
+
+var errAttached = errcode.New(errcode.Attached, "the subscriber is attached: detach its phone first")
 
 // SubscriberRequest is the body of POST /api/v1/subscribers and an item of
 // a bulk request. The MSISDN is read as a string so that a bad one is
@@ -132,37 +143,20 @@ func DecodeBulk(r *http.Request) ([]hlr.Subscriber, error) {
 }
 
 func (s *server) mountSubscribers(r chi.Router) {
-	with := func(serve func(http.ResponseWriter, *http.Request, *hlr.Subscribers) error) http.HandlerFunc {
-		return withDep(s.Subscribers, errNoSubscribers, serve)
-	}
-	r.Post("/api/v1/subscribers", with(s.createSubscriber))
-	r.With(BodyLimit(BulkBodyLimit)).Post("/api/v1/subscribers:bulk", with(bulkSubscribers))
-	r.Get("/api/v1/subscribers", with(s.listSubscribers))
-	r.Get("/api/v1/subscribers/{msisdn}", with(s.getSubscriber))
-	r.Delete("/api/v1/subscribers/{msisdn}", with(s.deleteSubscriber))
+	r = need(r, s.Subscribers != nil, "subscriber database")
+	r.Post("/api/v1/subscribers", handle(s.createSubscriber))
+	r.With(BodyLimit(BulkBodyLimit)).Post("/api/v1/subscribers:bulk", handle(s.bulkSubscribers))
+	r.Get("/api/v1/subscribers", handle(s.listSubscribers))
+	r.Get("/api/v1/subscribers/{msisdn}", handle(s.getSubscriber))
+	r.Delete("/api/v1/subscribers/{msisdn}", handle(s.deleteSubscriber))
 }
 
-// withDep serves a route with dependency dep of the app, unavailable
-// (missing) when the app gave none; an error serve returns is the answer.
-func withDep[D comparable](dep D, missing error, serve func(http.ResponseWriter, *http.Request, D) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var none D
-		err := missing
-		if dep != none {
-			err = serve(w, r, dep)
-		}
-		if err != nil {
-			WriteError(w, r, err)
-		}
-	}
-}
-
-func (s *server) createSubscriber(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
+func (s *server) createSubscriber(w http.ResponseWriter, r *http.Request) error {
 	sub, err := DecodeSubscriber(r)
 	if err != nil {
 		return err
 	}
-	created, err := subs.Create(r.Context(), sub)
+	created, err := s.Subscribers.Create(r.Context(), sub)
 	if err != nil {
 		return err
 	}
@@ -171,11 +165,11 @@ func (s *server) createSubscriber(w http.ResponseWriter, r *http.Request, subs *
 	return nil
 }
 
-func bulkSubscribers(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
+func (s *server) bulkSubscribers(w http.ResponseWriter, r *http.Request) error {
 	items, err := DecodeBulk(r)
 	var created, existing int
 	if err == nil {
-		created, existing, err = subs.CreateBulk(r.Context(), items)
+		created, existing, err = s.Subscribers.CreateBulk(r.Context(), items)
 	}
 	var item *hlr.ItemError
 	switch {
@@ -193,18 +187,14 @@ func bulkSubscribers(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribe
 // are the client's (invalid_request or invalid_msisdn), never internal.
 func writeItemProblem(w http.ResponseWriter, item *hlr.ItemError) {
 	code := errcode.Of(item)
-	status, known := statusOf[code]
-	if !known || status >= http.StatusInternalServerError {
-		code, status = "invalid_request", http.StatusBadRequest
+	if status, known := statusOf[code]; !known || status >= http.StatusInternalServerError {
+		code = errcode.InvalidRequest
 	}
-	writeBody(w, "application/problem+json", status, ItemProblem{
-		Problem: Problem{Type: ProblemType(code), Title: http.StatusText(status), Status: status,
-			Detail: item.Error(), Code: code},
-		Index: item.Index,
-	})
+	p := newProblem(code, item.Error())
+	writeBody(w, "application/problem+json", p.Status, ItemProblem{Problem: p, Index: item.Index})
 }
 
-func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
+func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request) error {
 	p, err := ParsePage(r)
 	if err != nil {
 		return err
@@ -214,7 +204,7 @@ func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request, subs *h
 		return err
 	}
 	page, err := readPage(p, after, func(after hlr.MSISDN, n int) ([]hlr.Subscriber, error) {
-		return subs.List(r.Context(), after, n)
+		return s.Subscribers.List(r.Context(), after, n)
 	}, func(sub hlr.Subscriber) hlr.MSISDN { return sub.MSISDN })
 	if err != nil {
 		return err
@@ -227,12 +217,12 @@ func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request, subs *h
 	return nil
 }
 
-func (s *server) getSubscriber(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
+func (s *server) getSubscriber(w http.ResponseWriter, r *http.Request) error {
 	m, err := pathMSISDN(r)
 	if err != nil {
 		return err
 	}
-	sub, err := subs.Get(r.Context(), m)
+	sub, err := s.Subscribers.Get(r.Context(), m)
 	if err != nil {
 		return err
 	}
@@ -243,7 +233,7 @@ func (s *server) getSubscriber(w http.ResponseWriter, r *http.Request, subs *hlr
 // deleteSubscriber refuses an attached subscriber. The check and the delete
 // are not atomic: a phone attached in between keeps running until it
 // detaches, and cannot re-attach (without auto-provisioning) after that.
-func (s *server) deleteSubscriber(w http.ResponseWriter, r *http.Request, subs *hlr.Subscribers) error {
+func (s *server) deleteSubscriber(w http.ResponseWriter, r *http.Request) error {
 	m, err := pathMSISDN(r)
 	if err != nil {
 		return err
@@ -251,7 +241,7 @@ func (s *server) deleteSubscriber(w http.ResponseWriter, r *http.Request, subs *
 	if s.attached(m) {
 		return fmt.Errorf("%w: %s", errAttached, m)
 	}
-	if err := subs.Delete(r.Context(), m); err != nil {
+	if err := s.Subscribers.Delete(r.Context(), m); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

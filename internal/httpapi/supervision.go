@@ -1,20 +1,17 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 )
 
-var errNoTree = fmt.Errorf("%w: no supervision tree", errUnavailable)
-
 func (s *server) mountSupervision(r chi.Router) {
-	r.Get("/api/v1/supervision", func(w http.ResponseWriter, r *http.Request) {
-		if s.Tree == nil {
-			WriteError(w, r, errNoTree)
-			return
-		}
-		WriteJSON(w, http.StatusOK, s.Tree())
-	})
+	r = need(r, s.Tree != nil, "supervision tree")
+	r.Get("/api/v1/supervision", handle(s.supervision))
+}
+
+func (s *server) supervision(w http.ResponseWriter, _ *http.Request) error {
+	WriteJSON(w, http.StatusOK, s.Tree())
+	return nil
 }

@@ -29,7 +29,7 @@ type Actions interface {
 }
 
 // ErrInvalidPolicy is an AutoPolicy that Validate refuses.
-var ErrInvalidPolicy = errcode.New("invalid_request", "invalid auto device policy")
+var ErrInvalidPolicy = errcode.New(errcode.InvalidRequest, "invalid auto device policy")
 
 // MaxAutoDelay bounds a policy's delays: a typo cannot park a phone for days,
 // and a random draw over the range cannot overflow.
@@ -169,7 +169,7 @@ func (a *Auto) hangup(uint64) { a.do(ActionHangup) }
 // the call or the Auto ended meanwhile.
 func (a *Auto) do(action string) bool {
 	err := a.act.Act(a.ctx, action)
-	if err != nil && errcode.Of(err) != "invalid_state" && a.ctx.Err() == nil {
+	if err != nil && errcode.Of(err) != errcode.InvalidState && a.ctx.Err() == nil {
 		a.log.Warn().Err(err).Str("action", action).Msg("auto device action failed")
 	}
 	return err == nil

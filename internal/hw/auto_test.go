@@ -16,7 +16,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/errcode"
 )
 
-var errInvalidState = errcode.New("invalid_state", "not valid in this state")
+var errInvalidState = errcode.New(errcode.InvalidState, "not valid in this state")
 
 // fakeActions records the actions an Auto takes, answering each with
 // fail[action] (nil by default).
@@ -123,7 +123,7 @@ func TestAutoPolicyValidate(t *testing.T) {
 		if c.ok != (err == nil) {
 			t.Errorf("%s: Validate = %v", c.name, err)
 		}
-		if !c.ok && (errcode.Of(err) != "invalid_request" || !errors.Is(err, ErrInvalidPolicy)) {
+		if !c.ok && (errcode.Of(err) != errcode.InvalidRequest || !errors.Is(err, ErrInvalidPolicy)) {
 			t.Errorf("%s: %v has code %q, want invalid_request", c.name, err, errcode.Of(err))
 		}
 		if _, err := NewAuto(p, newFakeActions(), nil, zerolog.Nop()); c.ok != (err == nil) {

@@ -89,7 +89,7 @@ type Device interface {
 
 // ErrNotAttached is a read of a phone that has no device: never attached,
 // or detached (Hub.Remove) since.
-var ErrNotAttached = errcode.New("not_attached", "phone not attached")
+var ErrNotAttached = errcode.New(errcode.NotAttached, "phone not attached")
 
 // HubConfig sizes a Hub. Zero values take the defaults.
 type HubConfig struct {

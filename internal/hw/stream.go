@@ -15,7 +15,7 @@ import (
 // cuts the subscriber off. Replies already buffered are still received; the
 // client sees the stream end and reconnects (with Last-Event-ID, for a
 // phone's stream, to replay what its ring still holds).
-var ErrSlowSubscriber = errcode.New("overloaded", "subscriber fell behind: replies dropped")
+var ErrSlowSubscriber = errcode.New(errcode.Overloaded, "subscriber fell behind: replies dropped")
 
 // Events is the long poll of api.md: msisdn's replies with Seq > after, at
 // once if there are any, else as soon as one comes, within wait or ctx.

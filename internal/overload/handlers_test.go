@@ -36,7 +36,7 @@ func TestHandlerManagementErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := c.op()
-		if !errors.Is(err, c.sentinel) || errcode.Of(err) != c.code {
+		if !errors.Is(err, c.sentinel) || errcode.Of(err).String() != c.code {
 			t.Errorf("%s: %v, want %s", c.name, err, c.code)
 		}
 	}
@@ -51,13 +51,13 @@ func TestDeleteThenAddStartsFreshAtTheEnd(t *testing.T) {
 	if err := h.m.DeleteHandler(ctxT(t), HandlerCounters); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.m.Counters(ctxT(t)); errcode.Of(err) != "not_installed" {
+	if _, err := h.m.Counters(ctxT(t)); errcode.Of(err) != errcode.NotInstalled {
 		t.Fatalf("Counters without the handler = %v, want not_installed", err)
 	}
-	if err := h.m.SwapHandler(ctxT(t), HandlerCounters, ""); errcode.Of(err) != "not_installed" {
+	if err := h.m.SwapHandler(ctxT(t), HandlerCounters, ""); errcode.Of(err) != errcode.NotInstalled {
 		t.Fatalf("swap of a deleted handler = %v, want not_installed", err)
 	}
-	if err := h.m.AddHandler(ctxT(t), HandlerCounters, "x"); errcode.Of(err) != "invalid_request" {
+	if err := h.m.AddHandler(ctxT(t), HandlerCounters, "x"); errcode.Of(err) != errcode.InvalidRequest {
 		t.Fatalf("counters with a target = %v, want invalid_request", err)
 	}
 	h.sync(t, ev(Notice, "unseen"))

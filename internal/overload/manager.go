@@ -17,12 +17,12 @@ import (
 
 // Errors of the manager's calls; the codes are api.md's.
 var (
-	ErrUnavailable      = errcode.New("unavailable", "overload manager is not running")
-	ErrAlreadyInstalled = errcode.New("already_installed", "handler already installed")
-	ErrNotInstalled     = errcode.New("not_installed", "handler not installed")
-	ErrUnknownHandler   = errcode.New("invalid_request", "unknown handler")
-	ErrInvalidTarget    = errcode.New("invalid_request", "invalid handler target")
-	ErrInvalidEvent     = errcode.New("invalid_request", "invalid overload event")
+	ErrUnavailable      = errcode.New(errcode.Unavailable, "overload manager is not running")
+	ErrAlreadyInstalled = errcode.New(errcode.AlreadyInstalled, "handler already installed")
+	ErrNotInstalled     = errcode.New(errcode.NotInstalled, "handler not installed")
+	ErrUnknownHandler   = errcode.New(errcode.InvalidRequest, "unknown handler")
+	ErrInvalidTarget    = errcode.New(errcode.InvalidRequest, "invalid handler target")
+	ErrInvalidEvent     = errcode.New(errcode.InvalidRequest, "invalid overload event")
 )
 
 // What the rest of the service relies on.

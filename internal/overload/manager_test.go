@@ -146,7 +146,7 @@ func TestInvalidEventsRefused(t *testing.T) {
 	h := start(t, Config{})
 	bad := []Event{{Kind: Kind(7), ID: "x"}, {Kind: SetAlarm}}
 	for _, e := range bad {
-		if err := h.m.SyncNotify(ctxT(t), e); errcode.Of(err) != "invalid_request" {
+		if err := h.m.SyncNotify(ctxT(t), e); errcode.Of(err) != errcode.InvalidRequest {
 			t.Errorf("SyncNotify(%+v) = %v, want invalid_request", e, err)
 		}
 		h.m.Notify(e)
@@ -195,7 +195,7 @@ func TestStopAndCrash(t *testing.T) {
 				"SyncNotify":   h.m.SyncNotify(ctx, ev(Notice, "x")),
 			}
 			for name, err := range calls {
-				if !errors.Is(err, ErrUnavailable) || errcode.Of(err) != "unavailable" {
+				if !errors.Is(err, ErrUnavailable) || errcode.Of(err) != errcode.Unavailable {
 					t.Errorf("%s after the end = %v, want unavailable", name, err)
 				}
 			}
@@ -228,7 +228,7 @@ func TestStartOnce(t *testing.T) {
 func TestStartFailsOnBadLogTarget(t *testing.T) {
 	m := New(Config{Log: zerolog.Nop(), LogTarget: filepath.Join(t.TempDir(), "missing", "x.log")})
 	_, err := m.Start(ctxT(t), func(error) { t.Error("exit called after a failed start") })
-	if errcode.Of(err) != "invalid_request" {
+	if errcode.Of(err) != errcode.InvalidRequest {
 		t.Fatalf("Start = %v, want an invalid target", err)
 	}
 	if _, err := m.Counters(ctxT(t)); !errors.Is(err, ErrUnavailable) {

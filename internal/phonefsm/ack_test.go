@@ -85,7 +85,7 @@ func TestCallActionDoesNotWait(t *testing.T) {
 func TestUncommittedEndIsNotAcknowledged(t *testing.T) {
 	w := newWorld(t, []int{10})
 	w.setup("connected")
-	storage := errcode.New("unavailable", "disk full")
+	storage := errcode.New(errcode.Unavailable, "disk full")
 	w.records.waitErr = storage
 	if err := w.act("2", ActHangup, ""); !errors.Is(err, storage) {
 		t.Fatalf("hangup = %v, want the writer's error", err)

@@ -79,7 +79,7 @@ func (m *Metrics) attachFailed(err error) {
 	if m == nil {
 		return
 	}
-	code := errcode.Of(err)
+	code := errcode.Of(err).String()
 	c, ok := m.attach[code]
 	if !ok {
 		c = m.attach["error"]

@@ -67,10 +67,10 @@ func ParseAction(name string) (Action, bool) {
 
 // Errors of phone actions, with the codes of api.md.
 var (
-	ErrNotAttached   = errcode.New("not_attached", "phone not attached")
-	ErrInvalidNumber = errcode.New("invalid_number", "the called number is not attached")
-	ErrBusy          = errcode.New("busy", "the phone is already in a call")
-	ErrInvalidState  = errcode.New("invalid_state", "action not valid in the phone's state")
-	ErrOverloaded    = errcode.New("overloaded", "the phone's controller is overloaded")
-	ErrUnavailable   = errcode.New("unavailable", "the phone's controller is restarting")
+	ErrNotAttached   = errcode.New(errcode.NotAttached, "phone not attached")
+	ErrInvalidNumber = errcode.New(errcode.InvalidNumber, "the called number is not attached")
+	ErrBusy          = errcode.New(errcode.Busy, "the phone is already in a call")
+	ErrInvalidState  = errcode.New(errcode.InvalidState, "action not valid in the phone's state")
+	ErrOverloaded    = errcode.New(errcode.Overloaded, "the phone's controller is overloaded")
+	ErrUnavailable   = errcode.New(errcode.Unavailable, "the phone's controller is restarting")
 )

@@ -18,7 +18,7 @@ import (
 // not of the data: the disk is full, the file or its directory became
 // read-only, an I/O error, the lock not had in time. The same write may
 // work later, so the API answers 503 unavailable with Retry-After.
-var ErrStorage = errcode.New("unavailable", "the database cannot be written now")
+var ErrStorage = errcode.New(errcode.Unavailable, "the database cannot be written now")
 
 // storageCodes are SQLite's primary result codes of storage faults.
 var storageCodes = map[sqlite3.ErrNo]bool{

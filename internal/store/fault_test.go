@@ -67,7 +67,7 @@ func TestFaultMarksStorageErrors(t *testing.T) {
 		if got := errors.Is(err, ErrStorage); got != tc.fault {
 			t.Errorf("Fault(%v) is ErrStorage: %v, want %v", tc.err, got, tc.fault)
 		}
-		if tc.fault && errcode.Of(err) != "unavailable" {
+		if tc.fault && errcode.Of(err) != errcode.Unavailable {
 			t.Errorf("Fault(%v) has code %q", tc.err, errcode.Of(err))
 		}
 	}

@@ -24,9 +24,9 @@ import (
 var (
 	// ErrDead: the process has ended; what was sent to it is lost, as a
 	// message to a dead Erlang process is.
-	ErrDead = errcode.New("unavailable", "the process is not running")
+	ErrDead = errcode.New(errcode.Unavailable, "the process is not running")
 	// ErrMailboxFull: the process's mailbox is at its bound.
-	ErrMailboxFull = errcode.New("overloaded", "the process's mailbox is full")
+	ErrMailboxFull = errcode.New(errcode.Overloaded, "the process's mailbox is full")
 )
 
 // LightProc is what a light process does with its messages.

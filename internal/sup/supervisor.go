@@ -12,9 +12,9 @@ import (
 
 var (
 	// ErrNotRunning: the supervisor has stopped or is stopping.
-	ErrNotRunning = errcode.New("unavailable", "supervisor is not running")
+	ErrNotRunning = errcode.New(errcode.Unavailable, "supervisor is not running")
 	// ErrNoChild: no dynamic child with that id.
-	ErrNoChild = errcode.New("not_found", "no such child")
+	ErrNoChild = errcode.New(errcode.NotFound, "no such child")
 	// ErrNotDynamic: dynamic child calls on a static supervisor.
 	ErrNotDynamic = errors.New("not a simple_one_for_one supervisor")
 	// ErrKilled is the exit reason of a supervisor ended by Crash, an
