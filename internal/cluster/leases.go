@@ -40,6 +40,8 @@ type Leases struct {
 	kv      jetstream.KeyValue
 	members *Members
 	cells   int
+	expect  int // nodes expected at start
+	start   time.Time
 	hooks   Hooks
 	log     zerolog.Logger
 
@@ -62,8 +64,13 @@ type held struct {
 // and not yet seen so).
 const acquireGrace = 1500 * time.Millisecond
 
-func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells int, hooks Hooks, log zerolog.Logger) *Leases {
-	l := &Leases{e: e, kv: kv, members: m, cells: cells, hooks: hooks, log: log,
+// startGrace is how long a starting node waits for the nodes it expects
+// before taking cells, so that a cluster starting together places its
+// cells over all its nodes, not over the first two up.
+const startGrace = 10 * time.Second
+
+func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, hooks Hooks, log zerolog.Logger) *Leases {
+	l := &Leases{e: e, kv: kv, members: m, cells: cells, expect: expect, start: time.Now(), hooks: hooks, log: log,
 		owners: make([]Owner, cells), unowned: make([]time.Time, cells), held: map[int]*held{}}
 	now := time.Now()
 	for c := range l.unowned {
@@ -207,6 +214,9 @@ func (l *Leases) acquire(ctx context.Context) {
 	live := l.members.Live()
 	if !slices.Contains(live, l.e.Node) {
 		return // not yet seen live by itself: its presence is not written
+	}
+	if len(live) < l.expect && time.Since(l.start) < startGrace {
+		return // the cluster is still starting
 	}
 	place := Placement(l.cells, live)
 	l.mu.Lock()

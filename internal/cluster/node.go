@@ -53,7 +53,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{Engine: e, Schema: s}
 	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
 		cfg.OnNodeDown, cfg.Log)
-	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Hooks, cfg.Log)
+	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, 1+len(cfg.Engine.Peers), cfg.Hooks, cfg.Log)
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	n.wg.Add(2)

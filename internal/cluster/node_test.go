@@ -81,7 +81,7 @@ func startNodes(t *testing.T, names []string, cells int, ev *events) []*Node {
 	for i, name := range names {
 		peers := slices.Delete(slices.Clone(ports), i, i+1)
 		cfg := Config{Engine: EngineConfig{Node: name, ClusterListen: ports[i], Peers: peers,
-			StoreDir: filepath.Join(dir, name), Log: zerolog.Nop()}, Cells: cells, Hooks: ev.hooks(name), Log: zerolog.Nop()}
+			StoreDir: filepath.Join(dir, name), Log: testLog(t, name)}, Cells: cells, Hooks: ev.hooks(name), Log: testLog(t, name)}
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -138,4 +138,8 @@ func TestCellsSpreadAndFailOver(t *testing.T) {
 			t.Errorf("cell %d: %+v before, %+v after: want a new owner with a higher epoch", c, before[c], after[c])
 		}
 	}
+}
+
+func testLog(t *testing.T, name string) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Str("node", name).Logger()
 }

@@ -63,13 +63,29 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 	return s, nil
 }
 
+// bucket binds the bucket, or makes it if no node has. Every node tries at
+// start, at once: each attempt is short and retried, since an answer lost
+// while the JetStream cluster settles would otherwise hold the start.
 func (e *Engine) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = e.Replicas
-	kv, err := e.JS.CreateOrUpdateKeyValue(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		kv, err := e.JS.KeyValue(actx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = e.JS.CreateKeyValue(actx, cfg)
+		}
+		cancel()
+		if err == nil {
+			return kv, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
-	return kv, nil
 }
 
 // ErrCellsDisagree: this node's --cells is not the cluster's.

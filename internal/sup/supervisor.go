@@ -106,7 +106,8 @@ type event struct {
 	r      *run
 	d      *dynChild // a dynamic child ended
 	reason error
-	storm  bool // re-check the restart storm
+	storm  bool   // re-check the restart storm
+	call   func() // AddChild, DeleteChild: run on the supervisor goroutine
 }
 
 // Supervise makes a StartFunc that starts a supervisor for spec, so that it
@@ -217,6 +218,70 @@ func (s *Supervisor) Stop() { s.stopOnce.Do(func() { close(s.stopCh) }) }
 // parent restarts it as it would any crashed child.
 func (s *Supervisor) Crash() { s.crashOnce.Do(func() { close(s.crashCh) }) }
 
+// AddChild starts a new static child after the others and keeps it (OTP's
+// supervisor:start_child on a supervisor that is not simple_one_for_one),
+// on the supervisor's goroutine, so that it never races a restart.
+func (s *Supervisor) AddChild(ctx context.Context, spec ChildSpec) error {
+	if s.dyn != nil {
+		return errors.New("AddChild on a simple_one_for_one supervisor: use StartChild")
+	}
+	if spec.Name == "" || spec.Start == nil {
+		return fmt.Errorf("supervisor %s: child %q needs a name and a Start", s.spec.Name, spec.Name)
+	}
+	return s.callLoop(ctx, func() error {
+		s.mu.Lock()
+		for _, c := range s.children {
+			if c.spec.Name == spec.Name {
+				s.mu.Unlock()
+				return fmt.Errorf("supervisor %s: child %q exists", s.spec.Name, spec.Name)
+			}
+		}
+		c := &child{spec: spec}
+		s.children = append(s.children, c)
+		s.mu.Unlock()
+		if err := s.startChild(ctx, c); err != nil {
+			s.removeChild(c)
+			return err
+		}
+		return nil
+	})
+}
+
+// DeleteChild stops the static child name and forgets it (OTP's
+// terminate_child then delete_child).
+func (s *Supervisor) DeleteChild(ctx context.Context, name string) error {
+	return s.callLoop(ctx, func() error {
+		s.mu.Lock()
+		var found *child
+		for _, c := range s.children {
+			if c.spec.Name == name {
+				found = c
+			}
+		}
+		s.mu.Unlock()
+		if found == nil {
+			return fmt.Errorf("%w: %s", ErrNoChild, name)
+		}
+		s.terminate(found)
+		s.removeChild(found)
+		return nil
+	})
+}
+
+// callLoop runs fn on the supervisor goroutine and returns its error.
+func (s *Supervisor) callLoop(ctx context.Context, fn func() error) error {
+	res := make(chan error, 1)
+	s.post(event{call: func() { res <- fn() }})
+	select {
+	case err := <-res:
+		return err
+	case <-s.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Done is closed when the supervisor has ended.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
 
@@ -300,6 +365,9 @@ func (s *Supervisor) finish(reason error) {
 
 func (s *Supervisor) handle(ev event) error {
 	switch {
+	case ev.call != nil:
+		ev.call()
+		return nil
 	case ev.storm:
 		s.checkStorm()
 		return nil

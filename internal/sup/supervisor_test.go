@@ -330,3 +330,39 @@ func TestCrashIsAnAbnormalExit(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, "outer restarted inner", func() bool { return outer.Tree().Restarts == 1 })
 }
+
+// TestAddAndDeleteChild: children added at run time start at once, are
+// restarted like the others, show in the tree, and go when deleted.
+func TestAddAndDeleteChild(t *testing.T) {
+	r := newRecorder()
+	s, err := Start(context.Background(), Spec{Name: "top", Strategy: OneForOne, MaxRestarts: 3, MaxSeconds: 3600,
+		Children: []ChildSpec{{Name: "a", Start: r.worker("a")}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopAndWait(t, s)
+	r.waitEvents(t, 0, "start:a")
+	if err := s.AddChild(context.Background(), ChildSpec{Name: "b", Start: r.worker("b")}); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvents(t, 1, "start:b")
+	if err := s.AddChild(context.Background(), ChildSpec{Name: "b", Start: r.worker("b")}); err == nil {
+		t.Fatal("a second child b was added")
+	}
+	r.exitWith("b", errBoom)
+	r.waitEvents(t, 2, "exit:b", "start:b")
+	testutil.Eventually(t, 5*time.Second, "b restarted in the tree", func() bool {
+		n := s.Tree()
+		return len(n.Children) == 2 && n.Children[1].Name == "b" && n.Children[1].Restarts == 1 && n.Children[1].State == "running"
+	})
+	if err := s.DeleteChild(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvents(t, 4, "stop:b")
+	if n := s.Tree(); len(n.Children) != 1 {
+		t.Fatalf("tree after delete %+v", n)
+	}
+	if err := s.DeleteChild(context.Background(), "b"); !errors.Is(err, ErrNoChild) {
+		t.Fatalf("second delete = %v, want ErrNoChild", err)
+	}
+}
