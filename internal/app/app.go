@@ -42,7 +42,10 @@ type App struct {
 	overloadMetrics *overload.Metrics
 	reporter        *sup.LogReporter
 
-	names *names // the current incarnation of each process
+	// cells are the cells this node runs: one in single mode, cell 0,
+	// whose tree is bsc.
+	cellsMu sync.RWMutex
+	cells   map[int]*cell
 
 	// What outlives the phones supervisor's restarts.
 	subs         *hlr.Subscribers
@@ -94,13 +97,13 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		overloadMetrics: overload.NewMetrics(reg),
 		coffeeMetrics:   coffee.NewMetrics(reg),
 		phoneMetrics:    phonefsm.NewMetrics(reg),
-		names:           newNames(),
+		cells:           map[int]*cell{},
 		failed:          make(chan struct{}),
 		OverloadLog:     "stdout",
 	}
 	a.pool.Store(&pool)
-	a.overloaded = &overloadAlarm{notify: a.notify, quiet: overloadedQuiet}
-	a.storage = &storageAlarm{notify: a.notify}
+	a.overloaded = &overloadAlarm{notify: a.notifyAll, quiet: overloadedQuiet}
+	a.storage = &storageAlarm{notify: a.notifyAll}
 	a.health = store.NewHealth(st.DB(), a.storage.change, log)
 	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
@@ -121,7 +124,9 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 
 // Start starts the supervision tree; when it returns nil the service is ready.
 func (a *App) Start(ctx context.Context) error {
-	bsc, err := sup.Start(ctx, a.bscSpec(), a.topExit("bsc"))
+	c := newCell(a, 0, 0, rootName)
+	a.addCell(c)
+	bsc, err := sup.Start(ctx, c.spec(), a.topExit(rootName))
 	if err != nil {
 		return err
 	}
@@ -139,55 +144,44 @@ func (a *App) Start(ctx context.Context) error {
 // full ring costs about 1 KB, so a million busy phones stay in budget.
 const deviceRing = 32
 
-// bscSpec is the book's bsc_sup: rest_for_one, 2 restarts in an hour.
-func (a *App) bscSpec() sup.Spec {
-	return sup.Spec{
-		Name: "bsc", Strategy: sup.RestForOne, MaxRestarts: 2, MaxSeconds: 3600, Reporter: a.reporter,
-		Children: []sup.ChildSpec{
-			{Name: "overload", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startOverload},
-			{Name: "frequency", Kind: sup.Worker, Restart: sup.Permanent, Start: a.startFrequency},
-			{Name: "phones", Kind: sup.SupervisorKind, Restart: sup.Permanent, Shutdown: 5 * time.Second,
-				Start: sup.Supervise(a.phonesSpec(), a.phonesStarted)},
-		},
+// addCell makes c one of the cells this node runs.
+func (a *App) addCell(c *cell) {
+	a.cellsMu.Lock()
+	a.cells[c.id] = c
+	a.cellsMu.Unlock()
+}
+
+// cell is the cell id this node runs, or an unavailable error.
+func (a *App) cell(id int) (*cell, error) {
+	a.cellsMu.RLock()
+	defer a.cellsMu.RUnlock()
+	if c := a.cells[id]; c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: cell %d is not run here", errRestarting, id)
+}
+
+// eachCell calls fn for every cell this node runs, in no order.
+func (a *App) eachCell(fn func(*cell)) {
+	a.cellsMu.RLock()
+	cs := make([]*cell, 0, len(a.cells))
+	for _, c := range a.cells {
+		cs = append(cs, c)
+	}
+	a.cellsMu.RUnlock()
+	for _, c := range cs {
+		fn(c)
 	}
 }
 
-func (a *App) phonesSpec() sup.Spec {
-	return sup.Spec{
-		Name: "phones", Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600, Reporter: a.reporter,
-		Template: sup.ChildSpec{Name: "phone", Kind: sup.Worker, Restart: sup.Transient, Shutdown: 2 * time.Second},
-	}
-}
-
-func (a *App) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	m := overload.New(overload.Config{Log: a.log, Metrics: a.overloadMetrics, History: a.store, LogTarget: a.OverloadLog})
-	p, err := m.Start(ctx, exit)
-	if err == nil {
-		a.publishOverload(m)
-	}
-	return p, err
-}
-
-func (a *App) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	f := frequency.New(frequency.Config{Pool: *a.pool.Load(), Notifier: overload.NotifierFunc(a.notify),
-		Metrics: a.freqMetrics, Log: a.log})
-	p, err := f.Start(ctx, exit)
-	if err == nil {
-		a.names.frequency.register(f)
-	}
-	return p, err
-}
-
-// notify hands an event to the current overload manager. While it is
-// restarting there is none and the event is lost, as in the book.
-func (a *App) notify(e overload.Event) {
-	if m := a.names.overload.whereis(); m != nil {
-		m.Notify(e)
-	}
+// notifyAll hands a node's event (the alarms the App keeps itself) to
+// every cell's overload manager.
+func (a *App) notifyAll(e overload.Event) {
+	a.eachCell(func(c *cell) { c.notify(e) })
 }
 
 func (a *App) restartStorm(supervisor string, active bool) {
-	a.storms.report(supervisor, active, a.notify)
+	a.storms.report(supervisor, active, a.notifyAll)
 }
 
 // topExit is the exit function of a top supervisor: giving up fails the app.
@@ -289,9 +283,11 @@ func (a *App) stopTrees(ctx context.Context) error {
 			errs = append(errs, a.stopTree(ctx, s))
 		}
 	}
-	if p := a.names.phoneSet.whereis(); p != nil {
-		errs = append(errs, p.Wait(ctx))
-	}
+	a.eachCell(func(c *cell) {
+		if p := c.names.phoneSet.whereis(); p != nil {
+			errs = append(errs, p.Wait(ctx))
+		}
+	})
 	return errors.Join(errs...)
 }
 

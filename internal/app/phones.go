@@ -12,25 +12,19 @@ import (
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/phonefsm"
 	"github.com/bsc-sim/bsc/internal/store"
-	"github.com/bsc-sim/bsc/internal/sup"
 )
 
 // The phones side of the app: each incarnation of the phones supervisor
 // gets a fresh phonefsm.Phones (and so an empty attachment registry); the
 // subscribers, the device hub and the call-record writer outlive it.
 
-// phonesStarted is the phones supervisor's onStart: a new incarnation.
-func (a *App) phonesStarted(s *sup.Supervisor) {
-	a.names.phoneSet.register(phonefsm.New(s, phonefsm.Config{
-		Freq: freqForPhones{a}, Records: recordsForPhones{a}, Metrics: a.phoneMetrics, Log: a.log,
-		OnDetach: a.phoneDetached,
-	}))
-	a.names.phones.register(s)
-}
-
 // Phones is the current phone set.
 func (a *App) Phones() (*phonefsm.Phones, error) {
-	return a.names.phoneSet.get()
+	c, err := a.cell(0)
+	if err != nil {
+		return nil, err
+	}
+	return c.phoneSet()
 }
 
 // Attach provisions (if allowed) and attaches a phone.
@@ -111,12 +105,12 @@ func (a *App) phoneProcessByMSISDN(id string) (Process, error) {
 	return c, nil
 }
 
-// freqForPhones gives controllers the current allocator; the caller of a
-// call owns its frequency.
-type freqForPhones struct{ a *App }
+// freqForPhones gives controllers their cell's current allocator; the
+// caller of a call owns its frequency.
+type freqForPhones struct{ c *cell }
 
 func (f freqForPhones) Allocate(owner string) (int, error) {
-	alloc, err := f.a.allocator()
+	alloc, err := f.c.allocator()
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +119,7 @@ func (f freqForPhones) Allocate(owner string) (int, error) {
 }
 
 func (f freqForPhones) Release(owner string, fr int) {
-	if alloc, err := f.a.allocator(); err == nil {
+	if alloc, err := f.c.allocator(); err == nil {
 		_ = alloc.Deallocate(owner, fr)
 	}
 }

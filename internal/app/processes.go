@@ -27,7 +27,11 @@ func (a *App) Process(name string) (Process, error) {
 	case name == "frequency":
 		return asProcess(a.allocator())
 	case name == "phones":
-		s, err := a.names.phones.get()
+		c, err := a.cell(0)
+		if err != nil {
+			return nil, err
+		}
+		s, err := c.names.phones.get()
 		if err != nil {
 			return nil, err
 		}
@@ -40,14 +44,23 @@ func (a *App) Process(name string) (Process, error) {
 	return nil, fmt.Errorf("%w: %q", errNoProcess, name)
 }
 
-// allocator is the running frequency allocator.
+// allocator is the running frequency allocator of the single node's cell.
 func (a *App) allocator() (*frequency.Allocator, error) {
-	return a.names.frequency.get()
+	c, err := a.cell(0)
+	if err != nil {
+		return nil, err
+	}
+	return c.allocator()
 }
 
-// overloadManager is the running overload manager.
+// overloadManager is the running overload manager of the single node's
+// cell.
 func (a *App) overloadManager() (*overload.Manager, error) {
-	return a.names.overload.get()
+	c, err := a.cell(0)
+	if err != nil {
+		return nil, err
+	}
+	return c.overloadManager()
 }
 
 // asProcess keeps a failed lookup's nil pointer out of the interface.

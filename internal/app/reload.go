@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"os/signal"
 	"syscall"
@@ -67,13 +68,21 @@ func (a *App) SetPoolString(s string) error {
 	return a.SetPool(pool)
 }
 
-// SetPool replaces the pool of the running allocator and remembers it.
+// SetPool replaces the pool of the running allocators (every cell's) and
+// remembers it for their restarts. The pool is checked first, so that a
+// bad one changes no cell.
 func (a *App) SetPool(pool []int) error {
-	if f := a.names.frequency.whereis(); f != nil {
-		if _, err := f.SetPool(pool); err != nil {
-			return err
-		}
+	if err := frequency.ValidatePool(pool); err != nil {
+		return err
 	}
+	var errs []error
+	a.eachCell(func(c *cell) {
+		if f := c.names.frequency.whereis(); f != nil {
+			if _, err := f.SetPool(pool); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	})
 	a.pool.Store(&pool)
-	return nil
+	return errors.Join(errs...)
 }

@@ -56,14 +56,14 @@ func (s *storms) raiseOn(n overload.Notifier) {
 // which died with the previous manager. It holds the locks those alarms are reported under,
 // so one that changes meanwhile reaches m exactly once: before the switch
 // it went to the old manager and is raised here, after it goes to m.
-func (a *App) publishOverload(m *overload.Manager) {
+func (a *App) publishOverload(c *cell, m *overload.Manager) {
 	a.storms.mu.Lock()
 	defer a.storms.mu.Unlock()
 	a.overloaded.mu.Lock()
 	defer a.overloaded.mu.Unlock()
 	a.storage.mu.Lock()
 	defer a.storage.mu.Unlock()
-	a.names.overload.register(m)
+	c.names.overload.register(m)
 	a.storms.raiseOn(m)
 	a.overloaded.raiseOn(m)
 	a.storage.raiseOn(m)

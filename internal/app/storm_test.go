@@ -45,7 +45,7 @@ func crashOverload(t *testing.T, a *App) *overload.Manager {
 	p.(interface{ Crash() }).Crash()
 	var next *overload.Manager
 	testutil.Eventually(t, waitLimit, "a new overload manager", func() bool {
-		next = a.names.overload.whereis()
+		next, _ = a.overloadManager()
 		return next != old
 	})
 	return next
