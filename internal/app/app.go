@@ -228,10 +228,22 @@ func (a *App) Handler() *httpapi.API {
 			return nil // not started yet
 		},
 
-		Allocator: func() (httpapi.Allocator, error) { return a.allocator() },
-		Overload:  func() (httpapi.OverloadManager, error) { return a.overloadManager() },
-		SetPool:   a.SetPool,
-		Process:   a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
+		Allocator: func(cell int) (httpapi.Allocator, error) {
+			c, err := a.cell(cell)
+			if err != nil {
+				return nil, err
+			}
+			return c.allocator()
+		},
+		Overload: func(cell int) (httpapi.OverloadManager, error) {
+			c, err := a.cell(cell)
+			if err != nil {
+				return nil, err
+			}
+			return c.overloadManager()
+		},
+		SetPool: func(cell int, pool []int) error { return a.SetPool(pool) },
+		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
 		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return a.Phones() },
 		Hub: a.hub, Calls: callStore{a.store.DB()},

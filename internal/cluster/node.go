@@ -18,19 +18,27 @@ type Config struct {
 	Hooks    Hooks
 	// OnNodeDown is told when a member goes (true) or comes back (false).
 	OnNodeDown func(node string, down bool)
+	Metrics    *Metrics
 	Log        zerolog.Logger
 }
 
 // Node is this process as a member of the cluster: its engine, its
 // presence, its leases.
 type Node struct {
-	Engine  *Engine
-	Schema  *Schema
-	Members *Members
-	Leases  *Leases
+	Engine    *Engine
+	Schema    *Schema
+	Members   *Members
+	Leases    *Leases
+	Directory *Directory
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	metrics *Metrics
+	log     zerolog.Logger
+	ctx     context.Context // cancelled by Leave
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	stops []func() // run by Leave, last first
 }
 
 // Join starts the engine, waits for JetStream (ctx bounds the wait: a node
@@ -50,21 +58,45 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		e.Close()
 		return nil, err
 	}
-	n := &Node{Engine: e, Schema: s}
+	n := &Node{Engine: e, Schema: s, metrics: cfg.Metrics, log: cfg.Log}
 	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
 		cfg.OnNodeDown, cfg.Log)
 	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, 1+len(cfg.Engine.Peers), cfg.Hooks, cfg.Log)
-	runCtx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
-	n.wg.Add(2)
-	go func() { defer n.wg.Done(); n.Members.run(runCtx) }()
-	go func() { defer n.wg.Done(); n.Leases.run(runCtx) }()
+	n.Directory = newDirectory(s.Location, cfg.Cells, cfg.Log)
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if err := n.Directory.load(ctx); err != nil {
+		n.cancel()
+		e.Close()
+		return nil, err
+	}
+	n.wg.Add(3)
+	go func() { defer n.wg.Done(); n.Members.run(n.ctx) }()
+	go func() { defer n.wg.Done(); n.Leases.run(n.ctx) }()
+	go func() { defer n.wg.Done(); n.Directory.watch(n.ctx) }()
 	return n, nil
+}
+
+// onStop registers fn to run when the node leaves.
+func (n *Node) onStop(fn func()) {
+	n.mu.Lock()
+	n.stops = append(n.stops, fn)
+	n.mu.Unlock()
+}
+
+func (n *Node) runStops() {
+	n.mu.Lock()
+	stops := n.stops
+	n.stops = nil
+	n.mu.Unlock()
+	for i := len(stops) - 1; i >= 0; i-- {
+		stops[i]()
+	}
 }
 
 // Leave releases this node's cells (the others take them at once), stops
 // its presence and closes the engine.
 func (n *Node) Leave() {
+	n.runStops()
 	n.cancel()
 	n.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
@@ -75,6 +107,7 @@ func (n *Node) Leave() {
 
 // crash stops the node as kill -9 would: no release, no goodbye (tests).
 func (n *Node) crash() {
+	n.runStops()
 	n.cancel()
 	n.Engine.Close()
 	n.wg.Wait()

@@ -17,6 +17,7 @@ const (
 	bucketCluster = "bsc_cluster" // what every node must agree on: the number of cells
 	bucketNodes   = "bsc_nodes"   // node presence: a key per node, renewed, expiring
 	bucketCells   = "bsc_cells"   // cell leases: a key per owned cell, renewed, expiring
+	bucketLoc     = "bsc_loc"     // the HLR location: a key per attached MSISDN, its cell
 )
 
 // Lease timing. A lease is renewed every renewEvery; a node that has not
@@ -36,7 +37,7 @@ const (
 
 // Schema is the cluster's buckets, made or bound by OpenSchema.
 type Schema struct {
-	Cluster, Nodes, Cells jetstream.KeyValue
+	Cluster, Nodes, Cells, Location jetstream.KeyValue
 }
 
 // OpenSchema makes (or binds) the buckets and checks that this node agrees
@@ -55,6 +56,9 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 	}
 	ttl.Bucket = bucketCells
 	if s.Cells, err = e.bucket(ctx, ttl); err != nil {
+		return nil, err
+	}
+	if s.Location, err = e.bucket(ctx, jetstream.KeyValueConfig{Bucket: bucketLoc, History: 1}); err != nil {
 		return nil, err
 	}
 	if err := s.agreeCells(ctx, cells); err != nil {

@@ -43,6 +43,15 @@ type OverloadManager interface {
 	SwapHandler(ctx context.Context, name, target string) error
 }
 
+// overload is the overload manager of the request's cell (?cell=).
+func (s *server) overload(r *http.Request) (OverloadManager, error) {
+	cell, err := s.cellOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Overload(cell)
+}
+
 func (s *server) mountAlarms(r chi.Router) {
 	r = need(r, s.Overload != nil, "overload manager")
 	r.Get("/api/v1/alarms", handle(s.listAlarms))
@@ -55,7 +64,7 @@ func (s *server) mountAlarms(r chi.Router) {
 }
 
 func (s *server) listAlarms(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -67,7 +76,7 @@ func (s *server) listAlarms(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -98,7 +107,7 @@ func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) readCounters(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -110,7 +119,7 @@ func (s *server) readCounters(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -123,7 +132,7 @@ func (s *server) listHandlers(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) addHandler(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -142,7 +151,7 @@ func (s *server) addHandler(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteHandler(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}
@@ -154,7 +163,7 @@ func (s *server) deleteHandler(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) swapHandler(w http.ResponseWriter, r *http.Request) error {
-	m, err := s.Overload()
+	m, err := s.overload(r)
 	if err != nil {
 		return err
 	}

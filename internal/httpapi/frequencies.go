@@ -29,6 +29,9 @@ const (
 type AllocationRequest struct {
 	Owner      string `json:"owner"`
 	TTLSeconds *int   `json:"ttl_seconds,omitempty"`
+	// Cell is the cell whose pool to take from: required when the cluster
+	// has more than one, 0 (or left out) on a single node.
+	Cell *int `json:"cell,omitempty"`
 }
 
 // PoolRequest is the body of PUT /api/v1/frequencies/pool.
@@ -54,8 +57,12 @@ func (s *server) mountFrequencies(r chi.Router) {
 	r.Put("/api/v1/frequencies/pool", handle(s.setPool))
 }
 
-func (s *server) frequencies(w http.ResponseWriter, _ *http.Request) error {
-	f, err := s.Allocator()
+func (s *server) frequencies(w http.ResponseWriter, r *http.Request) error {
+	cell, err := s.cellOf(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.Allocator(cell)
 	if err != nil {
 		return err
 	}
@@ -76,7 +83,11 @@ func (s *server) allocate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.Allocator()
+	cell, err := s.bodyCell(req.Cell)
+	if err != nil {
+		return err
+	}
+	f, err := s.Allocator(cell)
 	if err != nil {
 		return err
 	}
@@ -125,7 +136,11 @@ func (s *server) deallocate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("%w: frequency must be an integer", errInvalidRequest)
 	}
-	f, err := s.Allocator()
+	cell, err := s.cellOf(r)
+	if err != nil {
+		return err
+	}
+	f, err := s.Allocator(cell)
 	if err != nil {
 		return err
 	}
@@ -141,16 +156,20 @@ func (s *server) setPool(w http.ResponseWriter, r *http.Request) error {
 	if err := Decode(r, &req); err != nil {
 		return err
 	}
+	cell, err := s.cellOf(r)
+	if err != nil {
+		return err
+	}
 	// Only a running allocator takes a new pool here: with none, the app
 	// would just remember it for the next start, and there would be no view
 	// to answer with.
-	if _, err := s.Allocator(); err != nil {
+	if _, err := s.Allocator(cell); err != nil {
 		return err
 	}
 	if s.SetPool == nil {
 		return fmt.Errorf("%w: the frequency pool is fixed", errUnavailable)
 	}
-	if err := s.SetPool(req.Frequencies); err != nil {
+	if err := s.SetPool(cell, req.Frequencies); err != nil {
 		return err
 	}
 	// The current allocator again: a restart meanwhile started one with the

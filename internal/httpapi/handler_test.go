@@ -61,7 +61,7 @@ func (f *fakeAllocator) Deallocate(string, int) error { return frequency.ErrNotA
 func TestRoutesUseTheCurrentIncarnation(t *testing.T) {
 	var cur Allocator
 	restarting := fmt.Errorf("%w: frequency allocator restarting", errUnavailable)
-	h := newServer(Deps{Allocator: func() (Allocator, error) {
+	h := newServer(Deps{Allocator: func(int) (Allocator, error) {
 		if cur == nil {
 			return nil, restarting
 		}

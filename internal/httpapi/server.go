@@ -46,9 +46,14 @@ type Deps struct {
 
 	Coffee func() CoffeeMachines // the coffee machine registry; nil or nil result = 503 unavailable
 
-	Allocator func() (Allocator, error)       // the frequency allocator
-	Overload  func() (OverloadManager, error) // the overload manager, for the alarm and overload routes
-	SetPool   func(pool []int) error          // replaces the pool, also for later restarts; nil = 503
+	// The per-cell processes, by cell (a single node has cell 0 only): an
+	// unavailable error for a cell this node does not run.
+	Allocator func(cell int) (Allocator, error)       // the frequency allocator
+	Overload  func(cell int) (OverloadManager, error) // the overload manager, for the alarm and overload routes
+	SetPool   func(cell int, pool []int) error        // replaces the pool, also for later restarts; nil = 503
+	// Cluster routes requests to the node that owns what they name, in
+	// cluster mode; nil on a single node.
+	Cluster Cluster
 
 	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
 	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash
@@ -133,7 +138,7 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 		if s.Token != "" {
 			r.Use(bearerAuth(s.Token)) // before the limiter: strangers take no slot
 		}
-		r.Use(s.limiter.middleware)
+		r.Use(s.limiter.middleware, s.routeCluster)
 		s.mountService(r)
 		s.mountSupervision(r)
 		// Features mount here, one line each: s.mountFrequencies(r), ...

@@ -1,0 +1,146 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// Directory is the HLR location shared by the cluster: which cell each
+// attached phone is in (the book's ETS lookup table, but one that outlives
+// a node). It is a bucket of one key per attached MSISDN whose value is
+// the cell; every node keeps a copy in memory from a watch, for routing
+// and for controllers, which must never wait. An attach writes the key
+// before it is answered, and a node that misses a key in its copy (the
+// watch not there yet) asks the bucket: an attach answered on any node is
+// seen by a call set up on any other.
+type Directory struct {
+	kv    jetstream.KeyValue
+	cells int
+	log   zerolog.Logger
+
+	mu    sync.RWMutex
+	where map[uint64]int // MSISDN -> cell
+	ready chan struct{}  // closed once the initial values are in
+	once  sync.Once
+}
+
+func newDirectory(kv jetstream.KeyValue, cells int, log zerolog.Logger) *Directory {
+	return &Directory{kv: kv, cells: cells, log: log, where: map[uint64]int{}, ready: make(chan struct{})}
+}
+
+// load reads the whole bucket before the node serves.
+func (d *Directory) load(ctx context.Context) error {
+	lister, err := d.kv.ListKeys(ctx)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		return err
+	}
+	for range lister.Keys() {
+		// The watch, started next, delivers every current value first;
+		// listing here only proves the bucket answers.
+	}
+	return nil
+}
+
+// watch keeps the copy up to date until ctx ends.
+func (d *Directory) watch(ctx context.Context) {
+	w, err := d.kv.WatchAll(ctx)
+	if err != nil {
+		d.log.Error().Err(err).Msg("cannot watch the HLR location")
+		return
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			d.once.Do(func() { close(d.ready) })
+			continue
+		}
+		m, err := strconv.ParseUint(e.Key(), 10, 64)
+		if err != nil {
+			continue
+		}
+		d.mu.Lock()
+		if e.Operation() == jetstream.KeyValuePut {
+			if c, err := strconv.Atoi(string(e.Value())); err == nil {
+				d.where[m] = c
+			}
+		} else {
+			delete(d.where, m)
+		}
+		d.mu.Unlock()
+	}
+}
+
+// Ready is closed once the copy holds every location written before the
+// node started watching.
+func (d *Directory) Ready() <-chan struct{} { return d.ready }
+
+// Cell is the cell of an attached phone, from the copy.
+func (d *Directory) Cell(msisdn uint64) (int, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	c, ok := d.where[msisdn]
+	return c, ok
+}
+
+// Lookup is Cell, asking the bucket when the copy does not know.
+func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool) {
+	if c, ok := d.Cell(msisdn); ok {
+		return c, true
+	}
+	e, err := d.kv.Get(ctx, strconv.FormatUint(msisdn, 10))
+	if err != nil {
+		return 0, false
+	}
+	c, err := strconv.Atoi(string(e.Value()))
+	return c, err == nil
+}
+
+// Attached records that msisdn is attached in cell; it returns once the
+// cluster has it.
+func (d *Directory) Attached(ctx context.Context, msisdn uint64, cell int) error {
+	_, err := d.kv.Put(ctx, strconv.FormatUint(msisdn, 10), []byte(strconv.Itoa(cell)))
+	if err == nil {
+		d.mu.Lock()
+		d.where[msisdn] = cell
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// Detached forgets msisdn's location.
+func (d *Directory) Detached(ctx context.Context, msisdn uint64) error {
+	err := d.kv.Delete(ctx, strconv.FormatUint(msisdn, 10))
+	d.mu.Lock()
+	delete(d.where, msisdn)
+	d.mu.Unlock()
+	return err
+}
+
+// InCell is the MSISDNs attached in cell, from the copy: what a node taking
+// the cell over attaches again.
+func (d *Directory) InCell(cell int) []uint64 {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []uint64
+	for m, c := range d.where {
+		if c == cell {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// HomeCell is the cell of a phone attached without naming one: a stable
+// hash of its number.
+func (d *Directory) HomeCell(msisdn uint64) int {
+	x := msisdn * 0x9e3779b97f4a7c15
+	return int((x >> 32) % uint64(d.cells))
+}

@@ -1,0 +1,84 @@
+package cluster
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the cluster metrics of docs/cluster.md; a nil *Metrics
+// records nothing.
+type Metrics struct {
+	nodes     *prometheus.GaugeVec
+	owned     prometheus.Gauge
+	takeovers *prometheus.CounterVec
+	takeover  prometheus.Histogram
+	messages  *prometheus.CounterVec
+	forwarded *prometheus.CounterVec
+}
+
+// NewMetrics registers them on reg, every labelled series at zero.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		nodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bsc_cluster_nodes",
+			Help: "Cluster nodes by state, as this node sees them."}, []string{"state"}),
+		owned: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bsc_cells_owned", Help: "Cells this node owns."}),
+		takeovers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bsc_cell_takeovers_total",
+			Help: "Cells this node took, by reason: failover (the owner was gone) or handoff (given)."}, []string{"reason"}),
+		takeover: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bsc_cell_takeover_duration_seconds",
+			Help:    "From taking a cell's lease to serving it (phones attached again).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bsc_internode_messages_total",
+			Help: "Messages between nodes, by kind (event, ack, http) and direction (in, out)."}, []string{"kind", "direction"}),
+		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bsc_forwarded_requests_total",
+			Help: "API requests this node forwarded to the owner of what they name, by route."}, []string{"route"}),
+	}
+	for _, s := range []string{StateUp, StateDraining, StateDown} {
+		m.nodes.WithLabelValues(s)
+	}
+	for _, r := range []string{"failover", "handoff"} {
+		m.takeovers.WithLabelValues(r)
+	}
+	for _, k := range []string{"event", "ack", "http"} {
+		for _, d := range []string{"in", "out"} {
+			m.messages.WithLabelValues(k, d)
+		}
+	}
+	reg.MustRegister(m.nodes, m.owned, m.takeovers, m.takeover, m.messages, m.forwarded)
+	return m
+}
+
+func (m *Metrics) message(kind, direction string) {
+	if m != nil {
+		m.messages.WithLabelValues(kind, direction).Inc()
+	}
+}
+
+// Forwarded counts a request forwarded on route (a chi pattern).
+func (m *Metrics) Forwarded(route string) {
+	if m != nil {
+		m.forwarded.WithLabelValues(route).Inc()
+	}
+}
+
+// TookOver counts a cell taken, and how long it took to serve it.
+func (m *Metrics) TookOver(reason string, seconds float64) {
+	if m != nil {
+		m.takeovers.WithLabelValues(reason).Inc()
+		m.takeover.Observe(seconds)
+	}
+}
+
+// SetOwned sets the number of cells owned.
+func (m *Metrics) SetOwned(n int) {
+	if m != nil {
+		m.owned.Set(float64(n))
+	}
+}
+
+// SetNodes sets the nodes by state.
+func (m *Metrics) SetNodes(up, draining, down int) {
+	if m != nil {
+		m.nodes.WithLabelValues(StateUp).Set(float64(up))
+		m.nodes.WithLabelValues(StateDraining).Set(float64(draining))
+		m.nodes.WithLabelValues(StateDown).Set(float64(down))
+	}
+}

@@ -1,0 +1,444 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/hlr"
+)
+
+// Cluster is what the HTTP layer needs of cluster mode (docs/cluster.md):
+// who owns a cell, where a phone is, and a way to carry a request to
+// another node. Any node answers every route: a request for something a
+// cell owned elsewhere has is forwarded to the owner and answered as if
+// local; a per-cell read that names no cell asks every cell.
+type Cluster interface {
+	Node() string
+	Cells() int
+	// Owner is the node acting for cell now, "" when none; local tells
+	// whether it is this one.
+	Owner(cell int) (node string, local bool)
+	// PhoneCell is the cell of an attached phone, false when it is not
+	// attached anywhere.
+	PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool)
+	// HomeCell is the cell of a phone attached without naming one.
+	HomeCell(m hlr.MSISDN) int
+	// Forward carries a request, as bytes, to node and returns its answer.
+	Forward(ctx context.Context, node string, req []byte, timeout time.Duration) ([]byte, error)
+	// Forwarded counts a request forwarded on route.
+	Forwarded(route string)
+}
+
+// forwardedHeader marks a request forwarded by another node: its receiver
+// serves it, never forwards it again.
+const forwardedHeader = "Bsc-Forwarded-By"
+
+// maxForwardedAnswer bounds an answer carried back to the forwarding node.
+const maxForwardedAnswer = 8 << 20
+
+var errUnowned = fmt.Errorf("%w: the cell has no owner now (failing over?)", errUnavailable)
+
+// routeCluster forwards a request for a cell this node does not act for
+// to the node that does, and spreads a per-cell read that names no cell
+// over every cell. Everything else, and every request already forwarded,
+// is served here.
+func (s *server) routeCluster(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Cluster == nil || r.Header.Get(forwardedHeader) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		cell, spread, err := s.target(r)
+		switch {
+		case err != nil:
+			WriteError(w, r, err)
+		case spread != nil:
+			if err := spread(w, r); err != nil {
+				WriteError(w, r, err)
+			}
+		case cell < 0:
+			next.ServeHTTP(w, r)
+		default:
+			s.toCell(w, r, next, cell)
+		}
+	})
+}
+
+// toCell serves r here if this node acts for cell, else at its owner.
+func (s *server) toCell(w http.ResponseWriter, r *http.Request, next http.Handler, cell int) {
+	node, local := s.Cluster.Owner(cell)
+	switch {
+	case local:
+		next.ServeHTTP(w, r)
+	case node == "":
+		WriteError(w, r, errUnowned)
+	default:
+		if err := s.forward(w, r, node); err != nil {
+			WriteError(w, r, err)
+		}
+	}
+}
+
+// target is where r goes: a cell (-1: served here, whatever the cell),
+// or a spread over every cell.
+func (s *server) target(r *http.Request) (cell int, spread handler, err error) {
+	pattern := routePattern(r)
+	q := r.URL.Query()
+	switch pattern {
+	case "/api/v1/phones/{msisdn}", "/api/v1/phones/{msisdn}/actions", "/api/v1/phones/{msisdn}/events":
+		if pattern == "/api/v1/phones/{msisdn}/events" && acceptsEventStream(r) {
+			return -1, nil, nil // streams are served here, from the cluster's replies
+		}
+		m, err := hlr.ParseMSISDN(chi.URLParam(r, "msisdn"))
+		if err != nil {
+			return -1, nil, nil // the handler says why
+		}
+		if c, ok := s.Cluster.PhoneCell(r.Context(), m); ok {
+			return c, nil, nil
+		}
+		return -1, nil, nil // not attached: answered here
+	case "/api/v1/phones":
+		if r.Method != http.MethodPost {
+			return -1, s.spreadList("msisdn"), nil
+		}
+		var req struct {
+			MSISDN string `json:"msisdn"`
+			Cell   *int   `json:"cell"`
+		}
+		if !peekJSON(r, &req) {
+			return -1, nil, nil
+		}
+		if req.Cell != nil {
+			return *req.Cell, nil, nil
+		}
+		m, err := hlr.ParseMSISDN(req.MSISDN)
+		if err != nil {
+			return -1, nil, nil
+		}
+		return s.Cluster.HomeCell(m), nil, nil
+	case "/api/v1/processes/{name}", "/api/v1/processes/{name}/trace":
+		return s.processCell(r, chi.URLParam(r, "name"))
+	case "/api/v1/frequencies/allocations":
+		var req struct {
+			Cell *int `json:"cell"`
+		}
+		if peekJSON(r, &req) && req.Cell != nil {
+			return *req.Cell, nil, nil
+		}
+		return -1, nil, nil // the handler asks for the cell
+	case "/api/v1/frequencies", "/api/v1/frequencies/allocations/{frequency}", "/api/v1/frequencies/pool",
+		"/api/v1/overload/counters", "/api/v1/overload/handlers", "/api/v1/overload/handlers/{name}",
+		"/api/v1/alarms", "/api/v1/alarms/history":
+		if v := q.Get("cell"); v != "" {
+			c, err := s.cellOf(r)
+			return c, nil, err
+		}
+		switch {
+		case pattern == "/api/v1/alarms" || pattern == "/api/v1/alarms/history":
+			return -1, s.spreadItems, nil
+		case r.Method == http.MethodGet || pattern == "/api/v1/frequencies/pool":
+			return -1, s.spreadCells, nil
+		}
+		if s.cells() > 1 {
+			return 0, nil, fmt.Errorf("%w: ?cell= is required: the cluster has %d cells", errInvalidRequest, s.cells())
+		}
+		return 0, nil, nil
+	}
+	if strings.HasPrefix(pattern, "/api/v1/overload/handlers/{name}") { // :swap
+		if q.Get("cell") == "" && s.cells() > 1 {
+			return 0, nil, fmt.Errorf("%w: ?cell= is required: the cluster has %d cells", errInvalidRequest, s.cells())
+		}
+		c, err := s.cellOf(r)
+		return c, nil, err
+	}
+	return -1, nil, nil
+}
+
+// processCell is the cell of a process name: cell:N/... or phone:MSISDN.
+func (s *server) processCell(r *http.Request, name string) (int, handler, error) {
+	if rest, ok := strings.CutPrefix(name, "cell:"); ok {
+		n, _, _ := strings.Cut(rest, "/")
+		if c, err := strconv.Atoi(n); err == nil && c >= 0 && c < s.cells() {
+			return c, nil, nil
+		}
+		return -1, nil, nil
+	}
+	if rest, ok := strings.CutPrefix(name, "phone:"); ok {
+		if m, err := hlr.ParseMSISDN(rest); err == nil {
+			if c, ok := s.Cluster.PhoneCell(r.Context(), m); ok {
+				return c, nil, nil
+			}
+		}
+	}
+	return -1, nil, nil
+}
+
+// peekJSON decodes r's JSON body into v, leaving the body to be read
+// again; false if it is not JSON (the handler says why).
+func peekJSON(r *http.Request, v any) bool {
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return err == nil && json.Unmarshal(body, v) == nil
+}
+
+// forward carries r to node and writes its answer.
+func (s *server) forward(w http.ResponseWriter, r *http.Request, node string) error {
+	s.Cluster.Forwarded(routePattern(r))
+	out := r.Clone(r.Context())
+	out.Header.Set(forwardedHeader, s.Cluster.Node())
+	out.Header.Del("Accept-Encoding")
+	var req bytes.Buffer
+	if err := out.Write(&req); err != nil {
+		return fmt.Errorf("%w: %v", errInvalidRequest, err)
+	}
+	timeout := 10 * time.Second
+	if wait := r.URL.Query().Get("wait"); wait != "" {
+		timeout += MaxWait
+	}
+	raw, err := s.Cluster.Forward(r.Context(), node, req.Bytes(), timeout)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), r)
+	if err != nil {
+		return fmt.Errorf("%w: a bad answer from node %s: %v", errUnavailable, node, err)
+	}
+	defer res.Body.Close()
+	for k, vs := range res.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(res.StatusCode)
+	_, _ = io.Copy(w, res.Body)
+	return nil
+}
+
+// ServeForwarded answers a request another node forwarded, as bytes.
+func (a *API) ServeForwarded(ctx context.Context, raw []byte) []byte {
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return answerBytes(http.StatusBadRequest, Problem{Type: ProblemType(errcode.InvalidRequest), Title: "Bad Request",
+			Status: http.StatusBadRequest, Detail: "a forwarded request that does not parse", Code: errcode.InvalidRequest.String()})
+	}
+	req = req.WithContext(ctx)
+	req.RequestURI = ""
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	a.ServeHTTP(rec, req)
+	res := &http.Response{StatusCode: rec.status, ProtoMajor: 1, ProtoMinor: 1, Header: rec.header,
+		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len())}
+	var out bytes.Buffer
+	_ = res.Write(&out)
+	return out.Bytes()
+}
+
+// RefuseForwarded answers a forwarded request this node has no room for.
+func RefuseForwarded([]byte) []byte {
+	return answerBytes(http.StatusServiceUnavailable, Problem{Type: ProblemType(errcode.Overloaded), Title: "Service Unavailable",
+		Status: http.StatusServiceUnavailable, Detail: "too many forwarded requests: retry later", Code: errcode.Overloaded.String()})
+}
+
+func answerBytes(status int, p Problem) []byte {
+	body, _ := json.Marshal(p)
+	res := &http.Response{StatusCode: status, ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"application/problem+json"}, "Retry-After": {"1"}},
+		Body:   io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
+	var out bytes.Buffer
+	_ = res.Write(&out)
+	return out.Bytes()
+}
+
+// recorder is the ResponseWriter of a forwarded request: it keeps the
+// answer, up to maxForwardedAnswer, to carry back.
+type recorder struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	if r.body.Len()+len(b) > maxForwardedAnswer {
+		return 0, errors.New("forwarded answer too large")
+	}
+	return r.body.Write(b)
+}
+
+// cellAnswer is one cell's answer to a spread request.
+type cellAnswer struct {
+	cell   int
+	status int
+	body   []byte
+	err    error
+}
+
+// ask serves r for cell (here, or at its owner) and returns the answer.
+func (s *server) ask(r *http.Request, cell int) cellAnswer {
+	q := r.URL.Query()
+	q.Set("cell", strconv.Itoa(cell))
+	u := *r.URL
+	u.RawQuery = q.Encode()
+	sub := r.Clone(r.Context())
+	sub.URL = &u
+	sub.RequestURI = ""
+	node, local := s.Cluster.Owner(cell)
+	if node == "" {
+		return cellAnswer{cell: cell, err: errUnowned}
+	}
+	if local {
+		sub.Header.Set(forwardedHeader, s.Cluster.Node())
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	if local {
+		s.router.ServeHTTP(rec, sub)
+	} else if err := s.forward(rec, sub, node); err != nil {
+		return cellAnswer{cell: cell, err: err}
+	}
+	return cellAnswer{cell: cell, status: rec.status, body: rec.body.Bytes()}
+}
+
+// askAll asks every cell, at once.
+func (s *server) askAll(r *http.Request) []cellAnswer {
+	out := make([]cellAnswer, s.cells())
+	done := make(chan struct{}, len(out))
+	for c := range out {
+		go func() {
+			out[c] = s.ask(r, c)
+			done <- struct{}{}
+		}()
+	}
+	for range out {
+		<-done
+	}
+	return out
+}
+
+// spreadCells answers a per-cell route that names no cell with every
+// cell's answer: {"cells": [{"cell": N, ...its body...}, ...]}, or the
+// problem that cell's owner answered.
+func (s *server) spreadCells(w http.ResponseWriter, r *http.Request) error {
+	var cells []map[string]any
+	for _, a := range s.askAll(r) {
+		entry := map[string]any{}
+		switch {
+		case a.err != nil:
+			entry["error"] = problemOf(r, a.err)
+		case a.status >= 300:
+			var p map[string]any
+			_ = json.Unmarshal(a.body, &p)
+			entry["error"] = p
+		default:
+			_ = json.Unmarshal(a.body, &entry)
+		}
+		entry["cell"] = a.cell
+		cells = append(cells, entry)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"cells": cells})
+	return nil
+}
+
+// spreadItems answers a list route that names no cell with every cell's
+// items, each tagged with its cell.
+func (s *server) spreadItems(w http.ResponseWriter, r *http.Request) error {
+	items := []map[string]any{}
+	for _, a := range s.askAll(r) {
+		if a.err != nil || a.status >= 300 {
+			continue // a cell failing over has nothing to show
+		}
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		_ = json.Unmarshal(a.body, &page)
+		for _, it := range page.Items {
+			it["cell"] = a.cell
+			items = append(items, it)
+		}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+// spreadList answers a paged list (GET /api/v1/phones) from every cell:
+// each cell's page after the cursor, merged in key order, cut at the
+// limit; the cursor of the next page is the last key shown.
+func (s *server) spreadList(key string) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		p, err := ParsePage(r)
+		if err != nil {
+			return err
+		}
+		var items []map[string]any
+		more := false
+		for _, a := range s.askAll(r) {
+			if a.err != nil || a.status >= 300 {
+				continue
+			}
+			var page struct {
+				Items []map[string]any `json:"items"`
+				Next  string           `json:"next"`
+			}
+			_ = json.Unmarshal(a.body, &page)
+			more = more || page.Next != ""
+			for _, it := range page.Items {
+				it["cell"] = a.cell
+				items = append(items, it)
+			}
+		}
+		sortByKey(items, key)
+		l := List[map[string]any]{Items: items}
+		if len(items) > p.Limit {
+			l.Items, more = items[:p.Limit], true
+		}
+		if more && len(l.Items) > 0 {
+			l.Next = cursor(fmt.Sprint(l.Items[len(l.Items)-1][key]))
+		}
+		if l.Items == nil {
+			l.Items = []map[string]any{}
+		}
+		WriteJSON(w, http.StatusOK, l)
+		return nil
+	}
+}
+
+// problemOf is the problem body WriteError would answer err with.
+func problemOf(r *http.Request, err error) Problem {
+	rec := &recorder{header: http.Header{}}
+	WriteError(rec, r, err)
+	var p Problem
+	_ = json.Unmarshal(rec.body.Bytes(), &p)
+	return p
+}
+
+// sortByKey sorts items by the string of their key (MSISDNs sort as
+// numbers: shorter first, as hlr.MSISDN does).
+func sortByKey(items []map[string]any, key string) {
+	slices.SortFunc(items, func(a, b map[string]any) int {
+		x, y := fmt.Sprint(a[key]), fmt.Sprint(b[key])
+		if len(x) != len(y) {
+			return len(x) - len(y)
+		}
+		return strings.Compare(x, y)
+	})
+}
