@@ -124,6 +124,22 @@ func (r *Registry[T]) List(after MSISDN, limit int) []MSISDN {
 	return buf
 }
 
+// Values returns every controller, shard by shard (a snapshot per shard),
+// for the rare sweeps over all phones, such as telling those whose peer's
+// cell changed owner.
+func (r *Registry[T]) Values() []T {
+	var out []T
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		for _, v := range sh.m {
+			out = append(out, v)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
 // Clear empties the registry and gives its memory back, as a restarted
 // supervisor starts with empty tables.
 func (r *Registry[T]) Clear() {

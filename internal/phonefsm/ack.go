@@ -17,10 +17,16 @@ import (
 // carries it on, every record it writes notes its ticket, and the ack is
 // done once every message carrying it has been handled (or dropped). The
 // action then waits for the newest ticket to be committed.
+//
+// An event sent to another node carries the ack's id instead (exchange.go):
+// the receiving node handles it under an ack of its own whose end it
+// reports back, with whether the records written under it were committed.
 type ack struct {
 	pending atomic.Int32  // messages carrying the ack not yet handled
 	ticket  atomic.Uint64 // the newest record written on the action's behalf
 	done    chan struct{} // closed when pending reaches 0
+	failed  atomic.Pointer[error]
+	onDone  func(*ack) // set before the ack is shared; nil: none
 }
 
 // newAck is the ack of one action message, pending until it is handled.
@@ -41,6 +47,9 @@ func (a *ack) hold() {
 func (a *ack) handled() {
 	if a != nil && a.pending.Add(-1) == 0 {
 		close(a.done)
+		if a.onDone != nil {
+			a.onDone(a)
+		}
 	}
 }
 
@@ -57,6 +66,10 @@ func (a *ack) wrote(t calls.Ticket) {
 	}
 }
 
+// fail notes why records written on a's behalf elsewhere are not known to
+// be committed; the first reason stays.
+func (a *ack) fail(err error) { a.failed.CompareAndSwap(nil, &err) }
+
 // wait waits until every message carrying a was handled (the peer's
 // controller runs right after ours, nearly always on our goroutine, so
 // this is done before it is asked) and the newest record written on its
@@ -70,6 +83,9 @@ func (a *ack) wait(ctx context.Context, records Recorder) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	if err := a.failed.Load(); err != nil {
+		return *err
 	}
 	return records.Wait(ctx, calls.Ticket(a.ticket.Load()))
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // nopRecords drops records: the writer is measured in internal/calls.
-type nopRecords struct{}
+type nopRecords struct{ NoNotes }
 
 func (nopRecords) Reserve() error                           { return nil }
 func (nopRecords) Record(calls.Record) calls.Ticket         { return 0 }
@@ -80,7 +80,10 @@ func BenchmarkCallCycle(b *testing.B) {
 }
 
 // sqliteRecords commits records through the real writer.
-type sqliteRecords struct{ w *calls.Writer }
+type sqliteRecords struct {
+	NoNotes
+	w *calls.Writer
+}
 
 func (r sqliteRecords) Reserve() error { return r.w.Reserve() }
 
@@ -109,7 +112,7 @@ func benchCycles(b *testing.B, pairs int, full bool) {
 		}
 		defer st.Close()
 		writer = calls.NewWriter(st.DB(), calls.WriterConfig{Log: zerolog.Nop()})
-		w.phones.records = sqliteRecords{writer}
+		w.phones.records = sqliteRecords{w: writer}
 	}
 	ms := make([]hlr.MSISDN, 2*pairs)
 	for i := range ms {

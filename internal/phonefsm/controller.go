@@ -59,7 +59,9 @@ func newController(p *Phones, m hlr.MSISDN, dev hw.Device, exit sup.ExitFunc) *C
 func (c *Controller) MSISDN() hlr.MSISDN { return c.msisdn }
 
 // Ref names this controller.
-func (c *Controller) Ref() Ref { return Ref{MSISDN: c.msisdn, Inc: c.inc, local: c} }
+func (c *Controller) Ref() Ref {
+	return Ref{MSISDN: c.msisdn, Inc: c.inc, Cell: c.phones.cell, Epoch: c.phones.epoch, local: c}
+}
 
 // Status is a phone as the API shows it.
 type Status struct {
@@ -68,6 +70,10 @@ type Status struct {
 	Peer      *hlr.MSISDN `json:"peer,omitempty"`
 	Frequency int         `json:"frequency,omitempty"`
 	Since     time.Time   `json:"since"`
+	// Where the phone is, in cluster mode: its cell and the node that owns
+	// it (the service fills them in).
+	Cell *int   `json:"cell,omitempty"`
+	Node string `json:"node,omitempty"`
 }
 
 // Status reads the controller's state.

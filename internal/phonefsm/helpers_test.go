@@ -32,6 +32,7 @@ func (f freqs) Release(owner string, fr int) { _ = f.a.Deallocate(owner, fr) }
 // (from 1). Reserve and Wait fail with reserveErr and waitErr when set,
 // and Wait notes the tickets it was asked for.
 type records struct {
+	NoNotes
 	mu         sync.Mutex
 	list       []calls.Record
 	waited     []calls.Ticket
@@ -103,9 +104,12 @@ func (a *alarms) balance() int {
 // world is a phones supervisor with its phones, a real allocator and a
 // real device hub.
 type world struct {
-	t       testing.TB
-	sup     *sup.Supervisor
-	phones  *Phones
+	t      testing.TB
+	sup    *sup.Supervisor
+	phones *Phones
+	// A split world's phones are in two cells on two "nodes" joined by an
+	// in-process network: phone 1 in cell 0, the others in cell 1.
+	split   map[hlr.MSISDN]*Phones
 	alloc   *frequency.Allocator
 	hub     *hw.Hub
 	records *records
@@ -135,6 +139,109 @@ func newWorld(t testing.TB, pool []int) *world {
 	return w
 }
 
+// newSplitWorld is a world whose phone 1 is on one node and the others
+// on another: every event between 1 and them goes through the exchanges
+// and the network, as between cluster nodes.
+func newSplitWorld(t testing.TB, pool []int) *world {
+	t.Helper()
+	w := newWorld(t, pool)
+	net := newFakeNet(t)
+	w.split = map[hlr.MSISDN]*Phones{}
+	for cell, numbers := range [][]string{{"1"}, {"2", "3", "4"}} {
+		s, err := sup.Start(context.Background(), sup.Spec{Name: "phones", Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600,
+			Template: sup.ChildSpec{Name: "phone", Restart: sup.Transient, Shutdown: 2 * time.Second}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := NewExchange(net, nil, zerolog.Nop())
+		p := New(s, Config{Freq: freqs{w.alloc}, Records: w.records, Log: zerolog.Nop(),
+			OnDetach: func(m hlr.MSISDN) { w.hub.Remove(m.String()) }, Exchange: ex, Cell: cell, Epoch: 1})
+		net.own(cell, ex)
+		for _, n := range numbers {
+			m := w.m(n)
+			w.split[m] = p
+			net.locate(m, cell)
+		}
+		t.Cleanup(func() {
+			s.Stop()
+			<-s.Done()
+		})
+	}
+	return w
+}
+
+// set is the phone set phone m is in.
+func (w *world) set(m hlr.MSISDN) *Phones {
+	if p := w.split[m]; p != nil {
+		return p
+	}
+	return w.phones
+}
+
+// fakeNet carries envelopes between exchanges on a goroutine of its own,
+// asynchronously, as NATS does between nodes.
+type fakeNet struct {
+	mu     sync.Mutex
+	where  map[hlr.MSISDN]int
+	owners map[int]*Exchange
+	q      chan Envelope
+}
+
+func newFakeNet(t testing.TB) *fakeNet {
+	n := &fakeNet{where: map[hlr.MSISDN]int{}, owners: map[int]*Exchange{}, q: make(chan Envelope, 1024)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for env := range n.q {
+			n.mu.Lock()
+			ex := n.owners[int(env.To.Cell)]
+			n.mu.Unlock()
+			if ex != nil {
+				ex.Receive(env)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(n.q); <-done })
+	return n
+}
+
+func (n *fakeNet) own(cell int, ex *Exchange) {
+	n.mu.Lock()
+	n.owners[cell] = ex
+	n.mu.Unlock()
+}
+
+func (n *fakeNet) locate(m hlr.MSISDN, cell int) {
+	n.mu.Lock()
+	n.where[m] = cell
+	n.mu.Unlock()
+}
+
+func (n *fakeNet) Locate(m hlr.MSISDN) (int, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.where[m]
+	return c, ok
+}
+
+func (n *fakeNet) Epoch(cell int) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.owners[cell] == nil {
+		return 0
+	}
+	return 1
+}
+
+func (n *fakeNet) Send(env Envelope) bool {
+	select {
+	case n.q <- env:
+		return true
+	default:
+		return false
+	}
+}
+
 func (w *world) m(s string) hlr.MSISDN {
 	m, err := hlr.ParseMSISDN(s)
 	if err != nil {
@@ -145,7 +252,7 @@ func (w *world) m(s string) hlr.MSISDN {
 
 func (w *world) attach(numbers ...string) {
 	for _, n := range numbers {
-		if _, err := w.phones.Attach(context.Background(), w.m(n), w.hub.Device(n)); err != nil {
+		if _, err := w.set(w.m(n)).Attach(context.Background(), w.m(n), w.hub.Device(n)); err != nil {
 			w.t.Fatalf("attach %s: %v", n, err)
 		}
 	}
@@ -162,7 +269,7 @@ func (w *world) act(who string, a Action, to string) error {
 // actOn acts on m and waits for the action's commit, as the service does
 // before it answers.
 func (w *world) actOn(m hlr.MSISDN, a Action, to hlr.MSISDN) error {
-	_, c, err := w.phones.Act(context.Background(), m, a, to)
+	_, c, err := w.set(m).Act(context.Background(), m, a, to)
 	if err != nil {
 		return err
 	}
@@ -171,7 +278,7 @@ func (w *world) actOn(m hlr.MSISDN, a Action, to hlr.MSISDN) error {
 
 // detach detaches who and waits for the commit of its call's record.
 func (w *world) detach(who string) error {
-	c, err := w.phones.Detach(context.Background(), w.m(who))
+	c, err := w.set(w.m(who)).Detach(context.Background(), w.m(who))
 	if err != nil {
 		return err
 	}
@@ -186,7 +293,7 @@ func (w *world) mustAct(who string, a Action, to string) {
 }
 
 func (w *world) state(who string) string {
-	st, err := w.phones.Get(w.m(who))
+	st, err := w.set(w.m(who)).Get(w.m(who))
 	if err != nil {
 		return "detached"
 	}

@@ -66,16 +66,31 @@ type message struct {
 }
 
 // Ref names a controller the way an Erlang pid names a process: its
-// phone's number and its incarnation (a restarted controller is another
-// process, and a message for the old one is stale), and the controller
-// itself when it runs on this node, which keeps the local path as fast as
-// a pointer. Controllers name their peers only by Ref and reach them only
-// through the send seam (Phones.deliver).
+// phone's number, its incarnation (a restarted controller is another
+// process, and a message for the old one is stale), the cell it runs in
+// and the epoch of that cell's owner (in cluster mode a cell moves between
+// nodes, and each owner numbers its incarnations afresh), and the
+// controller itself when it runs on this node, which keeps the local path
+// as fast as a pointer. Controllers name their peers only by Ref and reach
+// them only through the send seam (Phones.deliver).
+//
+// A Ref to a phone on another node, made from the HLR location, does not
+// know the incarnation yet (Inc 0): the peer's first answer tells it.
 type Ref struct {
 	MSISDN hlr.MSISDN
 	Inc    uint32
+	Cell   int32
+	Epoch  uint64
 	local  *Controller
 }
 
 // Is tells whether r and o name the same process.
-func (r Ref) Is(o Ref) bool { return r.MSISDN == o.MSISDN && r.Inc == o.Inc }
+func (r Ref) Is(o Ref) bool {
+	return r.MSISDN == o.MSISDN && r.Inc == o.Inc && r.Cell == o.Cell && r.Epoch == o.Epoch
+}
+
+// completes tells whether o is the process r names without knowing its
+// incarnation: a remote peer's first answer.
+func (r Ref) completes(o Ref) bool {
+	return r.Inc == 0 && r.local == nil && r.MSISDN == o.MSISDN && r.Cell == o.Cell && r.Epoch == o.Epoch
+}

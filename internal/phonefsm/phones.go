@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -26,6 +27,11 @@ type Recorder interface {
 	// Reserve promises room for the record of a call about to leave idle;
 	// an error sheds the call. Every reservation is taken by one Record.
 	Reserve() error
+	// Open notes a call just set up (caller, callee, setup time), so that
+	// in cluster mode it gets its record even if this node dies before it
+	// ends; the call action waits for its ticket. A single node needs no
+	// note: it returns 0.
+	Open(caller, callee hlr.MSISDN, setupAt time.Time) calls.Ticket
 	// Record takes a finished call's record without blocking and returns
 	// the ticket Wait takes.
 	Record(calls.Record) calls.Ticket
@@ -33,6 +39,13 @@ type Recorder interface {
 	// (within a bound of its own) when it is not.
 	Wait(ctx context.Context, t calls.Ticket) error
 }
+
+// NoNotes is the Open of a single node's recorder, to embed: a single
+// node notes nothing when a call is set up.
+type NoNotes struct{}
+
+// Open returns the ticket that is always committed.
+func (NoNotes) Open(hlr.MSISDN, hlr.MSISDN, time.Time) calls.Ticket { return 0 }
 
 // Config is what the phones of one phones-supervisor incarnation share.
 type Config struct {
@@ -43,6 +56,11 @@ type Config struct {
 	// OnDetach is told when a phone detached (its controller stopped
 	// normally): the service removes its device and notes the time.
 	OnDetach func(hlr.MSISDN)
+	// Cluster mode: the node's exchange, and the cell these phones are in
+	// with the epoch of this node's ownership. nil: a single node.
+	Exchange *Exchange
+	Cell     int
+	Epoch    uint64
 }
 
 // Phones is the set of attached phones of one incarnation of the phones
@@ -59,6 +77,9 @@ type Phones struct {
 	metrics *Metrics
 	log     zerolog.Logger
 	onDet   func(hlr.MSISDN)
+	ex      *Exchange
+	cell    int32
+	epoch   uint64
 }
 
 // New makes the phone set of the running phones supervisor s.
@@ -66,8 +87,17 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 	if cfg.OnDetach == nil {
 		cfg.OnDetach = func(hlr.MSISDN) {}
 	}
-	return &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
-		onDet: cfg.OnDetach, rt: sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: cfg.Metrics.mailbox})}
+	p := &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
+		onDet: cfg.OnDetach, ex: cfg.Exchange, cell: int32(cfg.Cell), epoch: cfg.Epoch}
+	if p.ex == nil {
+		p.rt = sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: cfg.Metrics.mailbox})
+	} else {
+		// Every cell of the node shares the exchange's runtime, so that a
+		// call between two of them runs as within one.
+		p.rt = p.ex.rt
+		p.ex.add(p)
+	}
+	return p
 }
 
 // delivery is what became of an event sent through the seam.
@@ -82,11 +112,14 @@ const (
 
 // deliver is the send seam: the one way an event reaches another
 // controller. Here, through the Ref's controller, run next on x. A Ref
-// with no local controller names one on another node, which this node
-// cannot reach (cluster mode routes it there).
+// with no local controller names one on another node, which the exchange
+// reaches (cluster mode).
 func (p *Phones) deliver(x *sup.Exec[message], to Ref, m message, shed bool) delivery {
 	if to.local == nil {
-		return peerUnreachable
+		if p.ex == nil {
+			return peerUnreachable
+		}
+		return p.ex.send(to, m)
 	}
 	m.ack.hold()
 	ok, full := to.local.Post(x, m, shed)
@@ -104,6 +137,9 @@ func (p *Phones) deliver(x *sup.Exec[message], to Ref, m message, shed bool) del
 func (p *Phones) resolve(m hlr.MSISDN) (Ref, bool) {
 	c, ok := p.reg.Lookup(m)
 	if !ok {
+		if p.ex != nil {
+			return p.ex.resolve(m)
+		}
 		return Ref{}, false
 	}
 	return c.Ref(), true
@@ -182,7 +218,8 @@ func (p *Phones) Act(ctx context.Context, m hlr.MSISDN, a Action, to hlr.MSISDN)
 		return Status{}, Commit{}, err
 	}
 	msg := message{kind: actionInput(a), to: to}
-	if a != ActCall {
+	if a != ActCall || p.ex != nil {
+		// In cluster mode a call waits for its note (Recorder.Open).
 		msg.ack = newAck()
 	}
 	// A hangup or a reject releases a call: never refused for a full

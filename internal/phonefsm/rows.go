@@ -39,6 +39,7 @@ func (c *Controller) callAttached(s step) error {
 		return err
 	}
 	c.call = &call{callee: s.m.to, setupAt: s.now}
+	s.m.ack.wrote(c.phones.records.Open(c.msisdn, s.m.to, time.Unix(0, s.now)))
 	c.setState(s, Calling, Caller, callee)
 	c.send(s, callee, evInbound, false)
 	return nil

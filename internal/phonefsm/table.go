@@ -151,6 +151,9 @@ var dispatch = func() (d [nPhases][nInputs][]*row) {
 // events about a peer we no longer have.
 func (c *Controller) transition(s step) error {
 	in := s.m.kind
+	if in.event() && in != evInbound && c.state != Idle && c.peer.completes(s.m.from) {
+		c.setState(s, c.state, c.role, s.m.from)
+	}
 	if in.event() && in != evInbound && (c.state == Idle || !s.m.from.Is(c.peer)) {
 		return c.ignore(s)
 	}

@@ -17,11 +17,11 @@ import (
 // rows of the table no user sequence reaches deterministically.
 func (w *world) inject(to, from string, k input, dropped bool) {
 	w.t.Helper()
-	dst, err := w.phones.Lookup(w.m(to))
+	dst, err := w.set(w.m(to)).Lookup(w.m(to))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	src, err := w.phones.Lookup(w.m(from))
+	src, err := w.set(w.m(from)).Lookup(w.m(from))
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -100,34 +100,59 @@ func TestTransitionTable(t *testing.T) {
 			[2]string{"connected", "connected"}, [2][]string{{"accepted"}, {"inbound:1"}}, nil},
 	}
 	for _, c := range cases {
-		t.Run(c.row, func(t *testing.T) {
-			w := newWorld(t, []int{10, 11})
-			w.setup(c.setup)
-			if c.do != nil {
-				if err := c.do(w); !errors.Is(err, c.wantErr) {
-					t.Fatalf("error %v, want %v", err, c.wantErr)
+		for _, split := range []bool{false, true} {
+			name := c.row
+			if split {
+				name += " (peers on two nodes)"
+			}
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t, []int{10, 11})
+				if split {
+					w = newSplitWorld(t, []int{10, 11})
 				}
-			}
-			for i, who := range []string{"1", "2"} {
-				w.waitState(who, c.states[i])
-				w.waitReplies(who, c.replies[i]...)
-			}
-			var got []calls.Outcome
-			for _, r := range w.records.all() {
-				got = append(got, r.Outcome)
-			}
-			if !slices.Equal(got, c.outcome) {
-				t.Fatalf("records %v, want %v", got, c.outcome)
-			}
-			wantAlloc := 0
-			if c.states[0] == "connected" {
-				wantAlloc = 1
-			}
-			if w.allocated() != wantAlloc {
-				t.Fatalf("%d frequencies allocated, want %d", w.allocated(), wantAlloc)
-			}
-		})
+				w.setup(c.setup)
+				if c.do != nil {
+					if err := c.do(w); !errors.Is(err, c.wantErr) {
+						t.Fatalf("error %v, want %v", err, c.wantErr)
+					}
+				}
+				for i, who := range []string{"1", "2"} {
+					w.waitState(who, c.states[i])
+					w.waitReplies(who, c.replies[i]...)
+				}
+				w.waitOutcomes(c.outcome...)
+				wantAlloc := 0
+				if c.states[0] == "connected" {
+					wantAlloc = 1
+				}
+				if w.allocated() != wantAlloc {
+					t.Fatalf("%d frequencies allocated, want %d", w.allocated(), wantAlloc)
+				}
+			})
+		}
 	}
+}
+
+// waitOutcomes waits until the records written are want's outcomes, in
+// order (a record written on the other node of a split world comes a
+// little later).
+func (w *world) waitOutcomes(want ...calls.Outcome) {
+	w.t.Helper()
+	var got []calls.Outcome
+	testutil.Eventually(w.t, 5*time.Second, fmt.Sprint("records ", want), func() bool {
+		got = got[:0]
+		for _, r := range w.records.all() {
+			got = append(got, r.Outcome)
+		}
+		return slices.Equal(got, want)
+	})
+}
+
+// eachWorld runs test in a world of one phone set, and in a split world
+// (the peers on two nodes).
+func eachWorld(t *testing.T, pool []int, test func(*testing.T, *world)) {
+	t.Run("one node", func(t *testing.T) { test(t, newWorld(t, pool)) })
+	t.Run("two nodes", func(t *testing.T) { test(t, newSplitWorld(t, pool)) })
 }
 
 // endAll hangs up whatever is still going on and checks nothing leaked.
@@ -152,7 +177,10 @@ func (w *world) endAll(phones ...string) {
 // Two phones dial each other at once, many times: whatever the
 // interleaving, no phone is stuck and nothing leaks.
 func TestCrossingCalls(t *testing.T) {
-	w := newWorld(t, []int{10})
+	eachWorld(t, []int{10}, testCrossingCalls)
+}
+
+func testCrossingCalls(t *testing.T, w *world) {
 	w.attach("1", "2")
 	for i := 0; i < 300; i++ {
 		var wg sync.WaitGroup
@@ -173,7 +201,10 @@ func TestCrossingCalls(t *testing.T) {
 // The callee accepts while the caller hangs up: either the call connects
 // and ends, or it is cancelled; the frequency is never leaked.
 func TestHangupCrossingAccept(t *testing.T) {
-	w := newWorld(t, []int{10})
+	eachWorld(t, []int{10}, testHangupCrossingAccept)
+}
+
+func testHangupCrossingAccept(t *testing.T, w *world) {
 	w.attach("1", "2")
 	for i := 0; i < 300; i++ {
 		w.mustAct("1", ActCall, "2")
@@ -195,8 +226,7 @@ func TestHangupCrossingAccept(t *testing.T) {
 // frequency; the record says dropped.
 func TestDetachMidCall(t *testing.T) {
 	for _, who := range []string{"1", "2"} {
-		t.Run("detach "+who, func(t *testing.T) {
-			w := newWorld(t, []int{10})
+		eachWorld(t, []int{10}, func(t *testing.T, w *world) {
 			w.setup("connected")
 			if err := w.detach(who); err != nil {
 				t.Fatal(err)
@@ -382,5 +412,35 @@ func TestSendSeam(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("deliver to %+v: %v, want %v", tc.to, got, tc.want)
 		}
+	}
+}
+
+// When the cell of a remote peer changes owner (its node died), the phone
+// ends its call as when the peer cannot be reached: the caller records
+// the call dropped, a callee just goes idle.
+func TestPeerCellMoved(t *testing.T) {
+	for _, moved := range []struct {
+		name      string
+		cell      int
+		idle      string
+		replies   []string
+		outcomes  []calls.Outcome
+		connected string
+	}{
+		{"the callee's cell", 1, "1", []string{"accepted", "hangup"}, []calls.Outcome{calls.Dropped}, "2"},
+		{"the caller's cell", 0, "2", []string{"inbound:1", "hangup"}, nil, "1"},
+	} {
+		t.Run(moved.name, func(t *testing.T) {
+			w := newSplitWorld(t, []int{10})
+			w.setup("connected")
+			survivor := w.set(w.m(moved.idle))
+			survivor.ex.CellMoved(moved.cell, 2)
+			w.waitState(moved.idle, "idle")
+			w.waitReplies(moved.idle, moved.replies...)
+			w.waitOutcomes(moved.outcomes...)
+			if w.state(moved.connected) != "connected" {
+				t.Fatalf("%s is %s: its own node did not lose anything", moved.connected, w.state(moved.connected))
+			}
+		})
 	}
 }

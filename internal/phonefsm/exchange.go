@@ -1,0 +1,333 @@
+package phonefsm
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// The exchange connects the phone sets of a node's cells with one another
+// and, through a Network, with phones in cells other nodes own (cluster
+// mode). A phone in a cell of this node is reached by pointer, as in a
+// single node; one elsewhere by an Envelope the network carries without
+// waiting (a controller never blocks on a remote one). A single node has no
+// exchange: its one phone set reaches its phones directly.
+
+// Network is what the exchange needs of the cluster.
+type Network interface {
+	// Locate is the cell of attached phone m from the node's copy of the
+	// HLR location; it never waits.
+	Locate(m hlr.MSISDN) (cell int, ok bool)
+	// Epoch is the epoch of cell's owner as this node last saw, 0 when the
+	// cell has none.
+	Epoch(cell int) uint64
+	// Send carries env to the node that owns env.To.Cell, without
+	// waiting; false when it cannot (the cell has no owner, the
+	// connection is down).
+	Send(env Envelope) bool
+}
+
+// Envelope is an event between controllers on different nodes, as the
+// network carries it (JSON; unknown fields are ignored, V says the
+// version). Kind is an event (inbound, accept, reject, busy, hangup), a
+// bounce (peer_full, peer_gone, peer_unreachable: the event to From could
+// not be delivered, told to To, its sender), or "ack": the events carrying
+// the action ack Ack were handled, and Err says if the records written
+// for it are not known to be committed.
+type Envelope struct {
+	V       int    `json:"v"`
+	Kind    string `json:"kind"`
+	From    Addr   `json:"from"`
+	To      Addr   `json:"to"`
+	Dropped bool   `json:"dropped,omitempty"`
+	Ack     uint64 `json:"ack,omitempty"`
+	Err     string `json:"err,omitempty"`
+}
+
+// EnvelopeVersion is the version of Envelope this node writes.
+const EnvelopeVersion = 1
+
+// Addr is a Ref on the wire.
+type Addr struct {
+	MSISDN hlr.MSISDN `json:"msisdn"`
+	Inc    uint32     `json:"inc,omitempty"`
+	Cell   int32      `json:"cell"`
+	Epoch  uint64     `json:"epoch"`
+}
+
+func addrOf(r Ref) Addr { return Addr{MSISDN: r.MSISDN, Inc: r.Inc, Cell: r.Cell, Epoch: r.Epoch} }
+
+func (a Addr) ref() Ref { return Ref{MSISDN: a.MSISDN, Inc: a.Inc, Cell: a.Cell, Epoch: a.Epoch} }
+
+const kindAck = "ack"
+
+// wireInputs are the inputs an envelope may carry, by kind.
+var wireInputs = func() map[string]input {
+	m := map[string]input{}
+	for _, in := range []input{evInbound, evAccept, evReject, evBusy, evHangup, evPeerFull, evPeerGone, evPeerUnreachable} {
+		m[in.String()] = in
+	}
+	return m
+}()
+
+// ackTimeout bounds how long an action waits for another node to say that
+// the events it sent there were handled: past it the action is answered
+// as not committed (the node may be gone; its cells' calls end dropped).
+const ackTimeout = 5 * time.Second
+
+// errAckLost: the node an action's events went to did not say in time
+// whether they were handled.
+var errAckLost = errors.New("the node of the peer did not confirm the call's end in time")
+
+// Exchange is a node's switch between its cells' phone sets and the
+// network.
+type Exchange struct {
+	rt  *sup.Runtime[message]
+	net Network
+	log zerolog.Logger
+
+	mu    sync.RWMutex
+	cells map[int32]*Phones
+
+	acksMu  sync.Mutex
+	nextAck uint64
+	acks    map[uint64]*remoteHold // actions waiting on other nodes
+
+	wg sync.WaitGroup // the proxies waiting for their records
+}
+
+// remoteHold is an ack held by an event sent to another node.
+type remoteHold struct {
+	a     *ack
+	timer *time.Timer
+}
+
+// NewExchange makes the exchange of a node on net.
+func NewExchange(net Network, metrics *Metrics, log zerolog.Logger) *Exchange {
+	return &Exchange{net: net, log: log, cells: map[int32]*Phones{}, acks: map[uint64]*remoteHold{},
+		rt: sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: metrics.mailbox})}
+}
+
+// add makes p the phone set of its cell; remove forgets it (if still p).
+func (x *Exchange) add(p *Phones) {
+	x.mu.Lock()
+	x.cells[p.cell] = p
+	x.mu.Unlock()
+}
+
+// Remove forgets p, the phone set of a cell this node stopped running.
+func (x *Exchange) Remove(p *Phones) {
+	x.mu.Lock()
+	if x.cells[p.cell] == p {
+		delete(x.cells, p.cell)
+	}
+	x.mu.Unlock()
+}
+
+func (x *Exchange) phones(cell int32) *Phones {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.cells[cell]
+}
+
+// resolve finds phone m in another cell: by pointer in a cell of this
+// node, else by address in its cell's owner.
+func (x *Exchange) resolve(m hlr.MSISDN) (Ref, bool) {
+	cell, ok := x.net.Locate(m)
+	if !ok {
+		return Ref{}, false
+	}
+	if p := x.phones(int32(cell)); p != nil {
+		if c, ok := p.reg.Lookup(m); ok {
+			return c.Ref(), true
+		}
+	}
+	return Ref{MSISDN: m, Cell: int32(cell), Epoch: x.net.Epoch(cell)}, true
+}
+
+// send carries m to a controller on another node.
+func (x *Exchange) send(to Ref, m message) delivery {
+	env := Envelope{V: EnvelopeVersion, Kind: m.kind.String(), From: addrOf(m.from), To: addrOf(to), Dropped: m.dropped}
+	if m.ack != nil {
+		env.Ack = x.hold(m.ack)
+	}
+	if to.Epoch == 0 || !x.net.Send(env) {
+		if env.Ack != 0 {
+			x.release(env.Ack, nil)
+		}
+		return peerUnreachable
+	}
+	return delivered
+}
+
+// hold registers a as held by an event sent away, until its end comes
+// back or ackTimeout.
+func (x *Exchange) hold(a *ack) uint64 {
+	a.hold()
+	x.acksMu.Lock()
+	defer x.acksMu.Unlock()
+	x.nextAck++
+	id := x.nextAck
+	x.acks[id] = &remoteHold{a: a, timer: time.AfterFunc(ackTimeout, func() { x.release(id, errAckLost) })}
+	return id
+}
+
+// take removes the hold id, nil if it already ended.
+func (x *Exchange) take(id uint64) *ack {
+	x.acksMu.Lock()
+	h := x.acks[id]
+	delete(x.acks, id)
+	x.acksMu.Unlock()
+	if h == nil {
+		return nil
+	}
+	h.timer.Stop()
+	return h.a
+}
+
+// release ends the hold id, failed with err if not nil.
+func (x *Exchange) release(id uint64, err error) {
+	if a := x.take(id); a != nil {
+		if err != nil {
+			a.fail(err)
+		}
+		a.handled()
+	}
+}
+
+// Receive handles an envelope for a cell of this node, whose epoch the
+// caller checked. It never blocks on a controller: events are posted.
+func (x *Exchange) Receive(env Envelope) {
+	if env.Kind == kindAck {
+		var err error
+		if env.Err != "" {
+			err = errors.New(env.Err)
+		}
+		x.release(env.Ack, err)
+		return
+	}
+	in, ok := wireInputs[env.Kind]
+	if !ok {
+		return // a kind from a newer node: ignored, as unknown fields are
+	}
+	bounce := in == evPeerFull || in == evPeerGone || in == evPeerUnreachable
+	var a *ack
+	switch {
+	case env.Ack == 0:
+	case bounce:
+		a = x.take(env.Ack) // our own action's ack, its hold now the bounce's
+	default:
+		a = x.proxy(env)
+	}
+	p := x.phones(env.To.Cell)
+	var c *Controller
+	if p != nil && p.epoch == env.To.Epoch {
+		c, _ = p.reg.Lookup(env.To.MSISDN)
+	}
+	if c == nil || env.To.Inc != 0 && env.To.Inc != c.inc {
+		x.undelivered(env, in, peerGone, a)
+		return
+	}
+	msg := message{kind: in, from: env.From.ref(), dropped: env.Dropped, ack: a}
+	x.rt.Do(func(ex *sup.Exec[message]) {
+		switch ok, full := c.Post(ex, msg, in == evInbound); {
+		case full:
+			x.undelivered(env, in, peerFull, a)
+		case !ok:
+			x.undelivered(env, in, peerGone, a)
+		}
+	})
+}
+
+// undelivered is the receiving side of a lost event: an inbound call is
+// bounced to its sender (the caller then ends it, as for a local peer);
+// other events were about a call the target's end already ended.
+func (x *Exchange) undelivered(env Envelope, in input, why delivery, a *ack) {
+	if in == evInbound {
+		kind := evPeerGone
+		if why == peerFull {
+			kind = evPeerFull
+		}
+		back := Envelope{V: EnvelopeVersion, Kind: kind.String(), From: env.To, To: env.From, Ack: env.Ack}
+		if a != nil && env.Ack != 0 {
+			// The sender's hold ends with the bounce, not with our proxy.
+			a.onDone = nil
+		}
+		if x.net.Send(back) {
+			a.handled()
+			return
+		}
+	}
+	a.handled()
+}
+
+// proxy is the local ack of an event another node sent with its action's
+// ack: when every message it caused here is handled, and the records
+// written under it are committed (or not, bounded by the recorder), the
+// end is reported to the sender.
+func (x *Exchange) proxy(env Envelope) *ack {
+	a := newAck()
+	p := x.phones(env.To.Cell)
+	a.onDone = func(a *ack) {
+		reply := func(err error) {
+			back := Envelope{V: EnvelopeVersion, Kind: kindAck, From: env.To, To: env.From, Ack: env.Ack}
+			if err != nil {
+				back.Err = err.Error()
+			}
+			x.net.Send(back)
+		}
+		if a.ticket.Load() == 0 || p == nil {
+			reply(nil)
+			return
+		}
+		x.wg.Add(1)
+		go func() {
+			defer x.wg.Done()
+			reply(a.wait(context.Background(), p.records))
+		}()
+	}
+	return a
+}
+
+// CellMoved tells the node's controllers that cell has a new owner (or
+// none) since epoch: a controller whose peer ran there under an older
+// epoch has lost it (the peer's node died or gave the cell up), and ends
+// its call as when the peer cannot be reached.
+func (x *Exchange) CellMoved(cell int, epoch uint64) {
+	x.mu.RLock()
+	sets := make([]*Phones, 0, len(x.cells))
+	for _, p := range x.cells {
+		sets = append(sets, p)
+	}
+	x.mu.RUnlock()
+	for _, p := range sets {
+		for _, c := range p.reg.Values() {
+			c.Lock()
+			peer, st := c.peer, c.state
+			c.Unlock()
+			lost := epoch == 0 || peer.Epoch < epoch
+			if st == Idle || peer.local != nil || peer.Cell != int32(cell) || !lost {
+				continue
+			}
+			x.rt.Do(func(ex *sup.Exec[message]) { c.Post(ex, message{kind: evPeerUnreachable, from: peer}, false) })
+		}
+	}
+}
+
+// Wait waits for the proxies still waiting on their records (or ctx).
+func (x *Exchange) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { x.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return x.rt.Wait(ctx)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
