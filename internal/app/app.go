@@ -27,6 +27,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/phonefsm"
 	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/bsc-sim/bsc/internal/version"
 )
 
 // App is one running service. New prepares it, Start starts the trees,
@@ -58,6 +59,11 @@ type App struct {
 	health       *store.Health
 	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
+
+	// cluster is cluster mode's part (docs/cluster.md); nil on a single
+	// node.
+	cluster       *clusterNode
+	clusterAlarms clusterAlarms
 
 	bsc           *sup.Supervisor
 	coffee        *sup.Supervisor
@@ -119,14 +125,22 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
 	a.supMetrics.Init("phones", "phone")
 	a.supMetrics.Init("coffee", "machine")
+	if cfg.Mode() != config.Single {
+		a.cluster = newClusterNode(a, version.Version)
+	}
 	return a, nil
 }
 
-// Start starts the supervision tree; when it returns nil the service is ready.
+// Start starts the supervision tree; when it returns nil the service is
+// ready, or in cluster mode joining the cluster (readiness says when it has).
 func (a *App) Start(ctx context.Context) error {
-	c := newCell(a, 0, 0, rootName)
-	a.addCell(c)
-	bsc, err := sup.Start(ctx, c.spec(), a.topExit(rootName))
+	spec := clusterSpec(a.reporter)
+	if a.cluster == nil {
+		c := newCell(a, 0, 0, rootName)
+		a.addCell(c)
+		spec = c.spec()
+	}
+	bsc, err := sup.Start(ctx, spec, a.topExit(rootName))
 	if err != nil {
 		return err
 	}
@@ -136,8 +150,28 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.ready.Store(true)
-	a.log.Info().Str("frequencies", a.cfg.Frequencies).Msg("bsc started")
+	if a.cluster != nil {
+		a.cluster.start()
+	}
+	a.log.Info().Str("frequencies", a.cfg.Frequencies).Str("mode", string(a.cfg.Mode())).Msg("bsc started")
 	return nil
+}
+
+// clusterSpec is a cluster node's bsc tree: one_for_one over a cell:N
+// subtree per cell it owns, added and deleted as leases come and go. A
+// cell that gives up is restarted alone; a node whose cells keep giving up
+// stops, and the others take its cells.
+func clusterSpec(r sup.Reporter) sup.Spec {
+	return sup.Spec{Name: rootName, Strategy: sup.OneForOne, MaxRestarts: 5, MaxSeconds: 3600, Reporter: r}
+}
+
+// dropCell stops routing to a cell this node no longer acts for at epoch.
+func (a *App) dropCell(id int, epoch uint64) {
+	a.cellsMu.Lock()
+	if c := a.cells[id]; c != nil && c.epoch == epoch {
+		delete(a.cells, id)
+	}
+	a.cellsMu.Unlock()
 }
 
 // deviceRing is how many replies a phone's device keeps for readers: a
@@ -190,12 +224,17 @@ func (a *App) topExit(name string) sup.ExitFunc {
 		if sup.IsNormal(reason) {
 			return
 		}
-		a.ready.Store(false)
-		a.failMu.Do(func() {
-			a.failErr = fmt.Errorf("supervisor %s gave up: %w", name, reason)
-			close(a.failed)
-		})
+		a.failWith(fmt.Errorf("supervisor %s gave up: %w", name, reason))
 	}
+}
+
+// failWith fails the app: Run stops it and returns err.
+func (a *App) failWith(err error) {
+	a.ready.Store(false)
+	a.failMu.Do(func() {
+		a.failErr = err
+		close(a.failed)
+	})
 }
 
 // Failed is closed when a top supervisor gave up; Err says why.
@@ -242,10 +281,10 @@ func (a *App) Handler() *httpapi.API {
 			}
 			return c.overloadManager()
 		},
-		SetPool: func(cell int, pool []int) error { return a.SetPool(pool) },
+		SetPool: func(cell int, pool []int) error { return a.SetPool(pool) }, Cluster: a.httpCluster(), ClusterStatus: a.clusterStatus,
 		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
-		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return a.Phones() },
+		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return phoneSets{a}, nil },
 		Hub: a.hub, Calls: callStore{a.store.DB()},
 	})
 }
@@ -258,6 +297,11 @@ func (a *App) readiness() error {
 		return errors.New("stopping")
 	case !a.ready.Load():
 		return errors.New("starting, or the supervision tree gave up")
+	}
+	if a.cluster != nil {
+		if err := a.cluster.ready(); err != nil {
+			return err
+		}
 	}
 	return a.storage.err()
 }
@@ -290,6 +334,9 @@ func (a *App) stopTrees(ctx context.Context) error {
 	a.draining.Store(true)
 	a.overloaded.stop()
 	var errs []error
+	if a.cluster != nil {
+		a.cluster.stop(ctx)
+	}
 	for _, s := range []*sup.Supervisor{a.coffee, a.bsc} {
 		if s != nil {
 			errs = append(errs, a.stopTree(ctx, s))
@@ -376,6 +423,9 @@ func Run(ctx context.Context, cfg config.Config, log zerolog.Logger, reload Relo
 		return errors.Join(err, a.closeStores(ctx))
 	}
 	api := a.Handler()
+	if a.cluster != nil {
+		a.cluster.serve(api)
+	}
 	srv := &http.Server{
 		Handler: api, ConnContext: httpapi.ConnContext,
 		// Bounds on what a client can hold: request reading, idle

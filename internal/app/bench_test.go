@@ -35,7 +35,7 @@ func BenchmarkServiceAttach(b *testing.B) {
 				b.StartTimer()
 				t0 := time.Now()
 				for _, m := range ms {
-					if _, err := a.Attach(context.Background(), m, hw.DeviceSpec{}); err != nil {
+					if _, err := a.Attach(context.Background(), m, hw.DeviceSpec{}, -1); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -82,10 +82,14 @@ func (c *cell) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc,
 
 // phonesStarted is the phones supervisor's onStart: a new incarnation.
 func (c *cell) phonesStarted(s *sup.Supervisor) {
-	c.names.phoneSet.register(phonefsm.New(s, phonefsm.Config{
-		Freq: freqForPhones{c}, Records: recordsForPhones{c.a}, Metrics: c.a.phoneMetrics, Log: c.a.log,
-		OnDetach: c.a.phoneDetached,
-	}))
+	cfg := phonefsm.Config{
+		Freq: freqForPhones{c}, Records: recordsForPhones{a: c.a}, Metrics: c.a.phoneMetrics, Log: c.a.log,
+		OnDetach: c.a.phoneDetached, Cell: c.id, Epoch: c.epoch,
+	}
+	if c.a.cluster != nil {
+		cfg.Exchange = c.a.cluster.ex
+	}
+	c.names.phoneSet.register(phonefsm.New(s, cfg))
 	c.names.phones.register(s)
 }
 

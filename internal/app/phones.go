@@ -18,22 +18,46 @@ import (
 // gets a fresh phonefsm.Phones (and so an empty attachment registry); the
 // subscribers, the device hub and the call-record writer outlive it.
 
-// Phones is the current phone set.
-func (a *App) Phones() (*phonefsm.Phones, error) {
-	c, err := a.cell(0)
-	if err != nil {
-		return nil, err
+// phones finds the cell phone m is in, and its phone set: cell 0 on a
+// single node, the HLR location's in cluster mode. A phone attached
+// nowhere is not_attached.
+func (a *App) phones(ctx context.Context, m hlr.MSISDN) (*cell, *phonefsm.Phones, error) {
+	id := 0
+	if a.cluster != nil {
+		var ok bool
+		if id, ok = a.cluster.PhoneCell(ctx, m); !ok {
+			return nil, nil, fmt.Errorf("%w: %s", phonefsm.ErrNotAttached, m)
+		}
 	}
-	return c.phoneSet()
+	c, err := a.cell(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := c.phoneSet()
+	return c, p, err
 }
 
-// Attach provisions (if allowed) and attaches a phone.
-func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error) {
-	p, err := a.Phones()
+// Attach provisions (if allowed) and attaches a phone in cell (-1: its
+// home cell). In cluster mode the phone's location is written for the
+// whole cluster before the attach is answered.
+func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec, cellID int) (phonefsm.Status, error) {
+	if cellID < 0 {
+		cellID = a.homeCell(m)
+	}
+	if a.cluster != nil {
+		if at, ok := a.cluster.PhoneCell(ctx, m); ok && at != cellID {
+			return phonefsm.Status{}, fmt.Errorf("%w: %s, in cell %d", hlr.ErrAlreadyAttached, m, at)
+		}
+	}
+	c, err := a.cell(cellID)
 	if err != nil {
 		return phonefsm.Status{}, err
 	}
-	if p.Count() >= a.cfg.MaxPhones {
+	p, err := c.phoneSet()
+	if err != nil {
+		return phonefsm.Status{}, err
+	}
+	if a.attachedCount() >= a.cfg.MaxPhones {
 		a.shed()
 		a.phoneMetrics.AttachFailed(phonefsm.ErrOverloaded)
 		return phonefsm.Status{}, fmt.Errorf("%w: %d phones attached, the most this service takes", phonefsm.ErrOverloaded, a.cfg.MaxPhones)
@@ -42,6 +66,22 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 		a.phoneMetrics.AttachFailed(err)
 		return phonefsm.Status{}, err
 	}
+	st, err := a.attachIn(ctx, c, p, m, spec)
+	if err != nil {
+		return phonefsm.Status{}, err
+	}
+	if a.cluster != nil {
+		if err := a.cluster.attached(ctx, m, c); err != nil {
+			_, _ = p.Detach(context.WithoutCancel(ctx), m)
+			return phonefsm.Status{}, err
+		}
+	}
+	a.subs.Touch(m, true, time.Now())
+	return a.located(st, c), nil
+}
+
+// attachIn starts m's controller in c with its device.
+func (a *App) attachIn(ctx context.Context, c *cell, p *phonefsm.Phones, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error) {
 	var opts []hw.DeviceOption
 	if spec.Auto != nil {
 		auto, err := hw.NewAuto(*spec.Auto, phoneActions{a, m}, seeded(spec.Seed), a.log)
@@ -52,34 +92,93 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (pho
 	}
 	dev := a.hub.Device(m.String(), opts...)
 	st, err := p.Attach(ctx, m, dev)
-	if err != nil {
-		if !errors.Is(err, hlr.ErrAlreadyAttached) {
-			a.hub.Remove(m.String())
-		}
-		return phonefsm.Status{}, err
+	if err != nil && !errors.Is(err, hlr.ErrAlreadyAttached) {
+		a.hub.Remove(m.String())
 	}
-	a.subs.Touch(m, true, time.Now())
-	return st, nil
+	return st, err
+}
+
+// attachedCount is how many phones this node has attached.
+func (a *App) attachedCount() int {
+	n := 0
+	a.eachCell(func(c *cell) {
+		if p := c.names.phoneSet.whereis(); p != nil {
+			n += p.Count()
+		}
+	})
+	return n
+}
+
+// homeCell is the cell of a phone attached without naming one.
+func (a *App) homeCell(m hlr.MSISDN) int {
+	if a.cluster == nil {
+		return 0
+	}
+	return a.cluster.HomeCell(m)
+}
+
+// located adds the phone's cell and node in cluster mode.
+func (a *App) located(st phonefsm.Status, c *cell) phonefsm.Status {
+	if a.cluster != nil {
+		id := c.id
+		st.Cell, st.Node = &id, a.cfg.Node
+	}
+	return st
 }
 
 // Act performs a user action on a phone. A new call is shed when its
 // record could not be kept (recordsForPhones.Reserve); releasing actions
 // never are.
 func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr.MSISDN) (phonefsm.Status, phonefsm.Commit, error) {
-	p, err := a.Phones()
+	c, p, err := a.phones(ctx, m)
 	if err != nil {
 		return phonefsm.Status{}, phonefsm.Commit{}, err
 	}
-	return p.Act(ctx, m, act, to)
+	st, commit, err := p.Act(ctx, m, act, to)
+	return a.located(st, c), commit, err
 }
 
-// Detach ends a phone's call (for its peer) and detaches it.
+// Detach ends a phone's call (for its peer) and detaches it; in cluster
+// mode its location goes once its controller has.
 func (a *App) Detach(ctx context.Context, m hlr.MSISDN) (phonefsm.Commit, error) {
-	p, err := a.Phones()
+	_, p, err := a.phones(ctx, m)
 	if err != nil {
 		return phonefsm.Commit{}, err
 	}
-	return p.Detach(ctx, m)
+	commit, err := p.Detach(ctx, m)
+	if err == nil && a.cluster != nil {
+		err = a.cluster.detached(ctx, m, commit)
+	}
+	return commit, err
+}
+
+// phoneSets is the node's phones as the API reads them: a phone by its
+// number, whatever its cell, and a cell's list.
+type phoneSets struct{ a *App }
+
+func (s phoneSets) Get(m hlr.MSISDN) (phonefsm.Status, error) {
+	c, p, err := s.a.phones(context.Background(), m)
+	if err != nil {
+		return phonefsm.Status{}, err
+	}
+	st, err := p.Get(m)
+	return s.a.located(st, c), err
+}
+
+func (s phoneSets) List(cell int, after hlr.MSISDN, limit int, state *phonefsm.State) ([]phonefsm.Status, hlr.MSISDN) {
+	c, err := s.a.cell(cell)
+	if err != nil {
+		return nil, 0
+	}
+	p, err := c.phoneSet()
+	if err != nil {
+		return nil, 0
+	}
+	page, resume := p.List(after, limit, state)
+	for i := range page {
+		page[i] = s.a.located(page[i], c)
+	}
+	return page, resume
 }
 
 // phoneDetached is told when a controller stopped normally.
@@ -94,9 +193,9 @@ func (a *App) phoneProcessByMSISDN(id string) (Process, error) {
 	if err != nil {
 		return nil, errNoProcess
 	}
-	p, err := a.Phones()
+	_, p, err := a.phones(context.Background(), m)
 	if err != nil {
-		return nil, err
+		return nil, errNoProcess
 	}
 	c, err := p.Lookup(m)
 	if err != nil {
@@ -125,7 +224,10 @@ func (f freqForPhones) Release(owner string, fr int) {
 }
 
 // recordsForPhones hands finished calls to the batching writer.
-type recordsForPhones struct{ a *App }
+type recordsForPhones struct {
+	phonefsm.NoNotes
+	a *App
+}
 
 // Reserve keeps room for a new call's record. New calls are shed while
 // the database cannot be written (by any writer), and when the queue is

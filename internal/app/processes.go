@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
@@ -18,30 +19,50 @@ type Process = httpapi.Process
 var errNoProcess = errcode.New(errcode.NotFound, "no such process")
 
 // Process finds the current incarnation of a process by its API name:
-// overload, frequency, phones, phone:MSISDN or coffee:ID.
+// overload, frequency, phones (a single node's cell), cell:N/overload,
+// cell:N/frequency, cell:N/phones (a cluster node's cells), phone:MSISDN
+// or coffee:ID.
 func (a *App) Process(name string) (Process, error) {
-	kind, id, _ := strings.Cut(name, ":")
+	cellID, child := 0, name
+	if rest, ok := strings.CutPrefix(name, "cell:"); ok {
+		n, sub, _ := strings.Cut(rest, "/")
+		id, err := strconv.Atoi(n)
+		if err != nil || a.cluster == nil {
+			return nil, fmt.Errorf("%w: %q", errNoProcess, name)
+		}
+		cellID, child = id, sub
+	} else if a.cluster != nil && (name == "overload" || name == "frequency" || name == "phones") {
+		return nil, fmt.Errorf("%w: %q: a cluster node's are cell:N/%s", errNoProcess, name, name)
+	}
+	kind, id, _ := strings.Cut(child, ":")
 	switch {
-	case name == "overload":
-		return asProcess(a.overloadManager())
-	case name == "frequency":
-		return asProcess(a.allocator())
-	case name == "phones":
-		c, err := a.cell(0)
+	case child == "overload" || child == "frequency" || child == "phones":
+		c, err := a.cell(cellID)
 		if err != nil {
 			return nil, err
 		}
-		s, err := c.names.phones.get()
-		if err != nil {
-			return nil, err
-		}
-		return phonesProcess{s}, nil
+		return c.process(child)
 	case kind == "phone" && a.phoneProcess != nil:
 		return a.phoneProcess(id)
 	case kind == "coffee" && a.machines != nil:
 		return asProcess(a.machines.Get(id))
 	}
 	return nil, fmt.Errorf("%w: %q", errNoProcess, name)
+}
+
+// process is one of the cell's own processes by name.
+func (c *cell) process(name string) (Process, error) {
+	switch name {
+	case "overload":
+		return asProcess(c.overloadManager())
+	case "frequency":
+		return asProcess(c.allocator())
+	}
+	s, err := c.names.phones.get()
+	if err != nil {
+		return nil, err
+	}
+	return phonesProcess{s}, nil
 }
 
 // allocator is the running frequency allocator of the single node's cell.

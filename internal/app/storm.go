@@ -67,4 +67,5 @@ func (a *App) publishOverload(c *cell, m *overload.Manager) {
 	a.storms.raiseOn(m)
 	a.overloaded.raiseOn(m)
 	a.storage.raiseOn(m)
+	a.clusterAlarms.raiseOn(c, m)
 }

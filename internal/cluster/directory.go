@@ -25,6 +25,7 @@ type Directory struct {
 
 	mu    sync.RWMutex
 	where map[uint64]int // MSISDN -> cell
+	seen  uint64         // the newest revision the watch applied
 	ready chan struct{}  // closed once the initial values are in
 	once  sync.Once
 }
@@ -67,6 +68,7 @@ func (d *Directory) watch(ctx context.Context) {
 			continue
 		}
 		d.mu.Lock()
+		d.seen = max(d.seen, e.Revision())
 		if e.Operation() == jetstream.KeyValuePut {
 			if c, err := strconv.Atoi(string(e.Value())); err == nil {
 				d.where[m] = c
@@ -90,7 +92,11 @@ func (d *Directory) Cell(msisdn uint64) (int, bool) {
 	return c, ok
 }
 
-// Lookup is Cell, asking the bucket when the copy does not know.
+// Lookup is Cell, asking the bucket when the copy does not know: an
+// attach answered on another node a moment ago is in the bucket before it
+// reaches this node's copy. What the bucket says is kept in the copy when
+// it is newer than anything the watch applied (the watch brings the same
+// value later), so that the controllers, which only read the copy, see it.
 func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool) {
 	if c, ok := d.Cell(msisdn); ok {
 		return c, true
@@ -100,16 +106,26 @@ func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool) {
 		return 0, false
 	}
 	c, err := strconv.Atoi(string(e.Value()))
-	return c, err == nil
+	if err != nil {
+		return 0, false
+	}
+	d.mu.Lock()
+	if e.Revision() > d.seen {
+		d.where[msisdn] = c
+	}
+	d.mu.Unlock()
+	return c, true
 }
 
 // Attached records that msisdn is attached in cell; it returns once the
 // cluster has it.
 func (d *Directory) Attached(ctx context.Context, msisdn uint64, cell int) error {
-	_, err := d.kv.Put(ctx, strconv.FormatUint(msisdn, 10), []byte(strconv.Itoa(cell)))
+	rev, err := d.kv.Put(ctx, strconv.FormatUint(msisdn, 10), []byte(strconv.Itoa(cell)))
 	if err == nil {
 		d.mu.Lock()
-		d.where[msisdn] = cell
+		if rev > d.seen {
+			d.where[msisdn] = cell
+		}
 		d.mu.Unlock()
 	}
 	return err
@@ -140,7 +156,7 @@ func (d *Directory) InCell(cell int) []uint64 {
 
 // HomeCell is the cell of a phone attached without naming one: a stable
 // hash of its number.
-func (d *Directory) HomeCell(msisdn uint64) int {
+func HomeCell(msisdn uint64, cells int) int {
 	x := msisdn * 0x9e3779b97f4a7c15
-	return int((x >> 32) % uint64(d.cells))
+	return int((x >> 32) % uint64(cells))
 }

@@ -40,6 +40,22 @@ type Engine struct {
 	log      zerolog.Logger
 }
 
+// expected is how many nodes the configuration names: this one and its
+// peers (a peer list may name this node's own route address too, so that
+// every node can be given the same list).
+func (c EngineConfig) expected() int {
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		if p != c.ClusterListen {
+			seen[p] = true
+		}
+	}
+	return 1 + len(seen)
+}
+
+// routePing is the ping interval of the routes between embedded servers.
+const routePing = time.Second
+
 // clusterName is the NATS cluster name of the embedded servers.
 const clusterName = "bsc"
 
@@ -104,7 +120,11 @@ func embedded(cfg EngineConfig, log zerolog.Logger) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: cfg.Node,
 		Host:       "127.0.0.1", Port: server.RANDOM_PORT,
-		Cluster:   server.ClusterOpts{Name: clusterName, Host: host, Port: port},
+		// A route to a peer cut off without a FIN is dropped after a few
+		// missed pings, not the default minutes: requests then stop going
+		// to a server that cannot answer.
+		Cluster: server.ClusterOpts{Name: clusterName, Host: host, Port: port,
+			PingInterval: routePing, MaxPingsOut: 3},
 		Routes:    routes,
 		JetStream: true, StoreDir: cfg.StoreDir,
 		// The default fsync every two minutes loses acknowledged writes

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,8 +25,13 @@ type Owner struct {
 // Hooks tell the node's service when it starts and stops acting for a
 // cell. They run on the lease goroutine and must return quickly.
 type Hooks struct {
-	Gained func(cell int, epoch uint64)
-	Lost   func(cell int, epoch uint64, why string)
+	// Gained: this node took cell at epoch; from is the owner it had last
+	// (none: the cell is new to the cluster).
+	Gained func(cell int, epoch uint64, from Owner)
+	// Lost: this node no longer acts for cell.
+	Lost func(cell int, epoch uint64, why string)
+	// Moved: the cell's owner changed, as the watch saw (now may be none).
+	Moved func(cell int, now Owner)
 }
 
 // Leases is this node's part in who owns which cell. A cell's owner holds
@@ -47,6 +51,7 @@ type Leases struct {
 
 	mu       sync.Mutex
 	owners   []Owner     // the view from the watch
+	last     []Owner     // the last owner each cell had
 	unowned  []time.Time // since when each cell has had no owner
 	held     map[int]*held
 	draining bool
@@ -71,7 +76,16 @@ const startGrace = 10 * time.Second
 
 func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, hooks Hooks, log zerolog.Logger) *Leases {
 	l := &Leases{e: e, kv: kv, members: m, cells: cells, expect: expect, start: time.Now(), hooks: hooks, log: log,
-		owners: make([]Owner, cells), unowned: make([]time.Time, cells), held: map[int]*held{}}
+		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), held: map[int]*held{}}
+	if l.hooks.Gained == nil {
+		l.hooks.Gained = func(int, uint64, Owner) {}
+	}
+	if l.hooks.Lost == nil {
+		l.hooks.Lost = func(int, uint64, string) {}
+	}
+	if l.hooks.Moved == nil {
+		l.hooks.Moved = func(int, Owner) {}
+	}
 	now := time.Now()
 	for c := range l.unowned {
 		l.unowned[c] = now
@@ -100,6 +114,14 @@ func (l *Leases) Acting(cell int) (uint64, bool) {
 	return h.epoch, true
 }
 
+// HadOwner tells whether cell has had an owner since this node started
+// watching.
+func (l *Leases) HadOwner(cell int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last[cell].Node != ""
+}
+
 // Owners is the owner of every cell, as this node last saw.
 func (l *Leases) Owners() []Owner {
 	l.mu.Lock()
@@ -117,11 +139,11 @@ func (l *Leases) OwnerOf(cell int) Owner {
 // run renews, takes and gives up leases until ctx ends, then releases the
 // ones it holds so that other nodes take them at once.
 func (l *Leases) run(ctx context.Context) {
-	go l.watch(ctx)
 	t := time.NewTicker(renewEvery)
 	defer t.Stop()
 	for {
 		l.renew(ctx)
+		l.poll(ctx)
 		l.acquire(ctx)
 		select {
 		case <-ctx.Done():
@@ -221,12 +243,18 @@ func (l *Leases) acquire(ctx context.Context) {
 	place := Placement(l.cells, live)
 	l.mu.Lock()
 	var want []int
+	from := map[int]Owner{}
 	for c := range l.cells {
 		if l.owners[c].Node != "" || l.held[c] != nil || l.draining {
 			continue
 		}
-		if place[c] == l.e.Node || time.Since(l.unowned[c]) > acquireGrace {
+		// A cell waits for its preferred node; for acquireGrace if that
+		// node is not live (it may be dead and not yet seen so), longer if
+		// it is (it may be slow to take it; then any node does).
+		waited := time.Since(l.unowned[c])
+		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(live, place[c]) || waited > 4*acquireGrace {
 			want = append(want, c)
+			from[c] = l.last[c]
 		}
 	}
 	l.mu.Unlock()
@@ -245,53 +273,69 @@ func (l *Leases) acquire(ctx context.Context) {
 		l.mu.Lock()
 		l.held[c] = &held{epoch: rev, rev: rev, renewedAt: sent}
 		l.owners[c] = Owner{Node: l.e.Node, Epoch: rev}
+		l.last[c] = l.owners[c]
 		l.mu.Unlock()
-		l.log.Info().Int("cell", c).Uint64("epoch", rev).Msg("cell taken")
-		l.hooks.Gained(c, rev)
+		l.log.Info().Int("cell", c).Uint64("epoch", rev).Str("from", from[c].Node).Msg("cell taken")
+		l.hooks.Gained(c, rev, from[c])
 	}
 }
 
-// watch keeps the owners view from the lease keys.
-func (l *Leases) watch(ctx context.Context) {
-	w, err := l.kv.WatchAll(ctx)
+// poll reads the lease keys into the owners view.
+func (l *Leases) poll(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, fenceAfter)
+	keys, err := l.e.snapshot(pctx, bucketCells)
+	cancel()
 	if err != nil {
-		l.log.Error().Err(err).Msg("cannot watch the cells")
+		if ctx.Err() == nil {
+			l.log.Debug().Err(err).Msg("cell owners not read")
+		}
 		return
 	}
-	defer w.Stop()
-	for e := range w.Updates() {
-		if e == nil {
+	now := time.Now()
+	type moved struct {
+		cell int
+		now  Owner
+		lost *held
+	}
+	var changes []moved
+	l.mu.Lock()
+	for c := range l.cells {
+		var o Owner
+		if v, ok := keys[cellKey(c)]; ok && v.live(now) {
+			var lv leaseValue
+			if json.Unmarshal(v.Value, &lv) == nil {
+				o = Owner{Node: lv.Node, Epoch: lv.Epoch}
+				if o.Epoch == 0 {
+					o.Epoch = v.Rev
+				}
+			}
+		}
+		if h := l.held[c]; h != nil && o.Node == "" {
+			o = Owner{Node: l.e.Node, Epoch: h.epoch} // ours: renewed since this read was sent
+		}
+		if o == l.owners[c] {
 			continue
 		}
-		var c int
-		if _, err := fmt.Sscanf(e.Key(), "cell.%d", &c); err != nil || c < 0 || c >= l.cells {
-			continue
+		ch := moved{cell: c, now: o}
+		if o.Node == "" {
+			l.unowned[c] = now
+		} else {
+			l.last[c] = o
 		}
-		var lost *held
-		l.mu.Lock()
-		switch e.Operation() {
-		case jetstream.KeyValuePut:
-			var v leaseValue
-			if json.Unmarshal(e.Value(), &v) != nil {
-				break
-			}
-			if v.Epoch == 0 {
-				v.Epoch = e.Revision()
-			}
-			l.owners[c] = Owner{Node: v.Node, Epoch: v.Epoch}
-			if h := l.held[c]; h != nil && (v.Node != l.e.Node || v.Epoch != h.epoch) {
-				lost = h
-				delete(l.held, c)
-			}
-		default: // released, or expired
-			l.owners[c] = Owner{}
-			l.unowned[c] = time.Now()
+		if h := l.held[c]; h != nil && (o.Node != l.e.Node || o.Epoch != h.epoch) {
+			ch.lost = h
+			delete(l.held, c)
 		}
-		l.mu.Unlock()
-		if lost != nil {
-			l.log.Warn().Int("cell", c).Uint64("epoch", lost.epoch).Msg("cell lost: another node owns it")
-			l.hooks.Lost(c, lost.epoch, "another node owns it")
+		l.owners[c] = o
+		changes = append(changes, ch)
+	}
+	l.mu.Unlock()
+	for _, ch := range changes {
+		if ch.lost != nil {
+			l.log.Warn().Int("cell", ch.cell).Uint64("epoch", ch.lost.epoch).Msg("cell lost: another node owns it")
+			l.hooks.Lost(ch.cell, ch.lost.epoch, "another node owns it")
 		}
+		l.hooks.Moved(ch.cell, ch.now)
 	}
 }
 

@@ -53,6 +53,7 @@ type Members struct {
 	live    map[string]NodeInfo
 	known   map[string]NodeInfo // every node seen since this one started
 	changed chan struct{}       // closed and replaced on every change
+	seen    bool                // the first poll is done
 	onDown  func(node string, down bool)
 }
 
@@ -82,9 +83,8 @@ func (m *Members) SetDraining(on bool) {
 	m.mu.Unlock()
 }
 
-// run beats and watches until ctx ends.
+// run beats and reads the others' presence until ctx ends.
 func (m *Members) run(ctx context.Context) {
-	go m.watch(ctx)
 	t := time.NewTicker(renewEvery)
 	defer t.Stop()
 	for {
@@ -93,6 +93,7 @@ func (m *Members) run(ctx context.Context) {
 			m.log.Debug().Err(err).Msg("presence not written")
 		}
 		cancel()
+		m.poll(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -101,48 +102,70 @@ func (m *Members) run(ctx context.Context) {
 	}
 }
 
-func (m *Members) watch(ctx context.Context) {
-	w, err := m.kv.WatchAll(ctx)
+// poll reads every presence key; a node is live while its key is.
+func (m *Members) poll(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, fenceAfter)
+	keys, err := m.e.snapshot(pctx, bucketNodes)
+	cancel()
 	if err != nil {
-		m.log.Error().Err(err).Msg("cannot watch the nodes")
+		if ctx.Err() == nil {
+			m.log.Debug().Err(err).Msg("presence not read")
+		}
 		return
 	}
-	defer w.Stop()
-	for e := range w.Updates() {
-		if e == nil {
-			continue // the end of the initial values
-		}
-		m.mu.Lock()
-		name := e.Key()
-		_, wasLive := m.live[name]
-		_, wasKnown := m.known[name]
-		switch e.Operation() {
-		case jetstream.KeyValuePut:
-			var info NodeInfo
-			if json.Unmarshal(e.Value(), &info) == nil {
-				info.LastSeen = e.Created()
-				m.live[name], m.known[name] = info, info
-			}
-		default: // deleted, or expired (purge marker)
-			delete(m.live, name)
-		}
-		_, isLive := m.live[name]
-		if wasLive != isLive || !wasKnown {
-			close(m.changed)
-			m.changed = make(chan struct{})
-		}
-		m.mu.Unlock()
-		if wasLive != isLive {
-			if isLive {
-				m.log.Info().Str("node", name).Msg("node up")
-			} else {
-				m.log.Warn().Str("node", name).Msg("node down")
-			}
-			if wasKnown || !isLive {
-				m.onDown(name, !isLive)
+	now := time.Now()
+	type change struct {
+		name  string
+		known bool
+		live  bool
+	}
+	var changes []change
+	m.mu.Lock()
+	for name, v := range keys {
+		var info NodeInfo
+		if json.Unmarshal(v.Value, &info) == nil && info.Name == name {
+			info.LastSeen = v.Written
+			m.known[name] = info
+			if v.live(now) {
+				_, wasLive := m.live[name]
+				m.live[name] = info
+				if !wasLive {
+					changes = append(changes, change{name, true, true})
+				}
 			}
 		}
 	}
+	for name := range m.live {
+		if v, ok := keys[name]; !ok || !v.live(now) {
+			delete(m.live, name)
+			changes = append(changes, change{name, true, false})
+		}
+	}
+	if len(changes) > 0 {
+		close(m.changed)
+		m.changed = make(chan struct{})
+	}
+	seen := m.seen
+	m.seen = true
+	m.mu.Unlock()
+	for _, c := range changes {
+		if c.live {
+			m.log.Info().Str("node", c.name).Msg("node up")
+		} else {
+			m.log.Warn().Str("node", c.name).Msg("node down")
+		}
+		if seen || !c.live {
+			m.onDown(c.name, !c.live)
+		}
+	}
+}
+
+// IsLive tells whether node is up or draining.
+func (m *Members) IsLive(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.live[node]
+	return ok
 }
 
 // Live is the names of the nodes up or draining, sorted.

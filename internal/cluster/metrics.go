@@ -46,7 +46,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) message(kind, direction string) {
+// Message counts a message between nodes.
+func (m *Metrics) Message(kind, direction string) {
 	if m != nil {
 		m.messages.WithLabelValues(kind, direction).Inc()
 	}

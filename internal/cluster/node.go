@@ -31,11 +31,12 @@ type Node struct {
 	Leases    *Leases
 	Directory *Directory
 
-	metrics *Metrics
-	log     zerolog.Logger
-	ctx     context.Context // cancelled by Leave
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	metrics  *Metrics
+	log      zerolog.Logger
+	inflight forwards
+	ctx      context.Context // cancelled by Leave
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu    sync.Mutex
 	stops []func() // run by Leave, last first
@@ -59,9 +60,17 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{Engine: e, Schema: s, metrics: cfg.Metrics, log: cfg.Log}
+	onDown := func(node string, down bool) {
+		if down {
+			n.inflight.down(node)
+		}
+		if cfg.OnNodeDown != nil {
+			cfg.OnNodeDown(node, down)
+		}
+	}
 	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
-		cfg.OnNodeDown, cfg.Log)
-	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, 1+len(cfg.Engine.Peers), cfg.Hooks, cfg.Log)
+		onDown, cfg.Log)
+	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Engine.expected(), cfg.Hooks, cfg.Log)
 	n.Directory = newDirectory(s.Location, cfg.Cells, cfg.Log)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.Directory.load(ctx); err != nil {

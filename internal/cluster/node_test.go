@@ -43,7 +43,7 @@ type events struct {
 
 func (ev *events) hooks(node string) Hooks {
 	return Hooks{
-		Gained: func(c int, epoch uint64) {
+		Gained: func(c int, epoch uint64, _ Owner) {
 			ev.mu.Lock()
 			defer ev.mu.Unlock()
 			if ev.held[node] == nil {

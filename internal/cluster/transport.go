@@ -27,19 +27,65 @@ const maxServing = 256
 // ErrNoNode: no node answers for it (down, or cut off).
 var ErrNoNode = errors.New("the node that owns it cannot be reached")
 
-// Forward sends req to node and returns its answer, within timeout.
+// Forward sends req to node and returns its answer, within timeout. A
+// request in flight to a node seen going down ends at once (ErrNoNode),
+// not at its timeout: the client retries, and finds the new owner.
 func (n *Node) Forward(ctx context.Context, node string, req []byte, timeout time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, context.DeadlineExceeded)
 	defer cancel()
+	ctx, abort := context.WithCancelCause(ctx)
+	defer n.inflight.track(node, abort)()
 	msg, err := n.Engine.NC.RequestWithContext(ctx, httpSubject(node), req)
 	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("%w: %s: %v", ErrNoNode, node, err)
+		if errors.Is(err, nats.ErrNoResponders) || errors.Is(context.Cause(ctx), errNodeDown) ||
+			errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: %s: %v", ErrNoNode, node, context.Cause(ctx))
 		}
 		return nil, err
 	}
-	n.metrics.message("http", "out")
+	n.metrics.Message("http", "out")
 	return msg.Data, nil
+}
+
+var errNodeDown = errors.New("the node went down")
+
+// forwards are the requests in flight, by the node they went to.
+type forwards struct {
+	mu   sync.Mutex
+	next uint64
+	by   map[string]map[uint64]context.CancelCauseFunc
+}
+
+// track notes an abort for a request to node; the func it returns forgets it.
+func (f *forwards) track(node string, abort context.CancelCauseFunc) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.by == nil {
+		f.by = map[string]map[uint64]context.CancelCauseFunc{}
+	}
+	if f.by[node] == nil {
+		f.by[node] = map[uint64]context.CancelCauseFunc{}
+	}
+	f.next++
+	id := f.next
+	f.by[node][id] = abort
+	return func() {
+		f.mu.Lock()
+		delete(f.by[node], id)
+		f.mu.Unlock()
+		abort(nil)
+	}
+}
+
+// down aborts every request in flight to node.
+func (f *forwards) down(node string) {
+	f.mu.Lock()
+	aborts := f.by[node]
+	delete(f.by, node)
+	f.mu.Unlock()
+	for _, abort := range aborts {
+		abort(errNodeDown)
+	}
 }
 
 // Serve answers the requests forwarded to this node with serve, each on a
@@ -49,7 +95,7 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 	sem := make(chan struct{}, maxServing)
 	var wg sync.WaitGroup
 	sub, err := n.Engine.NC.Subscribe(httpSubject(n.Engine.Node), func(m *nats.Msg) {
-		n.metrics.message("http", "in")
+		n.metrics.Message("http", "in")
 		select {
 		case sem <- struct{}{}:
 		default:

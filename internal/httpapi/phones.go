@@ -16,7 +16,8 @@ import (
 // PhoneService is the phones side of the application (*app.App): it
 // provisions and attaches, and sheds what needs shedding.
 type PhoneService interface {
-	Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error)
+	// Attach attaches m in cell (-1: the MSISDN's home cell).
+	Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec, cell int) (phonefsm.Status, error)
 	// Act returns once the phone's own controller handled the action,
 	// with what to wait for before acknowledging it. to is the callee of a
 	// call, zero otherwise.
@@ -27,10 +28,10 @@ type PhoneService interface {
 // PhoneSet is the phones attached to the current incarnation of the
 // phones supervisor (*phonefsm.Phones), for reading.
 type PhoneSet interface {
-	// List returns up to limit phones whose MSISDN sorts after after, in
-	// state if not nil; a short page with resume not zero means the scan
-	// stopped there and the listing goes on after resume.
-	List(after hlr.MSISDN, limit int, state *phonefsm.State) (page []phonefsm.Status, resume hlr.MSISDN)
+	// List returns up to limit phones of cell whose MSISDN sorts after
+	// after, in state if not nil; a short page with resume not zero means
+	// the scan stopped there and the listing goes on after resume.
+	List(cell int, after hlr.MSISDN, limit int, state *phonefsm.State) (page []phonefsm.Status, resume hlr.MSISDN)
 	// Get is an attached phone's status; a not_attached error otherwise.
 	Get(m hlr.MSISDN) (phonefsm.Status, error)
 }
@@ -46,6 +47,9 @@ const (
 type AttachRequest struct {
 	MSISDN string         `json:"msisdn"`
 	Device *DeviceRequest `json:"device,omitempty"`
+	// Cell is the radio cell the handset is in; left out, the cell is a
+	// stable hash of the MSISDN (a single node has cell 0 only).
+	Cell *int `json:"cell,omitempty"`
 }
 
 // DeviceRequest is how the attached phone's handset behaves: driven by the
@@ -190,7 +194,13 @@ func (s *server) attachPhone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.Phones.Attach(r.Context(), m, spec)
+	cell := -1
+	if req.Cell != nil {
+		if cell, err = s.checkCell(*req.Cell); err != nil {
+			return err
+		}
+	}
+	st, err := s.Phones.Attach(r.Context(), m, spec, cell)
 	if err != nil {
 		return err
 	}
@@ -225,7 +235,11 @@ func (s *server) listPhones(w http.ResponseWriter, r *http.Request) error {
 	// List reads as many entries as it takes to fill the page, the one more
 	// that tells whether there is a next page included, within a scan
 	// budget: a filter that matches little gets a short page and a cursor.
-	page, resume := set.List(after, p.Limit+1, state)
+	cell, err := s.cellOf(r)
+	if err != nil {
+		return err
+	}
+	page, resume := set.List(cell, after, p.Limit+1, state)
 	l := NewList(page, p, func(st phonefsm.Status) string { return st.MSISDN.String() })
 	if l.Next == "" && resume != 0 {
 		l.Next = cursor(resume.String())

@@ -23,7 +23,7 @@ type fakePhones struct {
 	actErr error
 }
 
-func (f *fakePhones) Attach(_ context.Context, m hlr.MSISDN, spec hw.DeviceSpec) (phonefsm.Status, error) {
+func (f *fakePhones) Attach(_ context.Context, m hlr.MSISDN, spec hw.DeviceSpec, _ int) (phonefsm.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.specs = append(f.specs, spec)

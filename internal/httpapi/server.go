@@ -54,6 +54,8 @@ type Deps struct {
 	// Cluster routes requests to the node that owns what they name, in
 	// cluster mode; nil on a single node.
 	Cluster Cluster
+	// ClusterStatus answers GET /api/v1/cluster; nil = 503.
+	ClusterStatus func() ClusterStatus
 
 	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
 	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash
@@ -150,6 +152,7 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 		s.mountPhones(r)
 		s.mountEvents(r)
 		s.mountCalls(r)
+		s.mountCluster(r)
 		if extra != nil {
 			extra(s, r)
 		}

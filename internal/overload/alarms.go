@@ -16,6 +16,8 @@ const (
 	AlarmRestartStorm      = "restart_storm"
 	AlarmOverloaded        = "overloaded"
 	AlarmStorageFailed     = "storage_failed"
+	AlarmNodeDown          = "node_down"
+	AlarmCellUnowned       = "cell_unowned"
 )
 
 // Severities, most severe first.
@@ -36,6 +38,8 @@ var catalogue = map[string]alarmKind{
 	AlarmRestartStorm:      {SeverityMajor, "a supervisor restarts children faster than half its intensity allows"},
 	AlarmOverloaded:        {SeverityMajor, "load regulation is shedding requests"},
 	AlarmStorageFailed:     {SeverityCritical, "the database cannot be written: records wait in memory, new calls are shed"},
+	AlarmNodeDown:          {SeverityMajor, "a cluster node is missing"},
+	AlarmCellUnowned:       {SeverityCritical, "a cell has no owner: its phones cannot be served"},
 }
 
 // describe gives an alarm's severity and description; an id outside the

@@ -1,0 +1,515 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bsc-sim/bsc/internal/cluster"
+	"github.com/bsc-sim/bsc/internal/config"
+	"github.com/bsc-sim/bsc/internal/hlr"
+	"github.com/bsc-sim/bsc/internal/httpapi"
+	"github.com/bsc-sim/bsc/internal/hw"
+	"github.com/bsc-sim/bsc/internal/phonefsm"
+	"github.com/bsc-sim/bsc/internal/sup"
+)
+
+// clusterNode is the app in cluster mode (docs/cluster.md): it joins the
+// cluster in the background (the node is not ready until it has), runs a
+// cell:N subtree of its bsc tree for each cell whose lease it holds,
+// carries phone events to and from the other nodes, and routes the API.
+type clusterNode struct {
+	a       *App
+	cfg     cluster.Config
+	metrics *cluster.Metrics
+	ex      *phonefsm.Exchange
+
+	node   atomic.Pointer[cluster.Node] // nil until joined
+	joined chan struct{}                // closed once joined and the HLR location is read
+
+	// want is the cells the leases say this node holds, with their epochs;
+	// the applier makes the running cells match it.
+	mu      sync.Mutex
+	want    map[int]uint64
+	wake    chan struct{} // the applier has something to do
+	running map[int]*cell // the applier's own
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// ProtocolVersion is the newest message version this build speaks.
+const ProtocolVersion = phonefsm.EnvelopeVersion
+
+// newClusterNode prepares cluster mode; nothing runs yet.
+func newClusterNode(a *App, version string) *clusterNode {
+	cfg := a.cfg
+	n := &clusterNode{a: a, metrics: cluster.NewMetrics(a.reg), joined: make(chan struct{}),
+		want: map[int]uint64{}, wake: make(chan struct{}, 1), running: map[int]*cell{}}
+	n.cfg = cluster.Config{
+		Engine: cluster.EngineConfig{Node: cfg.Node, ClusterListen: cfg.ClusterListen, Peers: splitList(cfg.ClusterPeers),
+			StoreDir: jetStreamDir(cfg.DB), URLs: splitList(cfg.NATSURL), Log: a.log},
+		Cells: cfg.Cells, Version: version, Protocol: ProtocolVersion, Metrics: n.metrics, Log: a.log,
+		Hooks:      cluster.Hooks{Gained: n.gained, Lost: n.lost, Moved: n.moved},
+		OnNodeDown: n.nodeDown,
+	}
+	n.ex = phonefsm.NewExchange(n, a.phoneMetrics, a.log)
+	return n
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// jetStreamDir is where the embedded server keeps JetStream: beside the
+// database.
+func jetStreamDir(db string) string {
+	return strings.TrimSuffix(db, ".db") + ".jetstream"
+}
+
+// start joins the cluster in the background: the engine may wait for its
+// peers as long as they take, and says why in the log meanwhile.
+func (n *clusterNode) start() {
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		node := n.join()
+		if node == nil {
+			return
+		}
+		n.node.Store(node)
+		if err := n.listen(node); err != nil {
+			n.a.log.Error().Err(err).Msg("cannot receive phone events")
+		}
+		select {
+		case <-node.Directory.Ready():
+		case <-n.ctx.Done():
+			return
+		}
+		close(n.joined)
+		n.a.log.Info().Str("node", n.cfg.Engine.Node).Int("cells", n.cfg.Cells).Msg("joined the cluster")
+		n.apply()
+	}()
+}
+
+// join tries until it joins or the node stops.
+func (n *clusterNode) join() *cluster.Node {
+	for {
+		ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+		node, err := cluster.Join(ctx, n.cfg)
+		cancel()
+		if err == nil {
+			return node
+		}
+		if n.ctx.Err() != nil {
+			return nil
+		}
+		n.a.log.Warn().Err(err).Msg("not joined the cluster yet; trying again")
+		if errors.Is(err, cluster.ErrCellsDisagree) {
+			n.a.failWith(err)
+			return nil
+		}
+		select {
+		case <-n.ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// ready is nil once the node has joined.
+func (n *clusterNode) ready() error {
+	select {
+	case <-n.joined:
+		return nil
+	default:
+		return errors.New("joining the cluster (are the peers up?)")
+	}
+}
+
+// stop stops the cells (their calls end dropped, recorded), then leaves the
+// cluster: the others take the cells at once.
+func (n *clusterNode) stop(ctx context.Context) {
+	n.cancel()
+	n.wg.Wait()
+	for id, c := range n.running {
+		n.stopCell(ctx, id, c)
+	}
+	if err := n.ex.Wait(ctx); err != nil {
+		n.a.log.Warn().Err(err).Msg("phone events still being handled at stop")
+	}
+	if node := n.node.Load(); node != nil {
+		node.Leave()
+	}
+}
+
+// The lease hooks run on the lease goroutine: they note what is wanted and
+// wake the applier. Losing a cell also stops routing to it at once.
+func (n *clusterNode) gained(cell int, epoch uint64, from cluster.Owner) {
+	n.mu.Lock()
+	n.want[cell] = epoch
+	n.mu.Unlock()
+	n.signal()
+	_ = from
+}
+
+func (n *clusterNode) lost(cell int, epoch uint64, why string) {
+	n.a.dropCell(cell, epoch)
+	n.mu.Lock()
+	if n.want[cell] == epoch {
+		delete(n.want, cell)
+	}
+	n.mu.Unlock()
+	n.signal()
+}
+
+func (n *clusterNode) signal() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// moved tells this node's phones that a cell changed owner: a call with a
+// peer there under an older epoch has lost it.
+func (n *clusterNode) moved(cell int, now cluster.Owner) {
+	n.ex.CellMoved(cell, now.Epoch)
+	n.a.clusterAlarms.changed(n)
+}
+
+func (n *clusterNode) nodeDown(node string, down bool) {
+	n.a.clusterAlarms.nodeDown(n, node, down)
+}
+
+// apply makes the running cells those the leases say, until the node stops.
+func (n *clusterNode) apply() {
+	for {
+		n.mu.Lock()
+		want := maps.Clone(n.want)
+		n.mu.Unlock()
+		for id, c := range n.running {
+			if want[id] != c.epoch {
+				n.stopCell(n.ctx, id, c)
+			}
+		}
+		for id, epoch := range want {
+			if _, ok := n.running[id]; !ok {
+				n.startCell(id, epoch)
+			}
+		}
+		n.metrics.SetOwned(len(n.running))
+		n.a.clusterAlarms.changed(n)
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.wake:
+		}
+	}
+}
+
+// startCell runs a cell this node took: its tree as a cell:N child of bsc,
+// then its attached phones, restored idle from the HLR location.
+func (n *clusterNode) startCell(id int, epoch uint64) {
+	began := time.Now()
+	c := newCell(n.a, id, epoch, "cell:"+strconv.Itoa(id))
+	err := n.a.bsc.AddChild(n.ctx, sup.ChildSpec{Name: c.name, Kind: sup.SupervisorKind, Restart: sup.Permanent,
+		Shutdown: 10 * time.Second, Start: sup.Supervise(c.spec(), nil)})
+	if err != nil {
+		n.a.log.Error().Err(err).Int("cell", id).Msg("cell not started")
+		return
+	}
+	n.running[id] = c
+	restored := n.restore(c)
+	if _, acting := n.node.Load().Leases.Acting(id); !acting {
+		n.stopCell(n.ctx, id, c)
+		return
+	}
+	n.a.addCell(c)
+	n.metrics.TookOver("failover", time.Since(began).Seconds())
+	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).
+		Dur("took", time.Since(began)).Msg("cell serving")
+}
+
+// restore attaches again, idle, the phones the HLR location puts in c.
+func (n *clusterNode) restore(c *cell) int {
+	p, err := c.phoneSet()
+	if err != nil {
+		return 0
+	}
+	restored := 0
+	for _, m := range n.node.Load().Directory.InCell(c.id) {
+		if _, err := n.a.attachIn(n.ctx, c, p, hlr.MSISDN(m), hw.DeviceSpec{}); err == nil {
+			restored++
+		}
+	}
+	return restored
+}
+
+// stopCell stops a cell this node no longer acts for (or stops running):
+// its phones stop (calls in progress end dropped, recorded), their
+// locations stay for the next owner.
+func (n *clusterNode) stopCell(ctx context.Context, id int, c *cell) {
+	n.a.dropCell(id, c.epoch)
+	delete(n.running, id)
+	if err := n.a.bsc.DeleteChild(ctx, c.name); err != nil && !errors.Is(err, sup.ErrNoChild) {
+		n.a.log.Warn().Err(err).Int("cell", id).Msg("cell tree did not stop cleanly")
+	}
+	if p := c.names.phoneSet.whereis(); p != nil {
+		n.ex.Remove(p)
+	}
+	n.a.log.Info().Int("cell", id).Uint64("epoch", c.epoch).Msg("cell stopped")
+}
+
+// Network (phonefsm): the HLR location, the owners, and NATS.
+
+func (n *clusterNode) Locate(m hlr.MSISDN) (int, bool) {
+	if node := n.node.Load(); node != nil {
+		return node.Directory.Cell(uint64(m))
+	}
+	return 0, false
+}
+
+func (n *clusterNode) Epoch(cell int) uint64 {
+	if node := n.node.Load(); node != nil {
+		return node.Leases.OwnerOf(cell).Epoch
+	}
+	return 0
+}
+
+func eventSubject(node string) string { return "bsc.events." + node }
+
+func (n *clusterNode) Send(env phonefsm.Envelope) bool {
+	node := n.node.Load()
+	if node == nil {
+		return false
+	}
+	owner := node.Leases.OwnerOf(int(env.To.Cell))
+	if owner.Node == "" {
+		return false
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return false
+	}
+	if err := node.Engine.NC.Publish(eventSubject(owner.Node), b); err != nil {
+		return false
+	}
+	n.metrics.Message(envelopeKind(env), "out")
+	return true
+}
+
+func envelopeKind(env phonefsm.Envelope) string {
+	if env.Kind == "ack" {
+		return "ack"
+	}
+	return "event"
+}
+
+// listen receives the envelopes for this node's cells. An envelope for a
+// cell this node does not act for at the epoch it names, or from a cell
+// owner older than the one this node knows (fencing), is dropped.
+func (n *clusterNode) listen(node *cluster.Node) error {
+	sub, err := node.Engine.NC.Subscribe(eventSubject(node.Engine.Node), func(m *nats.Msg) {
+		var env phonefsm.Envelope
+		if json.Unmarshal(m.Data, &env) != nil {
+			return
+		}
+		n.metrics.Message(envelopeKind(env), "in")
+		if epoch, ok := node.Leases.Acting(int(env.To.Cell)); !ok || epoch != env.To.Epoch {
+			if env.Kind != "inbound" || !ok {
+				return
+			}
+		}
+		if env.From.Epoch < node.Leases.OwnerOf(int(env.From.Cell)).Epoch {
+			return
+		}
+		n.ex.Receive(env)
+	})
+	if err != nil {
+		return err
+	}
+	// The slow-consumer bound of the subscription is the bound of the
+	// queue of events: past it NATS drops, and the senders' calls end as
+	// when the peer cannot be reached.
+	return sub.SetPendingLimits(65536, 64<<20)
+}
+
+// httpapi.Cluster.
+
+func (n *clusterNode) Node() string { return n.cfg.Engine.Node }
+func (n *clusterNode) Cells() int   { return n.cfg.Cells }
+
+func (n *clusterNode) Owner(cell int) (string, bool) {
+	node := n.node.Load()
+	if node == nil {
+		return "", false
+	}
+	if _, ok := node.Leases.Acting(cell); ok {
+		if _, err := n.a.cell(cell); err == nil {
+			return n.Node(), true
+		}
+		return "", false // taking it over
+	}
+	o := node.Leases.OwnerOf(cell)
+	if o.Node == n.Node() || !node.Members.IsLive(o.Node) {
+		return "", false // fenced (not renewed in time), or its owner is down
+	}
+	return o.Node, false
+}
+
+func (n *clusterNode) PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool) {
+	node := n.node.Load()
+	if node == nil {
+		return 0, false
+	}
+	return node.Directory.Lookup(ctx, uint64(m))
+}
+
+func (n *clusterNode) HomeCell(m hlr.MSISDN) int {
+	return cluster.HomeCell(uint64(m), n.cfg.Cells)
+}
+
+func (n *clusterNode) Forward(ctx context.Context, node string, req []byte, timeout time.Duration) ([]byte, error) {
+	cn := n.node.Load()
+	if cn == nil {
+		return nil, errors.New("not joined the cluster yet")
+	}
+	return cn.Forward(ctx, node, req, timeout)
+}
+
+func (n *clusterNode) Forwarded(route string) { n.metrics.Forwarded(route) }
+
+// serve answers the requests other nodes forward to this one.
+func (n *clusterNode) serve(api *httpapi.API) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-n.joined:
+		case <-n.ctx.Done():
+			return
+		}
+		if err := n.node.Load().Serve(api.ServeForwarded, httpapi.RefuseForwarded); err != nil {
+			n.a.log.Error().Err(err).Msg("cannot serve forwarded requests")
+		}
+	}()
+}
+
+// attached writes a phone's location for the whole cluster; detached
+// removes it once the phone's controller has gone.
+func (n *clusterNode) attached(ctx context.Context, m hlr.MSISDN, c *cell) error {
+	node := n.node.Load()
+	if node == nil {
+		return errNotJoined
+	}
+	if err := node.Directory.Attached(ctx, uint64(m), c.id); err != nil {
+		return fmt.Errorf("%w: the phone's location was not written: %v", errNotJoined, err)
+	}
+	return nil
+}
+
+func (n *clusterNode) detached(ctx context.Context, m hlr.MSISDN, commit phonefsm.Commit) error {
+	node := n.node.Load()
+	if node == nil {
+		return errNotJoined
+	}
+	if err := commit.Wait(ctx); err != nil {
+		return err
+	}
+	return node.Directory.Detached(ctx, uint64(m))
+}
+
+var errNotJoined = fmt.Errorf("%w: not joined the cluster", errRestarting)
+
+// status is GET /api/v1/cluster.
+func (n *clusterNode) status() httpapi.ClusterStatus {
+	st := httpapi.ClusterStatus{Node: n.Node(), Mode: string(n.a.cfg.Mode()), Cells: n.cfg.Cells,
+		Nodes: []httpapi.NodeStatus{}, CellOwners: []httpapi.CellOwner{}}
+	node := n.node.Load()
+	if node == nil {
+		st.Nodes = append(st.Nodes, httpapi.NodeStatus{Name: n.Node(), State: "down", Cells: []int{}})
+		return st
+	}
+	infos, live := node.Members.Nodes()
+	owners := node.Leases.Owners()
+	var names []string
+	for _, info := range infos {
+		if live[info.Name] {
+			names = append(names, info.Name)
+		}
+	}
+	preferred := cluster.Placement(n.cfg.Cells, names)
+	byNode := map[string][]int{}
+	for c, o := range owners {
+		state := "serving"
+		switch {
+		case o.Node == "":
+			state = "unowned"
+		case o.Node == n.Node():
+			if _, err := n.a.cell(c); err != nil {
+				state = "taking_over"
+			}
+		}
+		if o.Node != "" {
+			byNode[o.Node] = append(byNode[o.Node], c)
+		}
+		st.CellOwners = append(st.CellOwners, httpapi.CellOwner{Cell: c, Owner: o.Node, Epoch: o.Epoch,
+			Preferred: preferred[c], State: state})
+	}
+	for _, info := range infos {
+		cells := byNode[info.Name]
+		if cells == nil {
+			cells = []int{}
+		}
+		slices.Sort(cells)
+		ns := httpapi.NodeStatus{Name: info.Name, State: info.State(live[info.Name]), Cells: cells, Version: info.Version}
+		if !info.LastSeen.IsZero() {
+			seen := info.LastSeen.UTC()
+			ns.LastSeen = &seen
+		}
+		st.Nodes = append(st.Nodes, ns)
+	}
+	return st
+}
+
+// httpCluster is the cluster the API routes with: none on a single node
+// (a nil interface, not a nil pointer in one).
+func (a *App) httpCluster() httpapi.Cluster {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster
+}
+
+// clusterStatus is GET /api/v1/cluster; a single node is a cluster of one
+// node and one cell.
+func (a *App) clusterStatus() httpapi.ClusterStatus {
+	if a.cluster != nil {
+		return a.cluster.status()
+	}
+	state := "serving"
+	if _, err := a.cell(0); err != nil {
+		state = "unowned"
+	}
+	return httpapi.ClusterStatus{Node: a.cfg.Node, Mode: string(config.Single), Cells: 1,
+		Nodes:      []httpapi.NodeStatus{{Name: a.cfg.Node, State: "up", Cells: []int{0}}},
+		CellOwners: []httpapi.CellOwner{{Cell: 0, Owner: a.cfg.Node, Preferred: a.cfg.Node, State: state}}}
+}

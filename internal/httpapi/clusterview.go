@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// ClusterStatus is GET /api/v1/cluster: the nodes and who owns each cell,
+// as the node asked sees them (docs/cluster.md). A single node answers
+// mode "single", itself and its one cell.
+type ClusterStatus struct {
+	Node       string       `json:"node"`
+	Mode       string       `json:"mode"`
+	Cells      int          `json:"cells"`
+	Nodes      []NodeStatus `json:"nodes"`
+	CellOwners []CellOwner  `json:"cell_owners"`
+}
+
+// NodeStatus is one node of GET /api/v1/cluster.
+type NodeStatus struct {
+	Name     string     `json:"name"`
+	State    string     `json:"state"` // up, down, draining
+	Cells    []int      `json:"cells"`
+	LastSeen *time.Time `json:"last_seen,omitempty"`
+	Version  string     `json:"version,omitempty"`
+}
+
+// CellOwner is one cell of GET /api/v1/cluster.
+type CellOwner struct {
+	Cell      int    `json:"cell"`
+	Owner     string `json:"owner,omitempty"`
+	Epoch     uint64 `json:"epoch"`
+	Preferred string `json:"preferred"`
+	State     string `json:"state"` // serving, handing_off, taking_over, unowned
+}
+
+func (s *server) mountCluster(r chi.Router) {
+	r = need(r, s.ClusterStatus != nil, "cluster")
+	r.Get("/api/v1/cluster", handle(func(w http.ResponseWriter, _ *http.Request) error {
+		WriteJSON(w, http.StatusOK, s.ClusterStatus())
+		return nil
+	}))
+}
