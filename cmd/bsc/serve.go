@@ -79,6 +79,8 @@ func newLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
 		w = zerolog.ConsoleWriter{Out: f, TimeFormat: time.TimeOnly}
 	}
 	zerolog.SetGlobalLevel(level)
+	// Milliseconds: a failover is told in them.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	return zerolog.New(w).With().Timestamp().Logger()
 }
 

@@ -9,12 +9,27 @@ import (
 
 // callStore serves the call detail records to the API from the database
 // the batching writer fills.
-type callStore struct{ db *sql.DB }
+type callStore struct {
+	db *sql.DB
+	// catchUp, in cluster mode, waits until the table holds the records
+	// the cluster stored before the read; nil on a single node.
+	catchUp func(context.Context) error
+}
 
 func (s callStore) List(ctx context.Context, f calls.Filter, afterID int64, limit int) ([]calls.Record, error) {
+	if s.catchUp != nil {
+		if err := s.catchUp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return calls.List(ctx, s.db, f, afterID, limit)
 }
 
 func (s callStore) Get(ctx context.Context, id int64) (calls.Record, error) {
+	if s.catchUp != nil {
+		if err := s.catchUp(ctx); err != nil {
+			return calls.Record{}, err
+		}
+	}
 	return calls.Get(ctx, s.db, id)
 }

@@ -285,8 +285,18 @@ func (a *App) Handler() *httpapi.API {
 		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
 		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return phoneSets{a}, nil },
-		Hub: a.hub, Calls: callStore{a.store.DB()},
+		Hub: a.hub, Calls: a.callStore(),
 	})
+}
+
+// callStore reads the call records: on a cluster node, once its table has
+// caught up with the cluster's.
+func (a *App) callStore() callStore {
+	s := callStore{db: a.store.DB()}
+	if a.cluster != nil {
+		s.catchUp = a.cluster.catchUp
+	}
+	return s
 }
 
 // readiness is nil when the service is ready: the trees are up, no

@@ -87,7 +87,7 @@ func (c *cell) phonesStarted(s *sup.Supervisor) {
 		OnDetach: c.a.phoneDetached, Cell: c.id, Epoch: c.epoch,
 	}
 	if c.a.cluster != nil {
-		cfg.Exchange = c.a.cluster.ex
+		cfg.Exchange, cfg.Records = c.a.cluster.ex, clusterRecords{c}
 	}
 	c.names.phoneSet.register(phonefsm.New(s, cfg))
 	c.names.phones.register(s)

@@ -44,6 +44,8 @@ type clusterNode struct {
 	wake    chan struct{} // the applier has something to do
 	running map[int]*cell // the applier's own
 
+	calls atomic.Pointer[cluster.Mirror] // the calls stream applied to this node's database
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -98,6 +100,9 @@ func (n *clusterNode) start() {
 		n.node.Store(node)
 		if err := n.listen(node); err != nil {
 			n.a.log.Error().Err(err).Msg("cannot receive phone events")
+		}
+		if err := n.mirrorCalls(n.ctx, node); err != nil {
+			n.a.log.Error().Err(err).Msg("cannot mirror the call records")
 		}
 		select {
 		case <-node.Directory.Ready():
@@ -157,7 +162,7 @@ func (n *clusterNode) stop(ctx context.Context) {
 		n.a.log.Warn().Err(err).Msg("phone events still being handled at stop")
 	}
 	if node := n.node.Load(); node != nil {
-		node.Leave()
+		node.Leave(ctx)
 	}
 }
 
@@ -238,13 +243,14 @@ func (n *clusterNode) startCell(id int, epoch uint64) {
 	}
 	n.running[id] = c
 	restored := n.restore(c)
+	dropped := n.dropLeftCalls(n.ctx, c)
 	if _, acting := n.node.Load().Leases.Acting(id); !acting {
 		n.stopCell(n.ctx, id, c)
 		return
 	}
 	n.a.addCell(c)
 	n.metrics.TookOver("failover", time.Since(began).Seconds())
-	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).
+	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).Int("calls_dropped", dropped).
 		Dur("took", time.Since(began)).Msg("cell serving")
 }
 
@@ -448,6 +454,12 @@ func (n *clusterNode) status() httpapi.ClusterStatus {
 		st.Nodes = append(st.Nodes, httpapi.NodeStatus{Name: n.Node(), State: "down", Cells: []int{}})
 		return st
 	}
+	st.Home = node.Home()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for _, s := range node.Leaders(ctx) {
+		st.Streams = append(st.Streams, httpapi.StreamStatus(s))
+	}
+	cancel()
 	infos, live := node.Members.Nodes()
 	owners := node.Leases.Owners()
 	var names []string

@@ -117,6 +117,11 @@ type Record struct {
 	SetupAt    time.Time `json:"setup_at"`
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
 	EndedAt    time.Time `json:"ended_at"`
+	// Cluster mode: the call's cell, and the node that wrote the record
+	// with its epoch of ownership of the cell.
+	Cell  *int   `json:"cell,omitempty"`
+	Node  string `json:"node,omitempty"`
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // validate refuses a record the table would, since one bad record must not

@@ -19,7 +19,7 @@ type Filter struct {
 	Since   time.Time // set up at or after
 }
 
-const selectColumns = `SELECT id, caller, callee, frequency, outcome, ended_by, setup_at, answered_at, ended_at FROM calls`
+const selectColumns = `SELECT id, caller, callee, frequency, outcome, ended_by, setup_at, answered_at, ended_at, cell, node, epoch FROM calls`
 
 // ScanLimit bounds the ids one List walks when it tests records one by one
 // (a filter on the parties or on Since): there is no index on the parties
@@ -161,10 +161,15 @@ func Get(ctx context.Context, db *sql.DB, id int64) (Record, error) {
 
 func scan(row interface{ Scan(...any) error }) (Record, error) {
 	var r Record
-	var freq, answered sql.NullInt64
+	var freq, answered, cell, epoch sql.NullInt64
+	var node sql.NullString
 	var outcome, endedBy, setup, ended int64
-	if err := row.Scan(&r.ID, &r.Caller, &r.Callee, &freq, &outcome, &endedBy, &setup, &answered, &ended); err != nil {
+	if err := row.Scan(&r.ID, &r.Caller, &r.Callee, &freq, &outcome, &endedBy, &setup, &answered, &ended, &cell, &node, &epoch); err != nil {
 		return Record{}, err
+	}
+	if cell.Valid {
+		c := int(cell.Int64)
+		r.Cell, r.Node, r.Epoch = &c, node.String, uint64(epoch.Int64)
 	}
 	if endedBy < 1 || endedBy >= int64(len(endedByNames)) || outcome < int64(Answered) || outcome > int64(Dropped) {
 		return Record{}, fmt.Errorf("record %d: outcome %d, ended_by %d: not known to this binary", r.ID, outcome, endedBy)

@@ -84,7 +84,7 @@ func StartEngine(cfg EngineConfig) (*Engine, error) {
 		e.NC = nc
 		e.Replicas = min(3, 1+len(cfg.Peers))
 	}
-	js, err := jetstream.New(e.NC)
+	js, err := jetstream.New(e.NC, jetstream.WithPublishAsyncMaxPending(2*journalWindow))
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -46,6 +46,7 @@ type Leases struct {
 	cells   int
 	expect  int // nodes expected at start
 	start   time.Time
+	formed  bool // every expected node was seen live once: startGrace is over
 	hooks   Hooks
 	log     zerolog.Logger
 
@@ -174,9 +175,20 @@ func (l *Leases) renew(ctx context.Context) {
 		ps = append(ps, p)
 	}
 	l.mu.Unlock()
+	// One bound for all the answers: they were sent together.
 	wait := time.NewTimer(fenceAfter / 2)
 	defer wait.Stop()
+	expired := false
 	for _, p := range ps {
+		if p.err == nil && expired {
+			select {
+			case a := <-p.ack.Ok():
+				l.renewed(p.cell, p.h.epoch, a.Sequence, p.sent)
+				continue
+			default:
+				p.err = errors.New("no answer")
+			}
+		}
 		if p.err == nil {
 			select {
 			case a := <-p.ack.Ok():
@@ -184,6 +196,7 @@ func (l *Leases) renew(ctx context.Context) {
 				continue
 			case p.err = <-p.ack.Err():
 			case <-wait.C:
+				expired = true
 				p.err = errors.New("no answer")
 			case <-ctx.Done():
 				return
@@ -237,7 +250,10 @@ func (l *Leases) acquire(ctx context.Context) {
 	if !slices.Contains(live, l.e.Node) {
 		return // not yet seen live by itself: its presence is not written
 	}
-	if len(live) < l.expect && time.Since(l.start) < startGrace {
+	if len(live) >= l.expect {
+		l.formed = true
+	}
+	if !l.formed && time.Since(l.start) < startGrace {
 		return // the cluster is still starting
 	}
 	place := Placement(l.cells, live)

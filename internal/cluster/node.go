@@ -30,6 +30,7 @@ type Node struct {
 	Members   *Members
 	Leases    *Leases
 	Directory *Directory
+	Journal   *Journal
 
 	metrics  *Metrics
 	log      zerolog.Logger
@@ -72,17 +73,36 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		onDown, cfg.Log)
 	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Engine.expected(), cfg.Hooks, cfg.Log)
 	n.Directory = newDirectory(s.Location, cfg.Cells, cfg.Log)
+	n.Journal = NewJournal(e, JournalSize, cfg.Log)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.Directory.load(ctx); err != nil {
 		n.cancel()
 		e.Close()
 		return nil, err
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
+	go func() { defer n.wg.Done(); n.steer(n.ctx) }()
 	go func() { defer n.wg.Done(); n.Members.run(n.ctx) }()
 	go func() { defer n.wg.Done(); n.Leases.run(n.ctx) }()
 	go func() { defer n.wg.Done(); n.Directory.watch(n.ctx) }()
 	return n, nil
+}
+
+// Notes are the values of the bsc_open bucket whose keys match keys (a
+// subject pattern), read from any server that has them.
+func (n *Node) Notes(ctx context.Context, keys string) ([][]byte, error) {
+	vals, err := n.Engine.snapshotOf(ctx, bucketOpen, keys)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	var out [][]byte
+	for _, v := range vals {
+		if v.live(now) {
+			out = append(out, v.Value)
+		}
+	}
+	return out, nil
 }
 
 // onStop registers fn to run when the node leaves.
@@ -102,9 +122,13 @@ func (n *Node) runStops() {
 	}
 }
 
-// Leave releases this node's cells (the others take them at once), stops
-// its presence and closes the engine.
-func (n *Node) Leave() {
+// Leave stores what the journal holds (within flush), releases this node's
+// cells (the others take them at once), stops its presence and closes the
+// engine.
+func (n *Node) Leave(flush context.Context) {
+	if err := n.Journal.Close(flush); err != nil {
+		n.log.Error().Err(err).Msg("leaving the cluster")
+	}
 	n.runStops()
 	n.cancel()
 	n.wg.Wait()
@@ -116,6 +140,9 @@ func (n *Node) Leave() {
 
 // crash stops the node as kill -9 would: no release, no goodbye (tests).
 func (n *Node) crash() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = n.Journal.Close(ctx)
 	n.runStops()
 	n.cancel()
 	n.Engine.Close()

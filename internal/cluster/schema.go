@@ -18,7 +18,25 @@ const (
 	bucketNodes   = "bsc_nodes"   // node presence: a key per node, renewed, expiring
 	bucketCells   = "bsc_cells"   // cell leases: a key per owned cell, renewed, expiring
 	bucketLoc     = "bsc_loc"     // the HLR location: a key per attached MSISDN, its cell
+	bucketOpen    = "bsc_open"    // the calls in progress: a key per call, until its record is stored
+	streamCalls   = "BSC_CALLS"   // the call records, one message per record
 )
+
+// Subjects of the streams.
+const (
+	callsSubject = "bsc.calls." // + cell
+	openSubject  = "$KV." + bucketOpen + "."
+)
+
+// callsDedup is how long the calls stream remembers a record's id to drop
+// a second copy: a retried publish, or a dropped record the next owner of
+// a cell writes for a call whose own record was stored after all.
+const callsDedup = 10 * time.Minute
+
+// callsMaxBytes bounds the calls stream; every node keeps the records in
+// its database too, from where GET /api/v1/calls reads them. A node that
+// was away longer than the stream holds catches up only what it holds.
+const callsMaxBytes = 4 << 30
 
 // Lease timing. A lease is renewed every renewEvery; a node that has not
 // renewed for fenceAfter stops acting for the cell, which the others may
@@ -37,7 +55,8 @@ const (
 
 // Schema is the cluster's buckets, made or bound by OpenSchema.
 type Schema struct {
-	Cluster, Nodes, Cells, Location jetstream.KeyValue
+	Cluster, Nodes, Cells, Location, Open jetstream.KeyValue
+	Calls                                 jetstream.Stream
 }
 
 // OpenSchema makes (or binds) the buckets and checks that this node agrees
@@ -59,6 +78,13 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 		return nil, err
 	}
 	if s.Location, err = e.bucket(ctx, jetstream.KeyValueConfig{Bucket: bucketLoc, History: 1}); err != nil {
+		return nil, err
+	}
+	if s.Open, err = e.bucket(ctx, jetstream.KeyValueConfig{Bucket: bucketOpen, History: 1}); err != nil {
+		return nil, err
+	}
+	if s.Calls, err = e.stream(ctx, jetstream.StreamConfig{Name: streamCalls, Subjects: []string{callsSubject + ">"},
+		Duplicates: callsDedup, MaxBytes: callsMaxBytes, Discard: jetstream.DiscardOld}); err != nil {
 		return nil, err
 	}
 	if err := s.agreeCells(ctx, cells); err != nil {
@@ -86,6 +112,26 @@ func (e *Engine) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jets
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// stream binds the stream, or makes it, as bucket does.
+func (e *Engine) stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	cfg.Replicas = e.Replicas
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := e.JS.CreateOrUpdateStream(actx, cfg)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)

@@ -36,6 +36,12 @@ func (v kvValue) live(now time.Time) bool {
 
 // snapshot reads the last value of every key of bucket.
 func (e *Engine) snapshot(ctx context.Context, bucket string) (map[string]kvValue, error) {
+	return e.snapshotOf(ctx, bucket, ">")
+}
+
+// snapshotOf reads the last value of the keys of bucket that match keys (a
+// subject pattern: "3.>").
+func (e *Engine) snapshotOf(ctx context.Context, bucket, keys string) (map[string]kvValue, error) {
 	inbox := e.NC.NewRespInbox()
 	sub, err := e.NC.SubscribeSync(inbox)
 	if err != nil {
@@ -43,7 +49,7 @@ func (e *Engine) snapshot(ctx context.Context, bucket string) (map[string]kvValu
 	}
 	defer sub.Unsubscribe()
 	prefix := "$KV." + bucket + "."
-	req, _ := json.Marshal(map[string]any{"multi_last": []string{prefix + ">"}, "batch": maxSnapshot})
+	req, _ := json.Marshal(map[string]any{"multi_last": []string{prefix + keys}, "batch": maxSnapshot})
 	if err := e.NC.PublishRequest("$JS.API.DIRECT.GET.KV_"+bucket, inbox, req); err != nil {
 		return nil, err
 	}

@@ -38,11 +38,16 @@ type Call struct {
 	SetupAt    time.Time     `json:"setup_at"`
 	AnsweredAt *time.Time    `json:"answered_at"`
 	EndedAt    time.Time     `json:"ended_at"`
+	// Cluster mode (docs/cluster.md): the cell, and the node that wrote
+	// the record with its epoch of ownership of the cell.
+	Cell  *int   `json:"cell,omitempty"`
+	Node  string `json:"node,omitempty"`
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 func callView(rec calls.Record) Call {
 	c := Call{ID: rec.ID, Caller: rec.Caller, Callee: rec.Callee, Outcome: rec.Outcome, EndedBy: rec.EndedBy,
-		SetupAt: rec.SetupAt, EndedAt: rec.EndedAt}
+		SetupAt: rec.SetupAt, EndedAt: rec.EndedAt, Cell: rec.Cell, Node: rec.Node, Epoch: rec.Epoch}
 	if rec.Frequency != 0 {
 		c.Frequency = &rec.Frequency
 	}

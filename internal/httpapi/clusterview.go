@@ -16,6 +16,17 @@ type ClusterStatus struct {
 	Cells      int          `json:"cells"`
 	Nodes      []NodeStatus `json:"nodes"`
 	CellOwners []CellOwner  `json:"cell_owners"`
+	// Home is the node that leads the engine's streams (docs/cluster.md),
+	// and Streams where their leaders are now.
+	Home    string         `json:"home,omitempty"`
+	Streams []StreamStatus `json:"streams,omitempty"`
+}
+
+// StreamStatus is one replicated stream or bucket and its leader.
+type StreamStatus struct {
+	Name     string `json:"name"`
+	Leader   string `json:"leader"`
+	Replicas int    `json:"replicas"`
 }
 
 // NodeStatus is one node of GET /api/v1/cluster.

@@ -1,0 +1,205 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/cluster"
+	"github.com/bsc-sim/bsc/internal/hlr"
+)
+
+// Call records in cluster mode (docs/cluster.md): a call's record goes to
+// the replicated calls stream, and the action that ended the call is
+// answered once a quorum stored it. A call in progress has a note in the
+// bsc_open bucket from its setup (the call action waits for it) until its
+// record is stored; the next owner of a cell whose node died writes a
+// dropped record for each note left. The record and the dropped record of
+// one call carry the same message id, so the stream keeps one. Every node
+// applies the stream to its own calls table, from where GET /api/v1/calls
+// reads.
+
+// recordVersion is the version of the record and note messages.
+const recordVersion = 1
+
+// callNote is a call in progress, as its note says.
+type callNote struct {
+	V       int       `json:"v"`
+	Caller  string    `json:"caller"`
+	Callee  string    `json:"callee"`
+	SetupAt time.Time `json:"setup_at"`
+	Node    string    `json:"node"`
+	Epoch   uint64    `json:"epoch"`
+}
+
+// wireRecord is a record on the calls stream.
+type wireRecord struct {
+	V int `json:"v"`
+	calls.Record
+}
+
+// callKey names a call cluster-wide: its cell, its caller (one call at a
+// time) and its setup time.
+func callKey(cell int, caller string, setupAt time.Time) string {
+	return strconv.Itoa(cell) + "." + caller + "." + strconv.FormatInt(setupAt.UnixNano(), 10)
+}
+
+const openSubject = "$KV.bsc_open."
+
+// clusterRecords is a cell's phonefsm.Recorder in cluster mode.
+type clusterRecords struct{ c *cell }
+
+func (r clusterRecords) journal() *cluster.Journal { return r.c.a.cluster.node.Load().Journal }
+
+// Reserve keeps room for a call's note and its record.
+func (r clusterRecords) Reserve() error {
+	err := r.journal().Reserve(2)
+	if errors.Is(err, cluster.ErrJournalFull) {
+		r.c.a.shed()
+	}
+	return err
+}
+
+// Open writes the call's note.
+func (r clusterRecords) Open(caller, callee hlr.MSISDN, setupAt time.Time) calls.Ticket {
+	note := callNote{V: recordVersion, Caller: caller.String(), Callee: callee.String(), SetupAt: setupAt.UTC(),
+		Node: r.c.a.cfg.Node, Epoch: r.c.epoch}
+	data, _ := json.Marshal(note)
+	msg := &nats.Msg{Subject: openSubject + callKey(r.c.id, note.Caller, setupAt), Data: data}
+	t, err := r.journal().Publish(msg, true)
+	if err != nil {
+		r.c.a.lostLog.Error().Err(err).Str("caller", note.Caller).Msg("call note not written")
+	}
+	return calls.Ticket(t)
+}
+
+// Record writes the call's record, then removes its note.
+func (r clusterRecords) Record(rec calls.Record) calls.Ticket {
+	id := r.c.id
+	rec.Cell, rec.Node, rec.Epoch = &id, r.c.a.cfg.Node, r.c.epoch
+	t, err := publishRecord(r.journal(), rec, true)
+	if err != nil {
+		r.c.a.lostLog.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
+	}
+	return calls.Ticket(t)
+}
+
+// publishRecord hands rec to the journal under its call's message id, and
+// the removal of its note after it.
+func publishRecord(j *cluster.Journal, rec calls.Record, reserved bool) (uint64, error) {
+	data, err := json.Marshal(wireRecord{V: recordVersion, Record: rec})
+	if err != nil {
+		return 0, err
+	}
+	key := callKey(*rec.Cell, rec.Caller, rec.SetupAt)
+	msg := &nats.Msg{Subject: "bsc.calls." + strconv.Itoa(*rec.Cell), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, "call."+key)
+	t, err := j.Publish(msg, reserved)
+	if err != nil {
+		return 0, err
+	}
+	del := &nats.Msg{Subject: openSubject + key, Header: nats.Header{}}
+	del.Header.Set("KV-Operation", "DEL")
+	_, _ = j.Publish(del, false) // a note left is harmless: its dropped record is dropped as a duplicate
+	return t, nil
+}
+
+// Wait waits, up to the writer's bound, for the ticket's message to be
+// stored on a quorum.
+func (r clusterRecords) Wait(ctx context.Context, t calls.Ticket) error {
+	ctx, cancel := context.WithTimeout(ctx, calls.DefaultWaitTimeout)
+	defer cancel()
+	err := r.journal().Wait(ctx, uint64(t))
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: not stored on a quorum in %v", calls.ErrNotCommitted, calls.DefaultWaitTimeout)
+	}
+	return err
+}
+
+// dropLeftCalls writes a dropped record for each call of c whose note is
+// left: calls in progress when the cell's last owner died.
+func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
+	node := n.node.Load()
+	notes, err := node.Notes(ctx, strconv.Itoa(c.id)+".>")
+	if err != nil {
+		n.a.log.Error().Err(err).Int("cell", c.id).Msg("calls in progress of the cell not read: their records may be missing")
+		return 0
+	}
+	dropped := 0
+	for _, raw := range notes {
+		var note callNote
+		if json.Unmarshal(raw, &note) != nil {
+			continue
+		}
+		id := c.id
+		rec := calls.Record{Caller: note.Caller, Callee: note.Callee, Outcome: calls.Dropped, EndedBy: calls.EndedBySystem,
+			SetupAt: note.SetupAt, EndedAt: time.Now().UTC(), Cell: &id, Node: n.Node(), Epoch: c.epoch}
+		if _, err := publishRecord(node.Journal, rec, false); err != nil {
+			n.a.log.Error().Err(err).Str("caller", note.Caller).Msg("dropped call's record not written")
+			continue
+		}
+		dropped++
+	}
+	return dropped
+}
+
+// mirrorCalls starts applying the calls stream to this node's calls table.
+func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error {
+	db := n.a.store.DB()
+	info := node.Schema.Calls.CachedInfo()
+	stream, uid := info.Config.Name, info.Created.UTC().Format(time.RFC3339Nano)
+	have, seq, err := calls.MirrorPosition(ctx, db, stream)
+	if err != nil {
+		return err
+	}
+	if have != uid {
+		if err := calls.ResetMirror(ctx, db, stream, uid); err != nil {
+			return err
+		}
+		seq = 0
+	}
+	n.calls.Store(node.Mirror(node.Schema.Calls, seq, func(msgs []jetstream.Msg, last uint64) error {
+		recs := make([]calls.Mirrored, 0, len(msgs))
+		for _, m := range msgs {
+			meta, err := m.Metadata()
+			if err != nil {
+				continue
+			}
+			var w wireRecord
+			if json.Unmarshal(m.Data(), &w) != nil {
+				continue
+			}
+			recs = append(recs, calls.Mirrored{Seq: meta.Sequence.Stream, Record: w.Record})
+		}
+		skipped, err := calls.ApplyMirrored(context.Background(), db, stream, recs, last)
+		n.a.health.Report("calls", err)
+		if skipped > 0 {
+			n.a.log.Warn().Int("records", skipped).Msg("call records this binary cannot store were skipped")
+		}
+		return err
+	}))
+	return nil
+}
+
+// catchUp waits, a little, until this node's calls table holds every
+// record stored before the call: a record an action was answered for on
+// any node is listed by GET /api/v1/calls on every node.
+func (n *clusterNode) catchUp(ctx context.Context) error {
+	m := n.calls.Load()
+	if m == nil {
+		return errNotJoined
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := m.CatchUp(ctx); err != nil {
+		return fmt.Errorf("%w: %v", errRestarting, err)
+	}
+	return nil
+}

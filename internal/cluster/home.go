@@ -1,0 +1,103 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The engine's home. A write to a replicated bucket or stream goes through
+// its Raft leader; when the server that led it dies, writes to it pause
+// for an election (4 to 9 s on the embedded server, not tunable), and a
+// lease that cannot be renewed for that long is given up. If the leaders
+// were spread over the nodes, nearly every node's death would pause some
+// bucket. So they are kept together, on one node, the home: the live node
+// with the lowest name. The death of any other node waits on no election;
+// the home's does (GET /api/v1/cluster says which node it is). The home
+// asks JetStream to move to it any leader it does not have (a leader
+// stepdown with a preferred server: JetStream elects, bsc only asks).
+
+// homeEvery is how often the home checks where the leaders are.
+const homeEvery = 2 * time.Second
+
+// Home is the node that should lead the streams: the live node with the
+// lowest name.
+func (n *Node) Home() string {
+	live := n.Members.Live()
+	if len(live) == 0 {
+		return ""
+	}
+	return live[0]
+}
+
+// StreamLeader is a stream (or bucket) of the cluster and its leader.
+type StreamLeader struct {
+	Name     string `json:"name"`
+	Leader   string `json:"leader"`
+	Replicas int    `json:"replicas"`
+}
+
+// Leaders lists bsc's streams and buckets with their leaders.
+func (n *Node) Leaders(ctx context.Context) []StreamLeader {
+	var out []StreamLeader
+	lister := n.Engine.JS.ListStreams(ctx)
+	for info := range lister.Info() {
+		if !ours(info.Config.Name) {
+			continue
+		}
+		s := StreamLeader{Name: info.Config.Name, Replicas: info.Config.Replicas}
+		if info.Cluster != nil {
+			s.Leader = info.Cluster.Leader
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b StreamLeader) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// ours tells whether a stream is one of bsc's.
+func ours(stream string) bool {
+	return strings.HasPrefix(stream, "KV_bsc_") || strings.HasPrefix(stream, "BSC_")
+}
+
+// steer runs until ctx ends: while this node is the home, it asks for the
+// leaders it does not have.
+func (n *Node) steer(ctx context.Context) {
+	t := time.NewTicker(homeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n.Home() != n.Engine.Node {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, homeEvery)
+		for _, s := range n.Leaders(sctx) {
+			if s.Leader == n.Engine.Node || s.Replicas < 2 {
+				continue
+			}
+			req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": n.Engine.Node}})
+			res, err := n.Engine.NC.RequestWithContext(sctx, "$JS.API.STREAM.LEADER.STEPDOWN."+s.Name, req)
+			var answer struct {
+				Error *struct {
+					Description string `json:"description"`
+				} `json:"error"`
+			}
+			if err == nil && json.Unmarshal(res.Data, &answer) == nil && answer.Error != nil {
+				err = errors.New(answer.Error.Description)
+			}
+			if err != nil {
+				n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not moved home")
+				continue
+			}
+			n.log.Info().Str("stream", s.Name).Str("from", s.Leader).Msg("stream leader moved home")
+		}
+		cancel()
+	}
+}

@@ -1,0 +1,214 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+)
+
+// Journal publishes messages to JetStream in order without waiting (a
+// phone controller hands it a call's record and goes on), and tells whoever
+// must answer only once a message is stored on a quorum when it is: the
+// cluster's group commit. A publish that fails is tried again, with the
+// same message id (JetStream drops the duplicate if the first one was
+// stored after all), until it is stored: nothing handed to the journal is
+// dropped while the node runs. Tickets complete in order.
+type Journal struct {
+	js  jetstream.JetStream
+	log zerolog.Logger
+	max int
+
+	mu       sync.Mutex
+	reserved int
+	pending  int
+	next     uint64
+	failing  error
+	closed   bool
+	progress chan struct{} // closed, and replaced, when done or failing change
+
+	done     atomic.Uint64
+	queue    chan *entry   // handed over, not yet published
+	inflight chan *entry   // published, waiting for their acks in order
+	quit     chan struct{} // closed by Close: stop retrying after ctx
+	ended    chan struct{}
+}
+
+type entry struct {
+	ticket uint64
+	msg    *nats.Msg
+	ack    jetstream.PubAckFuture // nil: publish again
+}
+
+// Errors of the journal.
+var (
+	ErrJournalFull   = errcode.New(errcode.Overloaded, "the cluster's write queue is full")
+	ErrNotReplicated = errcode.New(errcode.Unavailable, "not yet stored on a quorum")
+	ErrJournalClosed = errcode.New(errcode.Unavailable, "the cluster's write queue is closed")
+)
+
+// JournalSize is the messages a node's journal holds at most, those
+// promised to calls in progress included (as calls.Writer's queue).
+const JournalSize = 65536
+
+// journalWindow is the most messages published and not yet acknowledged.
+const journalWindow = 1024
+
+// journalRetry bounds the wait between two tries of a failed publish.
+const journalRetry = time.Second
+
+// NewJournal starts a journal of at most max messages in flight.
+func NewJournal(e *Engine, max int, log zerolog.Logger) *Journal {
+	j := &Journal{js: e.JS, log: log, max: max, progress: make(chan struct{}),
+		queue: make(chan *entry, max), inflight: make(chan *entry, journalWindow),
+		quit: make(chan struct{}), ended: make(chan struct{})}
+	go j.publish()
+	go j.run()
+	return j
+}
+
+// Reserve promises room for n messages to come (a call's note and
+// record, when the call starts); it fails with ErrJournalFull when the
+// journal has not that much room.
+func (j *Journal) Reserve(n int) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ErrJournalClosed
+	}
+	if j.reserved+j.pending+n > j.max {
+		return ErrJournalFull
+	}
+	j.reserved += n
+	return nil
+}
+
+// Publish hands msg to the journal without waiting and returns its ticket.
+// reserved takes a place Reserve promised; without one, a full journal
+// refuses the message.
+func (j *Journal) Publish(msg *nats.Msg, reserved bool) (uint64, error) {
+	j.mu.Lock()
+	switch {
+	case j.closed:
+		j.mu.Unlock()
+		return 0, ErrJournalClosed
+	case reserved && j.reserved > 0:
+		j.reserved--
+	case j.reserved+j.pending >= j.max:
+		j.mu.Unlock()
+		return 0, ErrJournalFull
+	}
+	j.pending++
+	j.next++
+	e := &entry{ticket: j.next, msg: msg}
+	j.queue <- e // never blocks: pending bounds it; under the lock, in ticket order
+	j.mu.Unlock()
+	return e.ticket, nil
+}
+
+// publish publishes the queued messages, at most journalWindow awaiting
+// their acks (the publish blocks past JetStream's own bound, on this
+// goroutine).
+func (j *Journal) publish() {
+	defer close(j.inflight)
+	for e := range j.queue {
+		e.ack, _ = j.js.PublishMsgAsync(e.msg)
+		j.inflight <- e
+	}
+}
+
+// Wait returns once the message of ticket t is stored, or fails at once
+// with ErrNotReplicated while publishing fails, or with ctx's error.
+func (j *Journal) Wait(ctx context.Context, t uint64) error {
+	for j.done.Load() < t {
+		j.mu.Lock()
+		failing, progress := j.failing, j.progress
+		j.mu.Unlock()
+		if j.done.Load() >= t {
+			return nil
+		}
+		if failing != nil {
+			return fmt.Errorf("%w: %v", ErrNotReplicated, failing)
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// run waits for each message's ack in order, publishing again what failed.
+func (j *Journal) run() {
+	defer close(j.ended)
+	for e := range j.inflight {
+		j.store(e)
+		j.mu.Lock()
+		j.pending--
+		j.done.Store(e.ticket)
+		j.changed(nil)
+		j.mu.Unlock()
+	}
+}
+
+// store waits until e is stored, trying again while it is not (until Close
+// gives up on it).
+func (j *Journal) store(e *entry) {
+	wait := 50 * time.Millisecond
+	for {
+		err := errors.New("not published")
+		if e.ack != nil {
+			select {
+			case <-e.ack.Ok():
+				return
+			case err = <-e.ack.Err():
+			}
+		}
+		j.mu.Lock()
+		j.changed(err)
+		j.mu.Unlock()
+		j.log.Warn().Err(err).Str("subject", e.msg.Subject).Msg("a replicated write failed; trying again")
+		select {
+		case <-j.quit:
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, journalRetry)
+		e.ack, _ = j.js.PublishMsgAsync(e.msg)
+	}
+}
+
+// changed notes a change of state for the waiters; under mu.
+func (j *Journal) changed(failing error) {
+	j.failing = failing
+	close(j.progress)
+	j.progress = make(chan struct{})
+}
+
+// Close refuses new messages and waits, within ctx, until those in the
+// journal are stored; past ctx it stops trying (what is left is lost).
+func (j *Journal) Close(ctx context.Context) error {
+	j.mu.Lock()
+	if !j.closed {
+		j.closed = true
+		close(j.queue)
+	}
+	j.mu.Unlock()
+	select {
+	case <-j.ended:
+		return nil
+	case <-ctx.Done():
+		close(j.quit)
+		<-j.ended
+		return fmt.Errorf("replicated writes not stored at stop: %w", ctx.Err())
+	}
+}

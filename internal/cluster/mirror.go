@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Mirror applies a stream, message by message in order, to this node's
+// database: every node keeps the cluster's call records in its own SQLite,
+// from where the API reads them. apply writes a batch and the position of
+// its last message in one transaction, so that a batch is applied once
+// whatever crashes when; the mirror starts after the position the
+// database holds.
+type Mirror struct {
+	stream jetstream.Stream
+	apply  func(msgs []jetstream.Msg, last uint64) error
+	n      *Node
+
+	applied  atomic.Uint64
+	mu       sync.Mutex
+	progress chan struct{}
+}
+
+// MirrorBatch bounds the messages applied in one transaction.
+const MirrorBatch = 1024
+
+// Mirror starts mirroring stream after sequence from with apply, until the
+// node leaves.
+func (n *Node) Mirror(stream jetstream.Stream, from uint64, apply func(msgs []jetstream.Msg, last uint64) error) *Mirror {
+	m := &Mirror{stream: stream, apply: apply, n: n, progress: make(chan struct{})}
+	m.applied.Store(from)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		m.run(n.ctx)
+	}()
+	return m
+}
+
+// run consumes the stream until ctx ends. An ordered consumer is the
+// client's: if the server hosting it goes, it is made again from the last
+// message received.
+func (m *Mirror) run(ctx context.Context) {
+	name := m.stream.CachedInfo().Config.Name
+	wait := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+		if from := m.applied.Load(); from > 0 {
+			cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1}
+		}
+		cons, err := m.stream.OrderedConsumer(ctx, cfg)
+		if err == nil {
+			err = m.consume(ctx, cons)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		m.n.log.Warn().Err(err).Str("stream", name).Msg("mirror interrupted; starting again")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// consume applies what cons delivers, a batch per transaction.
+func (m *Mirror) consume(ctx context.Context, cons jetstream.Consumer) error {
+	for ctx.Err() == nil {
+		// The heartbeat tells a consumer gone with its server from a
+		// stream with nothing new: a pull to a consumer that is no more
+		// would otherwise wait in silence, every time.
+		batch, err := cons.Fetch(MirrorBatch, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchHeartbeat(500*time.Millisecond))
+		if err != nil {
+			return err
+		}
+		var msgs []jetstream.Msg
+		for msg := range batch.Messages() {
+			msgs = append(msgs, msg)
+		}
+		if err := batch.Error(); err != nil && len(msgs) == 0 &&
+			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		meta, err := msgs[len(msgs)-1].Metadata()
+		if err != nil {
+			return err
+		}
+		last := meta.Sequence.Stream
+		for {
+			if err := m.apply(msgs, last); err == nil {
+				break
+			} else {
+				m.n.log.Warn().Err(err).Msg("mirror batch not applied; trying again")
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		m.applied.Store(last)
+		m.mu.Lock()
+		close(m.progress)
+		m.progress = make(chan struct{})
+		m.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// ErrBehind: the mirror did not catch up in time.
+var ErrBehind = errors.New("this node's copy is behind the cluster's")
+
+// CatchUp returns once everything the stream held when it was called is
+// applied, or ErrBehind when ctx ends first: a read after it sees every
+// write acknowledged before it.
+func (m *Mirror) CatchUp(ctx context.Context) error {
+	info, err := m.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBehind, err)
+	}
+	for target := info.State.LastSeq; m.applied.Load() < target; {
+		m.mu.Lock()
+		progress := m.progress
+		m.mu.Unlock()
+		if m.applied.Load() >= target {
+			break
+		}
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: at %d of %d", ErrBehind, m.applied.Load(), target)
+		}
+	}
+	return nil
+}
