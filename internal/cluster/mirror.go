@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -72,51 +71,81 @@ func (m *Mirror) run(ctx context.Context) {
 	}
 }
 
-// consume applies what cons delivers, a batch per transaction.
+// consume applies what cons delivers as it arrives, what has arrived
+// meanwhile in the same transaction, until ctx ends or the consumer
+// fails. The consumer's heartbeats tell a consumer gone with its server
+// from a stream with nothing new.
 func (m *Mirror) consume(ctx context.Context, cons jetstream.Consumer) error {
-	for ctx.Err() == nil {
-		// The heartbeat tells a consumer gone with its server from a
-		// stream with nothing new: a pull to a consumer that is no more
-		// would otherwise wait in silence, every time.
-		batch, err := cons.Fetch(MirrorBatch, jetstream.FetchMaxWait(2*time.Second), jetstream.FetchHeartbeat(500*time.Millisecond))
-		if err != nil {
-			return err
+	in := make(chan jetstream.Msg, MirrorBatch)
+	failed := make(chan error, 1)
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case in <- msg:
+		case <-ctx.Done():
 		}
+	}, jetstream.PullMaxMessages(MirrorBatch), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, jetstream.ErrConsumerDeleted) {
+			select {
+			case failed <- err:
+			default:
+			}
+		}
+	}))
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	for {
 		var msgs []jetstream.Msg
-		for msg := range batch.Messages() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-failed:
+			return err
+		case msg := <-in:
 			msgs = append(msgs, msg)
 		}
-		if err := batch.Error(); err != nil && len(msgs) == 0 &&
-			!errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			return err
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		meta, err := msgs[len(msgs)-1].Metadata()
-		if err != nil {
-			return err
-		}
-		last := meta.Sequence.Stream
-		for {
-			if err := m.apply(msgs, last); err == nil {
-				break
-			} else {
-				m.n.log.Warn().Err(err).Msg("mirror batch not applied; trying again")
-			}
+	drain:
+		for len(msgs) < MirrorBatch {
 			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
+			case msg := <-in:
+				msgs = append(msgs, msg)
+			default:
+				break drain
 			}
 		}
-		m.applied.Store(last)
-		m.mu.Lock()
-		close(m.progress)
-		m.progress = make(chan struct{})
-		m.mu.Unlock()
+		if err := m.applyBatch(ctx, msgs); err != nil {
+			return err
+		}
 	}
-	return ctx.Err()
+}
+
+// applyBatch applies msgs, trying again until it works (the database may
+// be failing for a while) or ctx ends.
+func (m *Mirror) applyBatch(ctx context.Context, msgs []jetstream.Msg) error {
+	meta, err := msgs[len(msgs)-1].Metadata()
+	if err != nil {
+		return err
+	}
+	last := meta.Sequence.Stream
+	for {
+		err := m.apply(msgs, last)
+		if err == nil {
+			break
+		}
+		m.n.log.Warn().Err(err).Msg("mirror batch not applied; trying again")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	m.applied.Store(last)
+	m.mu.Lock()
+	close(m.progress)
+	m.progress = make(chan struct{})
+	m.mu.Unlock()
+	return nil
 }
 
 // ErrBehind: the mirror did not catch up in time.

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -14,26 +13,6 @@ import (
 
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
-
-// freePorts reserves n loopback ports (closed again: a race, but a short
-// one, and NATS says so if it loses).
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
 
 // events records what the hooks were told.
 type events struct {
@@ -73,7 +52,7 @@ func (ev *events) owned() map[string]int {
 // startNodes joins n embedded nodes on loopback.
 func startNodes(t *testing.T, names []string, cells int, ev *events) []*Node {
 	t.Helper()
-	ports := freePorts(t, len(names))
+	ports := testutil.FreeAddrs(t, len(names))
 	dir := t.TempDir()
 	nodes := make([]*Node, len(names))
 	var wg sync.WaitGroup

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // Helpers of TestPrometheusE2E: processes, waiting, Prometheus' HTTP API,
@@ -273,18 +274,6 @@ func (b *bscProc) expect(t *testing.T, status int, code, method, path string, bo
 	}
 }
 
-// freePort is a loopback port nothing listened on a moment ago. Another
-// process may take it before its user does: startPrometheus retries.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // promProc is a running Prometheus.
 type promProc struct {
 	*proc
@@ -302,7 +291,7 @@ func startPrometheus(t *testing.T, config []byte) *promProc {
 		t.Fatal(err)
 	}
 	for attempt := 1; ; attempt++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		addr := testutil.FreeAddrs(t, 1)[0] // startPrometheus retries if another process takes it
 		p := &promProc{url: "http://" + addr}
 		p.proc = startProc(t, "prometheus", bin, []string{
 			"--config.file=" + conf,

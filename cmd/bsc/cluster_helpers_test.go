@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// Three real nodes (docs/cluster.md): three `bsc serve` processes on
+// loopback, each with its own database, HTTP port and route port, the
+// embedded NATS servers forming one cluster.
+
+// clusterWait bounds a cluster's forming and a failover: generous for a
+// loaded two-core machine, well under a hung cluster.
+const clusterWait = 60 * time.Second
+
+// testCluster is three running nodes.
+type testCluster struct {
+	t     *testing.T
+	bin   string
+	names []string
+	args  [][]string // each node's flags, to start it again
+	nodes []*bscProcess
+}
+
+// startCluster starts n1, n2 and n3 with extra flags each, and returns
+// once every node is ready and sees every cell owned, the same owners.
+func startCluster(t *testing.T, bin string, extra ...string) *testCluster {
+	t.Helper()
+	routes := testutil.FreeAddrs(t, 3)
+	dir := t.TempDir()
+	c := &testCluster{t: t, bin: bin, names: []string{"n1", "n2", "n3"}, nodes: make([]*bscProcess, 3)}
+	for i, name := range c.names {
+		c.args = append(c.args, append([]string{"--node", name, "--db", filepath.Join(dir, name+".db"),
+			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(routes, ",")}, extra...))
+	}
+	var wg sync.WaitGroup
+	for i := range c.names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.nodes[i] = startBSC(t, bin, c.args[i]...)
+		}()
+	}
+	wg.Wait()
+	c.waitFormed()
+	return c
+}
+
+// clusterView is GET /api/v1/cluster.
+type clusterView struct {
+	Node  string
+	Mode  string
+	Cells int
+	Home  string
+	Nodes []struct {
+		Name, State string
+		Cells       []int
+	}
+	CellOwners []struct {
+		Cell      int
+		Owner     string
+		Epoch     uint64
+		Preferred string
+		State     string
+	} `json:"cell_owners"`
+}
+
+// view is node i's view of the cluster; ok is false if it did not answer.
+func (c *testCluster) view(i int) (clusterView, bool) {
+	var v clusterView
+	ok := c.nodes[i].do(c.t, http.MethodGet, "/api/v1/cluster", &v) == http.StatusOK
+	return v, ok
+}
+
+// owners is a view's owner of every cell, "" for none.
+func (v clusterView) owners() []string {
+	out := make([]string, len(v.CellOwners))
+	for _, o := range v.CellOwners {
+		if o.State == "serving" {
+			out[o.Cell] = o.Owner
+		}
+	}
+	return out
+}
+
+// waitFormed waits until the live nodes are ready and agree that every
+// cell is served, by live nodes only.
+func (c *testCluster) waitFormed() {
+	c.t.Helper()
+	testutil.Eventually(c.t, clusterWait, "the cluster formed: every cell served, the same owners on every node", func() bool {
+		var first []string
+		for i, p := range c.nodes {
+			if p == nil || c.exited(i) {
+				continue
+			}
+			if p.do(c.t, http.MethodGet, "/readyz", nil) != http.StatusOK {
+				return false
+			}
+			v, ok := c.view(i)
+			if !ok {
+				return false
+			}
+			owners := v.owners()
+			for _, o := range owners {
+				if o == "" || c.exited(slices.Index(c.names, o)) {
+					return false
+				}
+			}
+			if first == nil {
+				first = owners
+			} else if !slices.Equal(first, owners) {
+				return false
+			}
+		}
+		return first != nil
+	})
+}
+
+// exited tells whether node i's process has ended.
+func (c *testCluster) exited(i int) bool {
+	select {
+	case <-c.nodes[i].done:
+		return true
+	default:
+		return false
+	}
+}
+
+// cellOf is a cell node serves, by node 0's view (or the first live one).
+func (c *testCluster) cellOf(node string) int {
+	c.t.Helper()
+	for i := range c.nodes {
+		if c.exited(i) {
+			continue
+		}
+		v, ok := c.view(i)
+		if !ok {
+			continue
+		}
+		for cell, o := range v.owners() {
+			if o == node {
+				return cell
+			}
+		}
+	}
+	c.t.Fatalf("no cell served by %s", node)
+	return -1
+}
+
+// send sends a JSON body (nil: none) and decodes a JSON answer into out
+// (nil: not read); it returns the status and the problem's code, 0 when
+// the request failed.
+func (p *bscProcess) send(t *testing.T, method, path string, body, out any) (int, string) {
+	t.Helper()
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, p.url+path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	defer res.Body.Close()
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(res.Body)
+	if res.StatusCode >= 300 {
+		var prob struct{ Code string }
+		_ = json.Unmarshal(buf.Bytes(), &prob)
+		return res.StatusCode, prob.Code
+	}
+	if out != nil {
+		if err := json.Unmarshal(buf.Bytes(), out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, buf.String())
+		}
+	}
+	return res.StatusCode, ""
+}
+
+// phone is GET /api/v1/phones/{msisdn} as the tests read it.
+type phone struct {
+	MSISDN, State, Node string
+	Peer                *string
+	Cell                *int
+	Frequency           int
+}
+
+// attach attaches msisdn in cell through p.
+func (p *bscProcess) attach(t *testing.T, msisdn string, cell int) phone {
+	t.Helper()
+	var ph phone
+	if status, code := p.send(t, http.MethodPost, "/api/v1/phones", map[string]any{"msisdn": msisdn, "cell": cell}, &ph); status != http.StatusCreated {
+		t.Fatalf("attach %s in cell %d: %d %s", msisdn, cell, status, code)
+	}
+	return ph
+}
+
+// act performs an action through p and returns the status and code.
+func (p *bscProcess) act(t *testing.T, who, action, to string) (int, string) {
+	t.Helper()
+	body := map[string]string{"action": action}
+	if to != "" {
+		body["to"] = to
+	}
+	return p.send(t, http.MethodPost, "/api/v1/phones/"+who+"/actions", body, nil)
+}
+
+// mustAct is act that must answer 200.
+func (p *bscProcess) mustAct(t *testing.T, who, action, to string) {
+	t.Helper()
+	if status, code := p.act(t, who, action, to); status != http.StatusOK {
+		t.Fatalf("%s %s %s: %d %s", who, action, to, status, code)
+	}
+}
+
+// phone reads a phone through p.
+func (p *bscProcess) phone(t *testing.T, msisdn string) phone {
+	t.Helper()
+	var ph phone
+	if status, code := p.send(t, http.MethodGet, "/api/v1/phones/"+msisdn, nil, &ph); status != http.StatusOK {
+		t.Fatalf("get %s: %d %s", msisdn, status, code)
+	}
+	return ph
+}
+
+// waitState waits until msisdn is in state, read through p.
+func (p *bscProcess) waitState(t *testing.T, msisdn, state string) {
+	t.Helper()
+	testutil.Eventually(t, 10*time.Second, msisdn+" "+state, func() bool { return p.phone(t, msisdn).State == state })
+}
+
+// record is a call record as the tests read it.
+type record struct {
+	ID               int64
+	Caller, Callee   string
+	Outcome          string
+	EndedBy          string `json:"ended_by"`
+	Frequency        *int
+	Cell             *int
+	Node             string
+	Epoch            uint64
+	SetupAt, EndedAt time.Time `json:"-"`
+}
+
+// records lists every record of caller, through p (all pages).
+func (p *bscProcess) records(t *testing.T, caller string) []record {
+	t.Helper()
+	var out []record
+	after := ""
+	for {
+		var page struct {
+			Items []record
+			Next  string
+		}
+		path := "/api/v1/calls?limit=1000&msisdn=" + caller
+		if after != "" {
+			path += "&after=" + after
+		}
+		if status, code := p.send(t, http.MethodGet, path, nil, &page); status != http.StatusOK {
+			t.Fatalf("list calls of %s: %d %s", caller, status, code)
+		}
+		for _, r := range page.Items {
+			if r.Caller == caller {
+				out = append(out, r)
+			}
+		}
+		if page.Next == "" {
+			return out
+		}
+		after = page.Next
+	}
+}
+
+// outcomes are the outcomes of records, in order.
+func outcomes(recs []record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.Outcome)
+	}
+	return out
+}
+
+func (c *testCluster) String() string { return fmt.Sprint(c.names) }
