@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -52,17 +53,37 @@ func startCluster(t *testing.T, bin string, extra ...string) *testCluster {
 		}()
 	}
 	wg.Wait()
+	t.Cleanup(c.keepLogsIfFailed)
 	c.waitFormed()
 	return c
 }
 
+// keepLogsIfFailed writes the nodes' logs where a failed test's reader
+// finds them.
+func (c *testCluster) keepLogsIfFailed() {
+	if !c.t.Failed() {
+		return
+	}
+	dir, err := os.MkdirTemp("", "bsc-"+strings.ReplaceAll(c.t.Name(), "/", "-")+"-")
+	if err != nil {
+		return
+	}
+	for i, p := range c.nodes {
+		if p != nil {
+			_ = os.WriteFile(filepath.Join(dir, c.names[i]+".log"), []byte(p.stderr.String()), 0o644)
+		}
+	}
+	c.t.Logf("the nodes' logs are in %s", dir)
+}
+
 // clusterView is GET /api/v1/cluster.
 type clusterView struct {
-	Node  string
-	Mode  string
-	Cells int
-	Home  string
-	Nodes []struct {
+	Node    string
+	Mode    string
+	Cells   int
+	Home    string
+	Streams []struct{ Name, Leader string }
+	Nodes   []struct {
 		Name, State string
 		Cells       []int
 	}
@@ -94,7 +115,8 @@ func (v clusterView) owners() []string {
 }
 
 // waitFormed waits until the live nodes are ready and agree that every
-// cell is served, by live nodes only.
+// cell is served, by live nodes only, and the engine's leaders are all on
+// the home node (until then, a node's death may wait on an election).
 func (c *testCluster) waitFormed() {
 	c.t.Helper()
 	testutil.Eventually(c.t, clusterWait, "the cluster formed: every cell served, the same owners on every node", func() bool {
@@ -113,6 +135,11 @@ func (c *testCluster) waitFormed() {
 			owners := v.owners()
 			for _, o := range owners {
 				if o == "" || c.exited(slices.Index(c.names, o)) {
+					return false
+				}
+			}
+			for _, st := range v.Streams {
+				if st.Leader != v.Home {
 					return false
 				}
 			}
@@ -275,7 +302,15 @@ func (p *bscProcess) records(t *testing.T, caller string) []record {
 		if after != "" {
 			path += "&after=" + after
 		}
-		if status, code := p.send(t, http.MethodGet, path, nil, &page); status != http.StatusOK {
+		// A node whose copy of the records is behind says so (503); a
+		// client tries again.
+		var status int
+		var code string
+		testutil.Eventually(t, clusterWait, "the records of "+caller, func() bool {
+			status, code = p.send(t, http.MethodGet, path, nil, &page)
+			return status != http.StatusServiceUnavailable
+		})
+		if status != http.StatusOK {
 			t.Fatalf("list calls of %s: %d %s", caller, status, code)
 		}
 		for _, r := range page.Items {

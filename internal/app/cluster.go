@@ -195,8 +195,14 @@ func (n *clusterNode) signal() {
 
 // moved tells this node's phones that a cell changed owner: a call with a
 // peer there under an older epoch has lost it.
+//
+// A cell seen with no owner is not yet a lost peer: the view may only be
+// late (a renewal stored just after the read), and the peer's node may
+// still serve it. A new owner is proof the old one stopped.
 func (n *clusterNode) moved(cell int, now cluster.Owner) {
-	n.ex.CellMoved(cell, now.Epoch)
+	if now.Node != "" {
+		n.ex.CellMoved(cell, now.Epoch)
+	}
 	n.a.clusterAlarms.changed(n)
 }
 

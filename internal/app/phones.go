@@ -134,6 +134,12 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 	if err != nil {
 		return phonefsm.Status{}, phonefsm.Commit{}, err
 	}
+	if act == phonefsm.ActCall && a.cluster != nil {
+		// The controller reads the HLR location from this node's copy,
+		// which a callee attached on another node a moment ago may not
+		// have reached: the lookup asks the cluster and fills the copy.
+		a.cluster.PhoneCell(ctx, to)
+	}
 	st, commit, err := p.Act(ctx, m, act, to)
 	return a.located(st, c), commit, err
 }

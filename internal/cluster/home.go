@@ -20,7 +20,8 @@ import (
 // asks JetStream to move to it any leader it does not have (a leader
 // stepdown with a preferred server: JetStream elects, bsc only asks).
 
-// homeEvery is how often the home checks where the leaders are.
+// homeEvery is how often the home checks where the leaders are, once
+// they are all home.
 const homeEvery = 2 * time.Second
 
 // Home is the node that should lead the streams: the live node with the
@@ -64,16 +65,17 @@ func ours(stream string) bool {
 }
 
 // steer runs until ctx ends: while this node is the home, it asks for the
-// leaders it does not have.
+// leaders it does not have; often while some are away, every homeEvery
+// once they are all home.
 func (n *Node) steer(ctx context.Context) {
-	t := time.NewTicker(homeEvery)
-	defer t.Stop()
+	wait := homeSoon
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
+		wait = homeEvery
 		if n.Home() != n.Engine.Node {
 			continue
 		}
@@ -82,17 +84,8 @@ func (n *Node) steer(ctx context.Context) {
 			if s.Leader == n.Engine.Node || s.Replicas < 2 {
 				continue
 			}
-			req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": n.Engine.Node}})
-			res, err := n.Engine.NC.RequestWithContext(sctx, "$JS.API.STREAM.LEADER.STEPDOWN."+s.Name, req)
-			var answer struct {
-				Error *struct {
-					Description string `json:"description"`
-				} `json:"error"`
-			}
-			if err == nil && json.Unmarshal(res.Data, &answer) == nil && answer.Error != nil {
-				err = errors.New(answer.Error.Description)
-			}
-			if err != nil {
+			wait = homeSoon
+			if err := n.stepDown(sctx, s.Name); err != nil {
 				n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not moved home")
 				continue
 			}
@@ -100,4 +93,25 @@ func (n *Node) steer(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// homeSoon is how soon the home looks again while a leader is away.
+const homeSoon = 250 * time.Millisecond
+
+// stepDown asks the leader of stream to hand over to this node.
+func (n *Node) stepDown(ctx context.Context, stream string) error {
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": n.Engine.Node}})
+	res, err := n.Engine.NC.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req)
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(res.Data, &answer) == nil && answer.Error != nil {
+		return errors.New(answer.Error.Description)
+	}
+	return nil
 }

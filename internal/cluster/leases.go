@@ -293,6 +293,7 @@ func (l *Leases) acquire(ctx context.Context) {
 		l.mu.Unlock()
 		l.log.Info().Int("cell", c).Uint64("epoch", rev).Str("from", from[c].Node).Msg("cell taken")
 		l.hooks.Gained(c, rev, from[c])
+		l.hooks.Moved(c, Owner{Node: l.e.Node, Epoch: rev})
 	}
 }
 

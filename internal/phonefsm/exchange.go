@@ -295,10 +295,10 @@ func (x *Exchange) proxy(env Envelope) *ack {
 	return a
 }
 
-// CellMoved tells the node's controllers that cell has a new owner (or
-// none) since epoch: a controller whose peer ran there under an older
-// epoch has lost it (the peer's node died or gave the cell up), and ends
-// its call as when the peer cannot be reached.
+// CellMoved tells the node's controllers that cell has a new owner since
+// epoch: a controller whose peer ran there under an older epoch has lost
+// it (the peer's node died or gave the cell up), and ends its call as when
+// the peer cannot be reached.
 func (x *Exchange) CellMoved(cell int, epoch uint64) {
 	x.mu.RLock()
 	sets := make([]*Phones, 0, len(x.cells))
@@ -311,8 +311,7 @@ func (x *Exchange) CellMoved(cell int, epoch uint64) {
 			c.Lock()
 			peer, st := c.peer, c.state
 			c.Unlock()
-			lost := epoch == 0 || peer.Epoch < epoch
-			if st == Idle || peer.local != nil || peer.Cell != int32(cell) || !lost {
+			if st == Idle || peer.local != nil || peer.Cell != int32(cell) || peer.Epoch >= epoch {
 				continue
 			}
 			x.rt.Do(func(ex *sup.Exec[message]) { c.Post(ex, message{kind: evPeerUnreachable, from: peer}, false) })

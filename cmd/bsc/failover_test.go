@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// TestClusterFailover: kill -9 of a node in the middle of calls. Its cells
+// are taken over by the others; its phones are back, idle; each call it
+// held ends dropped with exactly one record, its peers elsewhere idle;
+// calls it did not hold go on; no record is lost or written twice.
+func TestClusterFailover(t *testing.T) {
+	t.Parallel()
+	bin := buildBSC(t)
+	c := startCluster(t, bin)
+	front := c.nodes[0]
+	dead, live1, live2 := c.cellOf("n3"), c.cellOf("n1"), c.cellOf("n2")
+
+	n := 0
+	attach := func(cell int) string {
+		n++
+		m := fmt.Sprintf("41%04d", n)
+		front.attach(t, m, cell)
+		return m
+	}
+	type call struct {
+		caller, callee string
+		connected      bool
+		want           []string // the records of the caller once it is over
+	}
+	var calls []call
+	place := func(callerCell, calleeCell int, connected bool, want ...string) call {
+		cl := call{attach(callerCell), attach(calleeCell), connected, want}
+		front.mustAct(t, cl.caller, "call", cl.callee)
+		if connected {
+			front.mustAct(t, cl.callee, "accept", "")
+		}
+		calls = append(calls, cl)
+		return cl
+	}
+	// A finished call of the dead node's cell: its record must survive.
+	done := place(dead, live1, true, "answered")
+	front.mustAct(t, done.caller, "hangup", "")
+	for range 3 {
+		place(dead, live1, true, "dropped")  // the caller dies
+		place(live2, dead, true, "dropped")  // the callee dies: the caller ends it
+		place(dead, dead, true, "dropped")   // both die
+		place(dead, live2, false, "dropped") // ringing when the caller dies
+		place(live2, dead, false, "dropped") // ringing when the callee dies
+	}
+	untouched := place(live1, live2, true, "answered")
+
+	if err := c.nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	// The first 200 on an action of a phone of the dead node's cell.
+	probe := calls[1].caller
+	testutil.Eventually(t, clusterWait, "an action on a phone of the dead node's cell", func() bool {
+		status, _ := front.act(t, probe, "hangup", "")
+		return status == http.StatusOK || status == http.StatusConflict
+	})
+	t.Logf("failover: first answer on a phone of cell %d %v after the kill", dead, time.Since(killed).Round(time.Millisecond))
+	<-c.nodes[2].done
+	c.waitFormed()
+
+	for _, cl := range calls {
+		if cl.caller == untouched.caller {
+			continue
+		}
+		for _, m := range []string{cl.caller, cl.callee} {
+			front.waitState(t, m, "idle")
+		}
+	}
+	if ph := front.phone(t, untouched.caller); ph.State != "connected" {
+		t.Fatalf("a call between live cells was %s after the failover", ph.State)
+	}
+	front.mustAct(t, untouched.caller, "hangup", "")
+
+	for _, cl := range calls {
+		for _, p := range c.nodes[:2] {
+			if got := outcomes(p.records(t, cl.caller)); !slices.Equal(got, cl.want) {
+				t.Errorf("caller %s (cell of %s → %s): records %v, want %v", cl.caller, cl.caller, cl.callee, got, cl.want)
+			}
+		}
+	}
+}
