@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.health = store.NewHealth(st.DB(), a.storage.change, log)
 	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
-	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log, a.health); err != nil {
+	if a.subs, err = hlr.NewSubscribers(ctx, st, log, a.health); err != nil {
 		a.health.Close()
 		_ = st.Close()
 		return nil, err

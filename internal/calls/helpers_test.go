@@ -26,7 +26,7 @@ func openDB(t testing.TB) (*sql.DB, string) {
 
 func reopen(t testing.TB, path string) *sql.DB {
 	t.Helper()
-	return storetest.Open(t, path)
+	return storetest.Open(t, path).DB()
 }
 
 // newWriter starts a writer that the test closes at its end, checking that

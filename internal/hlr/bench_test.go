@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 const million = 1_000_000
@@ -126,7 +128,7 @@ func BenchmarkWriteTouches(b *testing.B) {
 		b.Fatal(err)
 	}
 	batch := make(map[MSISDN]touch, touchTxRows)
-	rows := make([]touchRow, 0, touchTxRows)
+	rows := make([]store.SubscriberTouch, 0, touchTxRows)
 	next := 0
 	for b.Loop() {
 		clear(batch)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 const (
@@ -96,30 +98,18 @@ func (s *Subscribers) provisionLoop() {
 // no IMSI, then adds them to the set. Background work has no caller's
 // context: SQLite's busy timeout bounds the wait for the write lock.
 func (s *Subscribers) insertProvisioned(batch []provisionReq) error {
-	ctx := context.Background()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("hlr: auto-provision: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertSubscriber)
-	if err != nil {
-		return fmt.Errorf("hlr: auto-provision: %w", err)
-	}
-	defer stmt.Close()
 	now := time.Now().UnixNano()
-	for _, req := range batch {
-		// Created meanwhile by Create, a bulk or an earlier batch.
-		if s.provisioned.has(req.m) {
-			continue
-		}
-		if _, err := stmt.ExecContext(ctx, req.m.String(), nil, now); err != nil {
-			return fmt.Errorf("hlr: auto-provision %s: %w", req.m, err)
+	rows := func(yield func(store.SubscriberRow) bool) {
+		for _, req := range batch {
+			// Created meanwhile by Create, a bulk or an earlier batch.
+			if !s.provisioned.has(req.m) && !yield(store.SubscriberRow{MSISDN: req.m.String(), CreatedAt: now}) {
+				return
+			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := s.st.InsertSubscribers(context.Background(), rows); err != nil {
 		return fmt.Errorf("hlr: auto-provision: %w", err)
 	}
 	for _, req := range batch {
