@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		return nil, err
 	}
 	a.hub = hw.NewHub(hw.HubConfig{RingSize: deviceRing})
-	a.writer = calls.NewWriter(st.DB(), calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
+	a.writer = calls.NewWriter(st, calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
 		OnHealth: func(err error) { a.health.Report("calls", err) }})
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
@@ -240,7 +240,7 @@ func (a *App) Handler() *httpapi.API {
 		Process:   a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
 		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return a.Phones() },
-		Hub: a.hub, Calls: callStore{a.store.DB()},
+		Hub: a.hub, Calls: callStore{a.store},
 	})
 }
 
