@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.pool.Store(&pool)
 	a.overloaded = &overloadAlarm{notify: a.notify, quiet: overloadedQuiet}
 	a.storage = &storageAlarm{notify: a.notify}
-	a.health = store.NewHealth(st.DB(), a.storage.change, log)
+	a.health = store.NewHealth(st, a.storage.change, log)
 	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
 	if a.subs, err = hlr.NewSubscribers(ctx, st, log, a.health); err != nil {
