@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -102,23 +101,11 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter, afterID int64, limi
 // where.
 func (s *Store) queryCalls(ctx context.Context, where []string, args []any, limit int) ([]CallRow, error) {
 	q := selectCalls + ` WHERE ` + strings.Join(where, ` AND `) + ` ORDER BY id LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, q, append(args, limit)...)
+	rows, err := queryAll(ctx, s.db, scanCall, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list calls: %w", err)
 	}
-	defer rows.Close()
-	recs := []CallRow{}
-	for rows.Next() {
-		r, err := scanCall(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list calls: %w", err)
-		}
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list calls: %w", err)
-	}
-	return recs, nil
+	return rows, nil
 }
 
 // sinceFloor is an id below every call set up at or after ?, for the walk
@@ -149,17 +136,14 @@ var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // Call returns row id; ok is false if there is none.
 func (s *Store) Call(ctx context.Context, id int64) (row CallRow, ok bool, err error) {
-	row, err = scanCall(s.db.QueryRowContext(ctx, selectCalls+` WHERE id = ?`, id))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return CallRow{}, false, nil
-	case err != nil:
+	row, ok, err = queryOne(ctx, s.db, scanCall, selectCalls+` WHERE id = ?`, id)
+	if err != nil {
 		return CallRow{}, false, fmt.Errorf("store: call %d: %w", id, err)
 	}
-	return row, true, nil
+	return row, ok, nil
 }
 
-func scanCall(row interface{ Scan(...any) error }) (CallRow, error) {
+func scanCall(row scanner) (CallRow, error) {
 	var r CallRow
 	var freq, answered sql.NullInt64
 	var outcome, endedBy int64

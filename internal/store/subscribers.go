@@ -115,8 +115,12 @@ func (s *Store) InsertSubscribers(ctx context.Context, rows iter.Seq[SubscriberR
 
 // imsiTaken recognises the insert that broke the IMSI's uniqueness: the
 // MSISDN's conflict is absorbed by ON CONFLICT (msisdn) DO NOTHING, so the
-// unique index on imsi is the only one an insert can break.
+// unique index on imsi is the only one an insert can break. A nil err is
+// not looked into: errors.As would put e on the heap, once per row.
 func imsiTaken(err error) bool {
+	if err == nil {
+		return false
+	}
 	var e sqlite3.Error
 	return errors.As(err, &e) && e.ExtendedCode == sqlite3.ErrConstraintUnique
 }
@@ -132,40 +136,25 @@ func nullString(v string) any {
 
 // Subscriber reads the subscriber msisdn; ok is false if there is none.
 func (s *Store) Subscriber(ctx context.Context, msisdn string) (row SubscriberRow, ok bool, err error) {
-	row, err = scanSubscriber(s.db.QueryRowContext(ctx, selectSubscribers+` WHERE msisdn = ?`, msisdn))
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return SubscriberRow{}, false, nil
-	case err != nil:
+	row, ok, err = queryOne(ctx, s.db, scanSubscriber, selectSubscribers+` WHERE msisdn = ?`, msisdn)
+	if err != nil {
 		return SubscriberRow{}, false, fmt.Errorf("store: subscriber %s: %w", msisdn, err)
 	}
-	return row, true, nil
+	return row, ok, nil
 }
 
 // ListSubscribers returns up to PageLimit(limit) subscribers whose MSISDN
 // sorts after after ("": from the first), in MSISDN order (byte order):
 // the last one's MSISDN is the cursor of the next page.
 func (s *Store) ListSubscribers(ctx context.Context, after string, limit int) ([]SubscriberRow, error) {
-	rows, err := s.db.QueryContext(ctx, selectSubscribers+` WHERE msisdn > ? ORDER BY msisdn LIMIT ?`, after, PageLimit(limit))
+	subs, err := queryAll(ctx, s.db, scanSubscriber, selectSubscribers+` WHERE msisdn > ? ORDER BY msisdn LIMIT ?`, after, PageLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("store: list subscribers: %w", err)
-	}
-	defer rows.Close()
-	subs := []SubscriberRow{}
-	for rows.Next() {
-		sub, err := scanSubscriber(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: list subscribers: %w", err)
-		}
-		subs = append(subs, sub)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list subscribers: %w", err)
 	}
 	return subs, nil
 }
 
-func scanSubscriber(row interface{ Scan(...any) error }) (SubscriberRow, error) {
+func scanSubscriber(row scanner) (SubscriberRow, error) {
 	var r SubscriberRow
 	var imsi sql.NullString
 	var attach, detach sql.NullInt64
