@@ -72,17 +72,14 @@ func checkBulk(items []Subscriber) error {
 // created; on any error nothing is written.
 func (s *Subscribers) insertBulk(ctx context.Context, items []Subscriber) (int, error) {
 	now := time.Now().UnixNano()
-	rows := func(yield func(store.SubscriberRow) bool) {
-		for _, it := range items {
-			if !yield(store.SubscriberRow{MSISDN: it.MSISDN.String(), IMSI: it.IMSI, CreatedAt: now}) {
-				return
-			}
+	created, err := s.st.InsertSubscribers(ctx, len(items), func(i int) store.SubscriberRow {
+		return store.SubscriberRow{MSISDN: items[i].MSISDN.String(), IMSI: items[i].IMSI, CreatedAt: now}
+	})
+	if errors.Is(err, store.ErrIMSITaken) {
+		var row *store.RowError // here, not above: it goes to the heap
+		if errors.As(err, &row) {
+			return 0, &ItemError{Index: row.Index, Err: fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrInvalidRequest, items[row.Index].IMSI)}
 		}
-	}
-	created, err := s.st.InsertSubscribers(ctx, rows)
-	var row *store.RowError
-	if errors.Is(err, store.ErrIMSITaken) && errors.As(err, &row) {
-		return 0, &ItemError{Index: row.Index, Err: fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrInvalidRequest, items[row.Index].IMSI)}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("hlr: bulk create: %w", err)

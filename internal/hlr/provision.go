@@ -71,6 +71,7 @@ func (s *Subscribers) EnsureProvisioned(ctx context.Context, m MSISDN, auto bool
 func (s *Subscribers) provisionLoop() {
 	defer close(s.provDone)
 	batch := make([]provisionReq, 0, provisionBatchMax)
+	fresh := make([]MSISDN, 0, provisionBatchMax)
 	for {
 		select {
 		case req := <-s.provq:
@@ -87,7 +88,7 @@ func (s *Subscribers) provisionLoop() {
 				break gather
 			}
 		}
-		err := s.fault(s.insertProvisioned(batch))
+		err := s.fault(s.insertProvisioned(batch, fresh))
 		for _, req := range batch {
 			req.done <- err
 		}
@@ -95,21 +96,24 @@ func (s *Subscribers) provisionLoop() {
 }
 
 // insertProvisioned commits the batch's MSISDNs not yet provisioned, with
-// no IMSI, then adds them to the set. Background work has no caller's
-// context: SQLite's busy timeout bounds the wait for the write lock.
-func (s *Subscribers) insertProvisioned(batch []provisionReq) error {
+// no IMSI, then adds them to the set; fresh is the buffer for those
+// MSISDNs. Background work has no caller's context: SQLite's busy timeout
+// bounds the wait for the write lock.
+func (s *Subscribers) insertProvisioned(batch []provisionReq, fresh []MSISDN) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	now := time.Now().UnixNano()
-	rows := func(yield func(store.SubscriberRow) bool) {
-		for _, req := range batch {
-			// Created meanwhile by Create, a bulk or an earlier batch.
-			if !s.provisioned.has(req.m) && !yield(store.SubscriberRow{MSISDN: req.m.String(), CreatedAt: now}) {
-				return
-			}
+	for _, req := range batch {
+		// Created meanwhile by Create, a bulk or an earlier batch; the set
+		// changes only under wmu, held until the set is updated.
+		if !s.provisioned.has(req.m) {
+			fresh = append(fresh, req.m)
 		}
 	}
-	if _, err := s.st.InsertSubscribers(context.Background(), rows); err != nil {
+	now := time.Now().UnixNano()
+	_, err := s.st.InsertSubscribers(context.Background(), len(fresh), func(i int) store.SubscriberRow {
+		return store.SubscriberRow{MSISDN: fresh[i].String(), CreatedAt: now}
+	})
+	if err != nil {
 		return fmt.Errorf("hlr: auto-provision: %w", err)
 	}
 	for _, req := range batch {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -146,7 +145,8 @@ func (s *Subscribers) Create(ctx context.Context, sub Subscriber) (Subscriber, e
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now().UnixNano()
-	n, err := s.st.InsertSubscribers(ctx, slices.Values([]store.SubscriberRow{{MSISDN: sub.MSISDN.String(), IMSI: sub.IMSI, CreatedAt: now}}))
+	row := store.SubscriberRow{MSISDN: sub.MSISDN.String(), IMSI: sub.IMSI, CreatedAt: now}
+	n, err := s.st.InsertSubscribers(ctx, 1, func(int) store.SubscriberRow { return row })
 	if errors.Is(err, store.ErrIMSITaken) {
 		return Subscriber{}, fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
 	}

@@ -10,7 +10,7 @@ import (
 
 func insertSubs(t *testing.T, s *Store, rows ...SubscriberRow) int {
 	t.Helper()
-	n, err := s.InsertSubscribers(context.Background(), slices.Values(rows))
+	n, err := s.InsertSubscribers(context.Background(), len(rows), func(i int) SubscriberRow { return rows[i] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestInsertSubscribers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := openT(t, Memory)
 			insertSubs(t, s, SubscriberRow{MSISDN: "1", IMSI: imsi, CreatedAt: 7})
-			created, err := s.InsertSubscribers(ctx, slices.Values(c.rows))
+			created, err := s.InsertSubscribers(ctx, len(c.rows), func(i int) SubscriberRow { return c.rows[i] })
 			var row *RowError
 			switch {
 			case c.errIndex < 0 && (err != nil || created != c.created):
