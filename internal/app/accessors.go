@@ -2,15 +2,16 @@ package app
 
 import (
 	"context"
-	"database/sql"
 
 	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 // callStore serves the call detail records to the API from the database
-// the batching writer fills.
+// the batching writer fills (on a cluster node, the mirror of the
+// cluster's records).
 type callStore struct {
-	db *sql.DB
+	st *store.Store
 	// catchUp, in cluster mode, waits until the table holds the records
 	// the cluster stored before the read; nil on a single node.
 	catchUp func(context.Context) error
@@ -22,7 +23,7 @@ func (s callStore) List(ctx context.Context, f calls.Filter, afterID int64, limi
 			return nil, err
 		}
 	}
-	return calls.List(ctx, s.db, f, afterID, limit)
+	return calls.List(ctx, s.st, f, afterID, limit)
 }
 
 func (s callStore) Get(ctx context.Context, id int64) (calls.Record, error) {
@@ -31,5 +32,5 @@ func (s callStore) Get(ctx context.Context, id int64) (calls.Record, error) {
 			return calls.Record{}, err
 		}
 	}
-	return calls.Get(ctx, s.db, id)
+	return calls.Get(ctx, s.st, id)
 }

@@ -110,16 +110,16 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.pool.Store(&pool)
 	a.overloaded = &overloadAlarm{notify: a.notifyAll, quiet: overloadedQuiet}
 	a.storage = &storageAlarm{notify: a.notifyAll}
-	a.health = store.NewHealth(st.DB(), a.storage.change, log)
+	a.health = store.NewHealth(st, a.storage.change, log)
 	a.lostLog = log.Sample(&zerolog.BurstSampler{Burst: 1, Period: time.Second})
 	a.phoneProcess = a.phoneProcessByMSISDN
-	if a.subs, err = hlr.NewSubscribers(ctx, st.DB(), log, a.health); err != nil {
+	if a.subs, err = hlr.NewSubscribers(ctx, st, log, a.health); err != nil {
 		a.health.Close()
 		_ = st.Close()
 		return nil, err
 	}
 	a.hub = hw.NewHub(hw.HubConfig{RingSize: deviceRing})
-	a.writer = calls.NewWriter(st.DB(), calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
+	a.writer = calls.NewWriter(st, calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
 		OnHealth: func(err error) { a.health.Report("calls", err) }})
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}
 	a.supMetrics.Init("bsc", "overload", "frequency", "phones")
@@ -292,7 +292,7 @@ func (a *App) Handler() *httpapi.API {
 // callStore reads the call records: on a cluster node, once its table has
 // caught up with the cluster's.
 func (a *App) callStore() callStore {
-	s := callStore{db: a.store.DB()}
+	s := callStore{st: a.store}
 	if a.cluster != nil {
 		s.catchUp = a.cluster.catchUp
 	}

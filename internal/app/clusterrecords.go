@@ -152,15 +152,15 @@ func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 
 // mirrorCalls starts applying the calls stream to this node's calls table.
 func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error {
-	db := n.a.store.DB()
+	st := n.a.store
 	info := node.Schema.Calls.CachedInfo()
 	stream, uid := info.Config.Name, info.Created.UTC().Format(time.RFC3339Nano)
-	have, seq, err := calls.MirrorPosition(ctx, db, stream)
+	have, seq, err := st.MirrorPosition(ctx, stream)
 	if err != nil {
 		return err
 	}
 	if have != uid {
-		if err := calls.ResetMirror(ctx, db, stream, uid); err != nil {
+		if err := st.ResetCallMirror(ctx, stream, uid); err != nil {
 			return err
 		}
 		seq = 0
@@ -178,7 +178,7 @@ func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error
 			}
 			recs = append(recs, calls.Mirrored{Seq: meta.Sequence.Stream, Record: w.Record})
 		}
-		skipped, err := calls.ApplyMirrored(context.Background(), db, stream, recs, last)
+		skipped, err := calls.ApplyMirrored(context.Background(), st, stream, recs, last)
 		n.a.health.Report("calls", err)
 		if skipped > 0 {
 			n.a.log.Warn().Int("records", skipped).Msg("call records this binary cannot store were skipped")

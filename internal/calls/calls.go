@@ -2,6 +2,12 @@
 // attempt that left idle (domain.md §3), written by a single batching writer
 // so that phone controllers never wait on the database, and read back by id
 // or as filtered, keyset-paged lists.
+//
+// The records' meaning is this package's (Record, Outcome, the writer's
+// queue, group commit, reservations, retries, health); their SQL is the
+// store's (store.CallRow, store.CallInserter, Store.ListCalls): a Record
+// becomes a store.CallRow when it is appended, and a row read back becomes
+// a Record here.
 package calls
 
 import (
@@ -9,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 // Errors of the package.
@@ -89,7 +96,7 @@ const (
 
 // endedByCode is EndedBy as stored (see migration 0003_calls.sql); 0 is
 // not a side.
-func endedByCode(s string) int64 {
+func endedByCode(s string) uint8 {
 	switch s {
 	case EndedByCaller:
 		return 1
@@ -142,3 +149,42 @@ func (r *Record) validate() error {
 	}
 	return nil
 }
+
+// row is r as stored, for a valid r (see validate).
+func (r *Record) row() store.CallRow {
+	row := store.CallRow{
+		Caller: r.Caller, Callee: r.Callee, Frequency: int64(r.Frequency),
+		Outcome: uint8(r.Outcome), EndedBy: endedByCode(r.EndedBy),
+		SetupAt: r.SetupAt.UnixNano(), EndedAt: r.EndedAt.UnixNano(),
+	}
+	if !r.AnsweredAt.IsZero() {
+		row.AnsweredAt = r.AnsweredAt.UnixNano()
+	}
+	if r.Cell != nil {
+		row.Cell, row.Node, row.Epoch = int64(*r.Cell), r.Node, int64(r.Epoch)
+	}
+	return row
+}
+
+// recordOf reads a stored row, refusing codes this binary does not know.
+func recordOf(row store.CallRow) (Record, error) {
+	o := Outcome(row.Outcome)
+	if !o.valid() || row.EndedBy < 1 || int(row.EndedBy) >= len(endedByNames) {
+		return Record{}, fmt.Errorf("calls: record %d: outcome %d, ended_by %d: not known to this binary", row.ID, row.Outcome, row.EndedBy)
+	}
+	r := Record{
+		ID: row.ID, Caller: row.Caller, Callee: row.Callee, Frequency: int(row.Frequency),
+		Outcome: o, EndedBy: endedByNames[row.EndedBy],
+		SetupAt: fromNanos(row.SetupAt), EndedAt: fromNanos(row.EndedAt),
+	}
+	if row.AnsweredAt != 0 {
+		r.AnsweredAt = fromNanos(row.AnsweredAt)
+	}
+	if row.Node != "" {
+		cell := int(row.Cell)
+		r.Cell, r.Node, r.Epoch = &cell, row.Node, uint64(row.Epoch)
+	}
+	return r, nil
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

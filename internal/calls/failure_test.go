@@ -2,7 +2,6 @@ package calls
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -14,14 +13,14 @@ import (
 )
 
 // breakTable makes every write fail until repair is called.
-func breakTable(t *testing.T, db *sql.DB) (repair func()) {
+func breakTable(t *testing.T, db *store.Store) (repair func()) {
 	t.Helper()
-	if _, err := db.Exec(`ALTER TABLE calls RENAME TO calls_away`); err != nil {
+	if _, err := db.DB().Exec(`ALTER TABLE calls RENAME TO calls_away`); err != nil {
 		t.Fatal(err)
 	}
 	return func() {
 		t.Helper()
-		if _, err := db.Exec(`ALTER TABLE calls_away RENAME TO calls`); err != nil {
+		if _, err := db.DB().Exec(`ALTER TABLE calls_away RENAME TO calls`); err != nil {
 			t.Fatal(err)
 		}
 	}

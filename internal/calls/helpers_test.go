@@ -2,10 +2,8 @@ package calls
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/bsc-sim/bsc/internal/store/storetest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,24 +12,25 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bsc-sim/bsc/internal/store"
+	"github.com/bsc-sim/bsc/internal/store/storetest"
 )
 
 // openDB opens a migrated database file in a fresh directory (store.Memory
 // has one connection, which a test holding the write lock would take).
-func openDB(t testing.TB) (*sql.DB, string) {
+func openDB(t testing.TB) (*store.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "bsc.db")
 	return reopen(t, path), path
 }
 
-func reopen(t testing.TB, path string) *sql.DB {
+func reopen(t testing.TB, path string) *store.Store {
 	t.Helper()
 	return storetest.Open(t, path)
 }
 
 // newWriter starts a writer that the test closes at its end, checking that
 // nothing was lost unless the test expects it.
-func newWriter(t testing.TB, db *sql.DB, cfg WriterConfig) *Writer {
+func newWriter(t testing.TB, db *store.Store, cfg WriterConfig) *Writer {
 	t.Helper()
 	w := NewWriter(db, cfg)
 	t.Cleanup(func() { w.Close(context.Background()) })
@@ -73,7 +72,7 @@ func appendAll(t testing.TB, w *Writer, recs ...Record) {
 
 // listAll pages through every record matching f, going on where a walk
 // stopped at ScanLimit.
-func listAll(t testing.TB, db *sql.DB, f Filter) []Record {
+func listAll(t testing.TB, db *store.Store, f Filter) []Record {
 	t.Helper()
 	var all []Record
 	after := int64(0)
@@ -94,10 +93,10 @@ func listAll(t testing.TB, db *sql.DB, f Filter) []Record {
 	}
 }
 
-func count(t testing.TB, db *sql.DB) int {
+func count(t testing.TB, db *store.Store) int {
 	t.Helper()
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM calls`).Scan(&n); err != nil {
+	if err := db.DB().QueryRow(`SELECT count(*) FROM calls`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -106,10 +105,10 @@ func count(t testing.TB, db *sql.DB) int {
 // lockDB takes the database's write lock until the returned func is
 // called: the writer cannot commit meanwhile, so what is appended stays
 // queued.
-func lockDB(t testing.TB, db *sql.DB) (unlock func()) {
+func lockDB(t testing.TB, db *store.Store) (unlock func()) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
+	conn, err := db.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestFlushedRecordsSurviveKill(t *testing.T) {
 
 	db := reopen(t, path)
 	var got int
-	if err := db.QueryRow(`SELECT count(*) FROM calls WHERE caller = 'flushed'`).Scan(&got); err != nil {
+	if err := db.DB().QueryRow(`SELECT count(*) FROM calls WHERE caller = 'flushed'`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if got != flushed {
@@ -73,7 +73,7 @@ func killChild(path string) error {
 	if err != nil {
 		return err
 	}
-	w := NewWriter(st.DB(), WriterConfig{})
+	w := NewWriter(st, WriterConfig{})
 	const n = 5000
 	for i := range n {
 		r := sample(i)

@@ -232,7 +232,7 @@ func TestListScanLimit(t *testing.T) {
 	}
 	walked := func(after, upTo int64) int {
 		var k int
-		if err := db.QueryRow(`SELECT count(*) FROM calls WHERE id > ? AND id <= ?`, after, upTo).Scan(&k); err != nil {
+		if err := db.DB().QueryRow(`SELECT count(*) FROM calls WHERE id > ? AND id <= ?`, after, upTo).Scan(&k); err != nil {
 			t.Fatal(err)
 		}
 		return k

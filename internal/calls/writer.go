@@ -2,7 +2,6 @@ package calls
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,8 +27,8 @@ const (
 type WriterConfig struct {
 	// QueueSize bounds the records waiting, the batch being written
 	// included, and the places reserved for records to come; beyond it
-	// Reserve sheds. The queue is allocated up front, about 150 bytes a
-	// record.
+	// Reserve sheds. The queue is allocated up front, 80 bytes a record
+	// (a store.CallRow) besides its two numbers' strings.
 	QueueSize int
 	// MaxBatch is the most records written in one transaction.
 	MaxBatch int
@@ -92,12 +91,14 @@ type Ticket uint64
 // must Close it, which writes everything queued first.
 type Writer struct {
 	cfg WriterConfig
-	ins inserter // the writer goroutine's own
+	ins *store.CallInserter // the writer goroutine's own
 
-	mu        sync.Mutex
-	ring      []Record // the queue: records head to tail-1, modulo its length
-	reserved  uint64   // places promised by Reserve, not yet taken by Append
-	idle      bool     // the writer waits on wake
+	mu sync.Mutex
+	// ring is the queue: records head to tail-1, modulo its length, kept
+	// as stored, so that a batch goes to the inserter as it lies here.
+	ring      []store.CallRow
+	reserved  uint64 // places promised by Reserve, not yet taken by Append
+	idle      bool   // the writer waits on wake
 	closing   bool
 	failing   error         // the last write failed with this; nil when writing works
 	lost      uint64        // records given up on (only by an aborted Close)
@@ -117,13 +118,12 @@ type Writer struct {
 	done    chan struct{}      // the writer goroutine has ended
 }
 
-// NewWriter starts a writer of records into db, which must have the calls
-// table (store.Open migrates it).
-func NewWriter(db *sql.DB, cfg WriterConfig) *Writer {
+// NewWriter starts a writer of records into st.
+func NewWriter(st *store.Store, cfg WriterConfig) *Writer {
 	cfg = cfg.withDefaults()
 	w := &Writer{
-		cfg: cfg, ins: inserter{db: db},
-		ring:     make([]Record, cfg.QueueSize),
+		cfg: cfg, ins: st.NewCallInserter(),
+		ring:     make([]store.CallRow, cfg.QueueSize),
 		progress: make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -164,6 +164,7 @@ func (w *Writer) Append(rec Record) (Ticket, error) {
 	if err := rec.validate(); err != nil {
 		return 0, err
 	}
+	row := rec.row()
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -179,7 +180,7 @@ func (w *Writer) Append(rec Record) (Ticket, error) {
 		w.cfg.Metrics.overloaded()
 		return 0, ErrOverloaded
 	}
-	w.ring[tail%uint64(len(w.ring))] = rec
+	w.ring[tail%uint64(len(w.ring))] = row
 	w.tail.Store(tail + 1)
 	// Set under the lock so that gauge updates land in order.
 	w.cfg.Metrics.depth(depth + 1)
@@ -282,7 +283,7 @@ func (w *Writer) Committed() uint64 { return w.committed.Load() }
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.doAbort() // releases the context
-	defer w.ins.close()
+	defer w.ins.Close()
 	err := sup.Protect(func() error {
 		for {
 			start, n, ok := w.next()
@@ -331,7 +332,7 @@ func (w *Writer) write(start uint64, n int) {
 	backoff := w.cfg.Backoff
 	for {
 		began := time.Now()
-		err := w.ins.write(segs)
+		err := w.ins.Insert(segs)
 		if err == nil {
 			w.cfg.Metrics.committed(n, time.Since(began))
 			w.release(start, n)
@@ -365,12 +366,12 @@ func (w *Writer) setFailing(err error, records int) {
 
 // slots are the ring slots of records start to start+n-1: one run, or two
 // when they wrap around the end.
-func (w *Writer) slots(start uint64, n int) [][]Record {
+func (w *Writer) slots(start uint64, n int) [][]store.CallRow {
 	i := int(start % uint64(len(w.ring)))
 	if i+n <= len(w.ring) {
-		return [][]Record{w.ring[i : i+n]}
+		return [][]store.CallRow{w.ring[i : i+n]}
 	}
-	return [][]Record{w.ring[i:], w.ring[:i+n-len(w.ring)]}
+	return [][]store.CallRow{w.ring[i:], w.ring[:i+n-len(w.ring)]}
 }
 
 // sleep waits d unless aborted first; it tells whether to go on.

@@ -2,8 +2,11 @@ package hlr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 // MaxBulk is the most items a CreateBulk takes (api.md).
@@ -66,35 +69,19 @@ func checkBulk(items []Subscriber) error {
 }
 
 // insertBulk writes items in one transaction and returns how many rows it
-// created; on any error the transaction is rolled back.
+// created; on any error nothing is written.
 func (s *Subscribers) insertBulk(ctx context.Context, items []Subscriber) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("hlr: bulk create: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertSubscriber)
-	if err != nil {
-		return 0, fmt.Errorf("hlr: bulk create: %w", err)
-	}
-	defer stmt.Close()
 	now := time.Now().UnixNano()
-	created := 0
-	for i, it := range items {
-		res, err := stmt.ExecContext(ctx, it.MSISDN.String(), nullIMSI(it.IMSI), now)
-		if imsiTaken(err) {
-			return 0, &ItemError{Index: i, Err: fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrInvalidRequest, it.IMSI)}
+	created, err := s.st.InsertSubscribers(ctx, len(items), func(i int) store.SubscriberRow {
+		return store.SubscriberRow{MSISDN: items[i].MSISDN.String(), IMSI: items[i].IMSI, CreatedAt: now}
+	})
+	if errors.Is(err, store.ErrIMSITaken) {
+		var row *store.RowError // here, not above: it goes to the heap
+		if errors.As(err, &row) {
+			return 0, &ItemError{Index: row.Index, Err: fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrInvalidRequest, items[row.Index].IMSI)}
 		}
-		if err != nil {
-			return 0, fmt.Errorf("hlr: bulk create, item %d: %w", i, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("hlr: bulk create, item %d: %w", i, err)
-		}
-		created += int(n)
 	}
-	if err := tx.Commit(); err != nil {
+	if err != nil {
 		return 0, fmt.Errorf("hlr: bulk create: %w", err)
 	}
 	return created, nil

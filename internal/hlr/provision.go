@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 const (
@@ -69,6 +71,7 @@ func (s *Subscribers) EnsureProvisioned(ctx context.Context, m MSISDN, auto bool
 func (s *Subscribers) provisionLoop() {
 	defer close(s.provDone)
 	batch := make([]provisionReq, 0, provisionBatchMax)
+	fresh := make([]MSISDN, 0, provisionBatchMax)
 	for {
 		select {
 		case req := <-s.provq:
@@ -85,7 +88,7 @@ func (s *Subscribers) provisionLoop() {
 				break gather
 			}
 		}
-		err := s.fault(s.insertProvisioned(batch))
+		err := s.fault(s.insertProvisioned(batch, fresh))
 		for _, req := range batch {
 			req.done <- err
 		}
@@ -93,33 +96,24 @@ func (s *Subscribers) provisionLoop() {
 }
 
 // insertProvisioned commits the batch's MSISDNs not yet provisioned, with
-// no IMSI, then adds them to the set. Background work has no caller's
-// context: SQLite's busy timeout bounds the wait for the write lock.
-func (s *Subscribers) insertProvisioned(batch []provisionReq) error {
-	ctx := context.Background()
+// no IMSI, then adds them to the set; fresh is the buffer for those
+// MSISDNs. Background work has no caller's context: SQLite's busy timeout
+// bounds the wait for the write lock.
+func (s *Subscribers) insertProvisioned(batch []provisionReq, fresh []MSISDN) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("hlr: auto-provision: %w", err)
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, insertSubscriber)
-	if err != nil {
-		return fmt.Errorf("hlr: auto-provision: %w", err)
-	}
-	defer stmt.Close()
-	now := time.Now().UnixNano()
 	for _, req := range batch {
-		// Created meanwhile by Create, a bulk or an earlier batch.
-		if s.provisioned.has(req.m) {
-			continue
-		}
-		if _, err := stmt.ExecContext(ctx, req.m.String(), nil, now); err != nil {
-			return fmt.Errorf("hlr: auto-provision %s: %w", req.m, err)
+		// Created meanwhile by Create, a bulk or an earlier batch; the set
+		// changes only under wmu, held until the set is updated.
+		if !s.provisioned.has(req.m) {
+			fresh = append(fresh, req.m)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	now := time.Now().UnixNano()
+	_, err := s.st.InsertSubscribers(context.Background(), len(fresh), func(i int) store.SubscriberRow {
+		return store.SubscriberRow{MSISDN: fresh[i].String(), CreatedAt: now}
+	})
+	if err != nil {
 		return fmt.Errorf("hlr: auto-provision: %w", err)
 	}
 	for _, req := range batch {

@@ -2,15 +2,13 @@ package hlr
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"golang.org/x/time/rate"
 	"sync"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 
 	"github.com/bsc-sim/bsc/internal/store"
 )
@@ -34,12 +32,13 @@ type Stats struct {
 	TouchDropped uint64 // attach/detach time updates given up (see Touch)
 }
 
-// Subscribers is the durable subscriber table, fronted by an in-memory set
-// of the provisioned MSISDNs so that an attach checks provisioning without
-// SQL. It owns two goroutines, the auto-provisioner and the timestamp
-// writer, which Close stops. Every method is safe for concurrent use.
+// Subscribers is the durable subscriber table (the store's), fronted by an
+// in-memory set of the provisioned MSISDNs so that an attach checks
+// provisioning without SQL. It owns two goroutines, the auto-provisioner
+// and the timestamp writer, which Close stops. Every method is safe for
+// concurrent use.
 type Subscribers struct {
-	db     *sql.DB
+	st     *store.Store
 	log    zerolog.Logger
 	health *store.Health // told of storage faults; nil: none is told
 
@@ -64,18 +63,13 @@ type Subscribers struct {
 	closeErr   error // of the final timestamp flush
 }
 
-const (
-	insertSubscriber = `INSERT INTO subscribers (msisdn, imsi, created_at) VALUES (?, ?, ?) ON CONFLICT (msisdn) DO NOTHING`
-	selectSubscriber = `SELECT msisdn, imsi, created_at, last_attach_at, last_detach_at FROM subscribers`
-)
-
-// NewSubscribers loads the provisioned MSISDNs of db (migrated by
-// store.Open) into memory and starts the goroutines. ctx bounds the load
-// only. A write the storage refuses (a full disk, say) is reported to
-// health, if not nil, and fails with store.ErrStorage.
-func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger, health *store.Health) (*Subscribers, error) {
+// NewSubscribers loads the provisioned MSISDNs of st into memory and
+// starts the goroutines. ctx bounds the load only. A write the storage
+// refuses (a full disk, say) is reported to health, if not nil, and fails
+// with store.ErrStorage.
+func NewSubscribers(ctx context.Context, st *store.Store, log zerolog.Logger, health *store.Health) (*Subscribers, error) {
 	s := &Subscribers{
-		db:         db,
+		st:         st,
 		log:        log,
 		health:     health,
 		provq:      make(chan provisionReq, provisionQueueLen),
@@ -97,28 +91,20 @@ func NewSubscribers(ctx context.Context, db *sql.DB, log zerolog.Logger, health 
 }
 
 func (s *Subscribers) load(ctx context.Context) error {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM subscribers`).Scan(&n); err != nil {
-		return err
-	}
-	s.provisioned.reserve(n)
-	rows, err := s.db.QueryContext(ctx, `SELECT msisdn FROM subscribers`)
+	n, err := s.st.CountSubscribers(ctx)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var raw sql.RawBytes // no string per row: a million rows load at start
-	for rows.Next() {
-		if err := rows.Scan(&raw); err != nil {
-			return err
-		}
-		m, err := parseMSISDN([]byte(raw))
+	s.provisioned.reserve(n)
+	// The bytes, not a string per row: a million rows load at start.
+	return s.st.EachSubscriberMSISDN(ctx, func(raw []byte) error {
+		m, err := parseMSISDN(raw)
 		if err != nil {
 			return err
 		}
 		s.provisioned.add(m)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // Close flushes the pending attach/detach times, stops the goroutines and
@@ -159,16 +145,13 @@ func (s *Subscribers) Create(ctx context.Context, sub Subscriber) (Subscriber, e
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	now := time.Now().UnixNano()
-	res, err := s.db.ExecContext(ctx, insertSubscriber, sub.MSISDN.String(), nullIMSI(sub.IMSI), now)
-	if imsiTaken(err) {
+	row := store.SubscriberRow{MSISDN: sub.MSISDN.String(), IMSI: sub.IMSI, CreatedAt: now}
+	n, err := s.st.InsertSubscribers(ctx, 1, func(int) store.SubscriberRow { return row })
+	if errors.Is(err, store.ErrIMSITaken) {
 		return Subscriber{}, fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
 	}
 	if err != nil {
 		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, s.fault(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, err)
 	}
 	if n == 0 {
 		return Subscriber{}, fmt.Errorf("%w: %s", ErrAlreadyExists, sub.MSISDN)
@@ -183,10 +166,14 @@ func (s *Subscribers) Get(ctx context.Context, m MSISDN) (Subscriber, error) {
 	// Before the read: a time written meanwhile is then in the row, and one
 	// not written yet is in this copy.
 	pending := s.touches.peek(m)
-	sub, err := scanSubscriber(s.db.QueryRowContext(ctx, selectSubscriber+` WHERE msisdn = ?`, m.String()))
-	if errors.Is(err, sql.ErrNoRows) {
+	row, ok, err := s.st.Subscriber(ctx, m.String())
+	if err != nil {
+		return Subscriber{}, err
+	}
+	if !ok {
 		return Subscriber{}, fmt.Errorf("%w: %s", ErrUnknownSubscriber, m)
 	}
+	sub, err := subscriberOf(row)
 	if err != nil {
 		return Subscriber{}, fmt.Errorf("hlr: get %s: %w", m, err)
 	}
@@ -200,22 +187,15 @@ func (s *Subscribers) Get(ctx context.Context, m MSISDN) (Subscriber, error) {
 // written are added after the read, so a batch written during the read can
 // be missing from the page (Get has no such gap).
 func (s *Subscribers) List(ctx context.Context, after MSISDN, limit int) ([]Subscriber, error) {
-	rows, err := s.db.QueryContext(ctx, selectSubscriber+` WHERE msisdn > ? ORDER BY msisdn LIMIT ?`,
-		after.String(), store.PageLimit(limit))
+	rows, err := s.st.ListSubscribers(ctx, after.String(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("hlr: list subscribers: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	subs := []Subscriber{}
-	for rows.Next() {
-		sub, err := scanSubscriber(rows)
-		if err != nil {
+	subs := make([]Subscriber, len(rows))
+	for i, row := range rows {
+		if subs[i], err = subscriberOf(row); err != nil {
 			return nil, fmt.Errorf("hlr: list subscribers: %w", err)
 		}
-		subs = append(subs, sub)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("hlr: list subscribers: %w", err)
 	}
 	s.touches.overlay(subs)
 	return subs, nil
@@ -227,15 +207,11 @@ func (s *Subscribers) List(ctx context.Context, after MSISDN, limit int) ([]Subs
 func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	res, err := s.db.ExecContext(ctx, `DELETE FROM subscribers WHERE msisdn = ?`, m.String())
+	ok, err := s.st.DeleteSubscriber(ctx, m.String())
 	if err != nil {
-		return fmt.Errorf("hlr: delete %s: %w", m, s.fault(err))
+		return s.fault(err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("hlr: delete %s: %w", m, err)
-	}
-	if n == 0 {
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownSubscriber, m)
 	}
 	s.provisioned.remove(m)
@@ -251,26 +227,18 @@ func (s *Subscribers) fault(err error) error {
 	return s.health.Fault("subscribers", err)
 }
 
-func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
-	var (
-		msisdn         string
-		imsi           sql.NullString
-		created        int64
-		attach, detach sql.NullInt64
-	)
-	if err := row.Scan(&msisdn, &imsi, &created, &attach, &detach); err != nil {
-		return Subscriber{}, err
-	}
-	m, err := ParseMSISDN(msisdn)
+// subscriberOf reads a stored row.
+func subscriberOf(row store.SubscriberRow) (Subscriber, error) {
+	m, err := ParseMSISDN(row.MSISDN)
 	if err != nil {
 		return Subscriber{}, err
 	}
-	sub := Subscriber{MSISDN: m, IMSI: imsi.String, CreatedAt: fromNanos(created)}
-	if attach.Valid {
-		sub.LastAttachAt = fromNanos(attach.Int64)
+	sub := Subscriber{MSISDN: m, IMSI: row.IMSI, CreatedAt: fromNanos(row.CreatedAt)}
+	if row.LastAttachAt != 0 {
+		sub.LastAttachAt = fromNanos(row.LastAttachAt)
 	}
-	if detach.Valid {
-		sub.LastDetachAt = fromNanos(detach.Int64)
+	if row.LastDetachAt != 0 {
+		sub.LastDetachAt = fromNanos(row.LastDetachAt)
 	}
 	return sub, nil
 }
@@ -301,21 +269,4 @@ func checkIMSI(imsi string) error {
 		}
 	}
 	return nil
-}
-
-// nullIMSI stores a missing IMSI as NULL, which the UNIQUE constraint
-// allows any number of times, unlike "".
-func nullIMSI(imsi string) any {
-	if imsi == "" {
-		return nil
-	}
-	return imsi
-}
-
-// imsiTaken recognises the insert that broke the IMSI's uniqueness: the
-// MSISDN's conflict is absorbed by ON CONFLICT (msisdn) DO NOTHING, so the
-// unique index on imsi is the only one an insert can break.
-func imsiTaken(err error) bool {
-	var e sqlite3.Error
-	return errors.As(err, &e) && e.ExtendedCode == sqlite3.ErrConstraintUnique
 }

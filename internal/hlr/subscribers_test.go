@@ -189,7 +189,7 @@ func TestEnsureProvisioned(t *testing.T) {
 			}
 			// Read with SQL: the row must be committed when it returns.
 			var n int
-			if err := db.QueryRow(`SELECT count(*) FROM subscribers WHERE msisdn = ?`, c.m.String()).Scan(&n); err != nil {
+			if err := db.DB().QueryRow(`SELECT count(*) FROM subscribers WHERE msisdn = ?`, c.m.String()).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if (n == 1) != c.created || s.Provisioned(c.m) != c.created {
@@ -271,7 +271,7 @@ func TestSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewSubscribers(ctx, st.DB(), zerolog.Nop(), nil)
+	s, err := NewSubscribers(ctx, st, zerolog.Nop(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,9 @@ package hlr
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"strings"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/store"
 )
 
 // The last attach and detach times are informational: nothing depends on
@@ -49,7 +48,7 @@ func (s *Subscribers) Touch(m MSISDN, attached bool, at time.Time) {
 func (s *Subscribers) touchLoop() {
 	defer close(s.touchDone)
 	spare := make(map[MSISDN]touch)
-	rows := make([]touchRow, 0, touchTxRows)
+	rows := make([]store.SubscriberTouch, 0, touchTxRows)
 	var reported uint64
 	var reportedAt time.Time
 	for {
@@ -80,22 +79,17 @@ func (s *Subscribers) touchLoop() {
 	}
 }
 
-type touchRow struct {
-	m MSISDN
-	t touch
-}
-
 // writeTouches writes batch in transactions of touchTxRows, using rows as
 // the buffer, and returns how many updates were committed. Background work
 // has no caller's context: SQLite's busy timeout bounds the wait for the
 // write lock.
-func (s *Subscribers) writeTouches(batch map[MSISDN]touch, rows []touchRow) (int, error) {
+func (s *Subscribers) writeTouches(batch map[MSISDN]touch, rows []store.SubscriberTouch) (int, error) {
 	written := 0
 	for m, t := range batch {
-		rows = append(rows, touchRow{m, t})
+		rows = append(rows, store.SubscriberTouch{MSISDN: m.String(), Attach: t.attach, Detach: t.detach})
 		if len(rows) == touchTxRows {
 			s.pace(len(rows))
-			if err := s.updateTouches(rows); err != nil {
+			if err := s.st.TouchSubscribers(context.Background(), rows); err != nil {
 				return written, err
 			}
 			written += len(rows)
@@ -104,76 +98,12 @@ func (s *Subscribers) writeTouches(batch map[MSISDN]touch, rows []touchRow) (int
 	}
 	if len(rows) > 0 {
 		s.pace(len(rows))
-		if err := s.updateTouches(rows); err != nil {
+		if err := s.st.TouchSubscribers(context.Background(), rows); err != nil {
 			return written, err
 		}
 		written += len(rows)
 	}
 	return written, nil
-}
-
-// updateTouches keeps the later of the stored and the given time, so that
-// updates written out of order never move a time back. A time of 0 (none)
-// is never later, and an MSISDN deleted meanwhile updates no row. Rows go
-// touchChunk to a statement: one UPDATE per row took a whole core at a few
-// hundred thousand attaches a second.
-func (s *Subscribers) updateTouches(rows []touchRow) error {
-	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("hlr: touch: %w", err)
-	}
-	defer tx.Rollback()
-	var full *sql.Stmt
-	for len(rows) > 0 {
-		n := min(len(rows), touchChunk)
-		var stmt *sql.Stmt
-		if n == touchChunk && full != nil {
-			stmt = full
-		} else if stmt, err = tx.PrepareContext(ctx, touchSQL(n)); err != nil {
-			return fmt.Errorf("hlr: touch: %w", err)
-		} else if n == touchChunk {
-			full = stmt
-		} else {
-			defer stmt.Close()
-		}
-		args := make([]any, 0, 3*n)
-		for _, r := range rows[:n] {
-			args = append(args, r.m.String(), r.t.attach, r.t.detach)
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("hlr: touch: %w", err)
-		}
-		rows = rows[n:]
-	}
-	if full != nil {
-		defer full.Close()
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("hlr: touch: %w", err)
-	}
-	return nil
-}
-
-// touchChunk is how many subscribers one UPDATE statement touches.
-const touchChunk = 64
-
-// touchSQL updates n subscribers from a VALUES list of (msisdn, attach,
-// detach).
-func touchSQL(n int) string {
-	var b strings.Builder
-	b.WriteString(`UPDATE subscribers SET
-		last_attach_at = CASE WHEN v.column2 > coalesce(last_attach_at, 0) THEN v.column2 ELSE last_attach_at END,
-		last_detach_at = CASE WHEN v.column3 > coalesce(last_detach_at, 0) THEN v.column3 ELSE last_detach_at END
-		FROM (VALUES `)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?)")
-	}
-	b.WriteString(`) AS v WHERE subscribers.msisdn = v.column1`)
-	return b.String()
 }
 
 // pace waits until n more rows may be written, except while closing, when

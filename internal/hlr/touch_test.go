@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
@@ -86,9 +87,9 @@ func sameKeys(m map[MSISDN]touch, want []MSISDN) bool {
 }
 
 // storedTimes reads the times with SQL, bypassing the pending overlay.
-func storedTimes(t *testing.T, db *sql.DB, m MSISDN) (attach, detach sql.NullInt64) {
+func storedTimes(t *testing.T, db *store.Store, m MSISDN) (attach, detach sql.NullInt64) {
 	t.Helper()
-	err := db.QueryRow(`SELECT last_attach_at, last_detach_at FROM subscribers WHERE msisdn = ?`, m.String()).Scan(&attach, &detach)
+	err := db.DB().QueryRow(`SELECT last_attach_at, last_detach_at FROM subscribers WHERE msisdn = ?`, m.String()).Scan(&attach, &detach)
 	if err != nil {
 		t.Fatal(err)
 	}

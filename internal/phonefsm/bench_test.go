@@ -111,7 +111,7 @@ func benchCycles(b *testing.B, pairs int, full bool) {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		writer = calls.NewWriter(st.DB(), calls.WriterConfig{Log: zerolog.Nop()})
+		writer = calls.NewWriter(st, calls.WriterConfig{Log: zerolog.Nop()})
 		w.phones.records = sqliteRecords{w: writer}
 	}
 	ms := make([]hlr.MSISDN, 2*pairs)

@@ -102,25 +102,21 @@ func (s *Store) AppendAlarms(ctx context.Context, recs []AlarmRecord) (err error
 // AlarmHistory returns up to PageLimit(limit) records with an ID greater than
 // afterID, oldest first; the last one's ID is the cursor of the next page.
 func (s *Store) AlarmHistory(ctx context.Context, afterID int64, limit int) ([]AlarmRecord, error) {
-	rows, err := s.db.QueryContext(ctx,
+	recs, err := queryAll(ctx, s.db, scanAlarm,
 		`SELECT id, alarm, action, severity, source, description, at FROM alarm_history WHERE id > ? ORDER BY id LIMIT ?`,
 		afterID, PageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: alarm history: %w", err)
 	}
-	defer rows.Close()
-	recs := []AlarmRecord{}
-	for rows.Next() {
-		var r AlarmRecord
-		var at int64
-		if err := rows.Scan(&r.ID, &r.Alarm, &r.Action, &r.Severity, &r.Source, &r.Description, &at); err != nil {
-			return nil, fmt.Errorf("store: alarm history: %w", err)
-		}
-		r.At = time.Unix(0, at).UTC()
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: alarm history: %w", err)
-	}
 	return recs, nil
+}
+
+func scanAlarm(row scanner) (AlarmRecord, error) {
+	var r AlarmRecord
+	var at int64
+	if err := row.Scan(&r.ID, &r.Alarm, &r.Action, &r.Severity, &r.Source, &r.Description, &at); err != nil {
+		return AlarmRecord{}, err
+	}
+	r.At = time.Unix(0, at).UTC()
+	return r, nil
 }

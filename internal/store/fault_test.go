@@ -86,7 +86,7 @@ func TestHealthFollowsWriters(t *testing.T) {
 	defer st.Close()
 	var mu sync.Mutex
 	var changes []error
-	h := NewHealth(st.DB(), func(err error) {
+	h := NewHealth(st, func(err error) {
 		mu.Lock()
 		changes = append(changes, err)
 		mu.Unlock()

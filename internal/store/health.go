@@ -36,11 +36,11 @@ type Health struct {
 	closed  bool
 }
 
-// NewHealth follows the writes to db; onChange, called under Health's lock
+// NewHealth follows the writes to st; onChange, called under Health's lock
 // (it must not block), is told when writing starts failing and when it
 // works again.
-func NewHealth(db *sql.DB, onChange func(error), log zerolog.Logger) *Health {
-	return &Health{db: db, onChange: onChange, log: log, faults: map[string]error{}, probed: map[string]bool{}, quit: make(chan struct{})}
+func NewHealth(st *Store, onChange func(error), log zerolog.Logger) *Health {
+	return &Health{db: st.db, onChange: onChange, log: log, faults: map[string]error{}, probed: map[string]bool{}, quit: make(chan struct{})}
 }
 
 // Report sets (err not nil) or clears (nil) the fault of source.

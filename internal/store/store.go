@@ -1,6 +1,19 @@
 // Package store is the service's SQLite database: opening it with the
-// pragmas the service relies on, versioned migrations, and the SQL of the
-// durable data (alarm history; subscribers and call records to come).
+// pragmas the service relies on, versioned migrations, whether it can be
+// written (Fault, Health), and every SQL statement of the service, behind
+// typed methods: the alarm history, the HLR's subscribers and the call
+// detail records.
+//
+// The domain packages that keep durable data (hlr, calls) import this one,
+// never the other way round: they own what the data means and call the
+// store to write and read it. So the store speaks in rows of plain values,
+// as stored (SubscriberRow, CallRow: digits as strings, codes as small
+// integers, times as unix nanoseconds, 0 or "" for NULL), and each domain
+// package turns its own types into rows and back. A row type is what the
+// table holds, so the queue of calls.Writer holds CallRows and hands a
+// batch to the CallInserter without a copy. The domain packages take the
+// *Store itself, not an interface of their own: there is one store, and
+// their tests run on real SQLite files.
 package store
 
 import (
@@ -88,7 +101,9 @@ func setUp(ctx context.Context, db *sql.DB, memory bool, ms []migration) error {
 	return nil
 }
 
-// DB is the underlying pool, for packages that keep their SQL elsewhere.
+// DB is the underlying pool, for tests that must reach under the typed
+// methods (hold the write lock, break a table, read a column). The
+// service's SQL lives in this package (internal/archtest checks it).
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database; a WAL database is checkpointed by SQLite when

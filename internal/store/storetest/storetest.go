@@ -3,7 +3,6 @@ package storetest
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 
 	"github.com/bsc-sim/bsc/internal/store"
@@ -11,12 +10,12 @@ import (
 
 // Open opens (creating and migrating if needed) the database file at path,
 // closed when the test ends.
-func Open(t testing.TB, path string) *sql.DB {
+func Open(t testing.TB, path string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st.DB()
+	return st
 }
