@@ -19,7 +19,7 @@ import (
 // Call records in cluster mode (docs/cluster.md): a call's record goes to
 // the replicated calls stream, and the action that ended the call is
 // answered once a quorum stored it. A call in progress has a note in the
-// bsc_open bucket from its setup (the call action waits for it) until its
+// bsc-open bucket from its setup (the call action waits for it) until its
 // record is stored; the next owner of a cell whose node died writes a
 // dropped record for each note left. The record and the dropped record of
 // one call carry the same message id, so the stream keeps one. Every node
@@ -51,7 +51,7 @@ func callKey(cell int, caller string, setupAt time.Time) string {
 	return strconv.Itoa(cell) + "." + caller + "." + strconv.FormatInt(setupAt.UnixNano(), 10)
 }
 
-const openSubject = "$KV.bsc_open."
+const openSubject = "$KV.bsc-open."
 
 // clusterRecords is a cell's phonefsm.Recorder in cluster mode.
 type clusterRecords struct{ c *cell }

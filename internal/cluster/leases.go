@@ -35,7 +35,7 @@ type Hooks struct {
 }
 
 // Leases is this node's part in who owns which cell. A cell's owner holds
-// a key in bsc_cells that it rewrites every renewEvery with a TTL; the
+// a key in bsc-cells that it rewrites every renewEvery with a TTL; the
 // value names the node and the epoch. Taking a cell is creating its key
 // (only one node can); losing it is failing to rewrite it in time (then
 // the node stops acting for it at once: Acting), or seeing it taken.

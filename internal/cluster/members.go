@@ -41,7 +41,7 @@ func (n NodeInfo) State(live bool) string {
 }
 
 // Members is membership by presence: each node keeps a key of its own in
-// bsc_nodes alive by rewriting it (it expires leaseTTL after the last
+// bsc-nodes alive by rewriting it (it expires leaseTTL after the last
 // write), and watches the others'. A node whose key expired is down.
 type Members struct {
 	e    *Engine
@@ -55,6 +55,7 @@ type Members struct {
 	changed chan struct{}       // closed and replaced on every change
 	seen    bool                // the first poll is done
 	onDown  func(node string, down bool)
+	metrics *Metrics // bsc_cluster_nodes, set at every poll
 }
 
 func newMembers(e *Engine, kv jetstream.KeyValue, self NodeInfo, onDown func(string, bool), log zerolog.Logger) *Members {
@@ -147,6 +148,15 @@ func (m *Members) poll(ctx context.Context) {
 	}
 	seen := m.seen
 	m.seen = true
+	var up, draining int
+	for _, info := range m.live {
+		if info.Draining {
+			draining++
+		} else {
+			up++
+		}
+	}
+	m.metrics.SetNodes(up, draining, len(m.known)-up-draining)
 	m.mu.Unlock()
 	for _, c := range changes {
 		if c.live {

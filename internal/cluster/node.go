@@ -71,6 +71,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
 		onDown, cfg.Log)
+	n.Members.metrics = cfg.Metrics
 	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Engine.expected(), cfg.Hooks, cfg.Log)
 	n.Directory = newDirectory(s.Location, cfg.Cells, cfg.Log)
 	n.Journal = NewJournal(e, JournalSize, cfg.Log)
@@ -88,7 +89,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// Notes are the values of the bsc_open bucket whose keys match keys (a
+// Notes are the values of the bsc-open bucket whose keys match keys (a
 // subject pattern), read from any server that has them.
 func (n *Node) Notes(ctx context.Context, keys string) ([][]byte, error) {
 	vals, err := n.Engine.snapshotOf(ctx, bucketOpen, keys)

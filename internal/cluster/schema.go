@@ -14,11 +14,11 @@ import (
 // servers with every write synced (the embedded servers' SyncAlways; an
 // external cluster must be configured so).
 const (
-	bucketCluster = "bsc_cluster" // what every node must agree on: the number of cells
-	bucketNodes   = "bsc_nodes"   // node presence: a key per node, renewed, expiring
-	bucketCells   = "bsc_cells"   // cell leases: a key per owned cell, renewed, expiring
-	bucketLoc     = "bsc_loc"     // the HLR location: a key per attached MSISDN, its cell
-	bucketOpen    = "bsc_open"    // the calls in progress: a key per call, until its record is stored
+	bucketCluster = "bsc-cluster" // what every node must agree on: the number of cells
+	bucketNodes   = "bsc-nodes"   // node presence: a key per node, renewed, expiring
+	bucketCells   = "bsc-cells"   // cell leases: a key per owned cell, renewed, expiring
+	bucketLoc     = "bsc-loc"     // the HLR location: a key per attached MSISDN, its cell
+	bucketOpen    = "bsc-open"    // the calls in progress: a key per call, until its record is stored
 	streamCalls   = "BSC_CALLS"   // the call records, one message per record
 )
 

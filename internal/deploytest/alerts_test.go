@@ -23,6 +23,8 @@ var alarmSeverities = map[string]string{
 	"restart_storm":       "major",
 	"overloaded":          "major",
 	"storage_failed":      "critical",
+	"node_down":           "major",
+	"cell_unowned":        "critical",
 }
 
 type alertRule struct {

@@ -15,7 +15,8 @@ import (
 // gives (bsc_phones{state}), and those of its subsection "The catalogue"
 // must be on the dashboard. catalogueMetrics is the floor the catalogue may
 // not fall below; runtimeMetrics stand for "the Go and process collectors"
-// in the dashboard's runtime row.
+// in the dashboard's runtime row. The subsection "Cluster mode" names the
+// metrics only a node of a cluster exports.
 
 // operationsDoc is the project's own document of its operations.
 const operationsDoc = "docs/operations.md"
@@ -38,6 +39,7 @@ var (
 type metricsDoc struct {
 	all       []string            // every bsc_ name of the section, in order
 	catalogue []string            // those of its subsection "The catalogue"
+	cluster   []string            // those of its subsection "Cluster mode"
 	labels    map[string][]string // the label names given with a metric
 }
 
@@ -61,6 +63,10 @@ func parseMetricsDoc(doc string) (metricsDoc, error) {
 	}
 	cat, _, _ = strings.Cut(cat, "\n### ")
 	d := metricsDoc{all: metricNames(sec), catalogue: metricNames(cat), labels: map[string][]string{}}
+	if _, cl, ok := strings.Cut(sec, "\n### Cluster mode"); ok {
+		cl, _, _ = strings.Cut(cl, "\n### ")
+		d.cluster = metricNames(cl)
+	}
 	for _, m := range docLabelsRE.FindAllStringSubmatch(sec, -1) {
 		d.labels[m[1]] = strings.Split(m[2], ",")
 	}
@@ -119,14 +125,16 @@ func TestParseMetricsDoc(t *testing.T) {
 		"## Metrics (Prometheus)\nPrefix `bsc_`.\n\n" +
 		"### The catalogue\n- `bsc_phones{state}`, `bsc_build_info{version,commit}`\n- `bsc_detach_total`\n\n" +
 		"### Also exported\n- `bsc_db_rows_dropped_total{table,reason}`, `bsc_phones` again\n\n" +
+		"### Cluster mode\n- `bsc_cells_owned`\n\n" +
 		"## Alarms\n`bsc_alarm_active{alarm,severity}`\n"
 	got, err := parseMetricsDoc(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := metricsDoc{
-		all:       []string{"bsc_phones", "bsc_build_info", "bsc_detach_total", "bsc_db_rows_dropped_total"},
+		all:       []string{"bsc_phones", "bsc_build_info", "bsc_detach_total", "bsc_db_rows_dropped_total", "bsc_cells_owned"},
 		catalogue: []string{"bsc_phones", "bsc_build_info", "bsc_detach_total"},
+		cluster:   []string{"bsc_cells_owned"},
 		labels: map[string][]string{"bsc_phones": {"state"}, "bsc_build_info": {"version", "commit"},
 			"bsc_db_rows_dropped_total": {"table", "reason"}},
 	}
