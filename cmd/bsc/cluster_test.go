@@ -158,6 +158,94 @@ func TestClusterCalls(t *testing.T) {
 		}
 		checkEveryCallRecorded(t, c, a, b)
 	})
+	t.Run("subscribers", func(t *testing.T) { checkSubscribersEveryNodes(t, c) })
+}
+
+// checkSubscribersEveryNodes: a subscriber written through one node is
+// read through every other at once; an MSISDN or an IMSI is unique across
+// the cluster, even when nodes create it at the same time; a bulk refused
+// for one item writes nothing anywhere; a subscriber attached on one node
+// cannot be deleted through another.
+func checkSubscribersEveryNodes(t *testing.T, c *testCluster) {
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+	type sub struct {
+		MSISDN   string `json:"msisdn"`
+		IMSI     string `json:"imsi,omitempty"`
+		Attached bool   `json:"attached,omitempty"`
+	}
+	if status, code := n1.send(t, http.MethodPost, "/api/v1/subscribers", sub{MSISDN: "4100001", IMSI: "240010000000001"}, nil); status != http.StatusCreated {
+		t.Fatalf("create on n1: %d %s", status, code)
+	}
+	var got sub
+	if status, _ := n2.send(t, http.MethodGet, "/api/v1/subscribers/4100001", nil, &got); status != http.StatusOK || got.IMSI != "240010000000001" {
+		t.Errorf("read on n2 at once: %d %+v", status, got)
+	}
+	for _, tc := range []struct {
+		via  *bscProcess
+		body sub
+	}{{n3, sub{MSISDN: "4100001"}}, {n2, sub{MSISDN: "4100002", IMSI: "240010000000001"}}} {
+		if status, code := tc.via.send(t, http.MethodPost, "/api/v1/subscribers", tc.body, nil); status != http.StatusConflict || code != "already_exists" {
+			t.Errorf("create %+v elsewhere: %d %s, want 409 already_exists", tc.body, status, code)
+		}
+	}
+
+	// Nine creates of one MSISDN at once, three through each node.
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for i := range 9 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _ := c.nodes[i%3].send(t, http.MethodPost, "/api/v1/subscribers", sub{MSISDN: "4100003"}, nil)
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[http.StatusCreated] != 1 || statuses[http.StatusConflict] != 8 {
+		t.Errorf("nine creates at once through three nodes: %v, want one 201 and eight 409", statuses)
+	}
+
+	// A bulk whose second item has n1's subscriber's IMSI: nothing of it.
+	bulk := map[string]any{"items": []sub{{MSISDN: "4100010"}, {MSISDN: "4100011", IMSI: "240010000000001"}}}
+	if status, code := n3.send(t, http.MethodPost, "/api/v1/subscribers:bulk", bulk, nil); status != http.StatusBadRequest {
+		t.Errorf("bulk with a taken IMSI: %d %s, want 400", status, code)
+	}
+	if status, _ := n1.send(t, http.MethodGet, "/api/v1/subscribers/4100010", nil, nil); status != http.StatusNotFound {
+		t.Errorf("the refused bulk's first item on n1: %d, want 404", status)
+	}
+	bulk = map[string]any{"items": []sub{{MSISDN: "4100010"}, {MSISDN: "4100011"}, {MSISDN: "4100001"}}}
+	var counts struct{ Created, Existing int }
+	if status, code := n3.send(t, http.MethodPost, "/api/v1/subscribers:bulk", bulk, &counts); status != http.StatusOK || counts.Created != 2 || counts.Existing != 1 {
+		t.Errorf("bulk: %d %s %+v, want 2 created, 1 existing", status, code, counts)
+	}
+	var page struct{ Items []sub }
+	status, _ := n2.send(t, http.MethodGet, "/api/v1/subscribers?limit=1000", nil, &page)
+	if listed := slices.IndexFunc(page.Items, func(s sub) bool { return s.MSISDN == "4100011" }); status != http.StatusOK || listed < 0 {
+		t.Errorf("list on n2 after the bulk on n3: %d %+v", status, page.Items)
+	}
+
+	// Attached through n1 in n2's cell; deleted through n3 only once detached.
+	n1.attach(t, "4100001", c.cellOf("n2"))
+	if status, code := n3.send(t, http.MethodDelete, "/api/v1/subscribers/4100001", nil, nil); status != http.StatusConflict {
+		t.Errorf("delete of a subscriber attached elsewhere: %d %s, want 409", status, code)
+	}
+	if status, _ := n3.send(t, http.MethodGet, "/api/v1/subscribers/4100001", nil, &got); status != http.StatusOK || !got.Attached {
+		t.Errorf("n3 reads %d %+v, want it attached", status, got)
+	}
+	if status, code := n1.send(t, http.MethodDelete, "/api/v1/phones/4100001", nil, nil); status != http.StatusNoContent && status != http.StatusOK {
+		t.Fatalf("detach: %d %s", status, code)
+	}
+	if status, code := n3.send(t, http.MethodDelete, "/api/v1/subscribers/4100001", nil, nil); status != http.StatusNoContent {
+		t.Errorf("delete once detached: %d %s", status, code)
+	}
+	for i, p := range c.nodes {
+		if status, _ := p.send(t, http.MethodGet, "/api/v1/subscribers/4100001", nil, nil); status != http.StatusNotFound {
+			t.Errorf("n%d reads the deleted subscriber: %d, want 404", i+1, status)
+		}
+	}
 }
 
 // hangUpBoth ends whatever a and b are doing and waits until both are idle.

@@ -127,6 +127,7 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 	a.supMetrics.Init("coffee", "machine")
 	if cfg.Mode() != config.Single {
 		a.cluster = newClusterNode(a, version.Version)
+		a.subs.UseLog(subscriberLog{a.cluster})
 	}
 	return a, nil
 }

@@ -45,6 +45,7 @@ type clusterNode struct {
 	running map[int]*cell // the applier's own
 
 	calls atomic.Pointer[cluster.Mirror] // the calls stream applied to this node's database
+	subs  atomic.Pointer[cluster.Mirror] // the subscriber log applied to this node's database
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,6 +104,9 @@ func (n *clusterNode) start() {
 		}
 		if err := n.mirrorCalls(n.ctx, node); err != nil {
 			n.a.log.Error().Err(err).Msg("cannot mirror the call records")
+		}
+		if err := n.mirrorSubscribers(n.ctx, node); err != nil {
+			n.a.log.Error().Err(err).Msg("cannot mirror the subscribers")
 		}
 		select {
 		case <-node.Directory.Ready():
@@ -395,6 +399,18 @@ func (n *clusterNode) PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool) {
 	return node.Directory.Lookup(ctx, uint64(m))
 }
 
+func (n *clusterNode) PhoneAttached(ctx context.Context, m hlr.MSISDN) (bool, error) {
+	node := n.node.Load()
+	if node == nil {
+		return false, errNotJoined
+	}
+	attached, err := node.Directory.Attached(ctx, uint64(m))
+	if err != nil {
+		return false, fmt.Errorf("%w: the phone directory: %v", errRestarting, err)
+	}
+	return attached, nil
+}
+
 func (n *clusterNode) HomeCell(m hlr.MSISDN) int {
 	return cluster.HomeCell(uint64(m), n.cfg.Cells)
 }
@@ -432,7 +448,7 @@ func (n *clusterNode) attached(ctx context.Context, m hlr.MSISDN, c *cell) error
 	if node == nil {
 		return errNotJoined
 	}
-	if err := node.Directory.Attached(ctx, uint64(m), c.id); err != nil {
+	if err := node.Directory.Attach(ctx, uint64(m), c.id); err != nil {
 		return fmt.Errorf("%w: the phone's location was not written: %v", errNotJoined, err)
 	}
 	return nil
@@ -446,7 +462,7 @@ func (n *clusterNode) detached(ctx context.Context, m hlr.MSISDN, commit phonefs
 	if err := commit.Wait(ctx); err != nil {
 		return err
 	}
-	return node.Directory.Detached(ctx, uint64(m))
+	return node.Directory.Detach(ctx, uint64(m))
 }
 
 var errNotJoined = fmt.Errorf("%w: not joined the cluster", errRestarting)

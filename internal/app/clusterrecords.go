@@ -196,9 +196,9 @@ func (n *clusterNode) catchUp(ctx context.Context) error {
 	if m == nil {
 		return errNotJoined
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
 	defer cancel()
-	if err := m.CatchUp(ctx); err != nil {
+	if _, err := m.CatchUp(ctx); err != nil {
 		return fmt.Errorf("%w: %v", errRestarting, err)
 	}
 	return nil

@@ -117,9 +117,23 @@ func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool) {
 	return c, true
 }
 
-// Attached records that msisdn is attached in cell; it returns once the
+// Attached tells whether msisdn is attached, read from the bucket rather
+// than from this node's view, which may not have heard of the latest
+// attach or detach yet.
+func (d *Directory) Attached(ctx context.Context, msisdn uint64) (bool, error) {
+	_, err := d.kv.Get(ctx, strconv.FormatUint(msisdn, 10))
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// Attach records that msisdn is attached in cell; it returns once the
 // cluster has it.
-func (d *Directory) Attached(ctx context.Context, msisdn uint64, cell int) error {
+func (d *Directory) Attach(ctx context.Context, msisdn uint64, cell int) error {
 	rev, err := d.kv.Put(ctx, strconv.FormatUint(msisdn, 10), []byte(strconv.Itoa(cell)))
 	if err == nil {
 		d.mu.Lock()
@@ -131,8 +145,8 @@ func (d *Directory) Attached(ctx context.Context, msisdn uint64, cell int) error
 	return err
 }
 
-// Detached forgets msisdn's location.
-func (d *Directory) Detached(ctx context.Context, msisdn uint64) error {
+// Detach forgets msisdn's location.
+func (d *Directory) Detach(ctx context.Context, msisdn uint64) error {
 	err := d.kv.Delete(ctx, strconv.FormatUint(msisdn, 10))
 	d.mu.Lock()
 	delete(d.where, msisdn)

@@ -131,6 +131,7 @@ func embedded(cfg EngineConfig, log zerolog.Logger) (*server.Server, error) {
 		// when machines fail: bsc acknowledges only what is synced.
 		SyncAlways: true,
 		NoSigs:     true,
+		MaxPayload: MaxMessage,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

@@ -61,7 +61,7 @@ func (n *Node) Leaders(ctx context.Context) []StreamLeader {
 
 // ours tells whether a stream is one of bsc's.
 func ours(stream string) bool {
-	return strings.HasPrefix(stream, "KV_bsc_") || strings.HasPrefix(stream, "BSC_")
+	return strings.HasPrefix(stream, "KV_bsc-") || strings.HasPrefix(stream, "BSC_")
 }
 
 // steer runs until ctx ends: while this node is the home, it asks for the

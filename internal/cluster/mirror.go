@@ -153,24 +153,30 @@ var ErrBehind = errors.New("this node's copy is behind the cluster's")
 
 // CatchUp returns once everything the stream held when it was called is
 // applied, or ErrBehind when ctx ends first: a read after it sees every
-// write acknowledged before it.
-func (m *Mirror) CatchUp(ctx context.Context) error {
+// write acknowledged before it. It returns the position applied.
+func (m *Mirror) CatchUp(ctx context.Context) (uint64, error) {
 	info, err := m.stream.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBehind, err)
+		return m.applied.Load(), fmt.Errorf("%w: %v", ErrBehind, err)
 	}
-	for target := info.State.LastSeq; m.applied.Load() < target; {
+	return m.WaitFor(ctx, info.State.LastSeq)
+}
+
+// WaitFor returns once the message of sequence seq is applied (and every
+// one before it), or ErrBehind when ctx ends first. It returns the
+// position applied.
+func (m *Mirror) WaitFor(ctx context.Context, seq uint64) (uint64, error) {
+	for {
 		m.mu.Lock()
 		progress := m.progress
 		m.mu.Unlock()
-		if m.applied.Load() >= target {
-			break
+		if at := m.applied.Load(); at >= seq {
+			return at, nil
 		}
 		select {
 		case <-progress:
 		case <-ctx.Done():
-			return fmt.Errorf("%w: at %d of %d", ErrBehind, m.applied.Load(), target)
+			return m.applied.Load(), fmt.Errorf("%w: at %d of %d", ErrBehind, m.applied.Load(), seq)
 		}
 	}
-	return nil
 }

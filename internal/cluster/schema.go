@@ -20,12 +20,18 @@ const (
 	bucketLoc     = "bsc-loc"     // the HLR location: a key per attached MSISDN, its cell
 	bucketOpen    = "bsc-open"    // the calls in progress: a key per call, until its record is stored
 	streamCalls   = "BSC_CALLS"   // the call records, one message per record
+	// the HLR's subscriber table as a log of its writes, one message per
+	// write (a create, a bulk, a delete), from which every node keeps its
+	// own table
+	streamSubscribers = "BSC_SUBSCRIBERS"
 )
 
 // Subjects of the streams.
 const (
 	callsSubject = "bsc.calls." // + cell
-	openSubject  = "$KV." + bucketOpen + "."
+	// SubscribersSubject is the subject of the subscriber writes.
+	SubscribersSubject = "bsc.subscribers"
+	openSubject        = "$KV." + bucketOpen + "."
 )
 
 // callsDedup is how long the calls stream remembers a record's id to drop
@@ -37,6 +43,16 @@ const callsDedup = 10 * time.Minute
 // its database too, from where GET /api/v1/calls reads them. A node that
 // was away longer than the stream holds catches up only what it holds.
 const callsMaxBytes = 4 << 30
+
+// subscribersMaxBytes bounds the subscriber log. It is the table's only
+// history (a node that joins replays it whole), so nothing old is
+// discarded: past the bound, writes are refused (4 GiB is some 80 million
+// single creates, or a billion subscribers in bulks).
+const subscribersMaxBytes = 4 << 30
+
+// MaxMessage is the largest message the embedded servers take: a bulk of
+// 100,000 subscribers is one message of about 4 MB.
+const MaxMessage = 8 << 20
 
 // Lease timing. A lease is renewed every renewEvery; a node that has not
 // renewed for fenceAfter stops acting for the cell, which the others may
@@ -56,7 +72,7 @@ const (
 // Schema is the cluster's buckets, made or bound by OpenSchema.
 type Schema struct {
 	Cluster, Nodes, Cells, Location, Open jetstream.KeyValue
-	Calls                                 jetstream.Stream
+	Calls, Subscribers                    jetstream.Stream
 }
 
 // OpenSchema makes (or binds) the buckets and checks that this node agrees
@@ -85,6 +101,10 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 	}
 	if s.Calls, err = e.stream(ctx, jetstream.StreamConfig{Name: streamCalls, Subjects: []string{callsSubject + ">"},
 		Duplicates: callsDedup, MaxBytes: callsMaxBytes, Discard: jetstream.DiscardOld}); err != nil {
+		return nil, err
+	}
+	if s.Subscribers, err = e.stream(ctx, jetstream.StreamConfig{Name: streamSubscribers, Subjects: []string{SubscribersSubject},
+		MaxBytes: subscribersMaxBytes, Discard: jetstream.DiscardNew, MaxMsgSize: MaxMessage}); err != nil {
 		return nil, err
 	}
 	if err := s.agreeCells(ctx, cells); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/bsc-sim/bsc/internal/store"
 )
@@ -31,15 +30,27 @@ func (s *Subscribers) CreateBulk(ctx context.Context, items []Subscriber) (creat
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	created, err = s.insertBulk(ctx, items)
+	now := now()
+	if s.repl != nil {
+		// What the check counts is what the log applies: it is logged at
+		// the position it was checked at, or checked again.
+		err = s.logged(ctx, createRows(items, now), func(ctx context.Context) error {
+			created, err = s.insertBulk(ctx, s.st.TryInsertSubscribers, items, now)
+			return err
+		})
+	} else if created, err = s.insertBulk(ctx, s.st.InsertSubscribers, items, now); err == nil {
+		for _, it := range items {
+			s.provisioned.add(it.MSISDN)
+		}
+	}
 	if err != nil {
 		return 0, 0, s.fault(err)
 	}
-	for _, it := range items {
-		s.provisioned.add(it.MSISDN)
-	}
 	return created, len(items) - created, nil
 }
+
+// inserter is store.Store's InsertSubscribers, or its dry run.
+type inserter func(ctx context.Context, n int, row func(i int) store.SubscriberRow) (int, error)
 
 func checkBulk(items []Subscriber) error {
 	msisdns := make(map[MSISDN]int, len(items))
@@ -68,11 +79,10 @@ func checkBulk(items []Subscriber) error {
 	return nil
 }
 
-// insertBulk writes items in one transaction and returns how many rows it
-// created; on any error nothing is written.
-func (s *Subscribers) insertBulk(ctx context.Context, items []Subscriber) (int, error) {
-	now := time.Now().UnixNano()
-	created, err := s.st.InsertSubscribers(ctx, len(items), func(i int) store.SubscriberRow {
+// insertBulk writes items created at now with insert in one transaction
+// and returns how many rows it created; on any error nothing is written.
+func (s *Subscribers) insertBulk(ctx context.Context, insert inserter, items []Subscriber, now int64) (int, error) {
+	created, err := insert(ctx, len(items), func(i int) store.SubscriberRow {
 		return store.SubscriberRow{MSISDN: items[i].MSISDN.String(), IMSI: items[i].IMSI, CreatedAt: now}
 	})
 	if errors.Is(err, store.ErrIMSITaken) {

@@ -15,6 +15,8 @@ const (
 	// provisionBatchMax bounds one transaction, and so how long it holds
 	// SQLite's write lock, which the call records' writer shares.
 	provisionBatchMax = 512
+	// provisionLogTimeout bounds a batch's write through the cluster's log.
+	provisionLogTimeout = 5 * time.Second
 )
 
 type provisionReq struct {
@@ -23,7 +25,7 @@ type provisionReq struct {
 }
 
 // EnsureProvisioned is the attach-time check. A provisioned m costs a map
-// read and no SQL. Otherwise, with auto it creates the subscriber and
+// read and no SQL (in cluster mode, a catch-up with the log first). Otherwise, with auto it creates the subscriber and
 // returns once the row is committed; without, it is ErrUnknownSubscriber.
 //
 // Concurrent auto-provisions are committed together in one transaction by
@@ -31,6 +33,11 @@ type provisionReq struct {
 // commit per batch rather than per number. If ctx ends first the caller
 // gets its error, but the subscriber may still be created.
 func (s *Subscribers) EnsureProvisioned(ctx context.Context, m MSISDN, auto bool) error {
+	// In cluster mode, provisioned or deleted on another node a moment
+	// ago, maybe: the check is against every write answered before.
+	if err := s.catchUp(ctx); err != nil {
+		return err
+	}
 	if s.provisioned.has(m) {
 		return nil
 	}
@@ -109,7 +116,21 @@ func (s *Subscribers) insertProvisioned(batch []provisionReq, fresh []MSISDN) er
 			fresh = append(fresh, req.m)
 		}
 	}
-	now := time.Now().UnixNano()
+	if len(fresh) == 0 {
+		return nil
+	}
+	now := now()
+	if s.repl != nil {
+		// Creates that leave an MSISDN already there as it is need no
+		// check: whatever the log holds, they apply the same.
+		w := logWrite{Op: opCreate, Rows: make([]logRow, len(fresh))}
+		for i, m := range fresh {
+			w.Rows[i] = logRow{MSISDN: m.String(), CreatedAt: now}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), provisionLogTimeout)
+		defer cancel()
+		return s.logged(ctx, w, nil)
+	}
 	_, err := s.st.InsertSubscribers(context.Background(), len(fresh), func(i int) store.SubscriberRow {
 		return store.SubscriberRow{MSISDN: fresh[i].String(), CreatedAt: now}
 	})

@@ -168,3 +168,13 @@ func (t *msisdnTable) resize(size int) {
 		}
 	}
 }
+
+// clear empties the set.
+func (s *msisdnSet) clear() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.t = msisdnTable{}
+		sh.mu.Unlock()
+	}
+}

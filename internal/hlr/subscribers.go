@@ -1,6 +1,7 @@
 package hlr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,9 @@ type Subscribers struct {
 	health *store.Health // told of storage faults; nil: none is told
 
 	provisioned msisdnSet
+	// repl, in cluster mode, is the log every write goes through; the
+	// table and the set then change only as the log is applied.
+	repl Log
 	// wmu is held from before a write that adds or removes rows until the
 	// set matches it, so the set changes in commit order: otherwise a Delete
 	// and an auto-provision of one MSISDN could commit in one order and
@@ -144,25 +148,48 @@ func (s *Subscribers) Create(ctx context.Context, sub Subscriber) (Subscriber, e
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	now := time.Now().UnixNano()
+	now := now()
 	row := store.SubscriberRow{MSISDN: sub.MSISDN.String(), IMSI: sub.IMSI, CreatedAt: now}
-	n, err := s.st.InsertSubscribers(ctx, 1, func(int) store.SubscriberRow { return row })
-	if errors.Is(err, store.ErrIMSITaken) {
-		return Subscriber{}, fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
+	insert := s.st.InsertSubscribers
+	if s.repl != nil {
+		insert = s.st.TryInsertSubscribers
+	}
+	check := func(ctx context.Context) error {
+		n, err := insert(ctx, 1, func(int) store.SubscriberRow { return row })
+		return createdOne(sub, n, err)
+	}
+	var err error
+	if s.repl != nil {
+		err = s.logged(ctx, createRows([]Subscriber{sub}, now), check)
+	} else if err = check(ctx); err == nil {
+		s.provisioned.add(sub.MSISDN)
 	}
 	if err != nil {
-		return Subscriber{}, fmt.Errorf("hlr: create %s: %w", sub.MSISDN, s.fault(err))
+		return Subscriber{}, s.fault(err)
+	}
+	return Subscriber{MSISDN: sub.MSISDN, IMSI: sub.IMSI, CreatedAt: fromNanos(now)}, nil
+}
+
+// createdOne is the error of an insert of sub that created n rows.
+func createdOne(sub Subscriber, n int, err error) error {
+	if errors.Is(err, store.ErrIMSITaken) {
+		return fmt.Errorf("%w: imsi %s belongs to another subscriber", ErrAlreadyExists, sub.IMSI)
+	}
+	if err != nil {
+		return fmt.Errorf("hlr: create %s: %w", sub.MSISDN, err)
 	}
 	if n == 0 {
-		return Subscriber{}, fmt.Errorf("%w: %s", ErrAlreadyExists, sub.MSISDN)
+		return fmt.Errorf("%w: %s", ErrAlreadyExists, sub.MSISDN)
 	}
-	s.provisioned.add(sub.MSISDN)
-	return Subscriber{MSISDN: sub.MSISDN, IMSI: sub.IMSI, CreatedAt: fromNanos(now)}, nil
+	return nil
 }
 
 // Get reads m; ErrUnknownSubscriber if it is not provisioned. Its times
 // include those not yet written: a Touch that returned before Get is seen.
 func (s *Subscribers) Get(ctx context.Context, m MSISDN) (Subscriber, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return Subscriber{}, err
+	}
 	// Before the read: a time written meanwhile is then in the row, and one
 	// not written yet is in this copy.
 	pending := s.touches.peek(m)
@@ -187,6 +214,9 @@ func (s *Subscribers) Get(ctx context.Context, m MSISDN) (Subscriber, error) {
 // written are added after the read, so a batch written during the read can
 // be missing from the page (Get has no such gap).
 func (s *Subscribers) List(ctx context.Context, after MSISDN, limit int) ([]Subscriber, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.st.ListSubscribers(ctx, after.String(), limit)
 	if err != nil {
 		return nil, err
@@ -207,6 +237,14 @@ func (s *Subscribers) List(ctx context.Context, after MSISDN, limit int) ([]Subs
 func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.repl != nil {
+		return s.fault(s.logged(ctx, logWrite{Op: opDelete, Rows: []logRow{{MSISDN: m.String()}}}, func(ctx context.Context) error {
+			if _, ok, err := s.st.Subscriber(ctx, m.String()); err != nil || !ok {
+				return cmp.Or(err, fmt.Errorf("%w: %s", ErrUnknownSubscriber, m))
+			}
+			return nil
+		}))
+	}
 	ok, err := s.st.DeleteSubscriber(ctx, m.String())
 	if err != nil {
 		return s.fault(err)
@@ -216,6 +254,16 @@ func (s *Subscribers) Delete(ctx context.Context, m MSISDN) error {
 	}
 	s.provisioned.remove(m)
 	return nil
+}
+
+// catchUp, in cluster mode, waits until this node's table holds every
+// write logged before: a read on any node sees what any node answered.
+func (s *Subscribers) catchUp(ctx context.Context) error {
+	if s.repl == nil {
+		return nil
+	}
+	_, err := s.repl.CatchUp(ctx)
+	return err
 }
 
 // fault marks a write error that is the storage's (store.ErrStorage) and

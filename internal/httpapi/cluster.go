@@ -34,6 +34,9 @@ type Cluster interface {
 	// PhoneCell is the cell of an attached phone, false when it is not
 	// attached anywhere.
 	PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool)
+	// PhoneAttached tells whether m is attached anywhere, as the cluster
+	// has it now rather than as this node last heard.
+	PhoneAttached(ctx context.Context, m hlr.MSISDN) (bool, error)
 	// HomeCell is the cell of a phone attached without naming one.
 	HomeCell(m hlr.MSISDN) int
 	// Forward carries a request, as bytes, to node and returns its answer.

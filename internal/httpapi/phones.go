@@ -169,7 +169,25 @@ func (s *server) mountPhones(r chi.Router) {
 
 // attached tells whether m's phone is attached now; while the phones
 // supervisor restarts, none is.
-func (s *server) attached(m hlr.MSISDN) bool {
+func (s *server) attached(ctx context.Context, m hlr.MSISDN) bool {
+	if s.Cluster != nil {
+		_, ok := s.Cluster.PhoneCell(ctx, m) // attached on any node
+		return ok
+	}
+	return s.attachedHere(m)
+}
+
+// attachedNow is attached as the cluster has it now: what a delete of the
+// subscriber checks.
+func (s *server) attachedNow(ctx context.Context, m hlr.MSISDN) (bool, error) {
+	if s.Cluster != nil {
+		return s.Cluster.PhoneAttached(ctx, m)
+	}
+	return s.attachedHere(m), nil
+}
+
+// attachedHere tells whether m's phone is attached on this node.
+func (s *server) attachedHere(m hlr.MSISDN) bool {
 	if s.PhoneSet == nil {
 		return false
 	}

@@ -84,8 +84,8 @@ type Subscriber struct {
 }
 
 // subscriberView shows sub, attached or not as the phones say now.
-func (s *server) subscriberView(sub hlr.Subscriber) Subscriber {
-	v := Subscriber{MSISDN: sub.MSISDN, Attached: s.attached(sub.MSISDN), CreatedAt: sub.CreatedAt}
+func (s *server) subscriberView(ctx context.Context, sub hlr.Subscriber) Subscriber {
+	v := Subscriber{MSISDN: sub.MSISDN, Attached: s.attached(ctx, sub.MSISDN), CreatedAt: sub.CreatedAt}
 	if sub.IMSI != "" {
 		v.IMSI = &sub.IMSI
 	}
@@ -161,7 +161,7 @@ func (s *server) createSubscriber(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/subscribers/"+created.MSISDN.String())
-	WriteJSON(w, http.StatusCreated, s.subscriberView(created))
+	WriteJSON(w, http.StatusCreated, s.subscriberView(r.Context(), created))
 	return nil
 }
 
@@ -211,7 +211,7 @@ func (s *server) listSubscribers(w http.ResponseWriter, r *http.Request) error {
 	}
 	views := make([]Subscriber, len(page))
 	for i, sub := range page {
-		views[i] = s.subscriberView(sub)
+		views[i] = s.subscriberView(r.Context(), sub)
 	}
 	WriteJSON(w, http.StatusOK, NewList(views, p, func(v Subscriber) string { return v.MSISDN.String() }))
 	return nil
@@ -226,7 +226,7 @@ func (s *server) getSubscriber(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, s.subscriberView(sub))
+	WriteJSON(w, http.StatusOK, s.subscriberView(r.Context(), sub))
 	return nil
 }
 
@@ -238,7 +238,9 @@ func (s *server) deleteSubscriber(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if s.attached(m) {
+	if attached, err := s.attachedNow(r.Context(), m); err != nil {
+		return err
+	} else if attached {
 		return fmt.Errorf("%w: %s", errAttached, m)
 	}
 	if err := s.Subscribers.Delete(r.Context(), m); err != nil {

@@ -24,12 +24,18 @@ func (s *Store) MirrorPosition(ctx context.Context, stream string) (uid string, 
 // stream of identity uid: the rows of another stream (a cluster made
 // again, or a database that served a single node) go.
 func (s *Store) ResetCallMirror(ctx context.Context, stream, uid string) error {
+	return s.resetMirror(ctx, `DELETE FROM calls`, stream, uid)
+}
+
+// resetMirror empties a mirrored table with clear and sets stream's
+// position to the start of the stream of identity uid, in one transaction.
+func (s *Store) resetMirror(ctx context.Context, clear, stream, uid string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM calls`); err != nil {
+	if _, err := tx.ExecContext(ctx, clear); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO mirrors (stream, uid, seq) VALUES (?, ?, 0)
@@ -58,6 +64,63 @@ func (s *Store) ApplyCallMirror(ctx context.Context, stream string, rows []CallR
 		if _, err := stmt.ExecContext(ctx, r.ID, r.Caller, r.Callee, nullInt(r.Frequency), int64(r.Outcome), int64(r.EndedBy),
 			r.SetupAt, nullInt(r.AnsweredAt), r.EndedAt, r.Cell, r.Node, r.Epoch); err != nil {
 			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE mirrors SET seq = ? WHERE stream = ?`, int64(last), stream); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// The cluster's subscribers in this node's database: the subscribers
+// table applies the replicated log of subscriber writes, and the mirrors
+// table says how far. The attach and detach times stay this node's own.
+
+// SubscriberWrite is one write of the log: rows to create (an MSISDN
+// already there is left as it is), or, with Delete, the MSISDN of Rows[0]
+// to remove.
+type SubscriberWrite struct {
+	Delete bool
+	Rows   []SubscriberRow
+}
+
+// ResetSubscriberMirror starts the mirror of the subscriber log afresh for
+// a log of identity uid: the rows of another (a cluster made again, or a
+// database that served a single node) go, as the log is the table's truth.
+func (s *Store) ResetSubscriberMirror(ctx context.Context, stream, uid string) error {
+	return s.resetMirror(ctx, `DELETE FROM subscribers`, stream, uid)
+}
+
+// ApplySubscriberMirror applies writes in order, and the log's position
+// last, in one transaction. Writes were checked against the log before
+// they were logged, so none conflicts; one that would anyway is ignored
+// rather than stopping the mirror, on every node alike.
+func (s *Store) ApplySubscriberMirror(ctx context.Context, stream string, writes []SubscriberWrite, last uint64) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (msisdn, imsi, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	del, err := tx.PrepareContext(ctx, `DELETE FROM subscribers WHERE msisdn = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	for _, w := range writes {
+		for _, r := range w.Rows {
+			if w.Delete {
+				_, err = del.ExecContext(ctx, r.MSISDN)
+			} else {
+				_, err = ins.ExecContext(ctx, r.MSISDN, nullString(r.IMSI), r.CreatedAt)
+			}
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE mirrors SET seq = ? WHERE stream = ?`, int64(last), stream); err != nil {

@@ -83,6 +83,17 @@ func (s *Store) EachSubscriberMSISDN(ctx context.Context, fn func(msisdn []byte)
 // slice: a bulk of 100,000 is then never held whole a second time, and a
 // batch costs no allocation more than its SQL.
 func (s *Store) InsertSubscribers(ctx context.Context, n int, row func(i int) SubscriberRow) (created int, err error) {
+	return s.insertSubscribers(ctx, n, row, true)
+}
+
+// TryInsertSubscribers is InsertSubscribers undone: what it would create,
+// or the error it would meet, against the table as it is, with nothing
+// written. The cluster checks a write this way before it logs it.
+func (s *Store) TryInsertSubscribers(ctx context.Context, n int, row func(i int) SubscriberRow) (created int, err error) {
+	return s.insertSubscribers(ctx, n, row, false)
+}
+
+func (s *Store) insertSubscribers(ctx context.Context, n int, row func(i int) SubscriberRow, commit bool) (created int, err error) {
 	if n == 0 {
 		return 0, nil
 	}
@@ -110,6 +121,9 @@ func (s *Store) InsertSubscribers(ctx context.Context, n int, row func(i int) Su
 			return 0, fmt.Errorf("store: insert subscribers: %w", &RowError{Index: i, Err: err})
 		}
 		created += int(k)
+	}
+	if !commit {
+		return created, nil
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("store: insert subscribers: %w", err)
