@@ -37,19 +37,49 @@ type testCluster struct {
 // once every node is ready and sees every cell owned, the same owners.
 func startCluster(t *testing.T, bin string, extra ...string) *testCluster {
 	t.Helper()
-	routes := testutil.FreeAddrs(t, 3)
+	var places []nodePlace
+	for _, r := range testutil.FreeAddrs(t, 3) {
+		places = append(places, nodePlace{route: r})
+	}
+	return startClusterAt(t, bin, places, extra...)
+}
+
+// nodePlace is where a node of a test cluster runs: its route address,
+// its HTTP address ("": a free loopback port) and the command its own is
+// run under (nil: none; ip netns exec NS: in a network namespace).
+type nodePlace struct {
+	route, listen string
+	wrap          []string
+	peers         []string // the route addresses it dials (nil: every node's route address)
+}
+
+// startClusterAt is startCluster with the nodes placed at places.
+func startClusterAt(t *testing.T, bin string, places []nodePlace, extra ...string) *testCluster {
+	t.Helper()
+	var routes []string
+	for _, p := range places {
+		routes = append(routes, p.route)
+	}
 	dir := t.TempDir()
 	c := &testCluster{t: t, bin: bin, names: []string{"n1", "n2", "n3"}, nodes: make([]*bscProcess, 3)}
 	for i, name := range c.names {
-		c.args = append(c.args, append([]string{"--node", name, "--db", filepath.Join(dir, name+".db"),
-			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(routes, ",")}, extra...))
+		peers := routes
+		if places[i].peers != nil {
+			peers = places[i].peers
+		}
+		args := []string{"--node", name, "--db", filepath.Join(dir, name+".db"),
+			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(peers, ",")}
+		if places[i].listen != "" {
+			args = append(args, "--listen", places[i].listen)
+		}
+		c.args = append(c.args, append(args, extra...))
 	}
 	var wg sync.WaitGroup
 	for i := range c.names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.nodes[i] = startBSC(t, bin, c.args[i]...)
+			c.nodes[i] = startBSCUnder(t, places[i].wrap, bin, c.args[i]...)
 		}()
 	}
 	wg.Wait()

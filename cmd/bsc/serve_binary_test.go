@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,8 +114,16 @@ func (b *lockedBuffer) String() string {
 // ends, if it is still running.
 func startBSC(t *testing.T, bin string, args ...string) *bscProcess {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bsc.db")}, args...)
-	p := &bscProcess{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	return startBSCUnder(t, nil, bin, args...)
+}
+
+// startBSCUnder is startBSC with the binary run by the command wrap (such
+// as ip netns exec NS), which must exec it in its place.
+func startBSCUnder(t *testing.T, wrap []string, bin string, args ...string) *bscProcess {
+	t.Helper()
+	args = append([]string{bin, "serve", "--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bsc.db")}, args...)
+	args = append(slices.Clone(wrap), args...)
+	p := &bscProcess{cmd: exec.Command(args[0], args[1:]...), done: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -127,7 +127,13 @@ func (r clusterRecords) Wait(ctx context.Context, t calls.Ticket) error {
 // left: calls in progress when the cell's last owner died.
 func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 	node := n.node.Load()
-	notes, err := node.Notes(ctx, strconv.Itoa(c.id)+".>")
+	var notes [][]byte
+	err := retry(ctx, notesTries, func() (err error) {
+		rctx, cancel := context.WithTimeout(ctx, notesWait)
+		defer cancel()
+		notes, err = node.Notes(rctx, strconv.Itoa(c.id)+".>")
+		return err
+	})
 	if err != nil {
 		n.a.log.Error().Err(err).Int("cell", c.id).Msg("calls in progress of the cell not read: their records may be missing")
 		return 0
@@ -148,6 +154,32 @@ func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 		dropped++
 	}
 	return dropped
+}
+
+// Reading the notes of a cell taken over is tried notesTries times, each
+// for notesWait: the engine may be electing a leader for the bucket.
+const (
+	notesTries = 5
+	notesWait  = 2 * time.Second
+)
+
+// retry calls fn until it succeeds, tries times at most, waiting more
+// between tries each time, or until ctx ends; it returns fn's last error.
+func retry(ctx context.Context, tries int, fn func() error) error {
+	wait := 100 * time.Millisecond
+	var err error
+	for range tries {
+		if err = fn(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return err
 }
 
 // mirrorCalls starts applying the calls stream to this node's calls table.

@@ -218,8 +218,12 @@ func (l *Leases) renewed(cell int, epoch, rev uint64, sent time.Time) {
 // another revision), or that could not be renewed for fenceAfter.
 func (l *Leases) renewFailed(cell int, epoch uint64, err error) {
 	var why string
+	var until time.Time
 	l.mu.Lock()
 	h := l.held[cell]
+	if h != nil {
+		until = h.renewedAt.Add(fenceAfter)
+	}
 	switch {
 	case h == nil || h.epoch != epoch:
 	case isWrongRevision(err):
@@ -232,7 +236,10 @@ func (l *Leases) renewFailed(cell int, epoch uint64, err error) {
 	}
 	l.mu.Unlock()
 	if why != "" {
-		l.log.Warn().Int("cell", cell).Uint64("epoch", epoch).Str("why", why).Msg("cell lost")
+		// acting_until: when Acting turned false, which the partition
+		// test compares with the next owner's acting_from.
+		l.log.Warn().Int("cell", cell).Uint64("epoch", epoch).Str("why", why).
+			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell lost")
 		l.hooks.Lost(cell, epoch, why)
 	}
 }
@@ -290,8 +297,10 @@ func (l *Leases) acquire(ctx context.Context) {
 		l.held[c] = &held{epoch: rev, rev: rev, renewedAt: sent}
 		l.owners[c] = Owner{Node: l.e.Node, Epoch: rev}
 		l.last[c] = l.owners[c]
+		acting := time.Now() // Acting is true from here
 		l.mu.Unlock()
-		l.log.Info().Int("cell", c).Uint64("epoch", rev).Str("from", from[c].Node).Msg("cell taken")
+		l.log.Info().Int("cell", c).Uint64("epoch", rev).Str("from", from[c].Node).
+			Int64("acting_from_unix_ns", acting.UnixNano()).Msg("cell taken")
 		l.hooks.Gained(c, rev, from[c])
 		l.hooks.Moved(c, Owner{Node: l.e.Node, Epoch: rev})
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -90,20 +91,28 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 }
 
 // Notes are the values of the bsc-open bucket whose keys match keys (a
-// subject pattern), read from any server that has them.
+// subject pattern). They are read through a consumer, which the bucket's
+// leader serves, not by a direct get, which any replica may answer: a
+// replica behind, or cut off, would answer that there is none, and the
+// calls it holds would end with no record.
 func (n *Node) Notes(ctx context.Context, keys string) ([][]byte, error) {
-	vals, err := n.Engine.snapshotOf(ctx, bucketOpen, keys)
+	w, err := n.Schema.Open.WatchFiltered(ctx, []string{keys}, jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	defer w.Stop()
 	var out [][]byte
-	for _, v := range vals {
-		if v.live(now) {
-			out = append(out, v.Value)
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil { // the values there were: all read
+				return out, nil
+			}
+			out = append(out, e.Value())
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
-	return out, nil
 }
 
 // onStop registers fn to run when the node leaves.
