@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -221,5 +222,33 @@ func BenchmarkDeliverNoSubscribers(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		d.Deliver(Hangup, "")
+	}
+}
+
+// BenchmarkDeliverParallel delivers to many phones from every P at once,
+// as the phone controllers do: with nobody listening, and with a global
+// stream open on another phone (the delivery looks it up but sends
+// nothing, so no reader has to keep up with the benchmark).
+func BenchmarkDeliverParallel(b *testing.B) {
+	for _, listen := range []bool{false, true} {
+		name := "no subscriber"
+		if listen {
+			name = "global subscriber elsewhere"
+		}
+		b.Run(name, func(b *testing.B) {
+			h := NewHub(HubConfig{})
+			if listen {
+				s := h.SubscribeAll([]string{"0"})
+				defer s.Close()
+			}
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				d := h.Device(strconv.FormatInt(next.Add(1), 10))
+				for pb.Next() {
+					d.Deliver(Hangup, "")
+				}
+			})
+		})
 	}
 }
