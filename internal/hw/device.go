@@ -2,7 +2,8 @@
 // controllers reply to, and the coffee machine's hardware.
 //
 // A phone's device keeps its replies in a bounded ring that clients read by
-// long poll (Hub.Events) or stream (Hub.SubscribePhone, Hub.SubscribeAll).
+// long poll (Hub.Events) or stream (Hub.SubscribePhone, Hub.SubscribeAll,
+// Hub.ResumeAll).
 // A million phones may be attached and idle at once, so an idle device that
 // nobody reads holds no ring, no lock, no channel and no goroutine: all of
 // that is made on its first reply, waiter or subscriber.
@@ -10,6 +11,7 @@ package hw
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,12 +72,15 @@ func (t *ReplyType) UnmarshalText(b []byte) error {
 
 // Reply is one reply as clients see it (api.md). Seq counts from 1 per
 // phone and is never reused, so a jump in Seq shows replies the ring dropped.
+// Pos is its place in the hub's stream of every phone's replies (see
+// Hub.ResumeAll), which the global stream's event ids carry.
 type Reply struct {
 	Seq    uint64    `json:"seq"`
 	MSISDN string    `json:"msisdn"`
 	Type   ReplyType `json:"type"`
 	From   string    `json:"from,omitempty"` // inbound only
 	At     time.Time `json:"at"`
+	Pos    uint64    `json:"-"`
 }
 
 // Device is what a phone controller replies to. DeliverAt runs inline in
@@ -114,14 +119,25 @@ type HubStats struct {
 
 // Hub is the server's one phone-device stub: it owns every phone's device
 // and every reply subscription.
+//
+// Every reply gets a position in the hub's stream of all replies, counting
+// from 1 in this run of the hub (run names the run, so that a position
+// from another run is told apart). The global streams follow that order,
+// so a client can resume one from the last position it got (ResumeAll).
 type Hub struct {
 	cfg HubConfig
+	run string
 
 	mu      sync.RWMutex
 	devices map[string]*PhoneDevice
 
-	subMu  sync.Mutex                  // serialises changes to global
-	global atomic.Pointer[globalIndex] // copy-on-write; nil when nobody listens
+	// posMu orders the replies of all phones: it is held while a reply
+	// takes the next position and is handed to the global streams, and
+	// while a global stream is added or removed, so each global stream
+	// gets its replies in position order and starts at a known position.
+	posMu  sync.Mutex
+	pos    uint64       // of the last reply
+	global *globalIndex // copy-on-write; nil when nobody listens
 
 	dropped atomic.Uint64
 	slow    atomic.Uint64
@@ -136,8 +152,13 @@ func NewHub(cfg HubConfig) *Hub {
 		cfg.StreamBuffer = 256
 	}
 	cfg.StreamBuffer = max(cfg.StreamBuffer, cfg.RingSize)
-	return &Hub{cfg: cfg, devices: make(map[string]*PhoneDevice)}
+	return &Hub{cfg: cfg, run: fmt.Sprintf("%08x", rand.Uint32()), devices: make(map[string]*PhoneDevice)}
 }
+
+// Run names this run of the hub: eight hex digits drawn when it was made.
+// Positions are only meaningful within a run; the global stream's event ids
+// carry it beside the position.
+func (h *Hub) Run() string { return h.run }
 
 // DeviceOption configures a device when Hub.Device creates it.
 type DeviceOption func(*PhoneDevice)
@@ -208,14 +229,15 @@ type PhoneDevice struct {
 }
 
 type deviceState struct {
-	mu      sync.Mutex
-	removed bool
-	seq     uint64 // of the last reply
-	dropped uint64
-	ring    ring
-	wake    chan struct{}   // closed on the next reply; made by the first waiter
-	subs    []*Subscription // this phone's streams
-	auto    *Auto
+	mu         sync.Mutex
+	removed    bool
+	seq        uint64 // of the last reply
+	dropped    uint64
+	droppedPos uint64 // position of the last reply the ring dropped, 0 if none
+	ring       ring
+	wake       chan struct{}   // closed on the next reply; made by the first waiter
+	subs       []*Subscription // this phone's streams
+	auto       *Auto
 }
 
 // state returns the device's state, making it on first use.
@@ -240,7 +262,6 @@ func (d *PhoneDevice) DeliverAt(t ReplyType, from string, at int64) {
 		from = ""
 	}
 	h := d.hub
-	e := entry{at: at, from: from, typ: t}
 	st := d.state()
 	st.mu.Lock()
 	if st.removed {
@@ -248,8 +269,25 @@ func (d *PhoneDevice) DeliverAt(t ReplyType, from string, at int64) {
 		return
 	}
 	st.seq++
-	if st.ring.push(e, h.cfg.RingSize) {
+	// The position and the global fan-out under the hub's lock; the ring,
+	// wake-up and this phone's streams under the device's only. Sends never
+	// block, and fanning out under the device's lock keeps each phone's
+	// replies in order for every subscriber.
+	h.posMu.Lock()
+	h.pos++
+	e := newEntry(h.pos, t, from, at)
+	var r Reply
+	g := h.global
+	if g != nil {
+		r = d.reply(st.seq, e)
+		for _, s := range g.send(r) {
+			h.global = h.global.without(s)
+		}
+	}
+	h.posMu.Unlock()
+	if old, dropped := st.ring.push(e, h.cfg.RingSize); dropped {
 		st.dropped++
+		st.droppedPos = old.pos()
 		h.dropped.Add(1)
 		if h.cfg.OnReplyDropped != nil {
 			h.cfg.OnReplyDropped()
@@ -259,19 +297,14 @@ func (d *PhoneDevice) DeliverAt(t ReplyType, from string, at int64) {
 		close(st.wake)
 		st.wake = nil
 	}
-	// Fanning out under the device's lock keeps each phone's replies in
-	// order for every subscriber; sends never block.
-	var cut []*Subscription
-	if g := h.global.Load(); len(st.subs) > 0 || g != nil {
-		r := d.reply(st.seq, e)
+	if len(st.subs) > 0 {
+		if g == nil {
+			r = d.reply(st.seq, e)
+		}
 		st.subs = sendAll(st.subs, r)
-		cut = g.send(r)
 	}
 	auto := st.auto
 	st.mu.Unlock()
-	for _, s := range cut {
-		h.unsubscribeAll(s)
-	}
 	if auto != nil {
 		auto.onReply(t)
 	}
@@ -300,7 +333,7 @@ func (d *PhoneDevice) Dropped() uint64 {
 }
 
 func (d *PhoneDevice) reply(seq uint64, e entry) Reply {
-	return Reply{Seq: seq, MSISDN: d.msisdn, Type: e.typ, From: e.from, At: time.Unix(0, e.at).UTC()}
+	return Reply{Seq: seq, MSISDN: d.msisdn, Type: e.typ(), From: e.from, At: time.Unix(0, e.at).UTC(), Pos: e.pos()}
 }
 
 // since returns the ring's replies after seq; st.mu is held. A seq beyond
@@ -348,12 +381,21 @@ func (d *PhoneDevice) remove() {
 }
 
 // entry is a reply as the ring stores it: 32 bytes, since the sequence
-// follows from the position and the MSISDN from the device.
+// follows from the place in the ring and the MSISDN from the device, and
+// the type shares a word with the hub position (2^56 positions last
+// centuries at millions of replies a second).
 type entry struct {
-	at   int64 // Unix nanoseconds
-	from string
-	typ  ReplyType
+	at      int64 // Unix nanoseconds
+	from    string
+	posType uint64 // position << 8 | type
 }
+
+func newEntry(pos uint64, t ReplyType, from string, at int64) entry {
+	return entry{at: at, from: from, posType: pos<<8 | uint64(t)}
+}
+
+func (e entry) pos() uint64    { return e.posType >> 8 }
+func (e entry) typ() ReplyType { return ReplyType(e.posType) }
 
 // ring holds the last replies, oldest at head once full. It grows by
 // doubling up to its size, so a phone with a few replies holds a few.
@@ -362,8 +404,9 @@ type ring struct {
 	head int
 }
 
-// push appends e and tells whether that overwrote the oldest entry.
-func (r *ring) push(e entry, size int) bool {
+// push appends e and tells whether that overwrote the oldest entry, which
+// it returns.
+func (r *ring) push(e entry, size int) (old entry, dropped bool) {
 	if len(r.buf) < size {
 		if len(r.buf) == cap(r.buf) {
 			grown := make([]entry, len(r.buf), min(max(2*cap(r.buf), 2), size))
@@ -371,11 +414,12 @@ func (r *ring) push(e entry, size int) bool {
 			r.buf = grown
 		}
 		r.buf = append(r.buf, e)
-		return false
+		return entry{}, false
 	}
+	old = r.buf[r.head]
 	r.buf[r.head] = e
 	r.head = (r.head + 1) % len(r.buf)
-	return true
+	return old, true
 }
 
 // at returns the i-th oldest entry.

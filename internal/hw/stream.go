@@ -68,11 +68,13 @@ func (h *Hub) Events(ctx context.Context, msisdn string, after uint64, wait time
 
 // Subscription is a stream of replies. Read C until it is closed, then Err
 // tells why: nil after Close, ErrSlowSubscriber if it fell behind,
-// ErrNotAttached if its phone detached.
+// ErrNotAttached if its phone detached. A resumed global subscription
+// (Hub.ResumeAll) has a replay to read with Replay before C.
 type Subscription struct {
 	hub    *Hub
 	dev    *PhoneDevice // a phone's stream; nil for the global one
 	filter []string     // global stream's MSISDNs, nil for all
+	replay *replay      // what a resumed global stream missed; nil when read
 
 	mu   sync.Mutex
 	ch   chan Reply
@@ -109,14 +111,21 @@ func (h *Hub) SubscribePhone(msisdn string, lastEventID uint64) (*Subscription, 
 // SubscribeAll streams the replies of the phones in filter, or of every
 // phone if filter is empty, from now on. Phones need not be attached yet.
 func (h *Hub) SubscribeAll(filter []string) *Subscription {
-	s := h.newSubscription()
+	s, _ := h.subscribeAll(filter)
+	return s
+}
+
+// subscribeAll adds a global subscription and returns the position it
+// starts after: it gets every reply of its phones past that one.
+func (h *Hub) subscribeAll(filter []string) (s *Subscription, from uint64) {
+	s = h.newSubscription()
 	if len(filter) > 0 {
 		s.filter = slices.Compact(slices.Sorted(slices.Values(filter)))
 	}
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	h.global.Store(h.global.Load().with(s))
-	return s
+	h.posMu.Lock()
+	defer h.posMu.Unlock()
+	h.global = h.global.with(s)
+	return s, h.pos
 }
 
 func (h *Hub) newSubscription() *Subscription {
@@ -124,9 +133,9 @@ func (h *Hub) newSubscription() *Subscription {
 }
 
 func (h *Hub) unsubscribeAll(s *Subscription) {
-	h.subMu.Lock()
-	defer h.subMu.Unlock()
-	h.global.Store(h.global.Load().without(s))
+	h.posMu.Lock()
+	defer h.posMu.Unlock()
+	h.global = h.global.without(s)
 }
 
 // C is the stream; it is closed when the subscription ends.
@@ -191,8 +200,8 @@ func sendAll(subs []*Subscription, r Reply) []*Subscription {
 	return slices.DeleteFunc(subs, func(s *Subscription) bool { return !s.send(r) })
 }
 
-// globalIndex is an immutable snapshot of the global subscriptions, so a
-// delivery reads it with one atomic load and no lock; nil means none.
+// globalIndex is the global subscriptions, by filter; nil means none. A
+// change makes a new one (changes are rare, deliveries many).
 type globalIndex struct {
 	all []*Subscription            // unfiltered
 	by  map[string][]*Subscription // filtered, by MSISDN

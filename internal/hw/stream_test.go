@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// globalIndex reads the hub's global subscriptions.
+func (h *Hub) globalIndex() *globalIndex {
+	h.posMu.Lock()
+	defer h.posMu.Unlock()
+	return h.global
+}
+
 func recv(t *testing.T, s *Subscription) Reply {
 	t.Helper()
 	select {
@@ -209,7 +216,7 @@ func TestSubscribeAllFilters(t *testing.T) {
 			t.Errorf("%s: got %v, Err %v; want %v", c.name, got, c.s.Err(), c.want)
 		}
 	}
-	if h.global.Load() != nil {
+	if h.globalIndex() != nil {
 		t.Error("closed subscriptions must leave the global index empty")
 	}
 }
@@ -250,7 +257,7 @@ func TestSlowSubscriberNeverBlocksDeliver(t *testing.T) {
 	if st := h.Stats(); st.SlowSubscribers != 2 || hooked != 2 {
 		t.Errorf("slow subscribers: Stats %d, hook %d; want 2", st.SlowSubscribers, hooked)
 	}
-	if len(d.state().subs) != 0 || h.global.Load() != nil {
+	if len(d.state().subs) != 0 || h.globalIndex() != nil {
 		t.Error("cut-off subscribers must leave the lists")
 	}
 	if d.LastSeq() != 100 {
