@@ -8,8 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // The devices' replies as server-sent events, black box. A stream is not
@@ -21,7 +25,15 @@ type sseEvent struct {
 	reply     replyJSON
 }
 
-type sseReader struct{ br *bufio.Reader }
+type sseReader struct {
+	br *bufio.Reader
+	// global: ids are positions in the stream of every reply (RUN-POS), which
+	// expect checks grow; replies are named MSISDN:SEQ as per-phone ids are.
+	global  bool
+	lastPos uint64
+}
+
+var globalID = regexp.MustCompile(`^[0-9a-f]{8}-([0-9]+)$`)
 
 // openEvents opens a stream and reads up to its opening comment, after
 // which the server is subscribed. It ends with the test or at waitLimit.
@@ -90,7 +102,16 @@ func (s *sseReader) expect(t *testing.T, want ...string) {
 		if !ok {
 			t.Fatalf("stream ended, want %s", w)
 		}
-		got := ev.id + "/" + ev.reply.Type
+		id := ev.id
+		if s.global {
+			pos, err := strconv.ParseUint(globalID.ReplaceAllString(id, "$1"), 10, 64)
+			if err != nil || pos <= s.lastPos {
+				t.Fatalf("event id %q after position %d, want RUN-POS past it", id, s.lastPos)
+			}
+			s.lastPos = pos
+			id = ev.reply.MSISDN + ":" + strconv.FormatUint(ev.reply.Seq, 10)
+		}
+		got := id + "/" + ev.reply.Type
 		if ev.reply.Type == "inbound" {
 			got += ":" + ev.reply.From
 		}
@@ -137,6 +158,7 @@ func TestGlobalEventStreamHTTP(t *testing.T) {
 	}
 	all := openEvents(t, srv, "/api/v1/events", "")
 	some := openEvents(t, srv, "/api/v1/events?msisdn=123,125", "")
+	all.global, some.global = true, true
 	act(t, srv, "124", dial("123"))
 	all.expect(t, "123:1/inbound:124")
 	act(t, srv, "123", reject)
@@ -148,4 +170,42 @@ func TestGlobalEventStreamHTTP(t *testing.T) {
 
 	wantProblem(t, srv, http.MethodGet, "/api/v1/events", nil, http.StatusNotAcceptable, "not_acceptable")
 	wantProblem(t, srv, http.MethodGet, "/api/v1/events?msisdn=1,x", nil, http.StatusBadRequest, "invalid_msisdn")
+}
+
+// TestGlobalEventStreamResumesHTTP: a client of every phone's replies that
+// loses its connection and reconnects as an EventSource does, with the id
+// of the last event it got, misses nothing.
+func TestGlobalEventStreamResumesHTTP(t *testing.T) {
+	_, srv := startTestApp(t, nil)
+	for _, m := range []string{"123", "124", "125"} {
+		attach(t, srv, m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	es := testutil.NewEventSource(t, ctx, srv.Client(), srv.URL+"/api/v1/events", nil)
+	es.Connect()
+	next := func() string {
+		t.Helper()
+		ev := es.Next()
+		var rep replyJSON
+		if err := json.Unmarshal([]byte(ev.Data), &rep); err != nil || ev.Type != rep.Type {
+			t.Fatalf("event %+v: %v", ev, err)
+		}
+		return rep.MSISDN + ":" + strconv.FormatUint(rep.Seq, 10) + "/" + rep.Type
+	}
+	act(t, srv, "124", dial("123"))
+	if got := next(); got != "123:1/inbound" {
+		t.Fatalf("first event %s, want 123:1/inbound", got)
+	}
+	es.Drop()
+	act(t, srv, "123", reject)
+	act(t, srv, "125", dial("125"))
+	for _, want := range []string{"124:1/rejected", "125:1/busy"} {
+		if got := next(); got != want {
+			t.Errorf("after the reconnection %s, want %s", got, want)
+		}
+	}
+	if es.Reconnects != 1 {
+		t.Errorf("%d reconnections, want 1", es.Reconnects)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,12 @@ type Hub interface {
 	// SubscribeAll streams the replies of every phone, or of those in
 	// filter, from now on.
 	SubscribeAll(filter []string) *hw.Subscription
+	// ResumeAll is SubscribeAll that first replays what the rings still
+	// hold past the position after (hw.Reply.Pos) of this run, and says
+	// where some is gone.
+	ResumeAll(filter []string, after uint64) (*hw.Subscription, error)
+	// Run names the hub's run, which positions belong to.
+	Run() string
 }
 
 var (
@@ -177,16 +184,13 @@ func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSIS
 		return err
 	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, phoneEventID)
+	ev.stream(stopping, w, r, sub, phoneEventID, "")
 	return nil
 }
 
 // phoneEventID is a reply's id in its phone's stream: its Seq, which
 // Last-Event-ID gives back.
 func phoneEventID(rep hw.Reply) string { return strconv.FormatUint(rep.Seq, 10) }
-
-// globalEventID is a reply's id in the stream of every phone.
-func globalEventID(rep hw.Reply) string { return rep.MSISDN + ":" + phoneEventID(rep) }
 
 // lastEventID is where a phone's stream resumes: the Last-Event-ID header
 // an EventSource sends when it reconnects, else ?after=, else 0.
@@ -206,11 +210,17 @@ func lastEventID(r *http.Request) (uint64, error) {
 }
 
 // allEvents streams every phone's replies, or those of the phones in
-// ?msisdn=A,B, from now on: there is no replay, so Last-Event-ID is
-// ignored. Event ids are MSISDN:SEQ. Only a stream is served (406
-// not_acceptable otherwise): every phone's replies have no poll cursor.
+// ?msisdn=A,B: from now on, or, given Last-Event-ID (or ?after=), first
+// what the rings still hold after it, with a "lost" event where some is
+// gone (see globalCursor). Only a stream is served (406 not_acceptable
+// otherwise).
 func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
+	run := ev.s.Hub.Run()
 	filter, err := msisdnFilter(r)
+	var cur streamCursor
+	if err == nil {
+		cur, err = globalCursor(r)
+	}
 	var stopping context.Context
 	switch {
 	case err != nil:
@@ -223,10 +233,66 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer ev.release()
-	sub := ev.s.Hub.SubscribeAll(filter)
+	var sub *hw.Subscription
+	var first string
+	switch {
+	case !cur.given:
+		sub = ev.s.Hub.SubscribeAll(filter)
+	case cur.run != run:
+		// Nothing is known of that run here: all of this run is new to the
+		// client, and what it missed of the other is lost.
+		first = lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, globalEventID(run, hw.Reply{}))
+		sub, err = ev.s.Hub.ResumeAll(filter, 0)
+	default:
+		sub, err = ev.s.Hub.ResumeAll(filter, cur.pos)
+	}
+	if err != nil {
+		return err
+	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, globalEventID)
+	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first)
 	return nil
+}
+
+// globalEventID is a reply's id in the stream of every phone, RUN-POS: its
+// place in the hub's stream of all replies, in the hub's run (eight hex
+// digits), so that an id from another run (a restart) is told apart.
+func globalEventID(run string, rep hw.Reply) string {
+	return run + "-" + strconv.FormatUint(rep.Pos, 10)
+}
+
+// streamCursor is where a global stream resumes, if given: after position
+// pos of run.
+type streamCursor struct {
+	given bool
+	run   string
+	pos   uint64
+}
+
+// maxRunLen bounds the run part of a global event id (ours is 8).
+const maxRunLen = 16
+
+// globalCursor reads Last-Event-ID, else ?after=, as a global event id
+// (RUN-POS); none given is a stream from now on. A malformed id is
+// invalid_request.
+func globalCursor(r *http.Request) (streamCursor, error) {
+	s := r.Header.Get("Last-Event-ID")
+	if s == "" {
+		s = r.URL.Query().Get("after")
+	}
+	if s == "" {
+		return streamCursor{}, nil
+	}
+	errBad := fmt.Errorf("%w: Last-Event-ID must be an event id of this stream (RUN-POSITION)", errInvalidRequest)
+	runPart, posPart, ok := strings.Cut(s, "-")
+	if !ok || runPart == "" || len(runPart) > maxRunLen || strings.Trim(runPart, "0123456789abcdef") != "" {
+		return streamCursor{}, errBad
+	}
+	pos, err := strconv.ParseUint(posPart, 10, 64)
+	if err != nil {
+		return streamCursor{}, errBad
+	}
+	return streamCursor{given: true, run: runPart, pos: pos}, nil
 }
 
 // msisdnFilter reads ?msisdn=A,B (the parameter may also repeat); nil for
@@ -294,11 +360,13 @@ func (ev *events) release() { <-ev.slots }
 
 // stream writes sub's replies as server-sent events (id, event = reply
 // type, data = reply JSON), flushed as they come (a burst in one write),
-// with a heartbeat comment when idle. It returns when sub ends (a subscriber cut off for falling
-// behind gets a final error event first), the client goes, a write fails
-// or stopping is done.
+// with a heartbeat comment when idle. The events in first, then sub's
+// replay (of a resumed global stream) come before the live replies. It
+// returns when sub ends (a subscriber cut off for falling behind gets a
+// final error event first), the client goes, a write fails or stopping is
+// done.
 func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
-	id func(hw.Reply) string) {
+	id func(hw.Reply) string, first string) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", eventStream)
@@ -313,7 +381,10 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 		}
 		return rc.Flush() == nil
 	}
-	if !send(": stream open\n\n") { // the client sees the 200 now, not at the first reply
+	if !send(": stream open\n\n" + first) { // the client sees the 200 now, not at the first reply
+		return
+	}
+	if !replay(stopping, r, sub, id, send) {
 		return
 	}
 	tick := time.NewTicker(ev.heartbeat)
@@ -382,6 +453,80 @@ func replyEvent(rep hw.Reply, id string) string {
 		panic(fmt.Errorf("httpapi: encoding a reply: %w", err)) // a programming error; see writeBody
 	}
 	return "id: " + id + "\nevent: " + rep.Type.String() + "\ndata: " + string(data) + "\n\n"
+}
+
+// replay writes sub's replay, sseBatch items at a time, and tells whether
+// the stream goes on: false when a write failed, the client went or
+// stopping is done.
+func replay(stopping context.Context, r *http.Request, sub *hw.Subscription, id func(hw.Reply) string,
+	send func(string) bool) bool {
+	buf := make([]hw.Replayed, 0, sseBatch)
+	for {
+		items, done := sub.Replay(buf)
+		if len(items) > 0 && !send(replayedEvents(items, id)) {
+			return false
+		}
+		if done {
+			return true
+		}
+		select {
+		case <-r.Context().Done():
+			return false
+		case <-stopping.Done():
+			return false
+		default:
+		}
+	}
+}
+
+// replayedEvents is the events of a replay's items: a reply's event each,
+// and one "lost" event for each run of losses, at the last one's position.
+func replayedEvents(items []hw.Replayed, id func(hw.Reply) string) string {
+	var b strings.Builder
+	for i := 0; i < len(items); {
+		if !items[i].Lost {
+			b.WriteString(replyEvent(items[i].Reply, id(items[i].Reply)))
+			i++
+			continue
+		}
+		lost := LostEvent{Reason: LostDropped}
+		for ; i < len(items) && items[i].Lost; i++ {
+			if m := items[i].MSISDN; !slices.Contains(lost.Phones, m) {
+				lost.Phones = append(lost.Phones, m)
+			}
+		}
+		b.WriteString(lostEvent(lost, id(items[i-1].Reply)))
+	}
+	return b.String()
+}
+
+// LostEvent is the data of a global stream's "lost" event: replies past
+// the client's Last-Event-ID that the stream cannot give.
+type LostEvent struct {
+	Reason string `json:"reason"` // LostDropped or LostUnknownRun
+	// Phones are those some of whose replies are gone (their seq shows
+	// how many); none for LostUnknownRun, whose losses are not known.
+	Phones []string `json:"phones"`
+}
+
+// The reasons of a LostEvent.
+const (
+	// LostDropped: the phones' rings dropped replies past the id before
+	// the client came back for them.
+	LostDropped = "dropped"
+	// LostUnknownRun: the id is from another run of the server (it
+	// restarted, or the client came from another server): what came after
+	// it there is not here.
+	LostUnknownRun = "unknown_run"
+)
+
+// lostEvent is a "lost" event at id: the stream goes on from there.
+func lostEvent(lost LostEvent, id string) string {
+	data, err := json.Marshal(lost)
+	if err != nil {
+		panic(fmt.Errorf("httpapi: encoding a lost event: %w", err)) // a programming error; see writeBody
+	}
+	return "id: " + id + "\nevent: lost\ndata: " + string(data) + "\n\n"
 }
 
 // errorEvent is the last event of a stream that ended in error: the

@@ -220,11 +220,13 @@ func TestGlobalStreamFilters(t *testing.T) {
 	hub.Device("124").Deliver(hw.Busy, "")
 	hub.Device("123").Deliver(hw.Inbound, "124")
 	hub.Device("125").Deliver(hw.Invalid, "")
-	wantReply(t, all.event(t), "124:1", hw.Busy, 1)
-	wantReply(t, all.event(t), "123:1", hw.Inbound, 1)
-	wantReply(t, all.event(t), "125:1", hw.Invalid, 1)
-	wantReply(t, some.event(t), "123:1", hw.Inbound, 1)
-	wantReply(t, some.event(t), "125:1", hw.Invalid, 1)
+	// Ids are RUN-POSITION, the place in the stream of every phone's replies.
+	run := hub.Run()
+	wantReply(t, all.event(t), run+"-1", hw.Busy, 1)
+	wantReply(t, all.event(t), run+"-2", hw.Inbound, 1)
+	wantReply(t, all.event(t), run+"-3", hw.Invalid, 1)
+	wantReply(t, some.event(t), run+"-2", hw.Inbound, 1)
+	wantReply(t, some.event(t), run+"-3", hw.Invalid, 1)
 }
 
 func TestEventStreamsAreBounded(t *testing.T) {
