@@ -49,6 +49,7 @@ const (
 	NoFrequency
 
 	TooLarge
+	UnsupportedMediaType
 
 	Internal
 	Unavailable
@@ -86,7 +87,8 @@ var names = [end]string{
 	InvalidState:     "invalid_state",
 	NoFrequency:      "no_frequency",
 
-	TooLarge: "too_large",
+	TooLarge:             "too_large",
+	UnsupportedMediaType: "unsupported_media_type",
 
 	Internal:    "internal",
 	Unavailable: "unavailable",

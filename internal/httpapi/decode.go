@@ -13,16 +13,21 @@ import (
 )
 
 // Decode reads the request body as exactly one JSON value into dst,
-// strictly: a Content-Type other than JSON, a body that is not UTF-8, an
-// unknown field, a value of the wrong type, trailing data or an empty body
-// is 400 invalid_request, and a body over the route's limit is 413
+// strictly: a body that is not UTF-8, an unknown field, a value of the
+// wrong type, trailing data or an empty body is 400 invalid_request, a
+// Content-Type other than JSON (none is taken for JSON) or a
+// Content-Encoding (the body is never compressed) is 415
+// unsupported_media_type, and a body over the route's limit is 413
 // too_large. Pass its error to WriteError.
 func Decode(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return fmt.Errorf("%w: Content-Type must be application/json", errInvalidRequest)
+			return fmt.Errorf("%w: Content-Type must be application/json", errUnsupportedMedia)
 		}
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return fmt.Errorf("%w: Content-Encoding %q: send the body uncompressed", errUnsupportedMedia, ce)
 	}
 	body, err := io.ReadAll(r.Body) // bounded by the route's body limit
 	if err != nil {

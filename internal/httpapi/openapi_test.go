@@ -66,14 +66,17 @@ func TestSpecMatchesRoutes(t *testing.T) {
 	}
 }
 
-// TestSpecBodiesMayBeTooLarge: every route taking a body is behind the body
-// limit, so its answers include 413 too_large.
-func TestSpecBodiesMayBeTooLarge(t *testing.T) {
+// TestSpecBodiesMayBeRefused: every route taking a body is behind the body
+// limit and reads it with Decode, so its answers include 413 too_large and
+// 415 unsupported_media_type.
+func TestSpecBodiesMayBeRefused(t *testing.T) {
 	doc := loadSpec(t)
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.RequestBody != nil && op.Responses.Value("413") == nil {
-				t.Errorf("%s %s takes a body but lists no 413", method, path)
+			for _, status := range []string{"413", "415"} {
+				if op.RequestBody != nil && op.Responses.Value(status) == nil {
+					t.Errorf("%s %s takes a body but lists no %s", method, path, status)
+				}
 			}
 		}
 	}

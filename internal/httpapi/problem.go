@@ -42,7 +42,8 @@ var statusOf = map[errcode.Code]int{
 	errcode.InvalidState:     http.StatusConflict,
 	errcode.NoFrequency:      http.StatusConflict,
 
-	errcode.TooLarge: http.StatusRequestEntityTooLarge,
+	errcode.TooLarge:             http.StatusRequestEntityTooLarge,
+	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 
 	errcode.Internal:    http.StatusInternalServerError,
 	errcode.Unavailable: http.StatusServiceUnavailable,
@@ -53,6 +54,7 @@ var statusOf = map[errcode.Code]int{
 var (
 	errInvalidRequest   = errcode.New(errcode.InvalidRequest, "invalid request")
 	errTooLarge         = errcode.New(errcode.TooLarge, "request body too large")
+	errUnsupportedMedia = errcode.New(errcode.UnsupportedMediaType, "unsupported media type")
 	errUnauthorized     = errcode.New(errcode.Unauthorized, "missing or wrong bearer token")
 	errNotFound         = errcode.New(errcode.NotFound, "no such resource")
 	errMethodNotAllowed = errcode.New(errcode.MethodNotAllowed, "method not allowed")
