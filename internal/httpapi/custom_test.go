@@ -66,6 +66,7 @@ func TestCustomMethods(t *testing.T) {
 	slices.Sort(routes)
 	want := []string{
 		"GET /api/v1/processes/{name}",
+		"HEAD /api/v1/processes/{name}",
 		"POST /api/v1/processes/{name}:crash",
 		"POST /api/v1/processes/{name}:hibernate",
 		"PUT /api/v1/processes/{name}/trace", // the real server's, untouched by the test

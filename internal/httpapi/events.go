@@ -119,6 +119,9 @@ func (ev *events) phoneEvents(w http.ResponseWriter, r *http.Request) error {
 
 func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) error {
 	after, wait, err := pollParams(r)
+	if r.Method == http.MethodHead {
+		wait = 0 // a HEAD waits for nothing: it gets no items
+	}
 	var stopping context.Context
 	if err == nil {
 		stopping, err = ev.admit(r)
@@ -373,6 +376,12 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		// What a GET gets first, at once: the checks passed and the
+		// subscription was made. A HEAD has no body, so the stream would
+		// only hold its slot until the client gave up.
+		return
+	}
 	send := func(text string) bool {
 		// A deadline per write; ErrNotSupported leaves the server's.
 		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))

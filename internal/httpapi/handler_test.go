@@ -18,6 +18,7 @@ func TestMissingDependencies(t *testing.T) {
 	s := newServer(Deps{}, nil)
 	free := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /api/v1/version": true,
+		"HEAD /healthz": true, "HEAD /readyz": true, "HEAD /metrics": true, "HEAD /api/v1/version": true,
 	}
 	params := strings.NewReplacer("{msisdn}", "123", "{frequency}", "1", "{name}", "overload", "{id}", "1")
 	for _, rt := range s.servedRoutes() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,11 +128,17 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 	h := httpapi.New(httpapi.Deps{})
 	problemOf(t, do(t, h, request{path: "/api/v1/nope"}), http.StatusNotFound, "not_found")
 	res := do(t, h, request{method: http.MethodPost, path: "/healthz"})
-	if allow := res.Header.Values("Allow"); len(allow) != 1 || allow[0] != http.MethodGet {
-		t.Errorf("Allow %q, want GET", allow)
+	if allow := res.Header.Values("Allow"); !slices.Equal(allow, []string{http.MethodGet, http.MethodHead}) {
+		t.Errorf("Allow %q, want GET and HEAD", allow)
 	}
 	problemOf(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 	problemOf(t, do(t, h, request{method: "BREW", path: "/healthz"}), http.StatusMethodNotAllowed, "method_not_allowed")
+	// HEAD is served where GET is, and nowhere else.
+	res = do(t, h, request{method: http.MethodHead, path: "/api/v1/subscribers:bulk"})
+	if allow := res.Header.Values("Allow"); !slices.Equal(allow, []string{http.MethodPost}) {
+		t.Errorf("HEAD of a POST route: Allow %q, want POST", allow)
+	}
+	problemOf(t, res, http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
 func TestDecode(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
@@ -116,7 +117,11 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 	}
 	s.routes(extra)
 	for _, rt := range s.servedRoutes() {
-		s.metrics.init(rt.pattern, rt.method)
+		// HEAD is rare: its series are born on first use rather than
+		// doubling those of every GET route.
+		if rt.method != http.MethodHead {
+			s.metrics.init(rt.pattern, rt.method)
+		}
 	}
 	s.metrics.init(unmatchedRoute, http.MethodGet)
 	s.metrics.init(unmatchedRoute, http.MethodPost)
@@ -125,7 +130,10 @@ func newServer(d Deps, extra func(*server, chi.Router)) *server {
 
 func (s *server) routes(extra func(*server, chi.Router)) {
 	r := s.router
-	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer)
+	// GetHead serves HEAD with the GET handler, whose body net/http drops
+	// (and counts for Content-Length when small): what HEAD means (RFC
+	// 9110 9.3.2). The stream routes answer a HEAD at once (events.go).
+	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer, middleware.GetHead)
 	r.NotFound(handle(func(_ http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: no route %s %s", errNotFound, r.Method, r.URL.Path)
 	}))
@@ -182,6 +190,9 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error 
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		if s.router.Match(chi.NewRouteContext(), m, path) {
 			w.Header().Add("Allow", m)
+			if m == http.MethodGet {
+				w.Header().Add("Allow", http.MethodHead)
+			}
 		}
 	}
 	return fmt.Errorf("%w: %s %s", errMethodNotAllowed, r.Method, r.URL.Path)
@@ -190,10 +201,13 @@ func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) error 
 type route struct{ method, pattern string }
 
 // servedRoutes lists every route as the API documents it, custom methods
-// under their documented pattern.
+// under their documented pattern, and HEAD beside every GET (GetHead).
 func (s *server) servedRoutes() []route {
 	var routes []route
 	_ = chi.Walk(s.router, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if method == http.MethodGet {
+			routes = append(routes, route{http.MethodHead, pattern})
+		}
 		if docs, ok := s.documented[method+" "+pattern]; ok {
 			for _, d := range docs {
 				routes = append(routes, route{method, d})
