@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -322,16 +321,9 @@ func msisdnFilter(r *http.Request) ([]string, error) {
 // acceptsEventStream tells whether the client named text/event-stream in
 // Accept (with a non-zero q). */* is not enough: JSON is served then.
 func acceptsEventStream(r *http.Request) bool {
-	for _, h := range r.Header.Values("Accept") {
-		for part := range strings.SplitSeq(h, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || mt != eventStream {
-				continue
-			}
-			q, err := strconv.ParseFloat(cmp.Or(params["q"], "1"), 64)
-			if err == nil && q > 0 {
-				return true
-			}
+	for mt, q := range offered(r.Header.Values("Accept")) {
+		if mt == eventStream && q > 0 {
+			return true
 		}
 	}
 	return false

@@ -162,6 +162,7 @@ func writeBody(w http.ResponseWriter, contentType string, status int, v any) {
 		panic(fmt.Errorf("httpapi: encoding %T: %w", v, err))
 	}
 	w.Header().Set("Content-Type", contentType)
+	body = compressBody(w, append(body, '\n'))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
 }

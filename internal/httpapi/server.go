@@ -133,7 +133,7 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 	// GetHead serves HEAD with the GET handler, whose body net/http drops
 	// (and counts for Content-Length when small): what HEAD means (RFC
 	// 9110 9.3.2). The stream routes answer a HEAD at once (events.go).
-	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer, middleware.GetHead)
+	r.Use(hlog.NewHandler(s.Log), requestID, s.metrics.observe, recoverer, offerGzip, middleware.GetHead)
 	r.NotFound(handle(func(_ http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: no route %s %s", errNotFound, r.Method, r.URL.Path)
 	}))
