@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/version"
@@ -40,6 +41,51 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// Exemplars of duration, one sampler per request speed (see
+	// observeDuration).
+	ordinary, slow exemplarSampler
+}
+
+// Exemplars. The request id of an observation of the duration histogram
+// leads from a bucket (a slow request, say) to the request's log lines.
+// Prometheus keeps one exemplar per bucket and scrape, while making one
+// costs allocations: at most one ordinary request in exemplarEvery gets
+// one, and one slow request (slowRequest or more) in exemplarEvery too,
+// so that the rare slow request is not crowded out by the many fast ones.
+// Only OpenMetrics scrapes show exemplars.
+const (
+	exemplarEvery = 100 * time.Millisecond
+	slowRequest   = 100 * time.Millisecond
+	// exemplarLabel names the request id; with it an exemplar's labels
+	// may have prometheus.ExemplarMaxRunes, so a longer client id gets
+	// none.
+	exemplarLabel = "request_id"
+	maxExemplarID = prometheus.ExemplarMaxRunes - len(exemplarLabel)
+)
+
+// exemplarSampler lets one exemplar through per exemplarEvery.
+type exemplarSampler struct{ next atomic.Int64 } // unix nanos
+
+// take tells whether an observation at now gets an exemplar: a load for
+// those that do not, which is nearly all of them.
+func (s *exemplarSampler) take(now int64) bool {
+	next := s.next.Load()
+	return now >= next && s.next.CompareAndSwap(next, now+int64(exemplarEvery))
+}
+
+// observeDuration observes a request's duration, with its id as an
+// exemplar when the sampler of its speed lets one through.
+func (m *httpMetrics) observeDuration(obs prometheus.Observer, r *http.Request, start time.Time, elapsed time.Duration) {
+	s := &m.ordinary
+	if elapsed >= slowRequest {
+		s = &m.slow
+	}
+	if id := RequestID(r); len(id) <= maxExemplarID && s.take(start.UnixNano()+int64(elapsed)) {
+		// The histograms of client_golang are ExemplarObservers.
+		obs.(prometheus.ExemplarObserver).ObserveWithExemplar(elapsed.Seconds(), prometheus.Labels{exemplarLabel: id})
+		return
+	}
+	obs.Observe(elapsed.Seconds())
 }
 
 // newHTTPMetrics registers the HTTP metrics, or reuses those already on reg
@@ -120,7 +166,7 @@ func (m *httpMetrics) observe(next http.Handler) http.Handler {
 			route = unmatchedRoute
 		}
 		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+		m.observeDuration(m.duration.WithLabelValues(route, method), r, start, elapsed)
 		hlog.FromRequest(r).Debug().
 			Str("method", r.Method).Str("route", route).Int("status", status).
 			Dur("duration", elapsed).Msg("request")

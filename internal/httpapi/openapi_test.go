@@ -86,6 +86,8 @@ func TestSpecBodiesMayBeRefused(t *testing.T) {
 // routes against their schemas.
 func TestServiceResponsesMatchSpec(t *testing.T) {
 	doc := loadSpec(t)
+	// OpenMetrics is text, as the text format is.
+	openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
 	started := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	count := 3
 	tree := sup.Node{Name: "bsc", Kind: "supervisor", Strategy: "rest_for_one", MaxRestarts: 3, MaxSeconds: 5,
@@ -100,18 +102,23 @@ func TestServiceResponsesMatchSpec(t *testing.T) {
 		handler    http.Handler
 		path, spec string
 		status     int
+		accept     string
 	}{
-		{h, "/healthz", "/healthz", 200},
-		{h, "/readyz", "/readyz", 200},
-		{notReady, "/readyz", "/readyz", 503},
-		{h, "/metrics", "/metrics", 200},
-		{h, "/api/v1/version", "/api/v1/version", 200},
-		{h, "/api/v1/supervision", "/api/v1/supervision", 200},
-		{notReady, "/api/v1/supervision", "/api/v1/supervision", 503},
+		{h, "/healthz", "/healthz", 200, ""},
+		{h, "/readyz", "/readyz", 200, ""},
+		{notReady, "/readyz", "/readyz", 503, ""},
+		{h, "/metrics", "/metrics", 200, ""},
+		{h, "/metrics", "/metrics", 200, "application/openmetrics-text;version=1.0.0"},
+		{h, "/api/v1/version", "/api/v1/version", 200, ""},
+		{h, "/api/v1/supervision", "/api/v1/supervision", 200, ""},
+		{notReady, "/api/v1/supervision", "/api/v1/supervision", 503, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
+		t.Run(tt.path+" "+tt.accept, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.accept != "" {
+				req.Header.Set("Accept", tt.accept)
+			}
 			w := httptest.NewRecorder()
 			tt.handler.ServeHTTP(w, req)
 			if w.Code != tt.status {

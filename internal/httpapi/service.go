@@ -27,6 +27,9 @@ func (s *server) mountProbes(r chi.Router) {
 		// logged and counted.
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      promLog{s.Log},
+		// OpenMetrics to a scraper that asks for it (Accept), which is
+		// the format with exemplars; the text format otherwise.
+		EnableOpenMetrics: true,
 	}))
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,4 +157,46 @@ func readyErr(ready bool) error {
 		return nil
 	}
 	return errors.New("starting")
+}
+
+// TestMetricsOpenMetrics: a scraper that asks for OpenMetrics (as
+// Prometheus does) gets it, with request ids as exemplars of the request
+// durations, and the same series as the text format.
+func TestMetricsOpenMetrics(t *testing.T) {
+	h := httpapi.New(httpapi.Deps{Registry: httpapi.NewRegistry()})
+	do(t, h, request{path: "/api/v1/version", header: map[string]string{httpapi.RequestIDHeader: "scraped-1"}})
+	prometheusAccept := "application/openmetrics-text;version=1.0.0;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5," +
+		"text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
+	res := do(t, h, request{path: "/metrics", header: map[string]string{"Accept": prometheusAccept}})
+	om := readBody(t, res)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text; version=1.0.0") || !strings.HasSuffix(om, "# EOF\n") {
+		t.Fatalf("Content-Type %q, want OpenMetrics 1.0.0 ending in # EOF:\n%s", ct, om)
+	}
+	exemplar := regexp.MustCompile(`(?m)^bsc_http_request_duration_seconds_bucket\{method="GET",route="/api/v1/version",le="[^"]+"\} 1 # \{request_id="scraped-1"\} [0-9.e+-]+ [0-9.e+-]+$`)
+	if !exemplar.MatchString(om) {
+		t.Errorf("no exemplar with the request id on the duration of GET /api/v1/version:\n%s", om)
+	}
+
+	res = do(t, h, request{path: "/metrics"})
+	text := readBody(t, res)
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") || strings.Contains(text, "# {") {
+		t.Fatalf("without Accept: Content-Type %q, want the text format, which has no exemplars", ct)
+	}
+	if o, x := sampleNames(om), sampleNames(text); !slices.Equal(o, x) {
+		t.Errorf("OpenMetrics and text formats name different series:\n%v\n%v", o, x)
+	}
+}
+
+// sampleNames are the metric names of an exposition's samples, sorted,
+// without repeats.
+func sampleNames(exposition string) []string {
+	var names []string
+	for line := range strings.Lines(exposition) {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		names = append(names, line[:strings.IndexAny(line, "{ ")])
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
