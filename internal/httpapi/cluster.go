@@ -315,6 +315,10 @@ func (s *server) ask(r *http.Request, cell int) cellAnswer {
 	}
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	if local {
+		// Routed afresh: chi routes a request that carries a routing
+		// context in that one, which is the client request's, read by the
+		// other cells' asks at the same time and by its route metrics.
+		sub = sub.WithContext(context.WithValue(sub.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
 		s.router.ServeHTTP(rec, sub)
 	} else if err := s.forward(rec, sub, node); err != nil {
 		return cellAnswer{cell: cell, err: err}

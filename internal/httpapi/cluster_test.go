@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/frequency"
+	"github.com/bsc-sim/bsc/internal/hlr"
+)
+
+// testCluster is a Cluster whose cell c is owned by owners[c]; a request
+// for another node is served by that node's API, given in peers.
+type testCluster struct {
+	node   string
+	owners []string
+	peers  map[string]*API
+}
+
+func (c *testCluster) Node() string { return c.node }
+func (c *testCluster) Cells() int   { return len(c.owners) }
+func (c *testCluster) Owner(cell int) (string, bool) {
+	return c.owners[cell], c.owners[cell] == c.node
+}
+func (c *testCluster) PhoneCell(context.Context, hlr.MSISDN) (int, bool) { return 0, false }
+func (c *testCluster) PhoneAttached(context.Context, hlr.MSISDN) (bool, error) {
+	return false, nil
+}
+func (c *testCluster) HomeCell(hlr.MSISDN) int { return 0 }
+func (c *testCluster) Forwarded(string)        {}
+func (c *testCluster) Forward(ctx context.Context, node string, req []byte, _ time.Duration) ([]byte, error) {
+	peer, ok := c.peers[node]
+	if !ok {
+		return nil, fmt.Errorf("no node %s", node)
+	}
+	return peer.ServeForwarded(ctx, req), nil
+}
+
+// TestSpreadKeepsRouteLabels: a read spread over cells served here counts
+// under its route, the cells' parts too, not under a pattern made of the
+// route twice (the parts once shared the client request's routing).
+func TestSpreadKeepsRouteLabels(t *testing.T) {
+	alloc := func(int) (Allocator, error) {
+		return &fakeAllocator{view: frequency.View{Pool: []int{1}, Free: []int{1}}}, nil
+	}
+	s := newServer(Deps{Cluster: &testCluster{node: "n1", owners: []string{"n1", "n1"}}, Allocator: alloc}, nil)
+	w := httptest.NewRecorder()
+	s.router.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/frequencies", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	served := map[string]bool{unmatchedRoute: true}
+	for _, rt := range s.servedRoutes() {
+		served[rt.pattern] = true
+	}
+	mfs, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "bsc_http_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && !served[l.GetValue()] {
+					t.Errorf("requests counted under route %q, not a served route", l.GetValue())
+				}
+				if l.GetName() == "route" && l.GetValue() == "/api/v1/frequencies" {
+					counted += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if counted != 3 { // the client's request and each cell's part
+		t.Errorf("%g requests counted under /api/v1/frequencies, want 3", counted)
+	}
+}
