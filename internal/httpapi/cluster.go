@@ -152,7 +152,7 @@ func (s *server) target(r *http.Request) (cell int, spread handler, err error) {
 		switch {
 		case pattern == "/api/v1/alarms" || pattern == "/api/v1/alarms/history":
 			return -1, s.spreadItems, nil
-		case r.Method == http.MethodGet || pattern == "/api/v1/frequencies/pool":
+		case r.Method == http.MethodGet || r.Method == http.MethodHead || pattern == "/api/v1/frequencies/pool":
 			return -1, s.spreadCells, nil
 		}
 		if s.cells() > 1 {
@@ -304,8 +304,14 @@ func (s *server) ask(r *http.Request, cell int) cellAnswer {
 	u := *r.URL
 	u.RawQuery = q.Encode()
 	sub := r.Clone(r.Context())
+	if sub.Method == http.MethodHead {
+		sub.Method = http.MethodGet // the merged answer's headers count the cells' bodies
+	}
 	sub.URL = &u
 	sub.RequestURI = ""
+	// The answer is read here, to be merged: compressed it would not
+	// parse. The merged answer is compressed for the client if it asked.
+	sub.Header.Del("Accept-Encoding")
 	node, local := s.Cluster.Owner(cell)
 	if node == "" {
 		return cellAnswer{cell: cell, err: errUnowned}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -37,6 +38,40 @@ func (c *testCluster) Forward(ctx context.Context, node string, req []byte, _ ti
 		return nil, fmt.Errorf("no node %s", node)
 	}
 	return peer.ServeForwarded(ctx, req), nil
+}
+
+// TestHeadSpreadOverCells: a HEAD of a read that asks every cell, one of
+// them on another node, answers the headers of the GET: the cells are
+// asked for their bodies, which the merged answer's length counts.
+func TestHeadSpreadOverCells(t *testing.T) {
+	pool := make([]int, 400)
+	for i := range pool {
+		pool[i] = i + 1
+	}
+	alloc := func(int) (Allocator, error) { return &fakeAllocator{view: frequency.View{Pool: pool, Free: pool}}, nil }
+	owners := []string{"n1", "n2"}
+	n2 := New(Deps{Cluster: &testCluster{node: "n2", owners: owners}, Allocator: alloc})
+	n1 := New(Deps{Cluster: &testCluster{node: "n1", owners: owners, peers: map[string]*API{"n2": n2}}, Allocator: alloc})
+	srv := httptest.NewServer(n1)
+	t.Cleanup(srv.Close)
+	fetch := func(method string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+"/api/v1/frequencies", nil)
+		req.Header.Set("Accept-Encoding", "gzip") // a length is then set: the compressed body's
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	get, head := fetch(http.MethodGet), fetch(http.MethodHead)
+	if get.StatusCode != http.StatusOK || head.StatusCode != get.StatusCode ||
+		head.Header.Get("Content-Length") != get.Header.Get("Content-Length") {
+		t.Errorf("HEAD %d, Content-Length %q; GET %d, Content-Length %q", head.StatusCode,
+			head.Header.Get("Content-Length"), get.StatusCode, get.Header.Get("Content-Length"))
+	}
 }
 
 // TestSpreadKeepsRouteLabels: a read spread over cells served here counts

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsc-sim/bsc/internal/frequency"
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/go-chi/chi/v5"
 )
@@ -154,5 +155,45 @@ func BenchmarkOfferGzip(b *testing.B) {
 				h.ServeHTTP(w, req)
 			}
 		})
+	}
+}
+
+// TestGzipSpreadOverCells: a read that asks every cell is gzipped as a
+// whole for a client that asks, and each cell's answer, read here, is not:
+// every cell's body is in the answer.
+func TestGzipSpreadOverCells(t *testing.T) {
+	pool := make([]int, 400) // a cell's answer well over gzipMinSize
+	for i := range pool {
+		pool[i] = i + 1
+	}
+	alloc := &fakeAllocator{view: frequency.View{Pool: pool, Free: pool}}
+	s := newServer(Deps{Cluster: &testCluster{node: "n1", owners: []string{"n1", "n1"}}, Allocator: func(int) (Allocator, error) { return alloc, nil }}, nil)
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/frequencies", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	w := httptest.NewRecorder()
+	s.router.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Encoding") != "gzip" {
+		t.Fatalf("%d, Content-Encoding %q; want 200 gzip: %.300s", w.Code, w.Header().Get("Content-Encoding"), w.Body)
+	}
+	zr, err := gzip.NewReader(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Cells []struct {
+			Cell int   `json:"cell"`
+			Pool []int `json:"pool"`
+		} `json:"cells"`
+	}
+	if err := json.NewDecoder(zr).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Cells) != 2 {
+		t.Fatalf("%d cells, want 2", len(got.Cells))
+	}
+	for _, c := range got.Cells {
+		if len(c.Pool) != len(pool) {
+			t.Errorf("cell %d: a pool of %d, want %d", c.Cell, len(c.Pool), len(pool))
+		}
 	}
 }
