@@ -253,15 +253,25 @@ func (n *clusterNode) startCell(id int, epoch uint64) {
 	}
 	n.running[id] = c
 	restored := n.restore(c)
-	dropped := n.dropLeftCalls(n.ctx, c)
 	if _, acting := n.node.Load().Leases.Acting(id); !acting {
 		n.stopCell(n.ctx, id, c)
 		return
 	}
 	n.a.addCell(c)
 	n.metrics.TookOver("failover", time.Since(began).Seconds())
-	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).Int("calls_dropped", dropped).
+	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).
 		Dur("took", time.Since(began)).Msg("cell serving")
+	// The calls the cell's last owner left get their records meanwhile:
+	// reading them needs the engine's metadata leader, which the dead
+	// node may have been (an election of seconds), and the cell need not
+	// wait for that.
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if dropped := n.dropLeftCalls(n.ctx, c); dropped > 0 {
+			n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("calls_dropped", dropped).Msg("calls left by the cell's last owner recorded dropped")
+		}
+	}()
 }
 
 // restore attaches again, idle, the phones the HLR location puts in c.
@@ -467,6 +477,9 @@ func (n *clusterNode) detached(ctx context.Context, m hlr.MSISDN, commit phonefs
 
 var errNotJoined = fmt.Errorf("%w: not joined the cluster", errRestarting)
 
+// leadersWait bounds the wait for the streams' leaders in the status.
+const leadersWait = 250 * time.Millisecond
+
 // status is GET /api/v1/cluster.
 func (n *clusterNode) status() httpapi.ClusterStatus {
 	st := httpapi.ClusterStatus{Node: n.Node(), Mode: string(n.a.cfg.Mode()), Cells: n.cfg.Cells,
@@ -477,7 +490,10 @@ func (n *clusterNode) status() httpapi.ClusterStatus {
 		return st
 	}
 	st.Home = node.Home()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Listing the streams asks the engine's metadata leader, which may be
+	// being elected (for seconds, if the node that led it died): the view
+	// does not wait for it, and shows no streams meanwhile.
+	ctx, cancel := context.WithTimeout(context.Background(), leadersWait)
 	for _, s := range node.Leaders(ctx) {
 		st.Streams = append(st.Streams, httpapi.StreamStatus(s))
 	}

@@ -141,8 +141,8 @@ func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 	dropped := 0
 	for _, raw := range notes {
 		var note callNote
-		if json.Unmarshal(raw, &note) != nil {
-			continue
+		if json.Unmarshal(raw, &note) != nil || note.Epoch >= c.epoch {
+			continue // a call of this owner's, made since it took the cell
 		}
 		id := c.id
 		rec := calls.Record{Caller: note.Caller, Callee: note.Callee, Outcome: calls.Dropped, EndedBy: calls.EndedBySystem,

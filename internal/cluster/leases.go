@@ -217,6 +217,9 @@ func (l *Leases) renewed(cell int, epoch, rev uint64, sent time.Time) {
 // renewFailed drops a lease that another node has now (the rewrite found
 // another revision), or that could not be renewed for fenceAfter.
 func (l *Leases) renewFailed(cell int, epoch uint64, err error) {
+	if isWrongRevision(err) && l.renewedLate(cell, epoch) {
+		return
+	}
 	var why string
 	var until time.Time
 	l.mu.Lock()
@@ -242,6 +245,34 @@ func (l *Leases) renewFailed(cell int, epoch uint64, err error) {
 			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell lost")
 		l.hooks.Lost(cell, epoch, why)
 	}
+}
+
+// renewedLate tells whether the lease of cell is still ours at epoch: a
+// renewal that timed out may have been stored all the same, after which
+// the next one, expecting the revision before it, is refused as if
+// another node had written. The key then still names this node and epoch
+// (a node that takes a cell writes its own name and a new epoch), and its
+// revision becomes the one to expect. The time of the last renewal known
+// to be stored is kept: the fence does not move.
+func (l *Leases) renewedLate(cell int, epoch uint64) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter/2)
+	e, err := l.kv.Get(ctx, cellKey(cell))
+	cancel()
+	if err != nil {
+		return false
+	}
+	var v leaseValue
+	if json.Unmarshal(e.Value(), &v) != nil || v.Node != l.e.Node || v.Epoch != epoch {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[cell]
+	if h == nil || h.epoch != epoch {
+		return false
+	}
+	h.rev = e.Revision()
+	return true
 }
 
 func isWrongRevision(err error) bool {
