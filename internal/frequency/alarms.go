@@ -31,7 +31,7 @@ func (a *Allocator) changed() {
 		a.high = !a.high
 		a.emit(alarmKind(a.high), alarmPoolHigh)
 	}
-	a.metrics.gauges(len(a.free), a.allocated, a.blocked)
+	a.report()
 }
 
 // emit sends one event. It reads the clock itself because events are rare

@@ -65,6 +65,7 @@ type Allocator struct {
 	*sup.Stats
 	notifier overload.Notifier
 	metrics  *Metrics
+	reported counts // this instance's share of the gauges
 	log      zerolog.Logger
 	now      func() time.Time
 	invalid  error // a bad Config.Pool, reported by Start
@@ -125,8 +126,17 @@ func (a *Allocator) Start(_ context.Context, exit sup.ExitFunc) (sup.Proc, error
 		return nil, errStarted
 	}
 	a.life, a.exit = running, exit
-	a.metrics.gauges(len(a.free), a.allocated, a.blocked)
+	a.report()
 	return a, nil
+}
+
+// report puts the pool's state into the gauges while the instance runs;
+// a.mu is held.
+func (a *Allocator) report() {
+	if a.life != running {
+		return
+	}
+	a.reported = a.metrics.gauges(a.reported, counts{len(a.free), a.allocated, a.blocked})
 }
 
 // Stop ends the allocator normally.
@@ -160,6 +170,7 @@ func (a *Allocator) die(reason error) {
 		a.high = false
 		a.emit(overload.ClearAlarm, alarmPoolHigh)
 	}
+	a.reported = a.metrics.gauges(a.reported, counts{}) // its share goes with it
 	exit := a.exit
 	a.mu.Unlock()
 	exit(reason)

@@ -252,3 +252,29 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// Allocators sharing the metrics (a node's cells) add up in the gauges,
+// and one that stops, or crashes, takes its share with it.
+func TestMetricsSumOverAllocators(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	gauge := func(state string) float64 {
+		v, _ := testutil.Metric(t, reg, "bsc_frequencies", "state", state)
+		return v
+	}
+	a, _, _ := start(t, []int{1, 2, 3}, Config{Metrics: m})
+	b, _, _ := start(t, []int{1, 2}, Config{Metrics: m})
+	mustAllocate(t, a, "x")
+	mustAllocate(t, b, "y")
+	if free, alloc := gauge("free"), gauge("allocated"); free != 3 || alloc != 2 {
+		t.Errorf("two allocators: free %v allocated %v, want 3 and 2", free, alloc)
+	}
+	b.Crash()
+	if free, alloc := gauge("free"), gauge("allocated"); free != 2 || alloc != 1 {
+		t.Errorf("one crashed: free %v allocated %v, want the other's 2 and 1", free, alloc)
+	}
+	a.Stop()
+	if free, alloc := gauge("free"), gauge("allocated"); free != 0 || alloc != 0 {
+		t.Errorf("both gone: free %v allocated %v, want 0", free, alloc)
+	}
+}

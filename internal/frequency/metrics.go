@@ -58,15 +58,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// gauges is called under the allocator's lock so that the gauges move in
-// the order of the changes; each is one atomic store.
-func (m *Metrics) gauges(free, allocated, blocked int) {
-	if m == nil {
-		return
+// counts is what one allocator last put into the gauges.
+type counts struct{ free, allocated, blocked int }
+
+// gauges moves the gauges by an allocator's change from was to now, and
+// returns now: the gauges are the sum over the running allocators (one per
+// cell; a node of a cluster runs several), each adding what changed since
+// it last reported. It is called under the allocator's lock, so that the
+// gauges move in the order of its changes.
+func (m *Metrics) gauges(was, now counts) counts {
+	if m != nil {
+		m.free.Add(float64(now.free - was.free))
+		m.allocated.Add(float64(now.allocated - was.allocated))
+		m.blocked.Add(float64(now.blocked - was.blocked))
 	}
-	m.free.Set(float64(free))
-	m.allocated.Set(float64(allocated))
-	m.blocked.Set(float64(blocked))
+	return now
 }
 
 func (m *Metrics) allocation(ok bool) {

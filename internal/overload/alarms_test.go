@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bsc-sim/bsc/internal/testutil"
+
 	"github.com/bsc-sim/bsc/internal/store"
 )
 
@@ -185,5 +187,36 @@ func TestMemHistoryIsBounded(t *testing.T) {
 		if !slices.Equal(ids, c.want) {
 			t.Errorf("after %d limit %d: %v, want %v", c.after, c.limit, ids, c.want)
 		}
+	}
+}
+
+// Managers sharing the metrics (a node's cells) each raise and clear their
+// own alarms: the gauge is 1 while any of them has the alarm active.
+func TestAlarmActiveWhileAnyManagerHasIt(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics := NewMetrics(reg)
+	a, b := start(t, Config{Metrics: metrics}), start(t, Config{Metrics: metrics})
+	active := func() float64 {
+		v, _ := testutil.Metric(t, reg, "bsc_alarm_active", "alarm", AlarmNoFrequency, "severity", "major")
+		return v
+	}
+	for i, step := range []struct {
+		m    *harness
+		e    Event
+		want float64
+	}{
+		{a, ev(SetAlarm, AlarmNoFrequency), 1}, {b, ev(SetAlarm, AlarmNoFrequency), 1},
+		{a, ev(ClearAlarm, AlarmNoFrequency), 1}, {b, ev(ClearAlarm, AlarmNoFrequency), 0},
+		{b, ev(SetAlarm, AlarmNoFrequency), 1},
+	} {
+		step.m.sync(t, step.e)
+		if got := active(); got != step.want {
+			t.Fatalf("step %d: bsc_alarm_active %v, want %v", i, got, step.want)
+		}
+	}
+	b.m.Stop()
+	b.waitExit(t)
+	if got := active(); got != 0 {
+		t.Errorf("the last manager holding it stopped: %v, want 0", got)
 	}
 }

@@ -1,6 +1,8 @@
 package overload
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bsc-sim/bsc/internal/store"
@@ -16,6 +18,12 @@ type Metrics struct {
 	removed     *prometheus.CounterVec
 	dropped     prometheus.Counter
 	histDropped prometheus.Counter
+
+	// raised counts, by alarm, the alarms handlers that have it active:
+	// a node of a cluster runs a manager per cell, and the gauge is 1
+	// while any of them has it.
+	mu     sync.Mutex
+	raised map[string]int
 }
 
 // NewMetrics creates the collectors, registers them with reg (if not nil)
@@ -74,8 +82,18 @@ func (m *Metrics) setActive(a Alarm, on bool) {
 	if m == nil {
 		return
 	}
-	v := 0.0
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.raised == nil {
+		m.raised = map[string]int{}
+	}
 	if on {
+		m.raised[a.ID]++
+	} else if m.raised[a.ID] > 0 {
+		m.raised[a.ID]--
+	}
+	v := 0.0
+	if m.raised[a.ID] > 0 {
 		v = 1
 	}
 	m.active.WithLabelValues(a.ID, a.Severity).Set(v)
