@@ -193,6 +193,7 @@ func (c *cluster) waitFormed() {
 				ok = false
 				break
 			}
+			ok = ok && len(v.Streams) > 0
 			for _, s := range v.Streams {
 				ok = ok && s.Leader == v.Home
 			}

@@ -168,6 +168,9 @@ func (c *testCluster) waitFormed() {
 					return false
 				}
 			}
+			if len(v.Streams) == 0 {
+				return false // not read in time: the leaders are unknown
+			}
 			for _, st := range v.Streams {
 				if st.Leader != v.Home {
 					return false
@@ -241,8 +244,11 @@ func (p *bscProcess) send(t *testing.T, method, path string, body, out any) (int
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(res.Body)
 	if res.StatusCode >= 300 {
-		var prob struct{ Code string }
+		var prob struct{ Code, Detail string }
 		_ = json.Unmarshal(buf.Bytes(), &prob)
+		if res.StatusCode >= 500 {
+			t.Logf("%s %s: %d %s", method, path, res.StatusCode, prob.Detail)
+		}
 		return res.StatusCode, prob.Code
 	}
 	if out != nil {

@@ -283,7 +283,8 @@ func (a *App) Handler() *httpapi.API {
 			return c.overloadManager()
 		},
 		SetPool: func(cell int, pool []int) error { return a.SetPool(pool) }, Cluster: a.httpCluster(), ClusterStatus: a.clusterStatus,
-		Process: a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
+		DrainNode: a.drainNode(),
+		Process:   a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 
 		Subscribers: a.subs, Phones: a, PhoneSet: func() (httpapi.PhoneSet, error) { return phoneSets{a}, nil },
 		Hub: a.hub, Calls: a.callStore(),
@@ -399,6 +400,15 @@ func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
 // the HTTP server shut down (streams and long polls end) and the call
 // records flushed before the database closes.
 func (a *App) stop(ctx context.Context, srv *http.Server, api *httpapi.API) error {
+	if a.cluster != nil {
+		// First the cells go to the other nodes, while this one still
+		// serves the actions that end their calls.
+		dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout/2)
+		if err := a.cluster.drain(dctx); err != nil {
+			a.log.Warn().Err(err).Msg("cells still owned after the drain time; stopping anyway")
+		}
+		cancel()
+	}
 	a.draining.Store(true)
 	drainCtx, cancelDrain := context.WithTimeout(ctx, a.cfg.ShutdownTimeout/4)
 	defer cancelDrain()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/frequency"
@@ -22,6 +23,9 @@ type cell struct {
 	epoch uint64 // cluster mode: the epoch of this node's lease on the cell
 	name  string // the cell's supervisor: "bsc", or "cell:N"
 	names *names
+	// handingOff: cluster mode, the cell is being given to another node;
+	// it admits no new call or phone.
+	handingOff atomic.Bool
 }
 
 func newCell(a *App, id int, epoch uint64, name string) *cell {

@@ -41,8 +41,12 @@ type clusterNode struct {
 	// the applier makes the running cells match it.
 	mu      sync.Mutex
 	want    map[int]uint64
-	wake    chan struct{} // the applier has something to do
-	running map[int]*cell // the applier's own
+	from    map[int]cluster.Owner // the owner each wanted cell had before
+	giveUp  map[int]uint64        // cells handed off, ready to be given up
+	wake    chan struct{}         // the applier has something to do
+	running map[int]*cell         // the applier's own
+	owned   atomic.Int32          // len(running), for others to read
+	drainBy atomic.Value          // time.Time: when a drain must be over
 
 	calls atomic.Pointer[cluster.Mirror] // the calls stream applied to this node's database
 	subs  atomic.Pointer[cluster.Mirror] // the subscriber log applied to this node's database
@@ -59,7 +63,8 @@ const ProtocolVersion = phonefsm.EnvelopeVersion
 func newClusterNode(a *App, version string) *clusterNode {
 	cfg := a.cfg
 	n := &clusterNode{a: a, metrics: cluster.NewMetrics(a.reg), joined: make(chan struct{}),
-		want: map[int]uint64{}, wake: make(chan struct{}, 1), running: map[int]*cell{}}
+		want: map[int]uint64{}, from: map[int]cluster.Owner{}, giveUp: map[int]uint64{},
+		wake: make(chan struct{}, 1), running: map[int]*cell{}}
 	n.cfg = cluster.Config{
 		Engine: cluster.EngineConfig{Node: cfg.Node, ClusterListen: cfg.ClusterListen, Peers: splitList(cfg.ClusterPeers),
 			StoreDir: jetStreamDir(cfg.DB), URLs: splitList(cfg.NATSURL), Log: a.log},
@@ -175,9 +180,9 @@ func (n *clusterNode) stop(ctx context.Context) {
 func (n *clusterNode) gained(cell int, epoch uint64, from cluster.Owner) {
 	n.mu.Lock()
 	n.want[cell] = epoch
+	n.from[cell] = from
 	n.mu.Unlock()
 	n.signal()
-	_ = from
 }
 
 func (n *clusterNode) lost(cell int, epoch uint64, why string) {
@@ -214,9 +219,14 @@ func (n *clusterNode) nodeDown(node string, down bool) {
 	n.a.clusterAlarms.nodeDown(n, node, down)
 }
 
-// apply makes the running cells those the leases say, until the node stops.
+// apply makes the running cells those the leases say, hands off those
+// that should be elsewhere, until the node stops.
 func (n *clusterNode) apply() {
+	t := time.NewTicker(renewLook)
+	defer t.Stop()
+	serving := map[string]time.Time{}
 	for {
+		n.giveUpCells()
 		n.mu.Lock()
 		want := maps.Clone(n.want)
 		n.mu.Unlock()
@@ -231,14 +241,20 @@ func (n *clusterNode) apply() {
 			}
 		}
 		n.metrics.SetOwned(len(n.running))
+		n.owned.Store(int32(len(n.running)))
 		n.a.clusterAlarms.changed(n)
+		n.handOffs(serving)
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-n.wake:
+		case <-t.C:
 		}
 	}
 }
+
+// renewLook is how often the applier looks for cells to hand off.
+const renewLook = 250 * time.Millisecond
 
 // startCell runs a cell this node took: its tree as a cell:N child of bsc,
 // then its attached phones, restored idle from the HLR location.
@@ -258,8 +274,17 @@ func (n *clusterNode) startCell(id int, epoch uint64) {
 		return
 	}
 	n.a.addCell(c)
-	n.metrics.TookOver("failover", time.Since(began).Seconds())
-	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).
+	n.mu.Lock()
+	from := n.from[id]
+	n.mu.Unlock()
+	switch node := n.node.Load(); {
+	case from.Node == "": // a cell new to the cluster: no takeover
+	case node.Members.IsLive(from.Node):
+		n.metrics.TookOver("handoff", time.Since(began).Seconds())
+	default:
+		n.metrics.TookOver("failover", time.Since(began).Seconds())
+	}
+	n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("phones", restored).Str("from", from.Node).
 		Dur("took", time.Since(began)).Msg("cell serving")
 	// The calls the cell's last owner left get their records meanwhile:
 	// reading them needs the engine's metadata leader, which the dead
@@ -478,7 +503,7 @@ func (n *clusterNode) detached(ctx context.Context, m hlr.MSISDN, commit phonefs
 var errNotJoined = fmt.Errorf("%w: not joined the cluster", errRestarting)
 
 // leadersWait bounds the wait for the streams' leaders in the status.
-const leadersWait = 250 * time.Millisecond
+const leadersWait = 500 * time.Millisecond
 
 // status is GET /api/v1/cluster.
 func (n *clusterNode) status() httpapi.ClusterStatus {
@@ -506,13 +531,15 @@ func (n *clusterNode) status() httpapi.ClusterStatus {
 			names = append(names, info.Name)
 		}
 	}
-	preferred := cluster.Placement(n.cfg.Cells, names)
+	preferred := node.Leases.Preferred()
 	byNode := map[string][]int{}
 	for c, o := range owners {
 		state := "serving"
 		switch {
 		case o.Node == "":
 			state = "unowned"
+		case node.Leases.HandingOff(c):
+			state = "handing_off"
 		case o.Node == n.Node():
 			if _, err := n.a.cell(c); err != nil {
 				state = "taking_over"

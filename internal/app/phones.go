@@ -53,6 +53,9 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec, cell
 	if err != nil {
 		return phonefsm.Status{}, err
 	}
+	if c.handingOff.Load() {
+		return phonefsm.Status{}, errHandingOff
+	}
 	p, err := c.phoneSet()
 	if err != nil {
 		return phonefsm.Status{}, err
@@ -138,7 +141,10 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 		// The controller reads the HLR location from this node's copy,
 		// which a callee attached on another node a moment ago may not
 		// have reached: the lookup asks the cluster and fills the copy.
-		a.cluster.PhoneCell(ctx, to)
+		at, ok := a.cluster.PhoneCell(ctx, to)
+		if c.handingOff.Load() || ok && a.cluster.handingOff(at) {
+			return phonefsm.Status{}, phonefsm.Commit{}, errHandingOff
+		}
 	}
 	st, commit, err := p.Act(ctx, m, act, to)
 	return a.located(st, c), commit, err

@@ -55,14 +55,16 @@ type Leases struct {
 	last     []Owner     // the last owner each cell had
 	unowned  []time.Time // since when each cell has had no owner
 	held     map[int]*held
+	handing  []bool // the view: cells whose owner is handing them off
 	draining bool
 }
 
 // held is a lease this node holds.
 type held struct {
-	epoch     uint64
-	rev       uint64    // the key's revision, for the next rewrite
-	renewedAt time.Time // when the last rewrite that worked was sent
+	epoch      uint64
+	rev        uint64    // the key's revision, for the next rewrite
+	renewedAt  time.Time // when the last rewrite that worked was sent
+	handingOff bool      // written into the key at every renewal
 }
 
 // acquireGrace is how long a cell with no owner waits for its preferred
@@ -97,6 +99,10 @@ func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, 
 type leaseValue struct {
 	Node  string `json:"node"`
 	Epoch uint64 `json:"epoch,omitempty"` // 0 in the creating write: the epoch is its revision
+	// HandingOff: the owner is giving the cell to its preferred node and
+	// admits no new call in it (every node reads it, to refuse calls to
+	// the cell's phones too).
+	HandingOff bool `json:"handing_off,omitempty"`
 }
 
 func cellKey(c int) string { return "cell." + strconv.Itoa(c) }
@@ -137,6 +143,59 @@ func (l *Leases) OwnerOf(cell int) Owner {
 	return l.owners[cell]
 }
 
+// HandingOff tells whether cell's owner is handing it off, as this node
+// last saw (its own cells: as it does).
+func (l *Leases) HandingOff(cell int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.held[cell]; h != nil {
+		return h.handingOff
+	}
+	return l.handing != nil && l.handing[cell]
+}
+
+// Preferred is each cell's preferred node now: the placement over the
+// live nodes that are not draining.
+func (l *Leases) Preferred() []string {
+	return Placement(l.cells, l.members.Serving())
+}
+
+// HandOff marks a held cell as being handed off (written at the next
+// renewal): false if this node does not hold it at epoch.
+func (l *Leases) HandOff(cell int, epoch uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[cell]
+	if h == nil || h.epoch != epoch {
+		return false
+	}
+	h.handingOff = true
+	return true
+}
+
+// Release gives up a held cell at once, deleting its key (if it is still
+// at the revision this node wrote), so that its preferred node takes it
+// without waiting for the key to expire.
+func (l *Leases) Release(cell int, epoch uint64) {
+	l.mu.Lock()
+	h := l.held[cell]
+	if h == nil || h.epoch != epoch {
+		l.mu.Unlock()
+		return
+	}
+	delete(l.held, cell)
+	l.mu.Unlock()
+	l.release(cell, h, "handed off")
+}
+
+// SetDraining stops this node from taking cells (they are placed on the
+// others, and its own handed to them): a drain.
+func (l *Leases) SetDraining(on bool) {
+	l.mu.Lock()
+	l.draining = on
+	l.mu.Unlock()
+}
+
 // run renews, takes and gives up leases until ctx ends, then releases the
 // ones it holds so that other nodes take them at once.
 func (l *Leases) run(ctx context.Context) {
@@ -169,7 +228,7 @@ func (l *Leases) renew(ctx context.Context) {
 	var ps []*pending
 	for c, h := range l.held {
 		p := &pending{cell: c, h: *h, sent: time.Now()}
-		b, _ := json.Marshal(leaseValue{Node: l.e.Node, Epoch: h.epoch})
+		b, _ := json.Marshal(leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff})
 		p.ack, p.err = l.e.JS.PublishMsgAsync(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c), Data: b},
 			jetstream.WithExpectLastSequencePerSubject(h.rev), jetstream.WithMsgTTL(leaseTTL))
 		ps = append(ps, p)
@@ -294,7 +353,7 @@ func (l *Leases) acquire(ctx context.Context) {
 	if !l.formed && time.Since(l.start) < startGrace {
 		return // the cluster is still starting
 	}
-	place := Placement(l.cells, live)
+	place := Placement(l.cells, l.members.Serving())
 	l.mu.Lock()
 	var want []int
 	from := map[int]Owner{}
@@ -356,12 +415,17 @@ func (l *Leases) poll(ctx context.Context) {
 	}
 	var changes []moved
 	l.mu.Lock()
+	if l.handing == nil {
+		l.handing = make([]bool, l.cells)
+	}
 	for c := range l.cells {
 		var o Owner
+		l.handing[c] = false
 		if v, ok := keys[cellKey(c)]; ok && v.live(now) {
 			var lv leaseValue
 			if json.Unmarshal(v.Value, &lv) == nil {
 				o = Owner{Node: lv.Node, Epoch: lv.Epoch}
+				l.handing[c] = lv.HandingOff
 				if o.Epoch == 0 {
 					o.Epoch = v.Rev
 				}
@@ -404,12 +468,17 @@ func (l *Leases) releaseAll() {
 	l.held = map[int]*held{}
 	l.mu.Unlock()
 	for c, h := range mine {
-		l.hooks.Lost(c, h.epoch, "released")
-		ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
-		err := l.kv.Delete(ctx, cellKey(c), jetstream.LastRevision(h.rev))
-		cancel()
-		if err != nil {
-			l.log.Warn().Err(err).Int("cell", c).Msg("cell lease not released; it will expire")
-		}
+		l.release(c, h, "released")
+	}
+}
+
+// release tells the node it no longer acts for c, then deletes c's key.
+func (l *Leases) release(c int, h *held, why string) {
+	l.hooks.Lost(c, h.epoch, why)
+	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
+	err := l.kv.Delete(ctx, cellKey(c), jetstream.LastRevision(h.rev))
+	cancel()
+	if err != nil {
+		l.log.Warn().Err(err).Int("cell", c).Msg("cell lease not released; it will expire")
 	}
 }

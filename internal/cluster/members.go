@@ -190,6 +190,21 @@ func (m *Members) Live() []string {
 	return out
 }
 
+// Serving is the live nodes that are not draining, sorted: those cells are
+// placed on.
+func (m *Members) Serving() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.live))
+	for n, info := range m.live {
+		if !info.Draining {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Nodes is every node seen, with whether it is live.
 func (m *Members) Nodes() (nodes []NodeInfo, live map[string]bool) {
 	m.mu.Lock()

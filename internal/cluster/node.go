@@ -115,6 +115,21 @@ func (n *Node) Notes(ctx context.Context, keys string) ([][]byte, error) {
 	}
 }
 
+// Drain marks this node draining: its presence says so (the others place
+// no cell on it) and it takes no cell; the service hands its cells to
+// their preferred nodes.
+func (n *Node) Drain() {
+	n.Members.SetDraining(true)
+	n.Leases.SetDraining(true)
+}
+
+// Draining tells whether Drain was called.
+func (n *Node) Draining() bool {
+	n.Leases.mu.Lock()
+	defer n.Leases.mu.Unlock()
+	return n.Leases.draining
+}
+
 // onStop registers fn to run when the node leaves.
 func (n *Node) onStop(fn func()) {
 	n.mu.Lock()

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
 )
 
 // ClusterStatus is GET /api/v1/cluster: the nodes and who owns each cell,
@@ -53,4 +56,32 @@ func (s *server) mountCluster(r chi.Router) {
 		WriteJSON(w, http.StatusOK, s.ClusterStatus())
 		return nil
 	}))
+	r.Post("/api/v1/cluster/nodes/{node}:drain", handle(s.drainNode))
+}
+
+var errSingleNode = fmt.Errorf("%w: a single node has no other node to hand its cells to", errcode.New(errcode.InvalidState, "invalid state"))
+
+// drainNode starts draining a node: this one, or another, to which the
+// request is carried. It answers 202 with the cluster as this node sees
+// it; the cells move over the next seconds (GET /api/v1/cluster).
+func (s *server) drainNode(w http.ResponseWriter, r *http.Request) error {
+	name := chi.URLParam(r, "node")
+	if s.DrainNode == nil || s.Cluster == nil {
+		return errSingleNode
+	}
+	if name != s.Cluster.Node() {
+		known := false
+		for _, n := range s.ClusterStatus().Nodes {
+			known = known || n.Name == name && n.State != "down"
+		}
+		if !known {
+			return fmt.Errorf("%w: no live node %q", errNotFound, name)
+		}
+		return s.forward(w, r, name)
+	}
+	if err := s.DrainNode(); err != nil {
+		return err
+	}
+	WriteJSON(w, http.StatusAccepted, s.ClusterStatus())
+	return nil
 }

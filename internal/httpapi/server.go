@@ -57,6 +57,9 @@ type Deps struct {
 	Cluster Cluster
 	// ClusterStatus answers GET /api/v1/cluster; nil = 503.
 	ClusterStatus func() ClusterStatus
+	// DrainNode starts draining this node (cluster mode; nil: a single
+	// node, which has nowhere to hand its cells).
+	DrainNode func() error
 
 	Process        func(name string) (Process, error) // introspection; a not_found error for an unknown name
 	FaultInjection bool                               // enables POST /api/v1/processes/{name}:crash

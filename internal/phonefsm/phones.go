@@ -268,6 +268,20 @@ func (p *Phones) Crash(m hlr.MSISDN) error {
 // Count is the number of attached phones.
 func (p *Phones) Count() int { return p.reg.Len() }
 
+// Busy is the number of attached phones not idle: in a call, or setting
+// one up. A cell handed to another node waits for it to reach 0.
+func (p *Phones) Busy() int {
+	n := 0
+	for _, c := range p.reg.Values() {
+		c.Lock()
+		if c.state != Idle {
+			n++
+		}
+		c.Unlock()
+	}
+	return n
+}
+
 // listScanBudget bounds the attachments one List looks at. Each scan of
 // the registry walks every entry (it keeps no order), so a filter that
 // matches little would otherwise cost a scan per few matches.

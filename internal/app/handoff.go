@@ -1,0 +1,171 @@
+package app
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/errcode"
+)
+
+// Handing a cell to another node (docs/cluster.md, Takeover and drain).
+// When a cell's preferred node is back (it has served a while), or this
+// node is draining, the cell's owner stops admitting new calls and
+// phones in it (503 overloaded, Retry-After), lets the calls in progress
+// end, for --handoff-timeout at most, then stops the cell (what is left
+// ends dropped, recorded) and releases the lease, which the preferred
+// node takes at once.
+
+var errHandingOff = errcode.New(errcode.Overloaded, "the cell is being handed to another node; try again")
+
+// handbackAfter is how long a node must have been serving before cells
+// are handed back to it: one that comes and goes is not given cells.
+const handbackAfter = 2 * time.Second
+
+// handOffPoll is how often a cell handing off looks for calls still going.
+const handOffPoll = 50 * time.Millisecond
+
+// handOffs starts handing off the running cells whose preferred node is
+// another (the applier's; serving is when each serving node was first
+// seen so, kept by the applier).
+func (n *clusterNode) handOffs(serving map[string]time.Time) {
+	node := n.node.Load()
+	if node == nil {
+		return
+	}
+	now := time.Now()
+	live := node.Members.Serving()
+	for name := range serving {
+		if !slices.Contains(live, name) {
+			delete(serving, name)
+		}
+	}
+	for _, name := range live {
+		if _, ok := serving[name]; !ok {
+			serving[name] = now
+		}
+	}
+	draining := node.Draining()
+	pref := node.Leases.Preferred()
+	for id, c := range n.running {
+		to := pref[id]
+		if c.handingOff.Load() || to == "" || to == n.Node() {
+			continue
+		}
+		if !draining && now.Sub(serving[to]) < handbackAfter {
+			continue
+		}
+		if !node.Leases.HandOff(id, c.epoch) {
+			continue
+		}
+		c.handingOff.Store(true)
+		n.a.log.Info().Int("cell", id).Uint64("epoch", c.epoch).Str("to", to).Bool("draining", draining).
+			Msg("cell handing off")
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.awaitCalls(c)
+		}()
+	}
+}
+
+// awaitCalls waits until c has no call going, or the handoff timeout,
+// then asks the applier to give c up.
+func (n *clusterNode) awaitCalls(c *cell) {
+	deadline := time.Now().Add(n.a.cfg.HandoffTimeout)
+	if by, ok := n.drainBy.Load().(time.Time); ok && by.Before(deadline) {
+		deadline = by
+	}
+	t := time.NewTicker(handOffPoll)
+	defer t.Stop()
+	for time.Now().Before(deadline) {
+		p, err := c.phoneSet()
+		if err != nil || p.Busy() == 0 {
+			break
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	n.mu.Lock()
+	n.giveUp[c.id] = c.epoch
+	n.mu.Unlock()
+	n.signal()
+}
+
+// giveUpCells stops the cells whose handoff is ready and releases their
+// leases (the applier's).
+func (n *clusterNode) giveUpCells() {
+	n.mu.Lock()
+	ready := n.giveUp
+	n.giveUp = map[int]uint64{}
+	n.mu.Unlock()
+	node := n.node.Load()
+	for id, epoch := range ready {
+		c, ok := n.running[id]
+		if !ok || c.epoch != epoch {
+			continue
+		}
+		busy := 0
+		if p, err := c.phoneSet(); err == nil {
+			busy = p.Busy()
+		}
+		n.stopCell(n.ctx, id, c)
+		node.Leases.Release(id, epoch)
+		n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("calls_dropped", busy).Msg("cell handed off")
+	}
+}
+
+// handingOff tells whether cell's owner, here or elsewhere, is handing it
+// off.
+func (n *clusterNode) handingOff(cell int) bool {
+	node := n.node.Load()
+	return node != nil && node.Leases.HandingOff(cell)
+}
+
+// drain hands every cell of this node to the others and waits until the
+// node owns none, or ctx ends (the calls then still going in a cell end
+// dropped when it stops, recorded): the first step of a graceful stop in
+// cluster mode.
+func (n *clusterNode) drain(ctx context.Context) error {
+	if deadline, ok := ctx.Deadline(); ok {
+		n.drainBy.Store(deadline)
+	}
+	if err := n.startDrain(); err != nil {
+		return err
+	}
+	t := time.NewTicker(handOffPoll)
+	defer t.Stop()
+	for n.owned.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// startDrain marks the node draining (no cell is placed on it any more)
+// and wakes the applier, which hands its cells off.
+func (n *clusterNode) startDrain() error {
+	node := n.node.Load()
+	if node == nil {
+		return errNotJoined
+	}
+	node.Drain()
+	n.a.log.Info().Msg("draining: handing every cell to the other nodes")
+	n.signal()
+	return nil
+}
+
+// drainNode is the drain route's: nil for a single node. The route
+// answers at once; the cells move over the next seconds.
+func (a *App) drainNode() func() error {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.startDrain
+}
