@@ -30,6 +30,7 @@ type testCluster struct {
 	bin   string
 	names []string
 	args  [][]string // each node's flags, to start it again
+	mu    sync.Mutex // guards nodes against restart, for live
 	nodes []*bscProcess
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/bsc-sim/bsc/internal/hw"
 	"github.com/bsc-sim/bsc/internal/phonefsm"
 	"github.com/bsc-sim/bsc/internal/sup"
+	"github.com/bsc-sim/bsc/internal/version"
 )
 
 // clusterNode is the app in cluster mode (docs/cluster.md): it joins the
@@ -39,14 +40,15 @@ type clusterNode struct {
 
 	// want is the cells the leases say this node holds, with their epochs;
 	// the applier makes the running cells match it.
-	mu      sync.Mutex
-	want    map[int]uint64
-	from    map[int]cluster.Owner // the owner each wanted cell had before
-	giveUp  map[int]uint64        // cells handed off, ready to be given up
-	wake    chan struct{}         // the applier has something to do
-	running map[int]*cell         // the applier's own
-	owned   atomic.Int32          // len(running), for others to read
-	drainBy atomic.Value          // time.Time: when a drain must be over
+	mu       sync.Mutex
+	want     map[int]uint64
+	from     map[int]cluster.Owner // the owner each wanted cell had before
+	giveUp   map[int]uint64        // cells handed off, ready to be given up
+	wake     chan struct{}         // the applier has something to do
+	running  map[int]*cell         // the applier's own
+	owned    atomic.Int32          // len(running), for others to read
+	drainBy  atomic.Value          // time.Time: when a drain must be over
+	protocol atomic.Int32          // the message version last written
 
 	calls atomic.Pointer[cluster.Mirror] // the calls stream applied to this node's database
 	subs  atomic.Pointer[cluster.Mirror] // the subscriber log applied to this node's database
@@ -56,11 +58,8 @@ type clusterNode struct {
 	wg     sync.WaitGroup
 }
 
-// ProtocolVersion is the newest message version this build speaks.
-const ProtocolVersion = phonefsm.EnvelopeVersion
-
 // newClusterNode prepares cluster mode; nothing runs yet.
-func newClusterNode(a *App, version string) *clusterNode {
+func newClusterNode(a *App, build string) *clusterNode {
 	cfg := a.cfg
 	n := &clusterNode{a: a, metrics: cluster.NewMetrics(a.reg), joined: make(chan struct{}),
 		want: map[int]uint64{}, from: map[int]cluster.Owner{}, giveUp: map[int]uint64{},
@@ -68,7 +67,7 @@ func newClusterNode(a *App, version string) *clusterNode {
 	n.cfg = cluster.Config{
 		Engine: cluster.EngineConfig{Node: cfg.Node, ClusterListen: cfg.ClusterListen, Peers: splitList(cfg.ClusterPeers),
 			StoreDir: jetStreamDir(cfg.DB), URLs: splitList(cfg.NATSURL), Log: a.log},
-		Cells: cfg.Cells, Version: version, Protocol: ProtocolVersion, Metrics: n.metrics, Log: a.log,
+		Cells: cfg.Cells, Version: build, Protocol: version.ProtocolVersion(), Metrics: n.metrics, Log: a.log,
 		Hooks:      cluster.Hooks{Gained: n.gained, Lost: n.lost, Moved: n.moved},
 		OnNodeDown: n.nodeDown,
 	}
@@ -338,6 +337,24 @@ func (n *clusterNode) Locate(m hlr.MSISDN) (int, bool) {
 	return 0, false
 }
 
+// Protocol is the message version every live node speaks (at most this
+// build's); it changes as nodes of other versions come and go, and is
+// logged when it does.
+func (n *clusterNode) Protocol() int {
+	mine := version.ProtocolVersion()
+	node := n.node.Load()
+	if node == nil {
+		return phonefsm.EnvelopeV1
+	}
+	p := min(node.Members.Protocol(mine), phonefsm.EnvelopeV2)
+	if old := n.protocol.Swap(int32(p)); old != int32(p) {
+		n.a.log.Info().Int("protocol", p).Int32("was", old).Int("this_build", mine).Msg("cluster protocol")
+	}
+	return p
+}
+
+func (n *clusterNode) Transit(d time.Duration) { n.metrics.Transit(d.Seconds()) }
+
 func (n *clusterNode) Epoch(cell int) uint64 {
 	if node := n.node.Load(); node != nil {
 		return node.Leases.OwnerOf(cell).Epoch
@@ -385,7 +402,11 @@ func (n *clusterNode) listen(node *cluster.Node) error {
 		}
 		n.metrics.Message(envelopeKind(env), "in")
 		if epoch, ok := node.Leases.Acting(int(env.To.Cell)); !ok || epoch != env.To.Epoch {
-			if env.Kind != "inbound" || !ok {
+			if !ok {
+				n.ex.Refuse(env) // an inbound call finds the callee busy
+				return
+			}
+			if env.Kind != "inbound" {
 				return
 			}
 		}
@@ -426,12 +447,16 @@ func (n *clusterNode) Owner(cell int) (string, bool) {
 	return o.Node, false
 }
 
-func (n *clusterNode) PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool) {
+func (n *clusterNode) PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool, error) {
 	node := n.node.Load()
 	if node == nil {
-		return 0, false
+		return 0, false, errNotJoined
 	}
-	return node.Directory.Lookup(ctx, uint64(m))
+	c, ok, err := node.Directory.Lookup(ctx, uint64(m))
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: the HLR location: %v", errRestarting, err)
+	}
+	return c, ok, nil
 }
 
 func (n *clusterNode) PhoneAttached(ctx context.Context, m hlr.MSISDN) (bool, error) {

@@ -59,6 +59,9 @@ func (n *clusterNode) handOffs(serving map[string]time.Time) {
 			continue
 		}
 		c.handingOff.Store(true)
+		if p, err := c.phoneSet(); err == nil {
+			p.Close()
+		}
 		n.a.log.Info().Int("cell", id).Uint64("epoch", c.epoch).Str("to", to).Bool("draining", draining).
 			Msg("cell handing off")
 		n.wg.Add(1)

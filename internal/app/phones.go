@@ -25,7 +25,10 @@ func (a *App) phones(ctx context.Context, m hlr.MSISDN) (*cell, *phonefsm.Phones
 	id := 0
 	if a.cluster != nil {
 		var ok bool
-		if id, ok = a.cluster.PhoneCell(ctx, m); !ok {
+		var err error
+		if id, ok, err = a.cluster.PhoneCell(ctx, m); err != nil {
+			return nil, nil, err
+		} else if !ok {
 			return nil, nil, fmt.Errorf("%w: %s", phonefsm.ErrNotAttached, m)
 		}
 	}
@@ -45,7 +48,9 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec, cell
 		cellID = a.homeCell(m)
 	}
 	if a.cluster != nil {
-		if at, ok := a.cluster.PhoneCell(ctx, m); ok && at != cellID {
+		if at, ok, err := a.cluster.PhoneCell(ctx, m); err != nil {
+			return phonefsm.Status{}, err
+		} else if ok && at != cellID {
 			return phonefsm.Status{}, fmt.Errorf("%w: %s, in cell %d", hlr.ErrAlreadyAttached, m, at)
 		}
 	}
@@ -141,7 +146,10 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 		// The controller reads the HLR location from this node's copy,
 		// which a callee attached on another node a moment ago may not
 		// have reached: the lookup asks the cluster and fills the copy.
-		at, ok := a.cluster.PhoneCell(ctx, to)
+		at, ok, err := a.cluster.PhoneCell(ctx, to)
+		if err != nil {
+			return phonefsm.Status{}, phonefsm.Commit{}, err
+		}
 		if c.handingOff.Load() || ok && a.cluster.handingOff(at) {
 			return phonefsm.Status{}, phonefsm.Commit{}, errHandingOff
 		}

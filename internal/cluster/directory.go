@@ -16,9 +16,10 @@ import (
 // the cell; every node keeps a copy in memory from a watch, for routing
 // and for controllers, which must never wait. An attach writes the key
 // before it is answered, and a node that misses a key in its copy (the
-// watch not there yet) asks the bucket: an attach answered on any node is
-// seen by a call set up on any other.
+// watch not there yet) asks the bucket's leader: an attach answered on any
+// node is seen by a call set up on any other.
 type Directory struct {
+	e     *Engine
 	kv    jetstream.KeyValue
 	cells int
 	log   zerolog.Logger
@@ -30,8 +31,8 @@ type Directory struct {
 	once  sync.Once
 }
 
-func newDirectory(kv jetstream.KeyValue, cells int, log zerolog.Logger) *Directory {
-	return &Directory{kv: kv, cells: cells, log: log, where: map[uint64]int{}, ready: make(chan struct{})}
+func newDirectory(e *Engine, kv jetstream.KeyValue, cells int, log zerolog.Logger) *Directory {
+	return &Directory{e: e, kv: kv, cells: cells, log: log, where: map[uint64]int{}, ready: make(chan struct{})}
 }
 
 // load reads the whole bucket before the node serves.
@@ -97,33 +98,36 @@ func (d *Directory) Cell(msisdn uint64) (int, bool) {
 // reaches this node's copy. What the bucket says is kept in the copy when
 // it is newer than anything the watch applied (the watch brings the same
 // value later), so that the controllers, which only read the copy, see it.
-func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool) {
+func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error) {
 	if c, ok := d.Cell(msisdn); ok {
-		return c, true
+		return c, true, nil
 	}
-	e, err := d.kv.Get(ctx, strconv.FormatUint(msisdn, 10))
-	if err != nil {
-		return 0, false
+	v, rev, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
+	switch {
+	case errors.Is(err, errNoKey):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err // not known: not "not attached"
 	}
-	c, err := strconv.Atoi(string(e.Value()))
+	c, err := strconv.Atoi(string(v))
 	if err != nil {
-		return 0, false
+		return 0, false, nil
 	}
 	d.mu.Lock()
-	if e.Revision() > d.seen {
+	if rev > d.seen {
 		d.where[msisdn] = c
 	}
 	d.mu.Unlock()
-	return c, true
+	return c, true, nil
 }
 
 // Attached tells whether msisdn is attached, read from the bucket rather
 // than from this node's view, which may not have heard of the latest
 // attach or detach yet.
 func (d *Directory) Attached(ctx context.Context, msisdn uint64) (bool, error) {
-	_, err := d.kv.Get(ctx, strconv.FormatUint(msisdn, 10))
+	_, _, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, errNoKey):
 		return false, nil
 	case err != nil:
 		return false, err

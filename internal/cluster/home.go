@@ -24,14 +24,17 @@ import (
 // they are all home.
 const homeEvery = 2 * time.Second
 
-// Home is the node that should lead the streams: the live node with the
-// lowest name.
+// Home is the node that should lead the streams: the serving node with
+// the lowest name (a draining node is about to stop: the leaders leave it
+// before it does), or the lowest live one if all are draining.
 func (n *Node) Home() string {
-	live := n.Members.Live()
-	if len(live) == 0 {
-		return ""
+	if serving := n.Members.Serving(); len(serving) > 0 {
+		return serving[0]
 	}
-	return live[0]
+	if live := n.Members.Live(); len(live) > 0 {
+		return live[0]
+	}
+	return ""
 }
 
 // StreamLeader is a stream (or bucket) of the cluster and its leader.

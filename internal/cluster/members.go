@@ -205,6 +205,17 @@ func (m *Members) Serving() []string {
 	return out
 }
 
+// Protocol is the newest message version every live node speaks, at
+// most mine: what this node may write.
+func (m *Members) Protocol(mine int) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, info := range m.live {
+		mine = min(mine, max(info.Protocol, 1))
+	}
+	return mine
+}
+
 // Nodes is every node seen, with whether it is live.
 func (m *Members) Nodes() (nodes []NodeInfo, live map[string]bool) {
 	m.mu.Lock()

@@ -13,6 +13,7 @@ type Metrics struct {
 	takeover  prometheus.Histogram
 	messages  *prometheus.CounterVec
 	forwarded *prometheus.CounterVec
+	transit   prometheus.Histogram
 }
 
 // NewMetrics registers them on reg, every labelled series at zero.
@@ -30,6 +31,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages between nodes, by kind (event, ack, http) and direction (in, out)."}, []string{"kind", "direction"}),
 		forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bsc_forwarded_requests_total",
 			Help: "API requests this node forwarded to the owner of what they name, by route."}, []string{"route"}),
+		transit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bsc_internode_event_seconds",
+			Help:    "From sending to receiving of events between nodes (protocol 2 and later: their send time).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 8)}),
 	}
 	for _, s := range []string{StateUp, StateDraining, StateDown} {
 		m.nodes.WithLabelValues(s)
@@ -42,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.messages.WithLabelValues(k, d)
 		}
 	}
-	reg.MustRegister(m.nodes, m.owned, m.takeovers, m.takeover, m.messages, m.forwarded)
+	reg.MustRegister(m.nodes, m.owned, m.takeovers, m.takeover, m.messages, m.forwarded, m.transit)
 	return m
 }
 
@@ -50,6 +54,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) Message(kind, direction string) {
 	if m != nil {
 		m.messages.WithLabelValues(kind, direction).Inc()
+	}
+}
+
+// Transit observes an event's time between nodes.
+func (m *Metrics) Transit(seconds float64) {
+	if m != nil {
+		m.transit.Observe(seconds)
 	}
 }
 

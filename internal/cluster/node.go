@@ -74,7 +74,7 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		onDown, cfg.Log)
 	n.Members.metrics = cfg.Metrics
 	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Engine.expected(), cfg.Hooks, cfg.Log)
-	n.Directory = newDirectory(s.Location, cfg.Cells, cfg.Log)
+	n.Directory = newDirectory(e, s.Location, cfg.Cells, cfg.Log)
 	n.Journal = NewJournal(e, JournalSize, cfg.Log)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.Directory.load(ctx); err != nil {

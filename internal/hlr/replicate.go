@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
@@ -32,8 +33,10 @@ func (s *Subscribers) UseLog(log Log) { s.repl = log }
 // each time another node's write came first.
 var ErrLogBusy = errcode.New(errcode.Unavailable, "the cluster's subscriber log is busy; try again")
 
-// logTries bounds the checks of one write against a log that keeps moving.
-const logTries = 8
+// logTries bounds the checks of one write against a log that keeps
+// moving; between two, a writer waits a little, at random, so that writers
+// that met do not meet again.
+const logTries = 32
 
 // A logWrite is one message of the log. Unknown fields are ignored and an
 // unknown op is skipped, so that a node of an older version applies what
@@ -78,6 +81,11 @@ func (s *Subscribers) logged(ctx context.Context, w logWrite, check func(ctx con
 		moved, err := s.repl.AppendAt(ctx, data, at)
 		if err != nil || !moved {
 			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(20)+1) * time.Millisecond):
 		}
 	}
 	return ErrLogBusy

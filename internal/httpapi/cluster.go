@@ -33,7 +33,7 @@ type Cluster interface {
 	Owner(cell int) (node string, local bool)
 	// PhoneCell is the cell of an attached phone, false when it is not
 	// attached anywhere.
-	PhoneCell(ctx context.Context, m hlr.MSISDN) (int, bool)
+	PhoneCell(ctx context.Context, m hlr.MSISDN) (cell int, ok bool, err error)
 	// PhoneAttached tells whether m is attached anywhere, as the cluster
 	// has it now rather than as this node last heard.
 	PhoneAttached(ctx context.Context, m hlr.MSISDN) (bool, error)
@@ -109,10 +109,11 @@ func (s *server) target(r *http.Request) (cell int, spread handler, err error) {
 		if err != nil {
 			return -1, nil, nil // the handler says why
 		}
-		if c, ok := s.Cluster.PhoneCell(r.Context(), m); ok {
-			return c, nil, nil
+		c, ok, err := s.Cluster.PhoneCell(r.Context(), m)
+		if err != nil || !ok {
+			return -1, nil, err // not attached: answered here
 		}
-		return -1, nil, nil // not attached: answered here
+		return c, nil, nil
 	case "/api/v1/phones":
 		if r.Method != http.MethodPost {
 			return -1, s.spreadList("msisdn"), nil
@@ -181,8 +182,8 @@ func (s *server) processCell(r *http.Request, name string) (int, handler, error)
 	}
 	if rest, ok := strings.CutPrefix(name, "phone:"); ok {
 		if m, err := hlr.ParseMSISDN(rest); err == nil {
-			if c, ok := s.Cluster.PhoneCell(r.Context(), m); ok {
-				return c, nil, nil
+			if c, ok, err := s.Cluster.PhoneCell(r.Context(), m); err != nil || ok {
+				return c, nil, err
 			}
 		}
 	}

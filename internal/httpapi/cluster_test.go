@@ -26,7 +26,7 @@ func (c *testCluster) Cells() int   { return len(c.owners) }
 func (c *testCluster) Owner(cell int) (string, bool) {
 	return c.owners[cell], c.owners[cell] == c.node
 }
-func (c *testCluster) PhoneCell(context.Context, hlr.MSISDN) (int, bool) { return 0, false }
+func (c *testCluster) PhoneCell(context.Context, hlr.MSISDN) (int, bool, error) { return 0, false, nil }
 func (c *testCluster) PhoneAttached(context.Context, hlr.MSISDN) (bool, error) {
 	return false, nil
 }

@@ -171,7 +171,7 @@ func (s *server) mountPhones(r chi.Router) {
 // supervisor restarts, none is.
 func (s *server) attached(ctx context.Context, m hlr.MSISDN) bool {
 	if s.Cluster != nil {
-		_, ok := s.Cluster.PhoneCell(ctx, m) // attached on any node
+		_, ok, _ := s.Cluster.PhoneCell(ctx, m) // attached on any node (as a view shows: not known, not)
 		return ok
 	}
 	return s.attachedHere(m)

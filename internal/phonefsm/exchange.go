@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/errcode"
 	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/sup"
 )
@@ -31,6 +32,11 @@ type Network interface {
 	// waiting; false when it cannot (the cell has no owner, the
 	// connection is down).
 	Send(env Envelope) bool
+	// Protocol is the newest envelope version every live node speaks:
+	// the version this node writes.
+	Protocol() int
+	// Transit is told how long a version 2 event took from its sender.
+	Transit(d time.Duration)
 }
 
 // Envelope is an event between controllers on different nodes, as the
@@ -48,10 +54,16 @@ type Envelope struct {
 	Dropped bool   `json:"dropped,omitempty"`
 	Ack     uint64 `json:"ack,omitempty"`
 	Err     string `json:"err,omitempty"`
+	// SentAt (version 2): when the sender sent it, unix nanoseconds.
+	SentAt int64 `json:"sent_at,omitempty"`
 }
 
-// EnvelopeVersion is the version of Envelope this node writes.
-const EnvelopeVersion = 1
+// Envelope versions. Version 2 adds SentAt; a node writes it only once
+// every live node speaks it (Network.Protocol), and reads both.
+const (
+	EnvelopeV1 = 1
+	EnvelopeV2 = 2
+)
 
 // Addr is a Ref on the wire.
 type Addr struct {
@@ -82,8 +94,9 @@ var wireInputs = func() map[string]input {
 const ackTimeout = 5 * time.Second
 
 // errAckLost: the node an action's events went to did not say in time
-// whether they were handled.
-var errAckLost = errors.New("the node of the peer did not confirm the call's end in time")
+// whether they were handled (and their records committed): unavailable,
+// 503, to be tried again.
+var errAckLost = errcode.New(errcode.Unavailable, "the node of the peer did not confirm the call's end in time")
 
 // Exchange is a node's switch between its cells' phone sets and the
 // network.
@@ -153,7 +166,8 @@ func (x *Exchange) resolve(m hlr.MSISDN) (Ref, bool) {
 
 // send carries m to a controller on another node.
 func (x *Exchange) send(to Ref, m message) delivery {
-	env := Envelope{V: EnvelopeVersion, Kind: m.kind.String(), From: addrOf(m.from), To: addrOf(to), Dropped: m.dropped}
+	env := x.envelope(m.kind.String(), addrOf(m.from), addrOf(to))
+	env.Dropped = m.dropped
 	if m.ack != nil {
 		env.Ack = x.hold(m.ack)
 	}
@@ -164,6 +178,15 @@ func (x *Exchange) send(to Ref, m message) delivery {
 		return peerUnreachable
 	}
 	return delivered
+}
+
+// envelope is an envelope of kind in the version the cluster speaks.
+func (x *Exchange) envelope(kind string, from, to Addr) Envelope {
+	env := Envelope{V: x.net.Protocol(), Kind: kind, From: from, To: to}
+	if env.V >= EnvelopeV2 {
+		env.SentAt = time.Now().UnixNano()
+	}
+	return env
 }
 
 // hold registers a as held by an event sent away, until its end comes
@@ -204,6 +227,9 @@ func (x *Exchange) release(id uint64, err error) {
 // Receive handles an envelope for a cell of this node, whose epoch the
 // caller checked. It never blocks on a controller: events are posted.
 func (x *Exchange) Receive(env Envelope) {
+	if env.SentAt != 0 {
+		x.net.Transit(time.Duration(time.Now().UnixNano() - env.SentAt))
+	}
 	if env.Kind == kindAck {
 		var err error
 		if env.Err != "" {
@@ -227,11 +253,17 @@ func (x *Exchange) Receive(env Envelope) {
 	}
 	p := x.phones(env.To.Cell)
 	var c *Controller
-	if p != nil && p.epoch == env.To.Epoch {
+	// An inbound call is for whoever has the number now: its sender may
+	// not have seen the cell's new epoch yet (the callee's answer tells it).
+	if p != nil && (p.epoch == env.To.Epoch || in == evInbound) {
 		c, _ = p.reg.Lookup(env.To.MSISDN)
 	}
 	if c == nil || env.To.Inc != 0 && env.To.Inc != c.inc {
-		x.undelivered(env, in, peerGone, a)
+		why := peerGone
+		if in == evInbound && p != nil && time.Since(p.started) < moveGrace {
+			why = peerFull // the cell was just taken: its phones are being restored
+		}
+		x.undelivered(env, in, why, a)
 		return
 	}
 	msg := message{kind: in, from: env.From.ref(), dropped: env.Dropped, ack: a}
@@ -248,13 +280,28 @@ func (x *Exchange) Receive(env Envelope) {
 // undelivered is the receiving side of a lost event: an inbound call is
 // bounced to its sender (the caller then ends it, as for a local peer);
 // other events were about a call the target's end already ended.
+// Refuse answers an inbound call for a cell this node does not act for
+// (it was handed to another node a moment ago, or is being taken): the
+// caller finds the callee busy, and may try again. Other events for such
+// a cell are dropped: the cell's move ended their calls.
+func (x *Exchange) Refuse(env Envelope) {
+	if env.Kind == evInbound.String() {
+		x.undelivered(env, evInbound, peerFull, nil)
+	}
+}
+
+// moveGrace is how long after a cell's phone set starts an inbound call
+// to a number it does not have yet finds it busy rather than gone.
+const moveGrace = 2 * time.Second
+
 func (x *Exchange) undelivered(env Envelope, in input, why delivery, a *ack) {
 	if in == evInbound {
 		kind := evPeerGone
 		if why == peerFull {
 			kind = evPeerFull
 		}
-		back := Envelope{V: EnvelopeVersion, Kind: kind.String(), From: env.To, To: env.From, Ack: env.Ack}
+		back := x.envelope(kind.String(), env.To, env.From)
+		back.Ack = env.Ack
 		if a != nil && env.Ack != 0 {
 			// The sender's hold ends with the bounce, not with our proxy.
 			a.onDone = nil
@@ -276,7 +323,8 @@ func (x *Exchange) proxy(env Envelope) *ack {
 	p := x.phones(env.To.Cell)
 	a.onDone = func(a *ack) {
 		reply := func(err error) {
-			back := Envelope{V: EnvelopeVersion, Kind: kindAck, From: env.To, To: env.From, Ack: env.Ack}
+			back := x.envelope(kindAck, env.To, env.From)
+			back.Ack = env.Ack
 			if err != nil {
 				back.Err = err.Error()
 			}

@@ -114,6 +114,7 @@ type world struct {
 	hub     *hw.Hub
 	records *records
 	alarms  *alarms
+	net     *fakeNet // a split world's
 }
 
 func newWorld(t testing.TB, pool []int) *world {
@@ -146,6 +147,7 @@ func newSplitWorld(t testing.TB, pool []int) *world {
 	t.Helper()
 	w := newWorld(t, pool)
 	net := newFakeNet(t)
+	w.net = net
 	w.split = map[hlr.MSISDN]*Phones{}
 	for cell, numbers := range [][]string{{"1"}, {"2", "3", "4"}} {
 		s, err := sup.Start(context.Background(), sup.Spec{Name: "phones", Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600,
@@ -181,14 +183,18 @@ func (w *world) set(m hlr.MSISDN) *Phones {
 // fakeNet carries envelopes between exchanges on a goroutine of its own,
 // asynchronously, as NATS does between nodes.
 type fakeNet struct {
-	mu     sync.Mutex
-	where  map[hlr.MSISDN]int
-	owners map[int]*Exchange
-	q      chan Envelope
+	mu       sync.Mutex
+	where    map[hlr.MSISDN]int
+	owners   map[int]*Exchange
+	q        chan Envelope
+	protocol int
+	sent     map[[2]bool]int // envelopes sent, by (version 2, has SentAt)
+	transits int
 }
 
 func newFakeNet(t testing.TB) *fakeNet {
-	n := &fakeNet{where: map[hlr.MSISDN]int{}, owners: map[int]*Exchange{}, q: make(chan Envelope, 1024)}
+	n := &fakeNet{where: map[hlr.MSISDN]int{}, owners: map[int]*Exchange{}, q: make(chan Envelope, 1024),
+		protocol: EnvelopeV1, sent: map[[2]bool]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -233,7 +239,22 @@ func (n *fakeNet) Epoch(cell int) uint64 {
 	return 1
 }
 
+func (n *fakeNet) Protocol() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.protocol
+}
+
+func (n *fakeNet) Transit(time.Duration) {
+	n.mu.Lock()
+	n.transits++
+	n.mu.Unlock()
+}
+
 func (n *fakeNet) Send(env Envelope) bool {
+	n.mu.Lock()
+	n.sent[[2]bool{env.V == EnvelopeV2, env.SentAt != 0}]++
+	n.mu.Unlock()
 	select {
 	case n.q <- env:
 		return true

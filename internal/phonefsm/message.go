@@ -90,7 +90,9 @@ func (r Ref) Is(o Ref) bool {
 }
 
 // completes tells whether o is the process r names without knowing its
-// incarnation: a remote peer's first answer.
+// incarnation: a remote peer's first answer. Its epoch may be newer than
+// r's: r was made from this node's view of the cell's owner, which may
+// not have seen the cell move yet (the answer comes from the new owner).
 func (r Ref) completes(o Ref) bool {
-	return r.Inc == 0 && r.local == nil && r.MSISDN == o.MSISDN && r.Cell == o.Cell && r.Epoch == o.Epoch
+	return r.Inc == 0 && r.local == nil && r.MSISDN == o.MSISDN && r.Cell == o.Cell && r.Epoch <= o.Epoch
 }

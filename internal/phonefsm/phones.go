@@ -80,6 +80,8 @@ type Phones struct {
 	ex      *Exchange
 	cell    int32
 	epoch   uint64
+	closed  atomic.Bool // Close: inbound calls find the callee busy
+	started time.Time   // when the set was made (its cell taken here)
 }
 
 // New makes the phone set of the running phones supervisor s.
@@ -88,7 +90,7 @@ func New(s *sup.Supervisor, cfg Config) *Phones {
 		cfg.OnDetach = func(hlr.MSISDN) {}
 	}
 	p := &Phones{sup: s, freq: cfg.Freq, records: cfg.Records, metrics: cfg.Metrics, log: cfg.Log,
-		onDet: cfg.OnDetach, ex: cfg.Exchange, cell: int32(cfg.Cell), epoch: cfg.Epoch}
+		onDet: cfg.OnDetach, ex: cfg.Exchange, cell: int32(cfg.Cell), epoch: cfg.Epoch, started: time.Now()}
 	if p.ex == nil {
 		p.rt = sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: cfg.Metrics.mailbox})
 	} else {
@@ -264,6 +266,11 @@ func (p *Phones) Crash(m hlr.MSISDN) error {
 	c.Crash()
 	return nil
 }
+
+// Close stops the phones taking new calls: an inbound call finds the
+// callee busy (the cell is being handed to another node, and its calls
+// must end). Calls in progress go on.
+func (p *Phones) Close() { p.closed.Store(true) }
 
 // Count is the number of attached phones.
 func (p *Phones) Count() int { return p.reg.Len() }

@@ -48,6 +48,12 @@ func (c *Controller) callAttached(s step) error {
 // idle | event inbound(from) | device gets `inbound{from}` |
 // receiving(peer=from)
 func (c *Controller) ring(s step) error {
+	if c.phones.closed.Load() {
+		// The cell is closing (handed to another node): it takes no new
+		// call, and the caller finds this phone busy.
+		c.send(s, s.m.from, evBusy, false)
+		return nil
+	}
 	c.deliver(s, hw.Inbound, s.m.from)
 	c.setState(s, Receiving, Callee, s.m.from)
 	return nil

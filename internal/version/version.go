@@ -5,6 +5,7 @@ package version
 import (
 	"runtime"
 	"runtime/debug"
+	"strconv"
 )
 
 // Version and Commit are set at build time with
@@ -18,7 +19,20 @@ import (
 var (
 	Version = ""
 	Commit  = ""
+	// Protocol is the newest cluster message version this build speaks,
+	// set by -ldflags "-X .../internal/version.Protocol=N" to build a
+	// node of another version (the rolling upgrade test does); read it
+	// with ProtocolVersion.
+	Protocol = "1"
 )
+
+// ProtocolVersion is Protocol as a number, 1 if it is not one.
+func ProtocolVersion() int {
+	if n, err := strconv.Atoi(Protocol); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
 
 // GoVersion is the Go release the binary was built with.
 var GoVersion = runtime.Version()

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// TestClusterRollingUpgrade: a cluster of the current build (message
+// protocol 1) is upgraded node by node to a build of protocol 2 (built
+// here with -ldflags) under calls: each node is drained, stopped, started
+// as the new build, and takes its cells back. No record is lost or
+// doubled: every call answered has one; the new nodes write protocol 1
+// while an old node is up, protocol 2 once none is, and the old read what
+// the new write.
+//
+// Not yet shown: that no call is dropped. About one call in a hundred set
+// up while a cell moves ends dropped (its inbound event reaches a node
+// that no longer, or not yet, has the callee); the test counts them and
+// says so, and docs/cluster.md lists it among the limits.
+func TestClusterRollingUpgrade(t *testing.T) {
+	t.Parallel()
+	old := buildBSC(t)
+	next := filepath.Join(t.TempDir(), "bsc-next")
+	if out, err := exec.Command("go", "build", "-o", next, "-ldflags",
+		"-X github.com/bsc-sim/bsc/internal/version.Protocol=2 -X github.com/bsc-sim/bsc/internal/version.Version=next", ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build the next version: %v\n%s", err, out)
+	}
+	c := startCluster(t, old, "--handoff-timeout", "5s")
+
+	// Pairs of phones in cells of two different nodes, calling each other
+	// over and over through any node; a 503 (a cell handed off, or moving)
+	// is waited out and tried again, as its Retry-After says.
+	v := mustView(t, c, 0)
+	var cellsOf [3][]int
+	for _, o := range v.CellOwners {
+		i := int(o.Owner[1] - '1')
+		cellsOf[i] = append(cellsOf[i], o.Cell)
+	}
+	type pair struct{ a, b string }
+	var pairs []pair
+	for i := range 6 {
+		p := pair{fmt.Sprintf("49%05d", 2*i), fmt.Sprintf("49%05d", 2*i+1)}
+		c.nodes[0].attach(t, p.a, cellsOf[i%3][i%len(cellsOf[i%3])])
+		c.nodes[0].attach(t, p.b, cellsOf[(i+1)%3][i%len(cellsOf[(i+1)%3])])
+		pairs = append(pairs, p)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	var answered, refused atomic.Int64
+	perPair := make([]atomic.Int64, len(pairs))
+	var wg sync.WaitGroup
+	for i, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ctx.Err() == nil; n++ {
+				via := func(k int) *bscProcess { return c.live((i + n + k) % 3) }
+				ok := retry503(ctx, t, &refused, "call", func() (int, string) { return via(0).act(t, p.a, "call", p.b) }) &&
+					retry503(ctx, t, &refused, "accept", func() (int, string) { return via(1).act(t, p.b, "accept", "") })
+				if ok {
+					time.Sleep(20 * time.Millisecond) // a short talk
+					ok = retry503(context.Background(), t, &refused, "hangup", func() (int, string) { return via(2).act(t, p.a, "hangup", "") })
+				}
+				if ok {
+					answered.Add(1)
+					perPair[i].Add(1)
+					continue
+				}
+				// Refused otherwise: end what is left (its record says how
+				// it ended, which the test checks), and go on.
+				via(0).act(t, p.a, "hangup", "")
+				via(0).act(t, p.b, "hangup", "")
+			}
+		}()
+	}
+
+	for _, i := range []int{2, 1, 0} { // the home last
+		name := c.names[i]
+		before := make([]int64, len(pairs))
+		for k := range pairs {
+			before[k] = perPair[k].Load()
+		}
+		if status, code := c.live(i+1).send(t, http.MethodPost, "/api/v1/cluster/nodes/"+name+":drain", nil, nil); status != http.StatusAccepted {
+			t.Fatalf("drain %s: %d %s", name, status, code)
+		}
+		testutil.Eventually(t, clusterWait, name+" drained", func() bool {
+			v, ok := c.view((i + 1) % 3)
+			return ok && !strings.Contains(strings.Join(v.owners(), ","), name)
+		})
+		if err := c.nodes[i].cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[i].wait(t)
+		c.restart(i, next)
+		c.waitFormed()
+		testutil.Eventually(t, clusterWait, name+" serves its cells again, every pair calling", func() bool {
+			v, ok := c.view((i + 1) % 3)
+			if !ok || !slices.Contains(v.owners(), name) {
+				return false
+			}
+			for _, o := range v.CellOwners {
+				if o.Owner != o.Preferred || o.State != "serving" {
+					return false
+				}
+			}
+			for k := range pairs {
+				if perPair[k].Load() < before[k]+3 {
+					return false
+				}
+			}
+			return true
+		})
+		t.Logf("%s upgraded: %d calls answered so far, %d requests refused 503 and tried again", name, answered.Load(), refused.Load())
+	}
+	// Calls go on with every node of the new build, events between nodes
+	// timed at protocol 2.
+	done := answered.Load()
+	testutil.Eventually(t, clusterWait, "calls on the upgraded cluster, at protocol 2", func() bool {
+		return answered.Load() > done+20 && metric(t, c.live(0), "bsc_internode_event_seconds_count") > 0
+	})
+	stop()
+	wg.Wait()
+
+	want := answered.Load()
+	got, dropped := 0, 0
+	for _, p := range pairs {
+		for _, r := range c.nodes[0].records(t, p.a) {
+			switch r.Outcome {
+			case "answered":
+				got++
+			case "dropped":
+				dropped++
+			}
+		}
+	}
+	// Calls refused (busy: the callee's cell closing; cancelled: ended by
+	// the traffic after a refusal) are not dropped calls.
+	if int64(got) < want || got > int(want)+len(pairs) { // a pair's last call may have been answered as the test stopped
+		t.Errorf("%d records for %d answered calls", got, want)
+	}
+	t.Logf("%d calls answered, each recorded; %d attempts ended dropped while cells moved", want, dropped)
+	if want < 50 {
+		t.Errorf("only %d calls answered during the upgrade", want)
+	}
+	for _, i := range []int{2, 1} {
+		log := c.nodes[i].stderr.String()
+		if !strings.Contains(log, `"protocol":1,"was":0,"this_build":2`) {
+			t.Errorf("%s, upgraded while an old node was up, did not write protocol 1", c.names[i])
+		}
+	}
+	for i := range c.nodes {
+		if log := c.nodes[i].stderr.String(); !strings.Contains(log, `"protocol":2`) {
+			t.Errorf("%s never wrote protocol 2", c.names[i])
+		}
+	}
+}
+
+// live is node i of the cluster, or the next one if i's process ended;
+// safe beside restart.
+func (c *testCluster) live(i int) *bscProcess {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range 3 {
+		if j := (i + k) % 3; !c.exited(j) {
+			return c.nodes[j]
+		}
+	}
+	return c.nodes[i%3]
+}
+
+// retry503 runs do until it answers something other than 503 (or a
+// failed request: a node stopping), waiting a little between tries; false
+// if ctx ended first, or do was refused otherwise (logged).
+func retry503(ctx context.Context, t *testing.T, refused *atomic.Int64, what string, do func() (int, string)) bool {
+	for ctx.Err() == nil {
+		status, code := do()
+		switch status {
+		case http.StatusOK:
+			return true
+		case http.StatusServiceUnavailable, 0:
+			refused.Add(1)
+			time.Sleep(100 * time.Millisecond)
+		default:
+			t.Logf("%s: %d %s", what, status, code)
+			return false
+		}
+	}
+	return false
+}
+
+// restart starts node i again, from bin, with its flags.
+func (c *testCluster) restart(i int, bin string) {
+	p := startBSCUnder(c.t, nil, bin, c.args[i]...)
+	c.mu.Lock()
+	c.nodes[i] = p
+	c.mu.Unlock()
+}

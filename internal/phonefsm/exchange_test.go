@@ -1,0 +1,53 @@
+package phonefsm
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/bsc-sim/bsc/internal/calls"
+)
+
+// Envelopes are written in the version the cluster speaks: version 1
+// without a send time while some node speaks only it, version 2 with
+// one, whose transit the receiver reports, once every node speaks it.
+func TestEnvelopeVersions(t *testing.T) {
+	for _, tc := range []struct {
+		protocol int
+		v2       bool
+	}{{EnvelopeV1, false}, {EnvelopeV2, true}} {
+		t.Run(fmt.Sprint("protocol ", tc.protocol), func(t *testing.T) {
+			w := newSplitWorld(t, []int{10})
+			w.net.mu.Lock()
+			w.net.protocol = tc.protocol
+			w.net.mu.Unlock()
+			w.attach("1", "2")
+			w.mustAct("1", ActCall, "2")
+			w.waitState("2", "receiving")
+			w.mustAct("2", ActAccept, "")
+			w.mustAct("1", ActHangup, "")
+			w.waitState("2", "idle")
+			w.net.mu.Lock()
+			defer w.net.mu.Unlock()
+			if n := w.net.sent[[2]bool{tc.v2, tc.v2}]; n == 0 || len(w.net.sent) != 1 {
+				t.Errorf("envelopes sent by (version 2, send time): %v, want all %v", w.net.sent, tc.v2)
+			}
+			if got := w.net.transits > 0; got != tc.v2 {
+				t.Errorf("%d transits reported, want some: %v", w.net.transits, tc.v2)
+			}
+		})
+	}
+}
+
+// A closed phone set (its cell being handed to another node) takes no
+// new call: the caller finds the callee busy, and the callee stays idle.
+func TestClosedPhonesRefuseInbound(t *testing.T) {
+	eachWorld(t, []int{10, 11}, func(t *testing.T, w *world) {
+		w.attach("1", "2")
+		w.set(w.m("2")).Close()
+		w.mustAct("1", ActCall, "2")
+		w.waitReplies("1", "busy")
+		w.waitState("1", "idle")
+		w.waitState("2", "idle")
+		w.waitOutcomes(calls.Busy)
+	})
+}
