@@ -368,3 +368,16 @@ func splitRow(line string) []string {
 	}
 	return append(cells, strings.TrimSpace(cur.String()))
 }
+
+// clusterRowKind is the kind of the dashboard row whose panels only a
+// cluster's nodes have data for (docs/operations.md, "Cluster mode").
+const clusterRowKind = "Cluster"
+
+// rowKind is a row title up to its colon: "Cluster" of "Cluster: nodes, ...".
+func rowKind(title string) string {
+	kind, _, _ := strings.Cut(title, ":")
+	return kind
+}
+
+// clusterPanel tells whether p is in the cluster row.
+func clusterPanel(p Panel) bool { return rowKind(p.Row) == clusterRowKind }

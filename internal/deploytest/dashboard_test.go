@@ -136,10 +136,9 @@ func TestDashboardStructure(t *testing.T) {
 	}
 	var rowKinds []string
 	for _, r := range d.Rows {
-		kind, _, _ := strings.Cut(r, ":")
-		rowKinds = append(rowKinds, kind)
+		rowKinds = append(rowKinds, rowKind(r))
 	}
-	if want := []string{"RED", "Traffic", "Resources", "Alarms and overload", "Runtime"}; !slices.Equal(rowKinds, want) {
+	if want := []string{"RED", "Traffic", "Resources", "Alarms and overload", "Runtime", clusterRowKind}; !slices.Equal(rowKinds, want) {
 		t.Errorf("rows %q, want %q", d.Rows, want)
 	}
 	if len(d.Panels) == 0 {
@@ -316,6 +315,61 @@ func TestDashboardCoversCatalogue(t *testing.T) {
 			t.Errorf("no panel queries %s", m)
 		}
 	}
+}
+
+// The cluster row shows every metric of docs/operations.md's "Cluster
+// mode", and only its panels query them: a single node exports none, so
+// TestPrometheusE2E proves the other rows against one node and
+// TestPrometheusClusterE2E the cluster row against three.
+func TestDashboardClusterRow(t *testing.T) {
+	cluster := readMetricsDoc(t).cluster
+	if len(cluster) == 0 {
+		t.Fatalf("%s names no metric under \"### Cluster mode\"", operationsDoc)
+	}
+	onRow := map[string]bool{}
+	panels := 0
+	for _, p := range loadOverview(t).Panels {
+		var queried []string
+		for _, e := range p.Exprs() {
+			for _, id := range identifiers(e) {
+				if m := histogramBase(id, cluster); slices.Contains(cluster, m) {
+					queried = append(queried, m)
+				}
+			}
+		}
+		if !clusterPanel(p) {
+			if len(queried) > 0 {
+				t.Errorf("panel %q (row %q) queries %v, which only a cluster exports: it belongs in the cluster row", p.Title, p.Row, queried)
+			}
+			continue
+		}
+		panels++
+		if len(queried) == 0 {
+			t.Errorf("panel %q of the cluster row queries no cluster metric", p.Title)
+		}
+		for _, m := range queried {
+			onRow[m] = true
+		}
+	}
+	if panels == 0 {
+		t.Fatal("no panel in the cluster row")
+	}
+	for _, m := range cluster {
+		if !onRow[m] {
+			t.Errorf("no panel of the cluster row queries %s", m)
+		}
+	}
+}
+
+// histogramBase is id without a histogram's _bucket, _count or _sum
+// suffix when what is left is one of names; id otherwise.
+func histogramBase(id string, names []string) string {
+	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+		if b, ok := strings.CutSuffix(id, suffix); ok && slices.Contains(names, b) {
+			return b
+		}
+	}
+	return id
 }
 
 // Every metric a panel queries is one the code registers (and so

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ import (
 // of promtool (config, queries as rules) are in prometheus_test.go and
 // dashboard_test.go.
 
-var updatePanelDoc = flag.Bool("update", false,
+var updateFlag = flag.Bool("update", false,
 	"TestPrometheusE2E: write the values the panel queries returned into "+PanelDocPath+
 		" (also: BSC_UPDATE_PANEL_DOC=1)")
 
@@ -72,6 +73,9 @@ func TestPrometheusE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A single node exports no cluster metric: TestPrometheusClusterE2E
+	// proves the cluster row.
+	queries := dashboardQueries(dashboards, func(p Panel) bool { return !clusterPanel(p) })
 	bin := buildBSC(t, root)
 	t.Logf("bsc built in %v", time.Since(began).Round(time.Millisecond))
 
@@ -139,7 +143,7 @@ func TestPrometheusE2E(t *testing.T) {
 			t.Run("scrape="+promDuration(every), func(t *testing.T) {
 				t.Parallel()
 				vars := grafanaVars{job: e2eJob, instance: bsc.addr, scrape: every}
-				values[i] = evaluatePanels(t, proms[i], dashboards, vars)
+				values[i] = evaluatePanels(t, proms[i], queries, vars)
 				t.Logf("every panel had data %v after the start", time.Since(began).Round(time.Second))
 				// The alerting rules load and evaluate without error.
 				mustWait(t, e2eWait, "the alerting rules to be evaluated", proms[i].rulesHealthy(len(rules)))
@@ -171,13 +175,7 @@ func TestPrometheusE2E(t *testing.T) {
 		t.Fatalf("bsc exited: %v", bsc.err)
 	}
 
-	if (*updatePanelDoc || os.Getenv("BSC_UPDATE_PANEL_DOC") == "1") && !t.Failed() {
-		doc := RenderPanelDoc(dashboards, values[0])
-		if err := os.WriteFile(filepath.Join(root, PanelDocPath), doc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", PanelDocPath)
-	}
+	writePanelDoc(t, dashboards, values[0])
 	t.Logf("end to end in %v", time.Since(began).Round(time.Millisecond))
 }
 
@@ -267,8 +265,54 @@ func (q panelQuery) String() string {
 	return fmt.Sprintf("%s / panel %d %q %s: %s", q.dashboard, q.panel.ID, q.panel.Title, q.target.RefID, oneLine(q.target.Expr))
 }
 
-// evaluatePanels runs every query of every dashboard, its variables set as
-// vars say, until all pass, and returns what each returned, for the panel
+// dashboardQueries are the queries of the panels of dashboards that keep
+// selects, in order.
+func dashboardQueries(dashboards []Dashboard, keep func(Panel) bool) []panelQuery {
+	var out []panelQuery
+	for _, d := range dashboards {
+		for _, p := range d.Panels {
+			if !keep(p) {
+				continue
+			}
+			for _, tg := range p.Targets {
+				out = append(out, panelQuery{d.Title, p, tg})
+			}
+		}
+	}
+	return out
+}
+
+// panelDocMu serialises the end-to-end tests' updates of the panel table.
+var panelDocMu sync.Mutex
+
+// writePanelDoc writes the values the queries returned into the panel
+// table, when asked to (-update or BSC_UPDATE_PANEL_DOC=1) and the test
+// passed, keeping the values of the queries it did not evaluate: each
+// end-to-end test records its own rows.
+func writePanelDoc(t *testing.T, dashboards []Dashboard, values map[string]string) {
+	t.Helper()
+	if !(*updateFlag || os.Getenv("BSC_UPDATE_PANEL_DOC") == "1") || t.Failed() {
+		return
+	}
+	panelDocMu.Lock()
+	defer panelDocMu.Unlock()
+	path := filepath.Join(repoRoot(t), PanelDocPath)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := ParsePanelDocValues(old)
+	for expr, v := range values {
+		merged[oneLine(expr)] = v
+	}
+	if err := os.WriteFile(path, RenderPanelDoc(dashboards, merged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", PanelDocPath)
+}
+
+// evaluatePanels runs queries, their variables set as vars say, until all
+// pass, and returns what each returned, for the panel
 // table. A query passes when Prometheus answers it without error or
 // warning, with at least one series of which at least one is a number. NaN
 // beside it is data: histogram_quantile gives NaN for a series whose
@@ -276,16 +320,8 @@ func (q panelQuery) String() string {
 // route's series exists from the start, at zero), and the table says how
 // many series were NaN. Then every query, its job or its instance set to
 // one nothing has, must return nothing: each selector is filtered by both.
-func evaluatePanels(t *testing.T, prom *promProc, dashboards []Dashboard, vars grafanaVars) map[string]string {
+func evaluatePanels(t *testing.T, prom *promProc, queries []panelQuery, vars grafanaVars) map[string]string {
 	t.Helper()
-	var queries []panelQuery
-	for _, d := range dashboards {
-		for _, p := range d.Panels {
-			for _, tg := range p.Targets {
-				queries = append(queries, panelQuery{d.Title, p, tg})
-			}
-		}
-	}
 	// Rates need two samples in their window and the latency quantiles
 	// traffic between them: up to two scrape intervals after the traffic
 	// started.
