@@ -105,7 +105,7 @@ func TestDashboardVariables(t *testing.T) {
 }
 
 // $__rate_interval is computed from the datasource's scrape interval, which
-// must be the one Prometheus scrapes bsc at.
+// must be the one Prometheus scrapes every job of bsc at.
 func TestDatasourceScrapeInterval(t *testing.T) {
 	var c struct {
 		Datasources []struct {
@@ -121,8 +121,10 @@ func TestDatasourceScrapeInterval(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: timeInterval: %v", DatasourcePath, err)
 	}
-	if want := bscScrapeInterval(t); got != want {
-		t.Errorf("%s: timeInterval %v, want %v, the scrape interval of job bsc in %s", DatasourcePath, got, want, PromConfPath)
+	for _, sc := range loadPromConfig(t).ScrapeConfigs {
+		if want, err := time.ParseDuration(sc.ScrapeInterval); err != nil || got != want {
+			t.Errorf("%s: timeInterval %v, want %s, the scrape interval of job %s in %s", DatasourcePath, got, sc.ScrapeInterval, sc.JobName, PromConfPath)
+		}
 	}
 }
 

@@ -54,8 +54,6 @@ const (
 	e2eLoadFor = 5 * time.Minute
 	// e2eOwner owns the frequencies the exhaustion phase allocates.
 	e2eOwner = "e2e-exhaust"
-	// e2eJob is the job of bsc in the compose stack's configuration.
-	e2eJob = "bsc"
 )
 
 // Phones of the exhaustion phase, outside the load driver's population
@@ -91,7 +89,7 @@ func TestPrometheusE2E(t *testing.T) {
 	// by the time the traffic has run a while.
 	proms := make([]*promProc, len(e2eScrapes))
 	for i, every := range e2eScrapes {
-		conf, err := PrometheusTestConfig(root, bsc.addr, every)
+		conf, err := PrometheusTestConfig(root, SingleJob, []string{bsc.addr}, every)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +140,7 @@ func TestPrometheusE2E(t *testing.T) {
 		for i, every := range e2eScrapes {
 			t.Run("scrape="+promDuration(every), func(t *testing.T) {
 				t.Parallel()
-				vars := grafanaVars{job: e2eJob, instance: bsc.addr, scrape: every}
+				vars := grafanaVars{job: SingleJob, instance: bsc.addr, scrape: every}
 				values[i] = evaluatePanels(t, proms[i], queries, vars)
 				t.Logf("every panel had data %v after the start", time.Since(began).Round(time.Second))
 				// The alerting rules load and evaluate without error.
@@ -581,40 +579,48 @@ func checkCatalogueUnderLoad(t *testing.T, e exposition, cfg load.Config) {
 	}
 }
 
-// The configuration the end-to-end test runs Prometheus with: the compose
-// stack's, scraping the given target at the given interval, and valid.
+// The configuration the end-to-end tests run Prometheus with: the compose
+// stack's, scraping the given targets as the given job (and no other) at
+// the given interval, and valid.
 func TestPrometheusTestConfig(t *testing.T) {
-	b, err := PrometheusTestConfig(repoRoot(t), "127.0.0.1:18080", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		ScrapeConfigs []struct {
-			JobName        string `yaml:"job_name"`
-			ScrapeInterval string `yaml:"scrape_interval"`
-			ScrapeTimeout  string `yaml:"scrape_timeout"`
-			StaticConfigs  []struct {
-				Targets []string `yaml:"targets"`
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	if len(c.ScrapeConfigs) != 1 || c.ScrapeConfigs[0].ScrapeInterval != "1s" || c.ScrapeConfigs[0].ScrapeTimeout != "1s" ||
-		len(c.ScrapeConfigs[0].StaticConfigs) != 1 ||
-		!slices.Equal(c.ScrapeConfigs[0].StaticConfigs[0].Targets, []string{"127.0.0.1:18080"}) {
-		t.Errorf("config scraping 127.0.0.1:18080 every second:\n%s", b)
-	}
-	f := filepath.Join(t.TempDir(), "prometheus.yml")
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runPromtool(t, "check", "config", f); err != nil {
-		t.Fatalf("promtool check config: %v\n%s", err, out)
+	for _, c := range []struct {
+		job     string
+		targets []string
+	}{
+		{SingleJob, []string{"127.0.0.1:18080"}},
+		{ClusterJob, []string{"127.0.0.1:18081", "127.0.0.1:18082", "127.0.0.1:18083"}},
+	} {
+		b, err := PrometheusTestConfig(repoRoot(t), c.job, c.targets, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conf struct {
+			ScrapeConfigs []struct {
+				JobName        string `yaml:"job_name"`
+				ScrapeInterval string `yaml:"scrape_interval"`
+				ScrapeTimeout  string `yaml:"scrape_timeout"`
+				StaticConfigs  []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"scrape_configs"`
+		}
+		if err := yaml.Unmarshal(b, &conf); err != nil {
+			t.Fatal(err)
+		}
+		if sc := conf.ScrapeConfigs; len(sc) != 1 || sc[0].JobName != c.job || sc[0].ScrapeInterval != "1s" || sc[0].ScrapeTimeout != "1s" ||
+			len(sc[0].StaticConfigs) != 1 || !slices.Equal(sc[0].StaticConfigs[0].Targets, c.targets) {
+			t.Errorf("config of job %s scraping %v every second:\n%s", c.job, c.targets, b)
+		}
+		f := filepath.Join(t.TempDir(), "prometheus.yml")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := runPromtool(t, "check", "config", f); err != nil {
+			t.Fatalf("promtool check config: %v\n%s", err, out)
+		}
 	}
 	for _, d := range []time.Duration{0, 1500 * time.Microsecond} {
-		if _, err := PrometheusTestConfig(repoRoot(t), "127.0.0.1:18080", d); err == nil {
+		if _, err := PrometheusTestConfig(repoRoot(t), SingleJob, []string{"127.0.0.1:18080"}, d); err == nil {
 			t.Errorf("interval %v accepted", d)
 		}
 	}
