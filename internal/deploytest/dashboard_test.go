@@ -276,16 +276,21 @@ func TestDashboardQueriesParseWithPromtool(t *testing.T) {
 		t.Fatalf("promtool check rules accepted a broken query:\n%s", out)
 	}
 
-	// As Grafana sends them to the compose stack's Prometheus.
-	vars := grafanaVars{job: "bsc", instance: "bsc:8080", scrape: bscScrapeInterval(t)}
+	// As Grafana sends them to the compose stack's Prometheus: the single
+	// node, and the cluster's nodes, all chosen.
 	var rules []rule
-	for _, p := range loadOverview(t).Panels {
-		for _, tg := range p.Targets {
-			expr, err := interpolate(tg.Expr, vars)
-			if err != nil {
-				t.Fatalf("panel %q %s: %v", p.Title, tg.RefID, err)
+	for i, vars := range []grafanaVars{
+		{job: SingleJob, instances: []string{"bsc:8080"}, scrape: bscScrapeInterval(t)},
+		{job: ClusterJob, instances: []string{"bsc-n1:8080", "bsc-n2:8080", "bsc-n3:8080"}, scrape: bscScrapeInterval(t)},
+	} {
+		for _, p := range loadOverview(t).Panels {
+			for _, tg := range p.Targets {
+				expr, err := interpolate(tg.Expr, vars)
+				if err != nil {
+					t.Fatalf("panel %q %s: %v", p.Title, tg.RefID, err)
+				}
+				rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s_%d", p.ID, tg.RefID, i), Expr: expr})
 			}
-			rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s", p.ID, tg.RefID), Expr: expr})
 		}
 	}
 	if out, err := runPromtool(t, "check", "rules", write(rules)); err != nil {

@@ -32,7 +32,7 @@ import (
 // dashboard_test.go.
 
 var updateFlag = flag.Bool("update", false,
-	"TestPrometheusE2E: write the values the panel queries returned into "+PanelDocPath+
+	"TestPrometheusE2E, TestPrometheusClusterE2E: write the values the panel queries returned into "+PanelDocPath+
 		" (also: BSC_UPDATE_PANEL_DOC=1)")
 
 // e2eScrapes are the scrape intervals the dashboards must work at; the
@@ -64,6 +64,7 @@ func TestPrometheusE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds bsc and runs it with a real Prometheus")
 	}
+	t.Parallel() // beside TestPrometheusClusterE2E
 	began := time.Now()
 	root := repoRoot(t)
 	prometheusBinary(t) // fail before building if it is missing
@@ -140,8 +141,9 @@ func TestPrometheusE2E(t *testing.T) {
 		for i, every := range e2eScrapes {
 			t.Run("scrape="+promDuration(every), func(t *testing.T) {
 				t.Parallel()
-				vars := grafanaVars{job: SingleJob, instance: bsc.addr, scrape: every}
-				values[i] = evaluatePanels(t, proms[i], queries, vars)
+				vars := grafanaVars{job: SingleJob, instances: []string{bsc.addr}, scrape: every}
+				minCalls := fmt.Sprintf(`sum(bsc_calls_total{job=%q}) >= %d`, SingleJob, e2eMinCalls)
+				values[i] = evaluatePanels(t, proms[i], queries, vars, minCalls)
 				t.Logf("every panel had data %v after the start", time.Since(began).Round(time.Second))
 				// The alerting rules load and evaluate without error.
 				mustWait(t, e2eWait, "the alerting rules to be evaluated", proms[i].rulesHealthy(len(rules)))
@@ -310,24 +312,26 @@ func writePanelDoc(t *testing.T, dashboards []Dashboard, values map[string]strin
 }
 
 // evaluatePanels runs queries, their variables set as vars say, until all
-// pass, and returns what each returned, for the panel
-// table. A query passes when Prometheus answers it without error or
-// warning, with at least one series of which at least one is a number. NaN
-// beside it is data: histogram_quantile gives NaN for a series whose
-// buckets did not move in the window (a route without requests: every
-// route's series exists from the start, at zero), and the table says how
-// many series were NaN. Then every query, its job or its instance set to
-// one nothing has, must return nothing: each selector is filtered by both.
-func evaluatePanels(t *testing.T, prom *promProc, queries []panelQuery, vars grafanaVars) map[string]string {
+// pass, and returns what each returned, for the panel table; first it waits
+// until Prometheus holds ready (a PromQL condition; "": none). A query
+// passes when Prometheus answers it without error or warning, with at
+// least one series of which at least one is a number. NaN beside it is
+// data: histogram_quantile gives NaN for a series whose buckets did not
+// move in the window (a route without requests: every route's series
+// exists from the start, at zero), and the table says how many series were
+// NaN. Then every query, its job or its instances set to ones nothing has,
+// must return nothing: each selector is filtered by both.
+func evaluatePanels(t *testing.T, prom *promProc, queries []panelQuery, vars grafanaVars, ready string) map[string]string {
 	t.Helper()
 	// Rates need two samples in their window and the latency quantiles
 	// traffic between them: up to two scrape intervals after the traffic
 	// started.
 	wait := e2eWait + 3*vars.scrape
 	every := max(500*time.Millisecond, vars.scrape/10)
-	minCalls := fmt.Sprintf(`sum(bsc_calls_total{job=%q}) >= %d`, vars.job, e2eMinCalls)
-	if err := waitFor(wait, every, prom.holds(minCalls)); err != nil {
-		t.Fatalf("waiting for Prometheus to see %d calls end: %v", e2eMinCalls, err)
+	if ready != "" {
+		if err := waitFor(wait, every, prom.holds(ready)); err != nil {
+			t.Fatalf("waiting for Prometheus to see enough traffic: %v", err)
+		}
 	}
 	// The check bites: a broken query, a metric nobody exports and a
 	// query of NaN alone all fail it (asked once Prometheus has data).
@@ -390,12 +394,12 @@ func evaluatePanels(t *testing.T, prom *promProc, queries []panelQuery, vars gra
 	t.Logf("%d queries returned data over %s windows:\n%s", len(queries), promDuration(vars.rateInterval()), b.String())
 
 	otherJob, otherInstance := vars, vars
-	otherJob.job, otherInstance.instance = "no-such-job", "no-such-instance:1"
+	otherJob.job, otherInstance.instances = "no-such-job", []string{"no-such-instance:1"}
 	for _, other := range []grafanaVars{otherJob, otherInstance} {
 		for i, expr := range exprs(other) {
 			if ss, err := prom.query(expr); err != nil || len(ss) > 0 {
-				t.Errorf("%s\n  with job %q and instance %q: %d series (%v), want none: a selector ignores the variables",
-					queries[i], other.job, other.instance, len(ss), err)
+				t.Errorf("%s\n  with job %q and instances %q: %d series (%v), want none: a selector ignores the variables",
+					queries[i], other.job, other.instances, len(ss), err)
 			}
 		}
 	}
