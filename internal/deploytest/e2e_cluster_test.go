@@ -47,14 +47,7 @@ func TestPrometheusClusterE2E(t *testing.T) {
 	}
 	t.Parallel()
 	began := time.Now()
-	root := repoRoot(t)
-	prometheusBinary(t) // fail before building if it is missing
-	dashboards, err := LoadDashboards(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	queries := dashboardQueries(dashboards, clusterPanel)
-	bin := buildBSC(t, root)
+	root, dashboards, queries, bin := setUpE2E(t, clusterPanel)
 
 	c := startE2ECluster(t, bin)
 	t.Logf("cluster formed %v after the start", time.Since(began).Round(time.Millisecond))

@@ -66,16 +66,9 @@ func TestPrometheusE2E(t *testing.T) {
 	}
 	t.Parallel() // beside TestPrometheusClusterE2E
 	began := time.Now()
-	root := repoRoot(t)
-	prometheusBinary(t) // fail before building if it is missing
-	dashboards, err := LoadDashboards(root)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A single node exports no cluster metric: TestPrometheusClusterE2E
 	// proves the cluster row.
-	queries := dashboardQueries(dashboards, func(p Panel) bool { return !clusterPanel(p) })
-	bin := buildBSC(t, root)
+	root, dashboards, queries, bin := setUpE2E(t, func(p Panel) bool { return !clusterPanel(p) })
 	t.Logf("bsc built in %v", time.Since(began).Round(time.Millisecond))
 
 	// Three frequencies: the exhaustion phase takes them all, and under
@@ -177,6 +170,20 @@ func TestPrometheusE2E(t *testing.T) {
 
 	writePanelDoc(t, dashboards, values[0])
 	t.Logf("end to end in %v", time.Since(began).Round(time.Millisecond))
+}
+
+// setUpE2E is how an end-to-end test begins: it fails before building if
+// prometheus is missing, and returns the repository root, the dashboards,
+// the queries of their panels that keep selects, and the bsc binary.
+func setUpE2E(t *testing.T, keep func(Panel) bool) (root string, dashboards []Dashboard, queries []panelQuery, bin string) {
+	t.Helper()
+	root = repoRoot(t)
+	prometheusBinary(t)
+	dashboards, err := LoadDashboards(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, dashboards, dashboardQueries(dashboards, keep), buildBSC(t, root)
 }
 
 // exhaustFrequencies takes every frequency through the API so that
