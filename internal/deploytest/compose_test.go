@@ -2,6 +2,7 @@ package deploytest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -47,34 +48,55 @@ func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
 	return s
 }
 
-func TestComposeServicesAndLoadProfile(t *testing.T) {
-	base := loadCompose(t)
-	if got, want := sortedNames(base.ServiceNames()), []string{"bsc", "grafana", "prometheus"}; !slices.Equal(got, want) {
-		t.Errorf("services without a profile: %v, want %v", got, want)
-	}
-	if _, ok := base.DisabledServices["load"]; !ok {
-		t.Errorf("service load is not disabled without its profile (disabled: %v)", base.DisabledServices)
-	}
+// clusterNodes are the services of the profile cluster.
+var clusterNodes = []string{"bsc-n1", "bsc-n2", "bsc-n3"}
 
-	withLoad := loadCompose(t, "load")
-	if got, want := sortedNames(withLoad.ServiceNames()), []string{"bsc", "grafana", "load", "prometheus"}; !slices.Equal(got, want) {
-		t.Errorf("services with profile load: %v, want %v", got, want)
+// Without a profile: bsc, Prometheus and Grafana; each profile adds its
+// services and no other, and the services without one always start.
+func TestComposeServicesAndProfiles(t *testing.T) {
+	always := []string{"bsc", "grafana", "prometheus"}
+	for _, c := range []struct {
+		profile string
+		adds    []string
+	}{
+		{"", nil},
+		{"load", []string{"load"}},
+		{"cluster", clusterNodes},
+	} {
+		var p *types.Project
+		if c.profile == "" {
+			p = loadCompose(t)
+		} else {
+			p = loadCompose(t, c.profile)
+		}
+		want := sortedNames(append(slices.Clone(always), c.adds...))
+		if got := sortedNames(p.ServiceNames()); !slices.Equal(got, want) {
+			t.Errorf("services with profile %q: %v, want %v", c.profile, got, want)
+		}
+		for _, name := range c.adds {
+			if s := service(t, p, name); !slices.Equal(s.Profiles, []string{c.profile}) {
+				t.Errorf("service %s: profiles %v, want [%s]", name, s.Profiles, c.profile)
+			}
+		}
+		for _, name := range always {
+			if s := service(t, p, name); len(s.Profiles) != 0 {
+				t.Errorf("service %s has profiles %v; it must always start", name, s.Profiles)
+			}
+		}
 	}
-	load := service(t, withLoad, "load")
-	if !slices.Equal(load.Profiles, []string{"load"}) {
-		t.Errorf("load profiles %v, want [load]", load.Profiles)
-	}
-	for _, name := range []string{"bsc", "prometheus", "grafana"} {
-		if s := service(t, withLoad, name); len(s.Profiles) != 0 {
-			t.Errorf("service %s has profiles %v; it must always start", name, s.Profiles)
+	base := loadCompose(t)
+	for _, name := range append([]string{"load"}, clusterNodes...) {
+		if _, ok := base.DisabledServices[name]; !ok {
+			t.Errorf("service %s is not disabled without its profile (disabled: %v)", name, base.DisabledServices)
 		}
 	}
 }
 
 func TestComposeBscBuiltFromDockerfile(t *testing.T) {
 	root := repoRoot(t)
-	p := loadCompose(t, "load")
-	for _, name := range []string{"bsc", "load"} {
+	p := loadCompose(t, "load", "cluster")
+	runsBsc := append([]string{"bsc", "load"}, clusterNodes...)
+	for _, name := range runsBsc {
 		s := service(t, p, name)
 		if s.Build == nil {
 			t.Fatalf("service %s has no build", name)
@@ -93,9 +115,14 @@ func TestComposeBscBuiltFromDockerfile(t *testing.T) {
 			t.Errorf("service %s: dockerfile %q, want the repository's Dockerfile", name, df)
 		}
 	}
-	bsc, load := service(t, p, "bsc"), service(t, p, "load")
-	if bsc.Image == "" || load.Image != bsc.Image {
-		t.Errorf("load image %q, want bsc's image %q (same build)", load.Image, bsc.Image)
+	bsc := service(t, p, "bsc")
+	if bsc.Image == "" {
+		t.Error("service bsc names no image")
+	}
+	for _, name := range runsBsc[1:] {
+		if s := service(t, p, name); s.Image != bsc.Image {
+			t.Errorf("%s image %q, want bsc's image %q (same build)", name, s.Image, bsc.Image)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(root, "Dockerfile")); err != nil {
 		t.Error(err)
@@ -128,6 +155,90 @@ func TestComposeBscService(t *testing.T) {
 	}
 	wantVolume(t, bsc, "bsc-data", "/data")
 	wantPort(t, bsc, 8080)
+}
+
+// The profile cluster is docs/cluster.md's three nodes: embedded NATS,
+// each node its own name, database and volume, its routes on the compose
+// network at its own service name, every node the same peers (all three
+// route addresses), its HTTP port published on its own host port, the
+// same settings otherwise; and Prometheus's job bsc-cluster scrapes them
+// all, at the port they listen on.
+func TestComposeClusterProfile(t *testing.T) {
+	p := loadCompose(t, "cluster")
+	bsc := service(t, p, "bsc")
+	var routes, peers, scraped []string
+	names, volumes, published := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i, name := range clusterNodes {
+		s := service(t, p, name)
+		if len(s.Command) == 0 || s.Command[0] != "serve" {
+			t.Fatalf("%s command %q, want serve ...", name, s.Command)
+		}
+		cfg, err := config.Load(s.Command[1:], func(string) string { return "" })
+		if err != nil {
+			t.Fatalf("%s command %q: %v", name, s.Command, err)
+		}
+		if cfg.Mode() != config.Embedded {
+			t.Errorf("%s: mode %s, want %s", name, cfg.Mode(), config.Embedded)
+		}
+		if want := fmt.Sprintf("n%d", i+1); cfg.Node != want {
+			t.Errorf("%s: --node %q, want %q", name, cfg.Node, want)
+		}
+		names[cfg.Node] = true
+		host, port, err := net.SplitHostPort(cfg.ClusterListen)
+		if err != nil || host != name {
+			t.Errorf("%s: --cluster-listen %q, want %s:PORT (its name on the compose network)", name, cfg.ClusterListen, name)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil || port == "0" {
+			t.Errorf("%s: --cluster-listen %q: a fixed port, which the peers dial", name, cfg.ClusterListen)
+		}
+		routes = append(routes, cfg.ClusterListen)
+		got := strings.Split(cfg.ClusterPeers, ",")
+		if peers == nil {
+			peers = got
+		} else if !slices.Equal(got, peers) {
+			t.Errorf("%s: --cluster-peers %v, n1's %v: every node is given the same", name, got, peers)
+		}
+		_, listenPort, err := net.SplitHostPort(cfg.Listen)
+		if err != nil || !strings.HasPrefix(cfg.Listen, "0.0.0.0:") {
+			t.Errorf("%s listens on %q, want 0.0.0.0:PORT", name, cfg.Listen)
+		}
+		scraped = append(scraped, net.JoinHostPort(name, listenPort))
+		if cfg.DB != "/data/bsc.db" {
+			t.Errorf("%s database %q, want /data/bsc.db (in its volume)", name, cfg.DB)
+		}
+		volume := name + "-data"
+		wantVolume(t, s, volume, "/data")
+		volumes[volume] = true
+		for _, pc := range s.Ports {
+			if strconv.FormatUint(uint64(pc.Target), 10) != listenPort || pc.HostIP != "127.0.0.1" || published[pc.Published] {
+				t.Errorf("%s publishes %+v: want its port %s on 127.0.0.1, on a host port of its own", name, pc, listenPort)
+			}
+			published[pc.Published] = true
+		}
+		if len(s.Ports) != 1 {
+			t.Errorf("%s publishes %d ports, want 1 (HTTP)", name, len(s.Ports))
+		}
+		// The settings of the single node: the same token and log level.
+		for _, k := range []string{"BSC_API_TOKEN", "BSC_LOG_LEVEL"} {
+			if a, b := s.Environment[k], bsc.Environment[k]; a == nil || b == nil || *a != *b {
+				t.Errorf("%s: %s = %v, bsc's %v", name, k, a, b)
+			}
+		}
+		if len(s.Networks) != len(bsc.Networks) {
+			t.Errorf("%s: networks %v, bsc's %v: every service on the compose network", name, s.Networks, bsc.Networks)
+		}
+	}
+	if len(names) != len(clusterNodes) || len(volumes) != len(clusterNodes) {
+		t.Errorf("node names %v, volumes %v: one each per node", names, volumes)
+	}
+	if !slices.Equal(sortedNames(peers), sortedNames(routes)) {
+		t.Errorf("--cluster-peers %v, want every node's --cluster-listen %v", peers, routes)
+	}
+	for _, sc := range loadPromConfig(t).ScrapeConfigs {
+		if sc.JobName == ClusterJob && !slices.Equal(scrapeTargets(sc), scraped) {
+			t.Errorf("%s: job %s scrapes %v, want the nodes %v", PromConfPath, ClusterJob, scrapeTargets(sc), scraped)
+		}
+	}
 }
 
 func TestComposeLoadService(t *testing.T) {
@@ -200,8 +311,12 @@ func TestComposePrometheusAndGrafana(t *testing.T) {
 // every named volume is declared.
 func TestComposeMountsExist(t *testing.T) {
 	root := repoRoot(t)
-	p := loadCompose(t, "load")
-	if got, want := sortedNames(mapKeys(p.Volumes)), []string{"bsc-data", "grafana-data", "prometheus-data"}; !slices.Equal(got, want) {
+	p := loadCompose(t, "load", "cluster")
+	want := []string{"bsc-data", "grafana-data", "prometheus-data"}
+	for _, n := range clusterNodes {
+		want = append(want, n+"-data")
+	}
+	if got, want := sortedNames(mapKeys(p.Volumes)), sortedNames(want); !slices.Equal(got, want) {
 		t.Errorf("named volumes %v, want %v", got, want)
 	}
 	for _, s := range p.Services {

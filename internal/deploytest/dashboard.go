@@ -5,10 +5,10 @@
 // the panel-table generator (cmd/panels) and an end-to-end test against a
 // real Prometheus share: LoadDashboard, RenderPanelDoc and
 // ParsePanelDocValues for deploy/grafana/README.md, PrometheusConfigFor and
-// PrometheusTestConfig. The end-to-end test (TestPrometheusE2E) runs the
-// real bsc binary and Debian's prometheus; -update (or
-// BSC_UPDATE_PANEL_DOC=1) makes it write the values the queries returned
-// into deploy/grafana/README.md.
+// PrometheusTestConfig. The end-to-end tests run the real bsc binary and
+// Debian's prometheus, one node (TestPrometheusE2E) and a cluster of three
+// (TestPrometheusClusterE2E); -update (or BSC_UPDATE_PANEL_DOC=1) makes
+// them write the values the queries returned into deploy/grafana/README.md.
 package deploytest
 
 import (
@@ -266,11 +266,21 @@ was evaluated against each server with the variables set as Grafana sets them:
 ` + "`job`" + ` and ` + "`instance`" + ` those of the test's bsc, ` + "`$__rate_interval`" + ` four scrape
 intervals (its value while ` + "`$__interval`" + ` is at its floor, the scrape
 interval: the shortest window Grafana uses). The column shows what the 5 s
-server returned. ` + "`go test ./internal/deploytest -run TestPrometheusE2E -update`" + `
+server returned. ` + "`go test ./internal/deploytest -run 'TestPrometheus(Cluster)?E2E' -update`" + `
 (or ` + "`BSC_UPDATE_PANEL_DOC=1`" + `) rewrites the column, the generator's ` + "`-values`" + `
 flag takes values from a JSON file, and ` + NoValue + ` means not recorded yet. Rates
 are over windows that partly precede the load, so they read lower than the
 load's own rate.
+
+The cluster row's values come from ` + "`TestPrometheusClusterE2E`" + ` instead (a single
+node exports no cluster metric): three real nodes on loopback, one
+Prometheus scraping them every 5 s as job ` + "`" + ClusterJob + "`" + `, calls between phones
+of cells on different nodes sent through n1 and n2, then ` + "`kill -9`" + ` of n3. The
+values are those seen while n3 was dead and its cells taken over, ` + "`instance`" + `
+at All (the three nodes' addresses); the test also checks that the panels
+say so (one node down, every cell owned by the two live nodes, their
+failovers, the requests they forwarded), and, once n3 is started again,
+that every node sees three up.
 
 A query passes the test when Prometheus answers it without error or
 warning, with at least one series of which at least one is a number. NaN
@@ -368,3 +378,16 @@ func splitRow(line string) []string {
 	}
 	return append(cells, strings.TrimSpace(cur.String()))
 }
+
+// clusterRowKind is the kind of the dashboard row whose panels only a
+// cluster's nodes have data for (docs/operations.md, "Cluster mode").
+const clusterRowKind = "Cluster"
+
+// rowKind is a row title up to its colon: "Cluster" of "Cluster: nodes, ...".
+func rowKind(title string) string {
+	kind, _, _ := strings.Cut(title, ":")
+	return kind
+}
+
+// clusterPanel tells whether p is in the cluster row.
+func clusterPanel(p Panel) bool { return rowKind(p.Row) == clusterRowKind }

@@ -105,7 +105,7 @@ func TestDashboardVariables(t *testing.T) {
 }
 
 // $__rate_interval is computed from the datasource's scrape interval, which
-// must be the one Prometheus scrapes bsc at.
+// must be the one Prometheus scrapes every job of bsc at.
 func TestDatasourceScrapeInterval(t *testing.T) {
 	var c struct {
 		Datasources []struct {
@@ -121,8 +121,10 @@ func TestDatasourceScrapeInterval(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: timeInterval: %v", DatasourcePath, err)
 	}
-	if want := bscScrapeInterval(t); got != want {
-		t.Errorf("%s: timeInterval %v, want %v, the scrape interval of job bsc in %s", DatasourcePath, got, want, PromConfPath)
+	for _, sc := range loadPromConfig(t).ScrapeConfigs {
+		if want, err := time.ParseDuration(sc.ScrapeInterval); err != nil || got != want {
+			t.Errorf("%s: timeInterval %v, want %s, the scrape interval of job %s in %s", DatasourcePath, got, sc.ScrapeInterval, sc.JobName, PromConfPath)
+		}
 	}
 }
 
@@ -136,10 +138,9 @@ func TestDashboardStructure(t *testing.T) {
 	}
 	var rowKinds []string
 	for _, r := range d.Rows {
-		kind, _, _ := strings.Cut(r, ":")
-		rowKinds = append(rowKinds, kind)
+		rowKinds = append(rowKinds, rowKind(r))
 	}
-	if want := []string{"RED", "Traffic", "Resources", "Alarms and overload", "Runtime"}; !slices.Equal(rowKinds, want) {
+	if want := []string{"RED", "Traffic", "Resources", "Alarms and overload", "Runtime", clusterRowKind}; !slices.Equal(rowKinds, want) {
 		t.Errorf("rows %q, want %q", d.Rows, want)
 	}
 	if len(d.Panels) == 0 {
@@ -275,16 +276,21 @@ func TestDashboardQueriesParseWithPromtool(t *testing.T) {
 		t.Fatalf("promtool check rules accepted a broken query:\n%s", out)
 	}
 
-	// As Grafana sends them to the compose stack's Prometheus.
-	vars := grafanaVars{job: "bsc", instance: "bsc:8080", scrape: bscScrapeInterval(t)}
+	// As Grafana sends them to the compose stack's Prometheus: the single
+	// node, and the cluster's nodes, all chosen.
 	var rules []rule
-	for _, p := range loadOverview(t).Panels {
-		for _, tg := range p.Targets {
-			expr, err := interpolate(tg.Expr, vars)
-			if err != nil {
-				t.Fatalf("panel %q %s: %v", p.Title, tg.RefID, err)
+	for i, vars := range []grafanaVars{
+		{job: SingleJob, instances: []string{"bsc:8080"}, scrape: bscScrapeInterval(t)},
+		{job: ClusterJob, instances: []string{"bsc-n1:8080", "bsc-n2:8080", "bsc-n3:8080"}, scrape: bscScrapeInterval(t)},
+	} {
+		for _, p := range loadOverview(t).Panels {
+			for _, tg := range p.Targets {
+				expr, err := interpolate(tg.Expr, vars)
+				if err != nil {
+					t.Fatalf("panel %q %s: %v", p.Title, tg.RefID, err)
+				}
+				rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s_%d", p.ID, tg.RefID, i), Expr: expr})
 			}
-			rules = append(rules, rule{Record: fmt.Sprintf("dashboard:panel%d_%s", p.ID, tg.RefID), Expr: expr})
 		}
 	}
 	if out, err := runPromtool(t, "check", "rules", write(rules)); err != nil {
@@ -316,6 +322,61 @@ func TestDashboardCoversCatalogue(t *testing.T) {
 			t.Errorf("no panel queries %s", m)
 		}
 	}
+}
+
+// The cluster row shows every metric of docs/operations.md's "Cluster
+// mode", and only its panels query them: a single node exports none, so
+// TestPrometheusE2E proves the other rows against one node and
+// TestPrometheusClusterE2E the cluster row against three.
+func TestDashboardClusterRow(t *testing.T) {
+	cluster := readMetricsDoc(t).cluster
+	if len(cluster) == 0 {
+		t.Fatalf("%s names no metric under \"### Cluster mode\"", operationsDoc)
+	}
+	onRow := map[string]bool{}
+	panels := 0
+	for _, p := range loadOverview(t).Panels {
+		var queried []string
+		for _, e := range p.Exprs() {
+			for _, id := range identifiers(e) {
+				if m := histogramBase(id, cluster); slices.Contains(cluster, m) {
+					queried = append(queried, m)
+				}
+			}
+		}
+		if !clusterPanel(p) {
+			if len(queried) > 0 {
+				t.Errorf("panel %q (row %q) queries %v, which only a cluster exports: it belongs in the cluster row", p.Title, p.Row, queried)
+			}
+			continue
+		}
+		panels++
+		if len(queried) == 0 {
+			t.Errorf("panel %q of the cluster row queries no cluster metric", p.Title)
+		}
+		for _, m := range queried {
+			onRow[m] = true
+		}
+	}
+	if panels == 0 {
+		t.Fatal("no panel in the cluster row")
+	}
+	for _, m := range cluster {
+		if !onRow[m] {
+			t.Errorf("no panel of the cluster row queries %s", m)
+		}
+	}
+}
+
+// histogramBase is id without a histogram's _bucket, _count or _sum
+// suffix when what is left is one of names; id otherwise.
+func histogramBase(id string, names []string) string {
+	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+		if b, ok := strings.CutSuffix(id, suffix); ok && slices.Contains(names, b) {
+			return b
+		}
+	}
+	return id
 }
 
 // Every metric a panel queries is one the code registers (and so

@@ -3,6 +3,7 @@ package deploytest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,14 +196,20 @@ type bscProc struct {
 }
 
 // startBSC runs `bsc serve` on a free loopback port with its own database,
-// and returns once it serves. The port is learnt from the "serving" log
-// line: with port 0 the kernel picks a free one and nothing can take it in
-// between.
+// and returns once it serves. With port 0 the kernel picks a free one and
+// nothing can take it in between.
 func startBSC(t *testing.T, bin string, args ...string) *bscProc {
 	t.Helper()
-	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bsc.db")}, args...)
+	return startServe(t, "bsc", bin,
+		append([]string{"--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "bsc.db")}, args...))
+}
+
+// startServe runs `bsc serve` with args, which give its --listen and --db,
+// and returns once it serves, at the address its "serving" log line says.
+func startServe(t *testing.T, name, bin string, args []string) *bscProc {
+	t.Helper()
 	listen := make(chan string, 1)
-	p := startProc(t, "bsc", bin, args, func(line []byte) {
+	p := startProc(t, name, bin, append([]string{"serve"}, args...), func(line []byte) {
 		var rec struct{ Message, Listen string }
 		if json.Unmarshal(line, &rec) == nil && rec.Message == "serving" {
 			select {
@@ -215,53 +222,63 @@ func startBSC(t *testing.T, bin string, args ...string) *bscProc {
 	case addr := <-listen:
 		return &bscProc{proc: p, addr: addr, url: "http://" + addr}
 	case <-p.done:
-		t.Fatalf("bsc exited before serving: %v", p.err)
+		t.Fatalf("%s exited before serving: %v", name, p.err)
 	case <-time.After(e2eWait):
-		t.Fatalf("bsc not serving after %v", e2eWait)
+		t.Fatalf("%s not serving after %v", name, e2eWait)
 	}
 	return nil
 }
 
 // do sends a request with a JSON body (nil: none) and decodes a 2xx JSON
 // answer into out (nil: not read). It returns the status and, for an
-// error answer, its problem code.
+// error answer, its problem code; a request that fails fails the test.
 func (b *bscProc) do(t *testing.T, method, path string, body, out any) (int, string) {
 	t.Helper()
+	status, code, err := b.request(context.Background(), method, path, body, out)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return status, code
+}
+
+// request is do for any goroutine: a failed request, or a 2xx answer out
+// cannot hold, is an error.
+func (b *bscProc) request(ctx context.Context, method, path string, body, out any) (int, string, error) {
 	var rd io.Reader
 	if body != nil {
 		buf, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return 0, "", err
 		}
 		rd = bytes.NewReader(buf)
 	}
-	req, err := http.NewRequest(method, b.url+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, b.url+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, "", err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	res, err := httpClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", err
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", err
 	}
 	if res.StatusCode >= 300 {
 		var problem struct{ Code string }
 		_ = json.Unmarshal(raw, &problem)
-		return res.StatusCode, problem.Code
+		return res.StatusCode, problem.Code, nil
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v\n%s", method, path, err, raw)
+			return res.StatusCode, "", fmt.Errorf("%w\n%s", err, raw)
 		}
 	}
-	return res.StatusCode, ""
+	return res.StatusCode, "", nil
 }
 
 // expect is do failing the test unless the answer has the given status

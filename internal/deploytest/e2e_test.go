@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +31,8 @@ import (
 // of promtool (config, queries as rules) are in prometheus_test.go and
 // dashboard_test.go.
 
-var updatePanelDoc = flag.Bool("update", false,
-	"TestPrometheusE2E: write the values the panel queries returned into "+PanelDocPath+
+var updateFlag = flag.Bool("update", false,
+	"TestPrometheusE2E, TestPrometheusClusterE2E: write the values the panel queries returned into "+PanelDocPath+
 		" (also: BSC_UPDATE_PANEL_DOC=1)")
 
 // e2eScrapes are the scrape intervals the dashboards must work at; the
@@ -53,8 +54,6 @@ const (
 	e2eLoadFor = 5 * time.Minute
 	// e2eOwner owns the frequencies the exhaustion phase allocates.
 	e2eOwner = "e2e-exhaust"
-	// e2eJob is the job of bsc in the compose stack's configuration.
-	e2eJob = "bsc"
 )
 
 // Phones of the exhaustion phase, outside the load driver's population
@@ -65,14 +64,11 @@ func TestPrometheusE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds bsc and runs it with a real Prometheus")
 	}
+	t.Parallel() // beside TestPrometheusClusterE2E
 	began := time.Now()
-	root := repoRoot(t)
-	prometheusBinary(t) // fail before building if it is missing
-	dashboards, err := LoadDashboards(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := buildBSC(t, root)
+	// A single node exports no cluster metric: TestPrometheusClusterE2E
+	// proves the cluster row.
+	root, dashboards, queries, bin := setUpE2E(t, func(p Panel) bool { return !clusterPanel(p) })
 	t.Logf("bsc built in %v", time.Since(began).Round(time.Millisecond))
 
 	// Three frequencies: the exhaustion phase takes them all, and under
@@ -87,7 +83,7 @@ func TestPrometheusE2E(t *testing.T) {
 	// by the time the traffic has run a while.
 	proms := make([]*promProc, len(e2eScrapes))
 	for i, every := range e2eScrapes {
-		conf, err := PrometheusTestConfig(root, bsc.addr, every)
+		conf, err := PrometheusTestConfig(root, SingleJob, []string{bsc.addr}, every)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,8 +134,9 @@ func TestPrometheusE2E(t *testing.T) {
 		for i, every := range e2eScrapes {
 			t.Run("scrape="+promDuration(every), func(t *testing.T) {
 				t.Parallel()
-				vars := grafanaVars{job: e2eJob, instance: bsc.addr, scrape: every}
-				values[i] = evaluatePanels(t, proms[i], dashboards, vars)
+				vars := grafanaVars{job: SingleJob, instances: []string{bsc.addr}, scrape: every}
+				minCalls := fmt.Sprintf(`sum(bsc_calls_total{job=%q}) >= %d`, SingleJob, e2eMinCalls)
+				values[i] = evaluatePanels(t, proms[i], queries, vars, minCalls)
 				t.Logf("every panel had data %v after the start", time.Since(began).Round(time.Second))
 				// The alerting rules load and evaluate without error.
 				mustWait(t, e2eWait, "the alerting rules to be evaluated", proms[i].rulesHealthy(len(rules)))
@@ -171,14 +168,22 @@ func TestPrometheusE2E(t *testing.T) {
 		t.Fatalf("bsc exited: %v", bsc.err)
 	}
 
-	if (*updatePanelDoc || os.Getenv("BSC_UPDATE_PANEL_DOC") == "1") && !t.Failed() {
-		doc := RenderPanelDoc(dashboards, values[0])
-		if err := os.WriteFile(filepath.Join(root, PanelDocPath), doc, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s", PanelDocPath)
-	}
+	writePanelDoc(t, dashboards, values[0])
 	t.Logf("end to end in %v", time.Since(began).Round(time.Millisecond))
+}
+
+// setUpE2E is how an end-to-end test begins: it fails before building if
+// prometheus is missing, and returns the repository root, the dashboards,
+// the queries of their panels that keep selects, and the bsc binary.
+func setUpE2E(t *testing.T, keep func(Panel) bool) (root string, dashboards []Dashboard, queries []panelQuery, bin string) {
+	t.Helper()
+	root = repoRoot(t)
+	prometheusBinary(t)
+	dashboards, err := LoadDashboards(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, dashboards, dashboardQueries(dashboards, keep), buildBSC(t, root)
 }
 
 // exhaustFrequencies takes every frequency through the API so that
@@ -267,33 +272,73 @@ func (q panelQuery) String() string {
 	return fmt.Sprintf("%s / panel %d %q %s: %s", q.dashboard, q.panel.ID, q.panel.Title, q.target.RefID, oneLine(q.target.Expr))
 }
 
-// evaluatePanels runs every query of every dashboard, its variables set as
-// vars say, until all pass, and returns what each returned, for the panel
-// table. A query passes when Prometheus answers it without error or
-// warning, with at least one series of which at least one is a number. NaN
-// beside it is data: histogram_quantile gives NaN for a series whose
-// buckets did not move in the window (a route without requests: every
-// route's series exists from the start, at zero), and the table says how
-// many series were NaN. Then every query, its job or its instance set to
-// one nothing has, must return nothing: each selector is filtered by both.
-func evaluatePanels(t *testing.T, prom *promProc, dashboards []Dashboard, vars grafanaVars) map[string]string {
-	t.Helper()
-	var queries []panelQuery
+// dashboardQueries are the queries of the panels of dashboards that keep
+// selects, in order.
+func dashboardQueries(dashboards []Dashboard, keep func(Panel) bool) []panelQuery {
+	var out []panelQuery
 	for _, d := range dashboards {
 		for _, p := range d.Panels {
+			if !keep(p) {
+				continue
+			}
 			for _, tg := range p.Targets {
-				queries = append(queries, panelQuery{d.Title, p, tg})
+				out = append(out, panelQuery{d.Title, p, tg})
 			}
 		}
 	}
+	return out
+}
+
+// panelDocMu serialises the end-to-end tests' updates of the panel table.
+var panelDocMu sync.Mutex
+
+// writePanelDoc writes the values the queries returned into the panel
+// table, when asked to (-update or BSC_UPDATE_PANEL_DOC=1) and the test
+// passed, keeping the values of the queries it did not evaluate: each
+// end-to-end test records its own rows.
+func writePanelDoc(t *testing.T, dashboards []Dashboard, values map[string]string) {
+	t.Helper()
+	if !(*updateFlag || os.Getenv("BSC_UPDATE_PANEL_DOC") == "1") || t.Failed() {
+		return
+	}
+	panelDocMu.Lock()
+	defer panelDocMu.Unlock()
+	path := filepath.Join(repoRoot(t), PanelDocPath)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := ParsePanelDocValues(old)
+	for expr, v := range values {
+		merged[oneLine(expr)] = v
+	}
+	if err := os.WriteFile(path, RenderPanelDoc(dashboards, merged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", PanelDocPath)
+}
+
+// evaluatePanels runs queries, their variables set as vars say, until all
+// pass, and returns what each returned, for the panel table; first it waits
+// until Prometheus holds ready (a PromQL condition; "": none). A query
+// passes when Prometheus answers it without error or warning, with at
+// least one series of which at least one is a number. NaN beside it is
+// data: histogram_quantile gives NaN for a series whose buckets did not
+// move in the window (a route without requests: every route's series
+// exists from the start, at zero), and the table says how many series were
+// NaN. Then every query, its job or its instances set to ones nothing has,
+// must return nothing: each selector is filtered by both.
+func evaluatePanels(t *testing.T, prom *promProc, queries []panelQuery, vars grafanaVars, ready string) map[string]string {
+	t.Helper()
 	// Rates need two samples in their window and the latency quantiles
 	// traffic between them: up to two scrape intervals after the traffic
 	// started.
 	wait := e2eWait + 3*vars.scrape
 	every := max(500*time.Millisecond, vars.scrape/10)
-	minCalls := fmt.Sprintf(`sum(bsc_calls_total{job=%q}) >= %d`, vars.job, e2eMinCalls)
-	if err := waitFor(wait, every, prom.holds(minCalls)); err != nil {
-		t.Fatalf("waiting for Prometheus to see %d calls end: %v", e2eMinCalls, err)
+	if ready != "" {
+		if err := waitFor(wait, every, prom.holds(ready)); err != nil {
+			t.Fatalf("waiting for Prometheus to see enough traffic: %v", err)
+		}
 	}
 	// The check bites: a broken query, a metric nobody exports and a
 	// query of NaN alone all fail it (asked once Prometheus has data).
@@ -356,12 +401,12 @@ func evaluatePanels(t *testing.T, prom *promProc, dashboards []Dashboard, vars g
 	t.Logf("%d queries returned data over %s windows:\n%s", len(queries), promDuration(vars.rateInterval()), b.String())
 
 	otherJob, otherInstance := vars, vars
-	otherJob.job, otherInstance.instance = "no-such-job", "no-such-instance:1"
+	otherJob.job, otherInstance.instances = "no-such-job", []string{"no-such-instance:1"}
 	for _, other := range []grafanaVars{otherJob, otherInstance} {
 		for i, expr := range exprs(other) {
 			if ss, err := prom.query(expr); err != nil || len(ss) > 0 {
-				t.Errorf("%s\n  with job %q and instance %q: %d series (%v), want none: a selector ignores the variables",
-					queries[i], other.job, other.instance, len(ss), err)
+				t.Errorf("%s\n  with job %q and instances %q: %d series (%v), want none: a selector ignores the variables",
+					queries[i], other.job, other.instances, len(ss), err)
 			}
 		}
 	}
@@ -545,40 +590,48 @@ func checkCatalogueUnderLoad(t *testing.T, e exposition, cfg load.Config) {
 	}
 }
 
-// The configuration the end-to-end test runs Prometheus with: the compose
-// stack's, scraping the given target at the given interval, and valid.
+// The configuration the end-to-end tests run Prometheus with: the compose
+// stack's, scraping the given targets as the given job (and no other) at
+// the given interval, and valid.
 func TestPrometheusTestConfig(t *testing.T) {
-	b, err := PrometheusTestConfig(repoRoot(t), "127.0.0.1:18080", time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		ScrapeConfigs []struct {
-			JobName        string `yaml:"job_name"`
-			ScrapeInterval string `yaml:"scrape_interval"`
-			ScrapeTimeout  string `yaml:"scrape_timeout"`
-			StaticConfigs  []struct {
-				Targets []string `yaml:"targets"`
-			} `yaml:"static_configs"`
-		} `yaml:"scrape_configs"`
-	}
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatal(err)
-	}
-	if len(c.ScrapeConfigs) != 1 || c.ScrapeConfigs[0].ScrapeInterval != "1s" || c.ScrapeConfigs[0].ScrapeTimeout != "1s" ||
-		len(c.ScrapeConfigs[0].StaticConfigs) != 1 ||
-		!slices.Equal(c.ScrapeConfigs[0].StaticConfigs[0].Targets, []string{"127.0.0.1:18080"}) {
-		t.Errorf("config scraping 127.0.0.1:18080 every second:\n%s", b)
-	}
-	f := filepath.Join(t.TempDir(), "prometheus.yml")
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runPromtool(t, "check", "config", f); err != nil {
-		t.Fatalf("promtool check config: %v\n%s", err, out)
+	for _, c := range []struct {
+		job     string
+		targets []string
+	}{
+		{SingleJob, []string{"127.0.0.1:18080"}},
+		{ClusterJob, []string{"127.0.0.1:18081", "127.0.0.1:18082", "127.0.0.1:18083"}},
+	} {
+		b, err := PrometheusTestConfig(repoRoot(t), c.job, c.targets, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conf struct {
+			ScrapeConfigs []struct {
+				JobName        string `yaml:"job_name"`
+				ScrapeInterval string `yaml:"scrape_interval"`
+				ScrapeTimeout  string `yaml:"scrape_timeout"`
+				StaticConfigs  []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"scrape_configs"`
+		}
+		if err := yaml.Unmarshal(b, &conf); err != nil {
+			t.Fatal(err)
+		}
+		if sc := conf.ScrapeConfigs; len(sc) != 1 || sc[0].JobName != c.job || sc[0].ScrapeInterval != "1s" || sc[0].ScrapeTimeout != "1s" ||
+			len(sc[0].StaticConfigs) != 1 || !slices.Equal(sc[0].StaticConfigs[0].Targets, c.targets) {
+			t.Errorf("config of job %s scraping %v every second:\n%s", c.job, c.targets, b)
+		}
+		f := filepath.Join(t.TempDir(), "prometheus.yml")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := runPromtool(t, "check", "config", f); err != nil {
+			t.Fatalf("promtool check config: %v\n%s", err, out)
+		}
 	}
 	for _, d := range []time.Duration{0, 1500 * time.Microsecond} {
-		if _, err := PrometheusTestConfig(repoRoot(t), "127.0.0.1:18080", d); err == nil {
+		if _, err := PrometheusTestConfig(repoRoot(t), SingleJob, []string{"127.0.0.1:18080"}, d); err == nil {
 			t.Errorf("interval %v accepted", d)
 		}
 	}

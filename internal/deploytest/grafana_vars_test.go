@@ -11,8 +11,8 @@ import (
 // grafanaVars are what Grafana puts in place of a dashboard query's
 // variables when it sends the query to one Prometheus.
 type grafanaVars struct {
-	job      string // the job variable: one value
-	instance string // the instance variable: one of its values
+	job       string   // the job variable: one value
+	instances []string // the instance variable: the values chosen (All: every one)
 	// scrape is the datasource's scrape interval (its timeInterval), which
 	// should be that of the Prometheus behind it.
 	scrape time.Duration
@@ -34,8 +34,9 @@ var grafanaVarRE = regexp.MustCompile(`\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))
 // interpolate puts the values of v into a dashboard query the way
 // Grafana's Prometheus datasource does: $job as it is (a single-value
 // variable), $instance regex-escaped for the string literal of a =~ matcher
-// (a multi-value variable), $__rate_interval as a Prometheus duration. Any
-// other variable is an error: the dashboard has no other.
+// (a multi-value variable: one value alone, several as (a|b|c)),
+// $__rate_interval as a Prometheus duration. Any other variable is an
+// error: the dashboard has no other.
 func interpolate(expr string, v grafanaVars) (string, error) {
 	var unknown []string
 	out := grafanaVarRE.ReplaceAllStringFunc(expr, func(m string) string {
@@ -46,7 +47,14 @@ func interpolate(expr string, v grafanaVars) (string, error) {
 		case "instance":
 			// A regex escape, then the backslashes doubled for the
 			// PromQL string that holds the regex.
-			return strings.ReplaceAll(regexp.QuoteMeta(v.instance), `\`, `\\`)
+			escaped := make([]string, len(v.instances))
+			for i, in := range v.instances {
+				escaped[i] = strings.ReplaceAll(regexp.QuoteMeta(in), `\`, `\\`)
+			}
+			if len(escaped) == 1 {
+				return escaped[0]
+			}
+			return "(" + strings.Join(escaped, "|") + ")"
 		case "__rate_interval":
 			return promDuration(v.rateInterval())
 		default:
@@ -66,14 +74,17 @@ func TestInterpolate(t *testing.T) {
 		v    grafanaVars
 		want string
 	}{
-		{grafanaVars{"bsc", "127.0.0.1:8080", 5 * time.Second, 0},
+		{grafanaVars{"bsc", []string{"127.0.0.1:8080"}, 5 * time.Second, 0},
 			`sum(rate(x{job="bsc", instance=~"127\\.0\\.0\\.1:8080"}[20s]))`},
-		{grafanaVars{"bsc", "bsc:8080", 15 * time.Second, 15 * time.Second},
+		{grafanaVars{"bsc", []string{"bsc:8080"}, 15 * time.Second, 15 * time.Second},
 			`sum(rate(x{job="bsc", instance=~"bsc:8080"}[60s]))`},
 		// Zoomed out: $__interval past three scrape intervals.
-		{grafanaVars{"bsc", "bsc:8080", 15 * time.Second, time.Minute},
+		{grafanaVars{"bsc", []string{"bsc:8080"}, 15 * time.Second, time.Minute},
 			`sum(rate(x{job="bsc", instance=~"bsc:8080"}[75s]))`},
-		{grafanaVars{"b", "h", time.Minute, time.Second}, `sum(rate(x{job="b", instance=~"h"}[240s]))`},
+		{grafanaVars{"b", []string{"h"}, time.Minute, time.Second}, `sum(rate(x{job="b", instance=~"h"}[240s]))`},
+		// Several instances, or All: each escaped, in one group.
+		{grafanaVars{"bsc-cluster", []string{"bsc-n1:8080", "10.0.0.2:8080"}, 5 * time.Second, 0},
+			`sum(rate(x{job="bsc-cluster", instance=~"(bsc-n1:8080|10\\.0\\.0\\.2:8080)"}[20s]))`},
 	} {
 		got, err := interpolate(expr, c.v)
 		if err != nil || got != c.want {

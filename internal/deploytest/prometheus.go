@@ -9,36 +9,56 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// PrometheusConfigFor returns deploy/prometheus.yml (under root) with the
-// targets of job bsc replaced by target (host:port) and its rule files
-// named by absolute path, everything else as in the compose stack: what a
-// test runs a real Prometheus with, from any directory, against a bsc it
-// started itself.
-func PrometheusConfigFor(root, target string) ([]byte, error) {
+// Jobs of deploy/prometheus.yml: the single node, and the three nodes of
+// the compose stack's profile cluster.
+const (
+	SingleJob  = "bsc"
+	ClusterJob = "bsc-cluster"
+)
+
+// PrometheusConfigFor returns deploy/prometheus.yml (under root) with job
+// alone of its scrape jobs, scraping targets (host:port) instead of the
+// compose services, and its rule files named by absolute path, everything
+// else as in the compose stack: what a test runs a real Prometheus with,
+// from any directory, against the bsc processes it started itself.
+func PrometheusConfigFor(root, job string, targets ...string) ([]byte, error) {
 	path := filepath.Join(root, PromConfPath)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("job %s: no target", job)
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	replaced := 0
-	for _, job := range seq(get(docRoot(&doc), "scrape_configs")) {
-		if name := get(job, "job_name"); name == nil || name.Value != "bsc" {
+	jobs := get(docRoot(&doc), "scrape_configs")
+	var kept []*yaml.Node
+	for _, j := range seq(jobs) {
+		if name := get(j, "job_name"); name == nil || name.Value != job {
 			continue
 		}
-		for _, sc := range seq(get(job, "static_configs")) {
+		replaced := 0
+		for _, sc := range seq(get(j, "static_configs")) {
 			if t := get(sc, "targets"); t != nil {
-				t.Content = []*yaml.Node{{Kind: yaml.ScalarNode, Tag: "!!str", Value: target}}
+				t.Content = nil
+				for _, target := range targets {
+					t.Content = append(t.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: target})
+				}
 				replaced++
 			}
 		}
+		if replaced != 1 {
+			return nil, fmt.Errorf("%s: job %s has %d static target lists, want 1", path, job, replaced)
+		}
+		kept = append(kept, j)
 	}
-	if replaced == 0 {
-		return nil, fmt.Errorf("%s: no static targets of job bsc", path)
+	if len(kept) != 1 {
+		return nil, fmt.Errorf("%s: %d jobs %s, want 1", path, len(kept), job)
 	}
+	jobs.Content = kept
 	for _, f := range seq(get(docRoot(&doc), "rule_files")) {
 		if !filepath.IsAbs(f.Value) {
 			f.Value = filepath.Join(filepath.Dir(path), f.Value)
@@ -75,14 +95,14 @@ func seq(s *yaml.Node) []*yaml.Node {
 	return s.Content
 }
 
-// PrometheusTestConfig is PrometheusConfigFor with job bsc scraped every
-// interval, its scrape_timeout no longer than that: the end-to-end test
-// proves the dashboards at several scrape intervals.
-func PrometheusTestConfig(root, target string, interval time.Duration) ([]byte, error) {
+// PrometheusTestConfig is PrometheusConfigFor with the job scraped every
+// interval, its scrape_timeout no longer than that: the end-to-end tests
+// prove the dashboards at several scrape intervals.
+func PrometheusTestConfig(root, job string, targets []string, interval time.Duration) ([]byte, error) {
 	if interval < time.Millisecond || interval%time.Millisecond != 0 {
 		return nil, fmt.Errorf("scrape interval %v: want a whole number of milliseconds", interval)
 	}
-	b, err := PrometheusConfigFor(root, target)
+	b, err := PrometheusConfigFor(root, job, targets...)
 	if err != nil {
 		return nil, err
 	}
@@ -91,12 +111,9 @@ func PrometheusTestConfig(root, target string, interval time.Duration) ([]byte, 
 		return nil, err
 	}
 	every := promDuration(interval)
-	for _, job := range seq(get(docRoot(&doc), "scrape_configs")) {
-		if name := get(job, "job_name"); name == nil || name.Value != "bsc" {
-			continue
-		}
-		set(job, "scrape_interval", every)
-		set(job, "scrape_timeout", every)
+	for _, j := range seq(get(docRoot(&doc), "scrape_configs")) {
+		set(j, "scrape_interval", every)
+		set(j, "scrape_timeout", every)
 	}
 	return yaml.Marshal(&doc)
 }

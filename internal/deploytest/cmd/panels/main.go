@@ -5,9 +5,10 @@
 //	go run ./internal/deploytest/cmd/panels                    # after editing a dashboard
 //	go run ./internal/deploytest/cmd/panels -values run.json   # record values
 //
-// The end-to-end test records the values of a real run itself:
+// The end-to-end tests (one node, and a cluster for the cluster row)
+// record the values of a real run themselves:
 //
-//	go test ./internal/deploytest -run TestPrometheusE2E -update
+//	go test ./internal/deploytest -run 'TestPrometheus(Cluster)?E2E' -update
 //
 // -values names a JSON object from query expression to the value it
 // returned, e.g. {"sum(bsc_phones_attached)": "150"}. Values already in the
