@@ -17,9 +17,9 @@ import (
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
-// TestClusterRollingUpgrade: a cluster of the current build (message
-// protocol 1) is upgraded node by node to a build of protocol 2 (built
-// here with -ldflags) under calls: each node is drained, stopped, started
+// TestClusterRollingUpgrade: a cluster of a build of the previous message
+// protocol (1, built here with -ldflags) is upgraded node by node to the
+// current build (protocol 2) under calls: each node is drained, stopped, started
 // as the new build, and takes its cells back. No record is lost or
 // doubled: every call answered has one; the new nodes write protocol 1
 // while an old node is up, protocol 2 once none is, and the old read what
@@ -31,11 +31,11 @@ import (
 // says so, and docs/cluster.md lists it among the limits.
 func TestClusterRollingUpgrade(t *testing.T) {
 	t.Parallel()
-	old := buildBSC(t)
-	next := filepath.Join(t.TempDir(), "bsc-next")
-	if out, err := exec.Command("go", "build", "-o", next, "-ldflags",
-		"-X github.com/bsc-sim/bsc/internal/version.Protocol=2 -X github.com/bsc-sim/bsc/internal/version.Version=next", ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build the next version: %v\n%s", err, out)
+	next := buildBSC(t)
+	old := filepath.Join(t.TempDir(), "bsc-previous")
+	if out, err := exec.Command("go", "build", "-o", old, "-ldflags",
+		"-X github.com/bsc-sim/bsc/internal/version.Protocol=1 -X github.com/bsc-sim/bsc/internal/version.Version=previous", ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build the previous version: %v\n%s", err, out)
 	}
 	c := startCluster(t, old, "--handoff-timeout", "5s")
 

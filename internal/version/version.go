@@ -23,7 +23,7 @@ var (
 	// set by -ldflags "-X .../internal/version.Protocol=N" to build a
 	// node of another version (the rolling upgrade test does); read it
 	// with ProtocolVersion.
-	Protocol = "1"
+	Protocol = "2"
 )
 
 // ProtocolVersion is Protocol as a number, 1 if it is not one.
