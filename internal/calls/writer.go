@@ -204,12 +204,19 @@ func (w *Writer) signal() {
 // of whoever answers only once a record is durable. It fails at once with
 // ErrStorage while writing fails (the record stays queued and is written
 // once the database works again), with ErrLost if the record was given up
-// on, or with ctx's error.
+// on, with ErrNotCommitted after WaitTimeout (a stalled disk: the record
+// stays queued), or with ctx's error.
 func (w *Writer) Wait(ctx context.Context, t Ticket) error {
 	if t == 0 {
 		return nil
 	}
-	return w.waitFor(ctx, uint64(t), true)
+	wctx, cancel := context.WithTimeout(ctx, w.cfg.WaitTimeout)
+	defer cancel()
+	err := w.waitFor(wctx, uint64(t), true)
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Errorf("%w after %v", ErrNotCommitted, w.cfg.WaitTimeout)
+	}
+	return err
 }
 
 // Flush waits until every record appended before the call is committed,

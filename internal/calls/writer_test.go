@@ -152,6 +152,31 @@ func TestWaitReturnsOnceCommitted(t *testing.T) {
 	}
 }
 
+// A record not committed within the writer's WaitTimeout (a stalled disk)
+// is not acknowledged: Wait says ErrNotCommitted (503), and the record
+// stays queued and is committed once the disk moves again.
+func TestWaitGivesUpAfterWaitTimeout(t *testing.T) {
+	db, _ := openDB(t)
+	w := newWriter(t, db, WriterConfig{WaitTimeout: 50 * time.Millisecond})
+	unlock := lockDB(t, db)
+	tk, err := w.Append(sample(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Wait(context.Background(), tk); !errors.Is(err, ErrNotCommitted) {
+		t.Fatalf("Wait while the database is locked = %v, want ErrNotCommitted", err)
+	}
+	unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 1 {
+		t.Fatalf("%d rows once the disk moves, want the record", n)
+	}
+}
+
 // TestCloseWritesEverythingQueued is SIGTERM: records still queued when
 // Close is called are committed before it returns.
 func TestCloseWritesEverythingQueued(t *testing.T) {
