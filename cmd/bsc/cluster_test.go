@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -159,6 +162,32 @@ func TestClusterCalls(t *testing.T) {
 		checkEveryCallRecorded(t, c, a, b)
 	})
 	t.Run("subscribers", func(t *testing.T) { checkSubscribersEveryNodes(t, c) })
+	t.Run("a phone's replies streamed by a node that does not run it", func(t *testing.T) {
+		a, b := pair(t)
+		ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.nodes[0].url+"/api/v1/phones/"+b+"/events", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := http.DefaultClient.Do(req) // no timeout: a stream
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("stream of %s (run by n2) from n1: %d", b, res.StatusCode)
+		}
+		front.mustAct(t, a, "call", b)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data:") && strings.Contains(sc.Text(), `"inbound"`) && strings.Contains(sc.Text(), a) {
+				break
+			}
+		}
+		if ctx.Err() != nil || sc.Err() != nil {
+			t.Fatalf("no inbound from %s on the relayed stream: %v %v", a, ctx.Err(), sc.Err())
+		}
+		hangUpBoth(t, front, a, b)
+	})
 }
 
 // checkSubscribersEveryNodes: a subscriber written through one node is

@@ -173,6 +173,9 @@ func pollParams(r *http.Request) (after uint64, wait time.Duration, err error) {
 // the ring kept. It ends when the phone detaches.
 func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISDN) error {
 	last, err := lastEventID(r)
+	if _, remote := ev.s.remotePhone(r, m); err == nil && remote {
+		return ev.relayPhone(w, r, m, last)
+	}
 	var stopping context.Context
 	if err == nil {
 		stopping, err = ev.admit(r)

@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/bsc-sim/bsc/internal/hlr"
+)
+
+// A phone's stream of replies served by a node that does not run the
+// phone (cluster mode): the device and its ring of replies are on the node
+// that owns the phone's cell, so this node relays them. It long-polls the
+// owner (a forwarded GET of the phone's events, after the last reply
+// relayed) and writes what comes as the stream's events, with the same ids
+// as the owner's stream: a client resumes with Last-Event-ID on any node.
+// When the cell moves, the next poll goes to its new owner; a phone that
+// detaches ends the stream, as at its owner.
+
+// relayWait is how long each relayed long poll waits; the stream's
+// heartbeat comes between two.
+const relayWait = 10 * time.Second
+
+// remotePhone tells whether m's phone runs on another node: its owner.
+func (s *server) remotePhone(r *http.Request, m hlr.MSISDN) (node string, remote bool) {
+	if s.Cluster == nil || r.Header.Get(forwardedHeader) != "" {
+		return "", false
+	}
+	cell, ok, err := s.Cluster.PhoneCell(r.Context(), m)
+	if err != nil || !ok {
+		return "", false
+	}
+	node, local := s.Cluster.Owner(cell)
+	return node, !local && node != ""
+}
+
+// relayPhone streams m's replies from the node that runs it, from after
+// last.
+func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISDN, last uint64) error {
+	stopping, err := ev.admit(r)
+	if err != nil {
+		return err
+	}
+	defer ev.release()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", eventStream)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	send := func(text string) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write([]byte(text)); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send(": stream open (relayed from the node that runs the phone)\n\n") {
+		return nil
+	}
+	var owner string
+	for r.Context().Err() == nil && stopping.Err() == nil {
+		page, node, err := ev.pollOwner(r, m, last)
+		switch {
+		case errors.Is(err, errRelayEnded):
+			return nil // detached: the stream ends, as at the owner
+		case err != nil:
+			// The cell is moving, or its owner is away: wait a little,
+			// keep the client's connection, and poll again.
+			if !send(": heartbeat\n\n") {
+				return nil
+			}
+			select {
+			case <-r.Context().Done():
+			case <-stopping.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+			continue
+		}
+		if owner != "" && node != owner {
+			// The cell moved: its new owner restored the phone with a
+			// new device, whose replies are numbered afresh.
+			last, owner = 0, node
+			continue
+		}
+		owner = node
+		text := ": heartbeat\n\n"
+		if len(page.Items) > 0 {
+			text = ""
+			for _, rep := range page.Items {
+				text += replyEvent(rep, phoneEventID(rep))
+			}
+		}
+		last = page.Next
+		if !send(text) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// errRelayEnded: the phone is attached nowhere any more.
+var errRelayEnded = errors.New("the phone detached")
+
+// pollOwner long-polls m's events after last on whichever node runs m now
+// (this one included, when the phone's cell moved here), and names it.
+func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsPage, string, error) {
+	cell, ok, err := ev.s.Cluster.PhoneCell(r.Context(), m)
+	switch {
+	case err != nil:
+		return EventsPage{}, "", err
+	case !ok:
+		return EventsPage{}, "", errRelayEnded
+	}
+	node, local := ev.s.Cluster.Owner(cell)
+	if node == "" {
+		return EventsPage{}, "", errUnowned
+	}
+	q := url.Values{"after": {strconv.FormatUint(last, 10)}, "wait": {strconv.Itoa(int(relayWait / time.Second))}}
+	sub, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/phones/"+m.String()+"/events?"+q.Encode(), nil)
+	if err != nil {
+		return EventsPage{}, "", err
+	}
+	for _, k := range []string{"Authorization", "X-Request-Id"} {
+		if v := r.Header.Get(k); v != "" {
+			sub.Header.Set(k, v)
+		}
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	if local {
+		sub.Header.Set(forwardedHeader, ev.s.Cluster.Node())
+		ev.s.router.ServeHTTP(rec, sub)
+	} else if err := ev.s.forward(rec, sub, node); err != nil {
+		return EventsPage{}, "", err
+	}
+	switch {
+	case rec.status == http.StatusNotFound:
+		return EventsPage{}, "", errRelayEnded
+	case rec.status != http.StatusOK:
+		return EventsPage{}, "", fmt.Errorf("%w: node %s answered %d", errUnavailable, node, rec.status)
+	}
+	var page EventsPage
+	if err := json.Unmarshal(rec.body.Bytes(), &page); err != nil {
+		return EventsPage{}, "", err
+	}
+	return page, node, nil
+}
