@@ -150,10 +150,10 @@ func (a *Auto) answer(gen uint64) {
 	accept := a.rng.Float64() < a.policy.AcceptProbability
 	a.mu.Unlock()
 	if !accept {
-		a.do(ActionReject)
+		a.do(ActionReject, gen)
 		return
 	}
-	if !a.do(ActionAccept) {
+	if !a.do(ActionAccept, gen) {
 		return
 	}
 	a.mu.Lock()
@@ -163,16 +163,46 @@ func (a *Auto) answer(gen uint64) {
 	}
 }
 
-func (a *Auto) hangup(uint64) { a.do(ActionHangup) }
+func (a *Auto) hangup(gen uint64) { a.do(ActionHangup, gen) }
 
-// do acts and tells whether it worked; failures are logged unless they mean
-// the call or the Auto ended meanwhile.
-func (a *Auto) do(action string) bool {
-	err := a.act.Act(a.ctx, action)
-	if err != nil && errcode.Of(err) != errcode.InvalidState && a.ctx.Err() == nil {
+// Retries of an action refused for now (unavailable, overloaded: a cell
+// moving between nodes, the service shedding): capped exponential
+// back-off with full jitter, as a client honouring Retry-After would.
+const (
+	autoRetries     = 6
+	autoBackoffBase = 50 * time.Millisecond
+	autoBackoffCap  = 2 * time.Second
+)
+
+// do acts and tells whether it worked, trying again after a refusal that
+// may pass while the plan it belongs to (gen) stands; failures are logged
+// unless they mean the call or the Auto ended meanwhile.
+func (a *Auto) do(action string, gen uint64) bool {
+	var err error
+	for try := range autoRetries {
+		if err = a.act.Act(a.ctx, action); err == nil {
+			return true
+		}
+		if code := errcode.Of(err); code != errcode.Unavailable && code != errcode.Overloaded {
+			break
+		}
+		a.mu.Lock()
+		d := time.Duration(a.rng.Int64N(int64(min(autoBackoffCap, autoBackoffBase<<try)) + 1))
+		current := !a.stopped && a.gen == gen
+		a.mu.Unlock()
+		if !current {
+			return false
+		}
+		select {
+		case <-a.ctx.Done():
+			return false
+		case <-time.After(d):
+		}
+	}
+	if errcode.Of(err) != errcode.InvalidState && a.ctx.Err() == nil {
 		a.log.Warn().Err(err).Str("action", action).Msg("auto device action failed")
 	}
-	return err == nil
+	return false
 }
 
 // scheduleLocked replaces the plan with step after a random delay in r.

@@ -24,6 +24,9 @@ type fakeActions struct {
 	acted chan string
 	fail  map[string]error
 	block bool // hold every action until its context ends
+
+	mu       sync.Mutex
+	refusals map[string]int // that many first tries of an action answer unavailable
 }
 
 func newFakeActions() *fakeActions { return &fakeActions{acted: make(chan string, 64)} }
@@ -38,8 +41,16 @@ func (f *fakeActions) Act(ctx context.Context, action string) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refusals[action] > 0 {
+		f.refusals[action]--
+		return errUnavailable
+	}
 	return f.fail[action]
 }
+
+var errUnavailable = errcode.New(errcode.Unavailable, "try again")
 
 func (f *fakeActions) next(t *testing.T) string {
 	t.Helper()
@@ -249,5 +260,24 @@ func TestAutoIsReproducibleFromItsSeed(t *testing.T) {
 	}
 	if !slices.Contains(first, ActionAccept) || !slices.Contains(first, ActionReject) {
 		t.Errorf("p = 0.5 over 32 calls should both accept and reject: %v", first)
+	}
+}
+
+// An action refused for now (503: a cell moving, the service shedding) is
+// tried again after a back-off, as a client honouring Retry-After: the
+// accept refused twice goes through at the third try, and the call goes on.
+func TestAutoBacksOffAndRetries(t *testing.T) {
+	act := newFakeActions()
+	act.refusals = map[string]int{ActionAccept: 2}
+	_, d, _ := autoPhone(t, fastPolicy(1), act, zerolog.Nop())
+	d.Deliver(Inbound, "123")
+	for i := range 3 {
+		if got := act.next(t); got != ActionAccept {
+			t.Fatalf("try %d: %q, want accept", i+1, got)
+		}
+	}
+	d.Deliver(Accepted, "")
+	if got := act.next(t); got != ActionHangup {
+		t.Fatalf("after the accept went through: %q, want the hangup", got)
 	}
 }
