@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// phaseTraffic is the phase in which call attempts are made.
+const phaseTraffic = "traffic"
+
 // phaseValue is the run's current phase, for the progress display.
 type phaseValue struct{ v atomic.Value }
 
