@@ -34,6 +34,11 @@ type driver struct {
 	busy     int  // actions on their way
 	stopping bool // plan nothing new
 
+	// work is the queue of the action workers (startWorkers), which stop
+	// when workersDone is closed.
+	work        chan func()
+	workersDone <-chan struct{}
+
 	// dead is cancelled when the target is unreachable: nothing more can
 	// be asked of it. actx, under it, carries the actions' requests; cancelling it
 	// abandons those still on their way.
@@ -121,6 +126,7 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	d.g.Go(func() { d.watchdog(bg) })
+	d.startWorkers(bg)
 	if prog != nil {
 		d.g.Go(func() { d.showProgress(bg, prog) })
 	}

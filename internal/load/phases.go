@@ -218,9 +218,35 @@ func (d *driver) worker(ctx context.Context, after time.Duration, left *int64) {
 	}
 }
 
-// goAction runs an action counted in d.busy in a goroutine of the group.
+// startWorkers starts the goroutines that send the actions of the open
+// model and of the users' timers, as many as requests may be in flight,
+// until ctx ends. Long-lived workers rather than a goroutine per action: a
+// new goroutine grows its stack anew through the HTTP client on every
+// request, and was a tenth of the driver's CPU.
+func (d *driver) startWorkers(ctx context.Context) {
+	d.work = make(chan func(), d.cfg.Concurrency)
+	d.workersDone = ctx.Done()
+	for range d.cfg.Concurrency {
+		d.g.Go(func() {
+			for {
+				select {
+				case f := <-d.work:
+					f()
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+}
+
+// goAction has a worker run an action counted in d.busy. It waits while
+// every worker is busy and the queue is full: the action is late then,
+// which its lag shows.
 func (d *driver) goAction(f func()) {
-	if !d.g.Go(func() { f(); d.actionDone() }) {
+	select {
+	case d.work <- func() { f(); d.actionDone() }:
+	case <-d.workersDone:
 		d.actionDone()
 	}
 }

@@ -156,11 +156,7 @@ func (d *driver) plan(ph *phone, delay time.Duration, act func(token uint64, due
 		}
 		d.mu.Unlock()
 		if live {
-			act(token, due)
-			d.mu.Lock()
-			d.busy--
-			d.pop.notify()
-			d.mu.Unlock()
+			d.goAction(func() { act(token, due) })
 		}
 	})
 }
