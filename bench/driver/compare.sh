@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bsc load beside vegeta on the same server and the same work, to check that
+# the driver measures like an outside tool (BENCHMARKS.md, issue 14).
+#
+#   bench/driver/compare.sh [attempts/s] [seconds] [rounds]
+#
+# Each round starts a fresh `bsc serve` for each tool in turn (same binary,
+# same flags) and offers the same work: PAIRS pairs of phones (4690000000
+# on), call -> accept -> hangup cycles at the given call attempts per
+# second, every phone's replies streamed over GET /api/v1/events.
+#  - bsc load runs its traffic model: Poisson call attempts, each callee
+#    accepting as soon as its inbound reply comes, the caller hanging up
+#    after an exponential holding time of mean HOLD.
+#  - vegeta sends the requests of bench/driver/targets (read beforehand, so
+#    that decoding them is not timed) at a constant rate
+#    (three per attempt: the accept HOLD after the call, the hangup HOLD
+#    after the accept), while curl reads the same event streams, one per
+#    1000 phones as the driver does, so that the server does the same work.
+#    vegeta times each request from its start to its answer's last byte
+#    through Go's net/http client, as k6 does for http_req_duration.
+# It prints each tool's latency over the phone actions (p50, p90, p99), the
+# requests per second and the client's CPU time.
+# OLD_BIN=path also runs the driver of another build in each round (its
+# report has per-operation latencies only).
+# Needs vegeta (go install github.com/tsenart/vegeta/v12@v12.13.0), curl
+# and jq.
+set -euo pipefail
+rate=${1:-1000}
+secs=${2:-20}
+rounds=${3:-3}
+pairs=${PAIRS:-500}
+phones=$((2 * pairs))
+hold_ms=${HOLD_MS:-166}
+erlangs=$(echo "$rate * $hold_ms / 1000" | bc -l)
+port=18280
+vegeta=${VEGETA:-$(go env GOPATH)/bin/vegeta}
+cd "$(dirname "$0")/../.."
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+if [ -n "${BSC_BIN:-}" ]; then cp "$BSC_BIN" "$tmp/bsc"; else go build -o "$tmp/bsc" ./cmd/bsc; fi
+go run ./bench/driver/targets --target http://127.0.0.1:$port --pairs "$pairs" --rate $((3 * rate)) \
+  --hold "${hold_ms}ms" --duration "${secs}s" >"$tmp/targets.json"
+
+serve() {
+  rm -f "$tmp"/bsc.db*
+  "$tmp/bsc" serve --listen 127.0.0.1:$port --db "$tmp/bsc.db" --frequencies 1-10000 --log-level warn &
+  server=$!
+  until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+}
+stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
+# attach provisions and attaches vegeta's phones, manual (the default).
+attach() {
+  items=$(seq -f '{"msisdn":"%.0f"}' 4690000000 $((4690000000 + phones - 1)) | paste -sd,)
+  curl -sf http://127.0.0.1:$port/api/v1/subscribers:bulk -H 'Content-Type: application/json' -d "{\"items\":[$items]}" >/dev/null
+  seq 4690000000 $((4690000000 + phones - 1)) | xargs -P 8 -I{} curl -sf http://127.0.0.1:$port/api/v1/phones \
+    -H 'Content-Type: application/json' -d '{"msisdn":"{}"}' -o /dev/null
+}
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "# $phones phones, $rate attempts/s, hold ${hold_ms} ms, ${secs} s, $(nproc) CPUs; load average $(load)"
+# drive runs `bsc load` from binary $1 (BSC_BIN, or OLD_BIN for a driver of
+# another build beside it) against a fresh server.
+drive() {
+  serve
+  echo "## round $r: $2 (load average $(load))"
+  /usr/bin/time -f "client cpu %U s user, %S s sys" "$1" load --target http://127.0.0.1:$port --phones "$phones" \
+    --msisdn-base 4690000000 --erlangs "$erlangs" --holding-time "${hold_ms}ms" --duration "${secs}s" \
+    --out "$tmp/load.json" >"$tmp/load.txt" 2>"$tmp/load.err" || true
+  tail -1 "$tmp/load.err"
+  jq -r 'if .actions_latency_us then "actions  p50 \(.actions_latency_us.p50 / 1000) ms, p90 \(.actions_latency_us.p90 / 1000) ms, p99 \(.actions_latency_us.p99 / 1000) ms" else empty end,
+    "by op    \([.operations[] | select(.count > 0 and .name != "attach" and .name != "detach") | "\(.name) p50 \(.latency_us.p50 / 1000)"] | join(", ")) ms",
+    if .lag_us then "lag      p50 \(.lag_us.p50 / 1000) ms, p99 \(.lag_us.p99 / 1000) ms" else empty end,
+    "requests \(.requests.actions_rate | floor)/s, attempts \(.calls.attempts), skipped \(.calls.skipped), errors \(.requests.errors)"' "$tmp/load.json"
+  stop
+}
+
+for r in $(seq "$rounds"); do
+  drive "$tmp/bsc" "bsc load"
+  if [ -n "${OLD_BIN:-}" ]; then drive "$OLD_BIN" "bsc load from $OLD_BIN"; fi
+
+  serve
+  attach
+  for lo in $(seq 0 1000 $((phones - 1))); do
+    ms=$(seq -s, $((4690000000 + lo)) $((4690000000 + (lo + 1000 < phones ? lo + 1000 : phones) - 1)))
+    curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$port/api/v1/events?msisdn=$ms" >/dev/null &
+  done
+  echo "## round $r: vegeta   (load average $(load))"
+  /usr/bin/time -f "client cpu %U s user, %S s sys" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
+    -duration="${secs}s" -timeout=5s <"$tmp/targets.json" >"$tmp/vegeta.bin" 2>"$tmp/vegeta.err" || true
+  tail -1 "$tmp/vegeta.err"
+  # The report leaves out the first slots' /healthz fillers (bench/driver/targets).
+  "$vegeta" encode --to json <"$tmp/vegeta.bin" | jq -c 'select(.url | endswith("/healthz") | not)' |
+    "$vegeta" report -type=text | awk '{gsub(",", "")} /^Latencies/{print "actions  p50 " $11 ", p90 " $12 ", p99 " $14} /^Requests/{print "requests " $6 "/s"}
+    /^Status Codes/{$1 = $2 = $3 = ""; print "status  " $0}'
+  kill $(jobs -p | grep -v "^$server$") 2>/dev/null || true
+  stop
+done
