@@ -134,7 +134,7 @@ func TestReportText(t *testing.T) {
 	for _, want := range []string{
 		"bsc load: http://127.0.0.1:8080, 150 phones (0 attached), closed model, 8 workers, seed 1\n",
 		"PARTIAL REPORT: target unreachable: dial tcp: connection refused\n",
-		"duration       2.000s in all; traffic 2.000s: issuing 1.000s, then the last calls ending\n",
+		"duration       ", "s in all; traffic 2.000s: issuing 1.000s, then the last calls ending\n",
 		"call attempts  102, 102.0/s while issuing\n",
 		"phone actions  103, 51.5/s over the traffic (call, accept, reject, hangup)\n",
 		"requests       104, ", "/s over the run (attach and detach too), success 97.12%, errors 1.92% (2), races 1\n",
