@@ -20,6 +20,7 @@
 #    through Go's net/http client, as k6 does for http_req_duration.
 # It prints each tool's latency over the phone actions (p50, p90, p99), the
 # requests per second and the client's CPU time.
+# Each run waits for the machine to be under QUIET % busy (default 15).
 # OLD_BIN=path also runs the driver of another build in each round (its
 # report has per-operation latencies only).
 # Needs vegeta (go install github.com/tsenart/vegeta/v12@v12.13.0), curl
@@ -56,13 +57,30 @@ attach() {
     -H 'Content-Type: application/json' -d '{"msisdn":"{}"}' -o /dev/null
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# busy is the share of the CPUs busy over the next 2 s, in %.
+busy() {
+  read -r a b < <(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  sleep 2
+  read -r c d < <(awk '/^cpu /{print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat)
+  echo $((100 - 100 * (c - a) / (d - b)))
+}
+# quiet waits (5 min at most) until the machine is under QUIET % busy: it is
+# shared, and others' builds shift every figure.
+quiet() {
+  for _ in $(seq 60); do
+    b=$(busy)
+    [ "$b" -lt "${QUIET:-15}" ] && break
+    sleep 3
+  done
+  echo "(machine ${b} % busy over 2 s, load average $(load))"
+}
 
 echo "# $phones phones, $rate attempts/s, hold ${hold_ms} ms, ${secs} s, $(nproc) CPUs; load average $(load)"
 # drive runs `bsc load` from binary $1 (BSC_BIN, or OLD_BIN for a driver of
 # another build beside it) against a fresh server.
 drive() {
+  echo "## round $r: $2 $(quiet)"
   serve
-  echo "## round $r: $2 (load average $(load))"
   /usr/bin/time -f "client cpu %U s user, %S s sys" "$1" load --target http://127.0.0.1:$port --phones "$phones" \
     --msisdn-base 4690000000 --erlangs "$erlangs" --holding-time "${hold_ms}ms" --duration "${secs}s" \
     --out "$tmp/load.json" >"$tmp/load.txt" 2>"$tmp/load.err" || true
@@ -84,7 +102,7 @@ for r in $(seq "$rounds"); do
     ms=$(seq -s, $((4690000000 + lo)) $((4690000000 + (lo + 1000 < phones ? lo + 1000 : phones) - 1)))
     curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$port/api/v1/events?msisdn=$ms" >/dev/null &
   done
-  echo "## round $r: vegeta   (load average $(load))"
+  echo "## round $r: vegeta $(quiet)"
   /usr/bin/time -f "client cpu %U s user, %S s sys" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
     -duration="${secs}s" -timeout=5s <"$tmp/targets.json" >"$tmp/vegeta.bin" 2>"$tmp/vegeta.err" || true
   tail -1 "$tmp/vegeta.err"
