@@ -97,6 +97,10 @@ type CallsReport struct {
 	StaleReplies     int64 `json:"stale_replies"`
 	Resyncs          int64 `json:"resyncs"`
 	StreamReconnects int64 `json:"stream_reconnects"`
+	// PhoneWaits counts the actions that waited for their phone's action
+	// before them to be answered (a user's answer to an inbound call that
+	// crossed its own call): a phone's actions go one at a time.
+	PhoneWaits int64 `json:"phone_waits"`
 }
 
 // OpReport is one operation's requests and latencies in microseconds.
@@ -189,7 +193,7 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 	}
 	r.Calls.Attempts, r.Calls.Skipped = st.attempts, st.skipped
 	r.Calls.Rate = perSecond(st.attempts, r.IssuingS)
-	r.Calls.StaleReplies, r.Calls.Resyncs = st.stale, st.resyncs
+	r.Calls.StaleReplies, r.Calls.Resyncs, r.Calls.PhoneWaits = st.stale, st.resyncs, st.phoneWaits
 	r.Calls.Outcomes = map[string]int64{}
 	for o := range numOutcomes {
 		r.Calls.Outcomes[o.String()] = st.outcomes[o]
@@ -262,7 +266,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	for o := range numOutcomes {
 		fmt.Fprintf(&b, " %s %d", o, c.Outcomes[o.String()])
 	}
-	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d\n", c.StaleReplies, c.Resyncs, c.StreamReconnects)
+	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d, actions that waited for their phone's last %d\n",
+		c.StaleReplies, c.Resyncs, c.StreamReconnects, c.PhoneWaits)
 	if r.Traffic != nil {
 		r.Traffic.text(&b)
 	}

@@ -100,7 +100,10 @@ type stats struct {
 	skipped  int64 // open model: no idle phone to dial from at the intended time
 	resyncs  int64 // phones whose state the driver had to read back
 	stale    int64 // replies the driver's view of the phone did not expect
-	answered map[pair]int
+	// phoneWaits counts actions that waited for their phone's action
+	// before them to be answered.
+	phoneWaits int64
+	answered   map[pair]int
 	// Answered calls whose holding time the driver measured, and the sum
 	// of those times.
 	heldCalls int64
