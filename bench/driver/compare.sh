@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bsc load beside vegeta on the same server and the same work, to check that
-# the driver measures like an outside tool (BENCHMARKS.md, issue 14).
+# bsc load beside k6 and vegeta on the same server and the same work, to
+# check that the driver measures like an outside tool (BENCHMARKS.md,
+# issue 14).
 #
 #   bench/driver/compare.sh [attempts/s] [seconds] [rounds]
 #
@@ -12,19 +13,20 @@
 #    accepting as soon as its inbound reply comes, the caller hanging up
 #    after an exponential holding time of mean HOLD.
 #  - vegeta sends the requests of bench/driver/targets (read beforehand, so
-#    that decoding them is not timed) at a constant rate
-#    (three per attempt: the accept HOLD after the call, the hangup HOLD
-#    after the accept), while curl reads the same event streams, one per
-#    1000 phones as the driver does, so that the server does the same work.
-#    vegeta times each request from its start to its answer's last byte
-#    through Go's net/http client, as k6 does for http_req_duration.
+#    that decoding them is not timed) at a constant rate (three per
+#    attempt: the accept HOLD after the call, the hangup HOLD after the
+#    accept); k6 sends the same requests at the same constant arrival rate
+#    (bench/driver/cycle.js). Meanwhile curl reads the same event streams,
+#    one per 1000 phones as the driver does, so that the server does the
+#    same work. Both time a request from its sending to its answer's last
+#    byte (k6's http_req_duration).
 # It prints each tool's latency over the phone actions (p50, p90, p99), the
-# requests per second and the client's CPU time.
+# requests per second, the client's CPU time and the server's.
 # Each run waits for the machine to be under QUIET % busy (default 15).
 # OLD_BIN=path also runs the driver of another build in each round (its
 # report has per-operation latencies only).
-# Needs vegeta (go install github.com/tsenart/vegeta/v12@v12.13.0), curl
-# and jq.
+# Needs k6 (go install go.k6.io/k6@latest), vegeta (go install
+# github.com/tsenart/vegeta/v12@v12.13.0), curl, jq and bc.
 set -euo pipefail
 rate=${1:-1000}
 secs=${2:-20}
@@ -35,6 +37,7 @@ hold_ms=${HOLD_MS:-166}
 erlangs=$(echo "$rate * $hold_ms / 1000" | bc -l)
 port=18280
 vegeta=${VEGETA:-$(go env GOPATH)/bin/vegeta}
+k6=${K6:-$(go env GOPATH)/bin/k6}
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -48,7 +51,14 @@ serve() {
   server=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
 }
-stop() { kill "$server"; wait "$server" 2>/dev/null || true; }
+# stop stops the server and prints the CPU time it used.
+stop() {
+  local t
+  t=$(awk '{print ($14 + $15) / 100}' "/proc/$server/stat")
+  kill "$server"
+  wait "$server" 2>/dev/null || true
+  echo "server cpu $t s"
+}
 # attach provisions and attaches vegeta's phones, manual (the default).
 attach() {
   items=$(seq -f '{"msisdn":"%.0f"}' 4690000000 $((4690000000 + phones - 1)) | paste -sd,)
@@ -92,24 +102,46 @@ drive() {
   stop
 }
 
-for r in $(seq "$rounds"); do
-  drive "$tmp/bsc" "bsc load"
-  if [ -n "${OLD_BIN:-}" ]; then drive "$OLD_BIN" "bsc load from $OLD_BIN"; fi
-
+# outside runs tool $1 (vegeta or k6) against a fresh server whose phones
+# are attached beforehand, with curl reading their event streams, one per
+# 1000 phones as the driver does, so that the server does the same work.
+outside() {
+  echo "## round $r: $1 $(quiet)"
   serve
   attach
+  local readers=()
   for lo in $(seq 0 1000 $((phones - 1))); do
     ms=$(seq -s, $((4690000000 + lo)) $((4690000000 + (lo + 1000 < phones ? lo + 1000 : phones) - 1)))
     curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$port/api/v1/events?msisdn=$ms" >/dev/null &
+    readers+=($!)
   done
-  echo "## round $r: vegeta $(quiet)"
-  /usr/bin/time -f "client cpu %U s user, %S s sys" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
-    -duration="${secs}s" -timeout=5s <"$tmp/targets.json" >"$tmp/vegeta.bin" 2>"$tmp/vegeta.err" || true
-  tail -1 "$tmp/vegeta.err"
-  # The report leaves out the first slots' /healthz fillers (bench/driver/targets).
-  "$vegeta" encode --to json <"$tmp/vegeta.bin" | jq -c 'select(.url | endswith("/healthz") | not)' |
-    "$vegeta" report -type=text | awk '{gsub(",", "")} /^Latencies/{print "actions  p50 " $11 ", p90 " $12 ", p99 " $14} /^Requests/{print "requests " $6 "/s"}
-    /^Status Codes/{$1 = $2 = $3 = ""; print "status  " $0}'
-  kill $(jobs -p | grep -v "^$server$") 2>/dev/null || true
+  case $1 in
+  vegeta)
+    /usr/bin/time -f "client cpu %U s user, %S s sys" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
+      -duration="${secs}s" -timeout=5s <"$tmp/targets.json" >"$tmp/vegeta.bin" 2>"$tmp/vegeta.err" || true
+    tail -1 "$tmp/vegeta.err"
+    # The report leaves out the first slots' /healthz fillers (bench/driver/targets).
+    "$vegeta" encode --to json <"$tmp/vegeta.bin" | jq -c 'select(.url | endswith("/healthz") | not)' |
+      "$vegeta" report -type=text | awk '{gsub(",", "")} /^Latencies/{print "actions  p50 " $11 ", p90 " $12 ", p99 " $14} /^Requests/{print "requests " $6 "/s"}
+      /^Status Codes/{$1 = $2 = $3 = ""; print "status  " $0}'
+    ;;
+  k6)
+    BASE=http://127.0.0.1:$port PAIRS=$pairs RATE=$((3 * rate)) HOLD_MS=$hold_ms SECS=$secs \
+      /usr/bin/time -f "client cpu %U s user, %S s sys" "$k6" run --quiet --summary-export "$tmp/k6.json" \
+      bench/driver/cycle.js >"$tmp/k6.txt" 2>"$tmp/k6.err" || true
+    tail -1 "$tmp/k6.err"
+    jq -r '.metrics.http_req_duration as $d | def ms: . * 1000 | round / 1000;
+      "actions  p50 \($d.med | ms) ms, p90 \($d["p(90)"] | ms) ms, p99 \($d["p(99)"] | ms) ms",
+      "requests \(.metrics.http_reqs.rate | floor)/s, \(.metrics.http_reqs.count) in all, failed \(.metrics.http_req_failed.passes), dropped iterations \(.metrics.dropped_iterations.count // 0)"' "$tmp/k6.json"
+    ;;
+  esac
+  kill "${readers[@]}" 2>/dev/null || true
   stop
+}
+
+for r in $(seq "$rounds"); do
+  drive "$tmp/bsc" "bsc load"
+  if [ -n "${OLD_BIN:-}" ]; then drive "$OLD_BIN" "bsc load from $OLD_BIN"; fi
+  outside vegeta
+  outside k6
 done
