@@ -16,17 +16,20 @@
 #    that decoding them is not timed) at a constant rate (three per
 #    attempt: the accept HOLD after the call, the hangup HOLD after the
 #    accept); k6 sends the same requests at the same constant arrival rate
-#    (bench/driver/cycle.js). Meanwhile curl reads the same event streams,
-#    one per 1000 phones as the driver does, so that the server does the
-#    same work. Both time a request from its sending to its answer's last
-#    byte (k6's http_req_duration).
+#    (bench/driver/cycle.js); wrk plays each pair on a connection of its
+#    own, pausing after each answer (bench/wrk/cycle.lua with THINK_MS)
+#    so as to make the same rate. Meanwhile curl reads the same event
+#    streams, one per 1000 phones as the driver does, so that the server
+#    does the same work. Each times a request from its sending to its answer's last
+#    byte (k6's http_req_duration); k6 and vegeta send through Go's
+#    net/http client, wrk from C on an event loop.
 # It prints each tool's latency over the phone actions (p50, p90, p99), the
 # requests per second, the client's CPU time and the server's.
 # Each run waits for the machine to be under QUIET % busy (default 15).
 # OLD_BIN=path also runs the driver of another build in each round (its
 # report has per-operation latencies only).
 # Needs k6 (go install go.k6.io/k6@latest), vegeta (go install
-# github.com/tsenart/vegeta/v12@v12.13.0), curl, jq and bc.
+# github.com/tsenart/vegeta/v12@v12.13.0), wrk (Debian), curl, jq and bc.
 set -euo pipefail
 rate=${1:-1000}
 secs=${2:-20}
@@ -134,6 +137,16 @@ outside() {
       "actions  p50 \($d.med | ms) ms, p90 \($d["p(90)"] | ms) ms, p99 \($d["p(99)"] | ms) ms",
       "requests \(.metrics.http_reqs.rate | floor)/s, \(.metrics.http_reqs.count) in all, failed \(.metrics.http_req_failed.passes), dropped iterations \(.metrics.dropped_iterations.count // 0)"' "$tmp/k6.json"
     ;;
+  wrk)
+    # A thread and a connection per pair, each pausing after every answer
+    # (bench/wrk/cycle.lua) so that the pairs make the same rate: PAIRS /
+    # (3 pauses) cycles per second (the pause is HOLD at the defaults).
+    THINK_MS=$((pairs * 1000 / (3 * rate))) /usr/bin/time -f "client cpu %U s user, %S s sys" wrk -t "$pairs" -c "$pairs" -d "${secs}s" \
+      --latency -s bench/wrk/cycle.lua "http://127.0.0.1:$port" >"$tmp/wrk.txt" 2>"$tmp/wrk.err" || true
+    tail -1 "$tmp/wrk.err"
+    awk '/^ +50%/{p50 = $2} /^ +90%/{p90 = $2} /^ +99%/{p99 = $2} /^Requests\/sec/{rps = $2} /non-2xx/{bad = $0}
+      END {print "actions  p50 " p50 ", p90 " p90 ", p99 " p99; print "requests " rps "/s; " bad}' "$tmp/wrk.txt"
+    ;;
   esac
   kill "${readers[@]}" 2>/dev/null || true
   stop
@@ -144,4 +157,5 @@ for r in $(seq "$rounds"); do
   if [ -n "${OLD_BIN:-}" ]; then drive "$OLD_BIN" "bsc load from $OLD_BIN"; fi
   outside vegeta
   outside k6
+  outside wrk
 done
