@@ -24,7 +24,9 @@
 #    byte (k6's http_req_duration); k6 and vegeta send through Go's
 #    net/http client, wrk from C on an event loop.
 # It prints each tool's latency over the phone actions (p50, p90, p99), the
-# requests per second, the client's CPU time and the server's.
+# requests per second, and the CPU time of the server, of the client (bsc
+# load's includes attaching and detaching its phones) and of whatever else
+# ran meanwhile.
 # Each run waits for the machine to be under QUIET % busy (default 15).
 # OLD_BIN=path also runs the driver of another build in each round (its
 # report has per-operation latencies only).
@@ -50,17 +52,24 @@ go run ./bench/driver/targets --target http://127.0.0.1:$port --pairs "$pairs" -
 
 serve() {
   rm -f "$tmp"/bsc.db*
-  "$tmp/bsc" serve --listen 127.0.0.1:$port --db "$tmp/bsc.db" --frequencies 1-10000 --log-level warn &
+  "$tmp/bsc" serve --listen 127.0.0.1:$port --db "$tmp/bsc.db" --frequencies 1-10000 --log-level warn >>"$tmp/serve.log" 2>&1 &
   server=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
 }
-# stop stops the server and prints the CPU time it used.
+# jiffies is the machine's busy CPU time so far, in 1/100 s.
+jiffies() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+srvcpu() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# mark notes the CPU times as a client starts.
+mark() { busy0=$(jiffies) srv0=$(srvcpu); }
+# stop stops the server and prints, since mark, the CPU time of the
+# server, of the client and of the rest of the machine: other engineers'
+# work, which disturbs a run when it is more than a little.
 stop() {
-  local t
-  t=$(awk '{print ($14 + $15) / 100}' "/proc/$server/stat")
+  local srv all
+  srv=$(($(srvcpu) - srv0)) all=$(($(jiffies) - busy0))
   kill "$server"
   wait "$server" 2>/dev/null || true
-  echo "server cpu $t s"
+  awk -v s="$srv" -v a="$all" '{c = 100 * ($1 + $2); printf "cpu      server %.2f s, client %.2f s, others %.2f s\n", s / 100, c / 100, (a - s - c) / 100}' "$tmp/time.txt"
 }
 # attach provisions and attaches vegeta's phones, manual (the default).
 attach() {
@@ -94,10 +103,10 @@ echo "# $phones phones, $rate attempts/s, hold ${hold_ms} ms, ${secs} s, $(nproc
 drive() {
   echo "## round $r: $2 $(quiet)"
   serve
-  /usr/bin/time -f "client cpu %U s user, %S s sys" "$1" load --target http://127.0.0.1:$port --phones "$phones" \
+  mark
+  /usr/bin/time -o "$tmp/time.txt" -f "%U %S" "$1" load --target http://127.0.0.1:$port --phones "$phones" \
     --msisdn-base 4690000000 --erlangs "$erlangs" --holding-time "${hold_ms}ms" --duration "${secs}s" \
     --out "$tmp/load.json" >"$tmp/load.txt" 2>"$tmp/load.err" || true
-  tail -1 "$tmp/load.err"
   jq -r 'if .actions_latency_us then "actions  p50 \(.actions_latency_us.p50 / 1000) ms, p90 \(.actions_latency_us.p90 / 1000) ms, p99 \(.actions_latency_us.p99 / 1000) ms" else empty end,
     "by op    \([.operations[] | select(.count > 0 and .name != "attach" and .name != "detach") | "\(.name) p50 \(.latency_us.p50 / 1000)"] | join(", ")) ms",
     if .lag_us then "lag      p50 \(.lag_us.p50 / 1000) ms, p99 \(.lag_us.p99 / 1000) ms" else empty end,
@@ -118,11 +127,11 @@ outside() {
     curl -sN -H 'Accept: text/event-stream' "http://127.0.0.1:$port/api/v1/events?msisdn=$ms" >/dev/null &
     readers+=($!)
   done
+  mark
   case $1 in
   vegeta)
-    /usr/bin/time -f "client cpu %U s user, %S s sys" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
+    /usr/bin/time -o "$tmp/time.txt" -f "%U %S" "$vegeta" attack -format=json -rate=$((3 * rate))/s \
       -duration="${secs}s" -timeout=5s <"$tmp/targets.json" >"$tmp/vegeta.bin" 2>"$tmp/vegeta.err" || true
-    tail -1 "$tmp/vegeta.err"
     # The report leaves out the first slots' /healthz fillers (bench/driver/targets).
     "$vegeta" encode --to json <"$tmp/vegeta.bin" | jq -c 'select(.url | endswith("/healthz") | not)' |
       "$vegeta" report -type=text | awk '{gsub(",", "")} /^Latencies/{print "actions  p50 " $11 ", p90 " $12 ", p99 " $14} /^Requests/{print "requests " $6 "/s"}
@@ -130,9 +139,8 @@ outside() {
     ;;
   k6)
     BASE=http://127.0.0.1:$port PAIRS=$pairs RATE=$((3 * rate)) HOLD_MS=$hold_ms SECS=$secs \
-      /usr/bin/time -f "client cpu %U s user, %S s sys" "$k6" run --quiet --summary-export "$tmp/k6.json" \
+      /usr/bin/time -o "$tmp/time.txt" -f "%U %S" "$k6" run --quiet --summary-export "$tmp/k6.json" \
       bench/driver/cycle.js >"$tmp/k6.txt" 2>"$tmp/k6.err" || true
-    tail -1 "$tmp/k6.err"
     jq -r '.metrics.http_req_duration as $d | def ms: . * 1000 | round / 1000;
       "actions  p50 \($d.med | ms) ms, p90 \($d["p(90)"] | ms) ms, p99 \($d["p(99)"] | ms) ms",
       "requests \(.metrics.http_reqs.rate | floor)/s, \(.metrics.http_reqs.count) in all, failed \(.metrics.http_req_failed.passes), dropped iterations \(.metrics.dropped_iterations.count // 0)"' "$tmp/k6.json"
@@ -141,9 +149,8 @@ outside() {
     # A thread and a connection per pair, each pausing after every answer
     # (bench/wrk/cycle.lua) so that the pairs make the same rate: PAIRS /
     # (3 pauses) cycles per second (the pause is HOLD at the defaults).
-    THINK_MS=$((pairs * 1000 / (3 * rate))) /usr/bin/time -f "client cpu %U s user, %S s sys" wrk -t "$pairs" -c "$pairs" -d "${secs}s" \
+    THINK_MS=$((pairs * 1000 / (3 * rate))) /usr/bin/time -o "$tmp/time.txt" -f "%U %S" wrk -t "$pairs" -c "$pairs" -d "${secs}s" \
       --latency -s bench/wrk/cycle.lua "http://127.0.0.1:$port" >"$tmp/wrk.txt" 2>"$tmp/wrk.err" || true
-    tail -1 "$tmp/wrk.err"
     awk '/^ +50%/{p50 = $2} /^ +90%/{p90 = $2} /^ +99%/{p99 = $2} /^Requests\/sec/{rps = $2} /non-2xx/{bad = $0}
       END {print "actions  p50 " p50 ", p90 " p90 ", p99 " p99; print "requests " rps "/s; " bad}' "$tmp/wrk.txt"
     ;;
