@@ -20,8 +20,11 @@ function init(args)
   caller = tostring(base + 2 * id)
   callee = tostring(base + 2 * id + 1)
   step = 0
-  wait_ms = 0
   think = tonumber(os.getenv("THINK_MS") or "0")
+  -- The connections' first requests are spread over one pause, not sent
+  -- all at once: in step, they would stay a burst every pause.
+  math.randomseed(id + 1)
+  wait_ms = math.random(0, think)
   hdr = { ["Content-Type"] = "application/json" }
 end
 

@@ -87,7 +87,7 @@ func loadFlags(cfg *load.Config, o *loadOptions) *pflag.FlagSet {
 	fs.Uint64Var(&cfg.MSISDNBase, "msisdn-base", cfg.MSISDNBase, "MSISDN of the first phone; the population is the next --phones numbers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound of every request")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "requests in flight at most")
-	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency is above this (0: no threshold)")
+	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency, or the driver's lag p99, is above this (0: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxErrorRate}, "max-error-rate", "fail if errors/requests is above this, 0 to 1 (default: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxGoS}, "max-gos", "traffic model: fail if the blocking measured (no_frequency / attempts that reached the allocator) is above this, 0 to 1 (default: no threshold)")
 	fs.StringVar(&o.out, "out", o.out, "also write the report as JSON to this `file`")

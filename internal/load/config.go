@@ -37,8 +37,10 @@ type Config struct {
 	Seed       uint64        // seeds every random choice, for a reproducible run
 	MSISDNBase uint64        // first MSISDN of the population
 	Timeout    time.Duration // bound of every request
-	// Concurrency bounds the driver's requests in flight; the excess waits
-	// its turn, and that wait counts in its latency.
+	// Concurrency bounds the driver's requests in flight (its connections
+	// and action workers); the excess waits its turn, a wait the report
+	// gives as the driver's lag. Attaching and detaching go at most
+	// setupConcurrency at once.
 	Concurrency int
 	// Traffic, when on, replaces Rate, the answer delay, Accept and the
 	// talk time with the teletraffic model (traffic.go).
@@ -53,19 +55,22 @@ type Config struct {
 // book's phone behaviour.
 func DefaultConfig() Config {
 	return Config{
-		Target:       "http://127.0.0.1:8080",
-		Phones:       150,
-		Calls:        500,
-		Workers:      8,
-		AnswerMin:    time.Millisecond,
-		AnswerMax:    1500 * time.Millisecond,
-		Accept:       0.5,
-		TalkMin:      time.Millisecond,
-		TalkMax:      3000 * time.Millisecond,
-		Seed:         1,
-		MSISDNBase:   4670000000,
-		Timeout:      5 * time.Second,
-		Concurrency:  32,
+		Target:     "http://127.0.0.1:8080",
+		Phones:     150,
+		Calls:      500,
+		Workers:    8,
+		AnswerMin:  time.Millisecond,
+		AnswerMax:  1500 * time.Millisecond,
+		Accept:     0.5,
+		TalkMin:    time.Millisecond,
+		TalkMax:    3000 * time.Millisecond,
+		Seed:       1,
+		MSISDNBase: 4670000000,
+		Timeout:    5 * time.Second,
+		// Far above the server's gate (16 per CPU): the driver must not be
+		// what queues the requests of an open model, the server must, and
+		// shed past its bound (503) where the report shows it.
+		Concurrency:  256,
 		MaxErrorRate: -1,
 		MaxGoS:       -1,
 		// Erlang B depends on the holding time only through A, so the
@@ -77,6 +82,10 @@ func DefaultConfig() Config {
 
 // maxMSISDN is the largest 15-digit number: MSISDNs have 1 to 15 digits.
 const maxMSISDN = 999_999_999_999_999
+
+// maxConcurrency bounds the requests in flight, and so the driver's
+// connections and workers.
+const maxConcurrency = 10_000
 
 // maxPhones bounds the population, and so every per-phone structure.
 const maxPhones = 1_000_000
@@ -109,8 +118,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("msisdn base %d: the population must fit in 1 to 15 digits", c.MSISDNBase)
 	case c.Timeout <= 0:
 		return errors.New("timeout must be positive")
-	case c.Concurrency <= 0:
-		return errors.New("concurrency must be positive")
+	case c.Concurrency <= 0 || c.Concurrency > maxConcurrency:
+		return fmt.Errorf("concurrency %d: want 1 to %d", c.Concurrency, maxConcurrency)
 	case c.MaxP99 < 0:
 		return errors.New("max-p99 must not be negative")
 	case math.IsNaN(c.MaxErrorRate) || c.MaxErrorRate > 1:

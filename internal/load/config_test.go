@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"msisdn zero", func(c *Config) { c.MSISDNBase = 0 }, "msisdn base"},
 		{"timeout", func(c *Config) { c.Timeout = 0 }, "timeout"},
 		{"concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency"},
+		{"concurrency beyond the bound", func(c *Config) { c.Concurrency = maxConcurrency + 1 }, "concurrency 10001: want 1 to 10000"},
 		{"max error rate", func(c *Config) { c.MaxErrorRate = 2 }, "max error rate"},
 		{"traffic", func(c *Config) { c.Traffic.Erlangs, c.MaxGoS = 5, 0.02 }, ""},
 		{"busy-hour calls", func(c *Config) { c.Traffic.BusyHourCalls = 1.5 }, ""},

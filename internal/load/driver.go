@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ type driver struct {
 	cfg     Config
 	c       *client
 	st      *stats
+	wire    *wire  // bytes sent and received
 	g       *group // every goroutine of the run but Run's own
 	streams []*stream
 	// streamHTTP carries the event streams, apart from the requests so
@@ -31,6 +33,11 @@ type driver struct {
 	pop      *population
 	busy     int  // actions on their way
 	stopping bool // plan nothing new
+
+	// work is the queue of the action workers (startWorkers), which stop
+	// when workersDone is closed.
+	work        chan func()
+	workersDone <-chan struct{}
 
 	// dead is cancelled when the target is unreachable: nothing more can
 	// be asked of it. actx, under it, carries the actions' requests; cancelling it
@@ -51,11 +58,11 @@ type driver struct {
 
 func newDriver(cfg Config) *driver {
 	cfg = cfg.applied()
-	d := &driver{cfg: cfg, st: newStats(), g: newGroup(), pop: newPopulation(cfg),
+	d := &driver{cfg: cfg, st: newStats(), wire: &wire{}, g: newGroup(), pop: newPopulation(cfg),
 		rng: rand.New(rand.NewPCG(cfg.Seed, 0xb5c))}
 	d.dead, d.kill = context.WithCancel(context.Background())
 	d.actx, d.abandon = context.WithCancel(d.dead)
-	d.c = newClient(cfg, d.st, d.fail)
+	d.c = newClient(cfg, d.st, d.wire, d.fail)
 	d.newStreams()
 	return d
 }
@@ -119,6 +126,7 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
 	d.g.Go(func() { d.watchdog(bg) })
+	d.startWorkers(bg)
 	if prog != nil {
 		d.g.Go(func() { d.showProgress(bg, prog) })
 	}
@@ -136,7 +144,7 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 		d.cell, err = d.readCell(traffic)
 	}
 	if err == nil {
-		d.phaseName.set("traffic")
+		d.phaseName.set(phaseTraffic)
 		d.mark(&d.issuing.from, &d.trafficWindow.from)
 		d.traffic(traffic)
 		d.mark(&d.issuing.to)
@@ -169,7 +177,7 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 	// Connections dialled for requests abandoned meanwhile never carried
 	// one: a server shutting down waits seconds for such connections, so
 	// close them rather than leave them to the process's exit.
-	d.c.http.CloseIdleConnections()
+	d.c.closeIdle()
 	d.streamHTTP.CloseIdleConnections()
 	if prog != nil {
 		prog.Done()
@@ -261,7 +269,12 @@ func (d *driver) setupError(what string, a answer) error {
 // newStreams makes the event streams of the population, one per
 // streamChunk phones; startStreams connects them.
 func (d *driver) newStreams() {
-	d.streamHTTP = &http.Client{Transport: &http.Transport{Proxy: nil}}
+	d.streamHTTP = &http.Client{Transport: &http.Transport{
+		Proxy: nil, // loopback benchmarks must not detour through a proxy
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.wire.dialContext(ctx, d.cfg.Timeout, network, addr)
+		},
+	}}
 	for lo := 0; lo < len(d.pop.phones); lo += streamChunk {
 		var ms []string
 		for _, ph := range d.pop.phones[lo:min(lo+streamChunk, len(d.pop.phones))] {

@@ -33,6 +33,7 @@ type fakeBSC struct {
 	refuse    func(msisdn string) bool // attach answers 403 forbidden for these
 	hold      chan struct{}            // if not nil, actions wait on it: a hung server
 	onAction  func(n int)              // called with the count of actions, outside the lock
+	arrive    func(m, action string)   // called as an action arrives, before it is handled, outside the lock: it may hold it
 	actions   int
 	srv       *httptest.Server
 	stopped   chan struct{} // closed by the test: streams end
@@ -194,6 +195,9 @@ func (f *fakeBSC) action(w http.ResponseWriter, r *http.Request) {
 	if json.NewDecoder(r.Body).Decode(&req) != nil {
 		problem(w, 400, "invalid_request")
 		return
+	}
+	if f.arrive != nil {
+		f.arrive(r.PathValue("msisdn"), req.Action)
 	}
 	f.mu.Lock()
 	f.actions++

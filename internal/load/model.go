@@ -2,6 +2,7 @@ package load
 
 import (
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -20,9 +21,12 @@ const (
 	stHanging                 // our hangup of a call we lost track of is on its way
 )
 
-// phone is one phone of the population. Every field is guarded by the
-// driver's mutex.
+// phone is one phone of the population. Every field but turn is guarded
+// by the driver's mutex.
 type phone struct {
+	// turn is held while one of the phone's actions is on its way: its
+	// next waits for the answer (driver.request).
+	turn   sync.Mutex
 	msisdn string
 	state  pstate
 	caller bool   // the call is one we dialled

@@ -18,15 +18,16 @@ type Progress interface {
 
 // Snapshot is the run at one tick.
 type Snapshot struct {
-	Phase       string
-	Elapsed     time.Duration // since the traffic started (since the run started before)
-	Attempts    int64
-	Goal        int64         // attempts to make; 0 when running for a duration
-	Duration    time.Duration // the traffic's duration, if set
-	Requests    int64
-	Errors      int64
-	ActiveCalls int
-	Rate        float64 // call attempts per second over the last tick
+	Phase          string
+	Elapsed        time.Duration // since the run started
+	TrafficElapsed time.Duration // since the traffic started; 0 before
+	Attempts       int64
+	Goal           int64         // attempts to make; 0 when running for a duration
+	Duration       time.Duration // the traffic's duration, if set
+	Requests       int64
+	Errors         int64
+	ActiveCalls    int
+	Rate           float64 // call attempts per second over the last tick
 }
 
 // progressTick is how often the driver updates the display.
@@ -47,12 +48,12 @@ func (d *driver) showProgress(ctx context.Context, prog Progress) {
 			active := d.pop.calls
 			from := d.issuing.from
 			d.mu.Unlock()
-			if from.IsZero() {
-				from = d.start
-			}
-			s := Snapshot{Phase: d.phaseName.get(), Elapsed: now.Sub(from), Attempts: p.attempts,
+			s := Snapshot{Phase: d.phaseName.get(), Elapsed: now.Sub(d.start), Attempts: p.attempts,
 				Duration: d.cfg.Duration, Requests: p.requests, Errors: p.errors, ActiveCalls: active,
 				Rate: float64(p.attempts-last.attempts) / now.Sub(lastAt).Seconds()}
+			if !from.IsZero() {
+				s.TrafficElapsed = now.Sub(from)
+			}
 			if d.cfg.Duration == 0 {
 				s.Goal = int64(d.cfg.Calls)
 			}
@@ -93,7 +94,7 @@ type barProgress struct {
 // figures (the driver's tick is the throttle).
 func (p *barProgress) Update(s Snapshot) {
 	if p.timed {
-		_ = p.bar.Set64(min(int64(s.Elapsed/(100*time.Millisecond)), p.bar.GetMax64()))
+		_ = p.bar.Set64(min(int64(s.TrafficElapsed/(100*time.Millisecond)), p.bar.GetMax64()))
 	} else {
 		_ = p.bar.Set64(min(s.Attempts, p.bar.GetMax64()))
 	}
@@ -122,6 +123,28 @@ func (p *lineProgress) Update(s Snapshot) {
 func (p *lineProgress) Done() {}
 
 func (s Snapshot) describe() string {
-	return fmt.Sprintf("%-9s attempts %d (%.0f/s), active calls %d, requests %d, errors %d",
-		s.Phase, s.Attempts, s.Rate, s.ActiveCalls, s.Requests, s.Errors)
+	eta := "-"
+	if d, ok := s.ETA(); ok {
+		eta = d.Round(100 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("%-9s elapsed %v, ETA %s, attempts %d (%.0f/s), active calls %d, requests %d, errors %d",
+		s.Phase, s.Elapsed.Round(100*time.Millisecond), eta, s.Attempts, s.Rate, s.ActiveCalls, s.Requests, s.Errors)
+}
+
+// ETA is the time left until the traffic's attempts are all made: what is
+// left of a timed run, or the attempts left at the mean rate so far. It
+// cannot be told (false) outside the traffic phase, nor before a counted
+// run's first attempt; the drain, detach and books that follow take
+// seconds more.
+func (s Snapshot) ETA() (time.Duration, bool) {
+	switch {
+	case s.Phase != phaseTraffic:
+		return 0, false
+	case s.Duration > 0:
+		return max(s.Duration-s.TrafficElapsed, 0), true
+	case s.Goal <= 0 || s.Attempts <= 0 || s.TrafficElapsed <= 0:
+		return 0, false
+	}
+	left := max(s.Goal-s.Attempts, 0)
+	return time.Duration(float64(s.TrafficElapsed) * float64(left) / float64(s.Attempts)), true
 }

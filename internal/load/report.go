@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,9 +37,20 @@ type Report struct {
 	IssuingS float64 `json:"issuing_s"`
 	TrafficS float64 `json:"traffic_s"`
 
-	Requests   RequestsReport   `json:"requests"`
-	Calls      CallsReport      `json:"calls"`
-	Operations []OpReport       `json:"operations"`
+	Requests   RequestsReport `json:"requests"`
+	Calls      CallsReport    `json:"calls"`
+	Data       DataReport     `json:"data"`
+	Operations []OpReport     `json:"operations"`
+	// Actions is the latency of the phone actions (call, accept, reject,
+	// hangup) together, the figure an outside tool reports for the same
+	// requests.
+	Actions LatencyReport `json:"actions_latency_us"`
+	// Lag is how late the driver sent its phone actions: from each one's
+	// intended time (its place in the schedule, or when its user's delay
+	// ran out) to its sending. It is not in the latencies, which are the
+	// requests' own; a large lag means the driver fell behind and the
+	// latencies understate what its users would have seen.
+	Lag        LatencyReport    `json:"lag_us"`
 	Errors     map[string]int64 `json:"errors"` // by code
 	Races      map[string]int64 `json:"races"`  // by code; not errors
 	Books      *BooksResult     `json:"books"`  // nil when not checked
@@ -48,21 +61,34 @@ type Report struct {
 // RequestsReport counts the operations' requests (not the books' reads).
 type RequestsReport struct {
 	Total        int64   `json:"total"`
-	Rate         float64 `json:"rate"` // per second over the whole run
+	Rate         float64 `json:"rate"` // per second over the whole run (duration_s)
 	OK           int64   `json:"ok"`
 	Errors       int64   `json:"errors"`
 	Races        int64   `json:"races"`
 	SuccessRatio float64 `json:"success_ratio"` // ok / total
 	ErrorRate    float64 `json:"error_rate"`    // errors / total; what --max-error-rate bounds
 	// ActionsRate is call, accept, reject and hangup requests per second
-	// over the traffic: the phone actions the server served.
+	// over the traffic (traffic_s): the phone actions the server served.
 	ActionsRate float64 `json:"actions_rate"`
+	// StatusCodes counts the answers by HTTP status ("200", "503", ...);
+	// NoAnswer the requests that got none (timeout, connection lost).
+	StatusCodes map[string]int64 `json:"status_codes"`
+	NoAnswer    int64            `json:"no_answer"`
+}
+
+// DataReport is the bytes on the wire, requests and event streams alike,
+// as k6's data_sent and data_received; the rates are over the whole run.
+type DataReport struct {
+	Sent         int64   `json:"sent_bytes"`
+	Received     int64   `json:"received_bytes"`
+	SentRate     float64 `json:"sent_bytes_per_s"`
+	ReceivedRate float64 `json:"received_bytes_per_s"`
 }
 
 // CallsReport is the call attempts and how they ended.
 type CallsReport struct {
 	Attempts int64            `json:"attempts"`
-	Rate     float64          `json:"rate"`    // attempts per second while issuing
+	Rate     float64          `json:"rate"`    // attempts per second while issuing (issuing_s), not over the run
 	Skipped  int64            `json:"skipped"` // open model: no idle phone at the intended time
 	Outcomes map[string]int64 `json:"outcomes"`
 	// How often the driver lost track: replies it did not expect, phones
@@ -71,6 +97,10 @@ type CallsReport struct {
 	StaleReplies     int64 `json:"stale_replies"`
 	Resyncs          int64 `json:"resyncs"`
 	StreamReconnects int64 `json:"stream_reconnects"`
+	// PhoneWaits counts the actions that waited for their phone's action
+	// before them to be answered (a user's answer to an inbound call that
+	// crossed its own call): a phone's actions go one at a time.
+	PhoneWaits int64 `json:"phone_waits"`
 }
 
 // OpReport is one operation's requests and latencies in microseconds.
@@ -139,10 +169,18 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 		r.Operations = append(r.Operations, OpReport{Name: o.String(), Count: st.count[o], Errors: st.errs[o], Latency: latencyOf(st.hist[o])})
 		r.Requests.Total += st.count[o]
 		r.Requests.Errors += st.errs[o]
-		if o != opAttach && o != opDetach {
+		if o.isAction() {
 			actions += st.count[o]
 		}
 	}
+	r.Actions, r.Lag = latencyOf(st.actions), latencyOf(st.lag)
+	r.Requests.StatusCodes = map[string]int64{}
+	for code, n := range st.statuses {
+		r.Requests.StatusCodes[strconv.Itoa(code)] = n
+	}
+	r.Requests.NoAnswer = st.noAnswer
+	r.Data = DataReport{Sent: d.wire.sent.Load(), Received: d.wire.received.Load()}
+	r.Data.SentRate, r.Data.ReceivedRate = perSecondF(r.Data.Sent, r.DurationS), perSecondF(r.Data.Received, r.DurationS)
 	for _, n := range st.races {
 		r.Requests.Races += n
 	}
@@ -155,7 +193,7 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 	}
 	r.Calls.Attempts, r.Calls.Skipped = st.attempts, st.skipped
 	r.Calls.Rate = perSecond(st.attempts, r.IssuingS)
-	r.Calls.StaleReplies, r.Calls.Resyncs = st.stale, st.resyncs
+	r.Calls.StaleReplies, r.Calls.Resyncs, r.Calls.PhoneWaits = st.stale, st.resyncs, st.phoneWaits
 	r.Calls.Outcomes = map[string]int64{}
 	for o := range numOutcomes {
 		r.Calls.Outcomes[o.String()] = st.outcomes[o]
@@ -173,6 +211,9 @@ func perSecond(n int64, s float64) float64 {
 	}
 	return float64(n) / s
 }
+
+// perSecondF is perSecond of a byte count, rounded to a byte.
+func perSecondF(n int64, s float64) float64 { return math.Round(perSecond(n, s)) }
 
 // window is a span of the run, for the rates.
 type window struct{ from, to time.Time }
@@ -206,18 +247,27 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "PARTIAL REPORT: %s\n", r.Reason)
 	}
 	q, c := r.Requests, r.Calls
-	fmt.Fprintf(&b, "duration       %.3fs (issuing %.3fs, traffic %.3fs)\n", r.DurationS, r.IssuingS, r.TrafficS)
-	fmt.Fprintf(&b, "requests       %d, %.1f/s, success %.2f%%, errors %.2f%% (%d), races %d; phone actions %.1f/s\n",
-		q.Total, q.Rate, 100*q.SuccessRatio, 100*q.ErrorRate, q.Errors, q.Races, q.ActionsRate)
-	fmt.Fprintf(&b, "call attempts  %d, %.1f/s", c.Attempts, c.Rate)
+	actions, actionErrs := actionCounts(r.Operations)
+	// Each rate says over which span it is: the attempts are made while
+	// issuing (a burst, in the book's test), the actions over the traffic
+	// (issuing and the last calls' end), the requests over the whole run.
+	fmt.Fprintf(&b, "duration       %.3fs in all; traffic %.3fs: issuing %.3fs, then the last calls ending\n", r.DurationS, r.TrafficS, r.IssuingS)
+	fmt.Fprintf(&b, "call attempts  %d, %.1f/s while issuing", c.Attempts, c.Rate)
 	if c.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped (no idle phone at the intended time)", c.Skipped)
 	}
+	fmt.Fprintf(&b, "\nphone actions  %d, %.1f/s over the traffic (call, accept, reject, hangup)\n", actions, q.ActionsRate)
+	fmt.Fprintf(&b, "requests       %d, %.1f/s over the run (attach and detach too), success %.2f%%, errors %.2f%% (%d), races %d\n",
+		q.Total, q.Rate, 100*q.SuccessRatio, 100*q.ErrorRate, q.Errors, q.Races)
+	fmt.Fprintf(&b, "status codes   %s; no answer %d", counts(q.StatusCodes), q.NoAnswer)
+	fmt.Fprintf(&b, "\ndata           sent %s (%s/s), received %s (%s/s) over the run, event streams included", bytesText(r.Data.Sent),
+		bytesText(int64(r.Data.SentRate)), bytesText(r.Data.Received), bytesText(int64(r.Data.ReceivedRate)))
 	fmt.Fprintf(&b, "\noutcomes      ")
 	for o := range numOutcomes {
 		fmt.Fprintf(&b, " %s %d", o, c.Outcomes[o.String()])
 	}
-	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d\n", c.StaleReplies, c.Resyncs, c.StreamReconnects)
+	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d, actions that waited for their phone's last %d\n",
+		c.StaleReplies, c.Resyncs, c.StreamReconnects, c.PhoneWaits)
 	if r.Traffic != nil {
 		r.Traffic.text(&b)
 	}
@@ -226,18 +276,48 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "latency ms\tcount\terrors\tmin\tmean\tp50\tp90\tp95\tp99\tp99.9\tmax\t")
 	ms := func(us float64) string { return fmt.Sprintf("%.3f", us/1000) }
-	for _, o := range r.Operations {
-		l := o.Latency
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", o.Name, o.Count, o.Errors, ms(float64(l.Min)), ms(l.Mean),
+	row := func(name string, count, errs int64, l LatencyReport) {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, count, errs, ms(float64(l.Min)), ms(l.Mean),
 			ms(float64(l.P50)), ms(float64(l.P90)), ms(float64(l.P95)), ms(float64(l.P99)), ms(float64(l.P999)), ms(float64(l.Max)))
 	}
+	for _, o := range r.Operations {
+		row(o.Name, o.Count, o.Errors, o.Latency)
+	}
+	row("all actions", actions, actionErrs, r.Actions)
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t")
+	row("driver lag", actions, 0, r.Lag)
 	_ = tw.Flush() // a strings.Builder does not fail
+	b.WriteString("(latency: a request's sending to its answer, as k6 and wrk measure; driver lag: an action's intended\n" +
+		"time to its sending, not in the latencies: timers, scheduling, waiting for one of --concurrency slots)\n")
 	fmt.Fprintf(&b, "\nerrors by code %s\n", counts(r.Errors))
 	fmt.Fprintf(&b, "races by code  %s\n", counts(r.Races))
 	fmt.Fprintf(&b, "books          %s\n", r.Books.text())
 	fmt.Fprintf(&b, "thresholds     %s\n", r.Thresholds.text())
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// actionCounts is the requests and errors of the phone actions among ops.
+func actionCounts(ops []OpReport) (n, errs int64) {
+	for i, o := range ops {
+		if op(i).isAction() {
+			n, errs = n+o.Count, errs+o.Errors
+		}
+	}
+	return n, errs
+}
+
+// bytesText is n bytes in decimal units, as k6 shows its data.
+func bytesText(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 // counts writes a map of counts in key order; "none" when empty.

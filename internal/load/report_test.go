@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +20,18 @@ func sampleReport(t *testing.T, books *BooksResult, maxP99 time.Duration, maxErr
 	d.start = time.Now().Add(-2 * time.Second)
 	d.issuing = window{d.start, d.start.Add(time.Second)}
 	d.trafficWindow = window{d.start, d.start.Add(2 * time.Second)}
-	for i := range 100 {
-		d.st.record(opCall, time.Duration(i+1)*time.Millisecond, classOK, "")
+	rec := func(o op, took time.Duration, status int, code string, lag time.Duration) {
+		d.st.record(o, answer{status: status, code: code, took: took}, lag)
 	}
-	d.st.record(opCall, time.Second, classError, "overloaded")
-	d.st.record(opCall, time.Millisecond, classRace, "busy")
-	d.st.record(opAttach, 3*time.Millisecond, classOK, "")
+	for i := range 100 {
+		rec(opCall, time.Duration(i+1)*time.Millisecond, 200, "", time.Duration(i+1)*10*time.Microsecond)
+	}
+	rec(opCall, time.Second, 503, "overloaded", 0)
+	rec(opCall, time.Millisecond, 409, "busy", 0)
+	rec(opAttach, 3*time.Millisecond, 201, "", time.Hour) // an attach has no lag
+	rec(opAccept, 0, 0, codeTimeout, 2*time.Second)
+	d.wire.sent.Store(3000)
+	d.wire.received.Store(5_000_000)
 	d.st.attempts = 102
 	d.st.outcomes[outAnswered], d.st.outcomes[outBusy], d.st.outcomes[outFailed] = 60, 40, 2
 	return d.report(t.Context(), books)
@@ -32,14 +40,20 @@ func sampleReport(t *testing.T, books *BooksResult, maxP99 time.Duration, maxErr
 func TestReportFigures(t *testing.T) {
 	r := sampleReport(t, &BooksResult{OK: true, AnsweredSeen: 60, AnsweredRecorded: 60}, 0, -1)
 	q := r.Requests
-	if q.Total != 103 || q.Errors != 1 || q.Races != 1 || q.OK != 101 {
+	if q.Total != 104 || q.Errors != 2 || q.Races != 1 || q.OK != 101 {
 		t.Errorf("requests %+v", q)
 	}
 	if r.Calls.Rate != 102 {
 		t.Errorf("attempt rate %v, want 102/s over the 1 s of issuing", r.Calls.Rate)
 	}
-	if q.ActionsRate != 102/2.0 {
-		t.Errorf("actions rate %v, want 102 call requests over the 2 s of traffic", q.ActionsRate)
+	if q.ActionsRate != 103/2.0 {
+		t.Errorf("actions rate %v, want 102 calls and an accept over the 2 s of traffic", q.ActionsRate)
+	}
+	if want := map[string]int64{"200": 100, "201": 1, "409": 1, "503": 1}; !maps.Equal(q.StatusCodes, want) || q.NoAnswer != 1 {
+		t.Errorf("status codes %v, no answer %d; want %v and 1", q.StatusCodes, q.NoAnswer, want)
+	}
+	if d := r.Data; d.Sent != 3000 || d.Received != 5_000_000 || math.Abs(d.SentRate-1500) > 2 || math.Abs(d.ReceivedRate-2.5e6) > 3e3 {
+		t.Errorf("data %+v, want 3000 and 5e6 bytes over the 2 s run", d)
 	}
 	call := r.Operations[opCall]
 	if call.Name != "call" || call.Count != 102 || call.Errors != 1 {
@@ -57,6 +71,15 @@ func TestReportFigures(t *testing.T) {
 	near("p99", l.P99, 100*time.Millisecond)
 	near("max", l.Max, time.Second)
 	near("min", l.Min, time.Millisecond)
+	// The actions together: the calls and the accept's 0 (counted as 1 µs).
+	if a := r.Actions; a.Min != histMin || a.Max < time.Second.Microseconds() || a.P50 < 49_000 || a.P50 > 50_100 {
+		t.Errorf("actions latency %+v", a)
+	}
+	// The lag is the actions' alone: 10..1000 µs for the calls, 0 for two
+	// of them, 2 s for the accept; not the attach's hour.
+	if g := r.Lag; g.Max < 2*time.Second.Microseconds() || g.Max > 2_002_000 || g.P50 < 490 || g.P50 > 510 {
+		t.Errorf("lag %+v", g)
+	}
 	if r.Partial || !r.Thresholds.OK || r.Verdict() != nil {
 		t.Errorf("partial %v thresholds %+v verdict %v", r.Partial, r.Thresholds, r.Verdict())
 	}
@@ -73,7 +96,8 @@ func TestThresholds(t *testing.T) {
 		{"met", 2 * time.Second, 0.05, nil},
 		{"p99", 50 * time.Millisecond, -1, []string{"call p99 100.", "> 50ms"}},
 		{"impossible p99", time.Nanosecond, -1, []string{"attach p99", "call p99"}},
-		{"error rate", 0, 0.001, []string{"error rate 0.0097 > 0.0010 (1 errors in 103 requests)"}},
+		{"error rate", 0, 0.001, []string{"error rate 0.0192 > 0.0010 (2 errors in 104 requests)"}},
+		{"lag", 900 * time.Microsecond, -1, []string{"call p99", "driver lag p99 1ms > 900µs: actions were sent late"}},
 		{"both", 50 * time.Millisecond, 0, []string{"call p99", "error rate"}},
 	}
 	for _, tt := range tests {
@@ -110,13 +134,18 @@ func TestReportText(t *testing.T) {
 	for _, want := range []string{
 		"bsc load: http://127.0.0.1:8080, 150 phones (0 attached), closed model, 8 workers, seed 1\n",
 		"PARTIAL REPORT: target unreachable: dial tcp: connection refused\n",
-		"requests       103, ",
-		"success 98.06%, errors 0.97% (1), races 1",
-		"call attempts  102, 102.0/s",
+		"duration       ", "s in all; traffic 2.000s: issuing 1.000s, then the last calls ending\n",
+		"call attempts  102, 102.0/s while issuing\n",
+		"phone actions  103, 51.5/s over the traffic (call, accept, reject, hangup)\n",
+		"requests       104, ", "/s over the run (attach and detach too), success 97.12%, errors 1.92% (2), races 1\n",
+		"status codes   200 100, 201 1, 409 1, 503 1; no answer 1\n",
+		"data           sent 3.00 kB (", "/s), received 5.00 MB (", "/s) over the run, event streams included\n",
 		"outcomes       answered 60 busy 40 rejected 0 no_frequency 0 invalid 0 cancelled 0 dropped 0 failed 2 unfinished 0\n",
 		"latency ms  count  errors",
 		"      call    102       1  1.000",
-		"errors by code overloaded 1\n",
+		" all actions    103       2  0.001",
+		"  driver lag    103       0  0.001",
+		"errors by code overloaded 1, timeout 1\n",
 		"races by code  busy 1\n",
 		"books          MISMATCH: phones: 2 still attached",
 		"thresholds     MISSED: call p99 100.",
@@ -151,6 +180,18 @@ func TestReportJSON(t *testing.T) {
 			t.Errorf("latency_us lacks %s: %v", k, lat)
 		}
 	}
+	for _, k := range []string{"actions_latency_us", "lag_us"} {
+		if l, ok := back[k].(map[string]any); !ok || l["p99"] == nil {
+			t.Errorf("%s %v, want a latency report", k, back[k])
+		}
+	}
+	reqs := back["requests"].(map[string]any)
+	if codes := reqs["status_codes"].(map[string]any); codes["503"] != 1.0 || codes["200"] != 100.0 || reqs["no_answer"] != 1.0 {
+		t.Errorf("requests %v", reqs)
+	}
+	if data := back["data"].(map[string]any); data["sent_bytes"] != 3000.0 || data["received_bytes_per_s"] == nil {
+		t.Errorf("data %v", data)
+	}
 	outcomes := back["calls"].(map[string]any)["outcomes"].(map[string]any)
 	if len(outcomes) != int(numOutcomes) || outcomes["answered"] != 60.0 {
 		t.Errorf("outcomes %v", outcomes)
@@ -158,7 +199,7 @@ func TestReportJSON(t *testing.T) {
 }
 
 func TestEmptyReportText(t *testing.T) {
-	r := (&driver{cfg: DefaultConfig(), st: newStats(), pop: newPopulation(DefaultConfig())}).report(t.Context(), nil)
+	r := (&driver{cfg: DefaultConfig(), st: newStats(), wire: &wire{}, pop: newPopulation(DefaultConfig())}).report(t.Context(), nil)
 	var b strings.Builder
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)

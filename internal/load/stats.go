@@ -87,6 +87,10 @@ const (
 type stats struct {
 	mu       sync.Mutex
 	hist     [numOps]*hdrhistogram.Histogram
+	actions  *hdrhistogram.Histogram // call, accept, reject and hangup together
+	lag      *hdrhistogram.Histogram // from an operation's intended time to its sending
+	statuses map[int]int64           // answers by HTTP status
+	noAnswer int64                   // requests that got none (timeout, unreachable)
 	count    [numOps]int64
 	errs     [numOps]int64
 	codes    map[string]int64 // errors by code
@@ -96,7 +100,10 @@ type stats struct {
 	skipped  int64 // open model: no idle phone to dial from at the intended time
 	resyncs  int64 // phones whose state the driver had to read back
 	stale    int64 // replies the driver's view of the phone did not expect
-	answered map[pair]int
+	// phoneWaits counts actions that waited for their phone's action
+	// before them to be answered.
+	phoneWaits int64
+	answered   map[pair]int
 	// Answered calls whose holding time the driver measured, and the sum
 	// of those times.
 	heldCalls int64
@@ -107,26 +114,45 @@ type stats struct {
 type pair struct{ caller, callee string }
 
 func newStats() *stats {
-	s := &stats{codes: map[string]int64{}, races: map[string]int64{}, answered: map[pair]int{}}
+	s := &stats{codes: map[string]int64{}, races: map[string]int64{}, answered: map[pair]int{},
+		statuses: map[int]int64{}, actions: newHist(), lag: newHist()}
 	for i := range s.hist {
-		s.hist[i] = hdrhistogram.New(histMin, histMax, histDigits)
+		s.hist[i] = newHist()
 	}
 	return s
 }
 
-// record counts one answered (or failed) request of o that took d.
-func (s *stats) record(o op, d time.Duration, cl class, code string) {
-	us := min(max(d.Microseconds(), histMin), histMax)
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histDigits) }
+
+// micros is d in the histograms' unit and range.
+func micros(d time.Duration) int64 { return min(max(d.Microseconds(), histMin), histMax) }
+
+// isAction tells the phone actions apart from attaching and detaching.
+func (o op) isAction() bool { return o != opAttach && o != opDetach }
+
+// record counts one answered (or failed) request of o, sent lag after its
+// intended time.
+func (s *stats) record(o op, a answer, lag time.Duration) {
+	took := micros(a.took)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_ = s.hist[o].RecordValue(us) // cannot fail: clamped to the range
+	_ = s.hist[o].RecordValue(took) // cannot fail: clamped to the range
+	if o.isAction() {
+		_ = s.actions.RecordValue(took)
+		_ = s.lag.RecordValue(micros(lag))
+	}
 	s.count[o]++
-	switch cl {
+	if a.status == 0 {
+		s.noAnswer++
+	} else {
+		s.statuses[a.status]++
+	}
+	switch classify(a.status, a.code) {
 	case classRace:
-		s.races[code]++
+		s.races[a.code]++
 	case classError:
 		s.errs[o]++
-		s.codes[code]++
+		s.codes[a.code]++
 	}
 }
 

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,16 +129,18 @@ func (s *stream) follow(ctx context.Context, ready func()) (connected bool, err 
 // read parses server-sent events: "data:" lines up to a blank line make an
 // event; "id:", "event:" and ":" comments carry nothing the driver needs
 // (the data repeats the type, and the global stream cannot be resumed).
+// Lines are read into buffers kept across events: the streams carry every
+// reply of the run.
 func (s *stream) read(r *bufio.Reader) error {
-	var data []byte
+	var line, data []byte
 	for {
-		line, err := readLine(r)
-		if err != nil {
+		var err error
+		if line, err = readLine(r, line[:0]); err != nil {
 			return err
 		}
-		s.touch()
 		switch {
-		case line == "":
+		case len(line) == 0: // an event ends, or a comment such as the heartbeat
+			s.touch()
 			if len(data) > 0 {
 				var rep reply
 				if json.Unmarshal(data, &rep) == nil && rep.MSISDN != "" {
@@ -145,30 +148,30 @@ func (s *stream) read(r *bufio.Reader) error {
 				}
 				data = data[:0]
 			}
-		case strings.HasPrefix(line, "data:"):
+		case bytes.HasPrefix(line, dataField):
 			if len(data) > 0 {
 				data = append(data, '\n')
 			}
-			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " ")...)
+			data = append(data, bytes.TrimPrefix(line[len(dataField):], []byte(" "))...)
 		}
 	}
 }
 
-// readLine reads one line without its end (LF or CRLF), refusing lines
-// longer than maxEventLine so a broken server cannot grow the driver.
-func readLine(r *bufio.Reader) (string, error) {
-	var sb strings.Builder
+var dataField = []byte("data:")
+
+// readLine appends one line without its end (LF or CRLF) to buf, refusing
+// lines longer than maxEventLine so a broken server cannot grow the driver.
+func readLine(r *bufio.Reader, buf []byte) ([]byte, error) {
 	for {
 		frag, isPrefix, err := r.ReadLine()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		sb.Write(frag)
-		if sb.Len() > maxEventLine {
-			return "", errors.New("event stream: line too long")
+		if buf = append(buf, frag...); len(buf) > maxEventLine {
+			return nil, errors.New("event stream: line too long")
 		}
 		if !isPrefix {
-			return sb.String(), nil
+			return buf, nil
 		}
 	}
 }

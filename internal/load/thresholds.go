@@ -17,7 +17,8 @@ type ThresholdsReport struct {
 }
 
 // checkThresholds checks maxP99 (0: none) against every operation that was
-// performed, maxErrorRate (negative: none) against the error rate, and
+// performed and against the driver's lag (a driver that sends late offers
+// less than it says and would hide a slow server), maxErrorRate (negative: none) against the error rate, and
 // maxGoS (negative: none) against the blocking of the traffic model.
 func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate, maxGoS float64) ThresholdsReport {
 	t := ThresholdsReport{}
@@ -27,6 +28,9 @@ func checkThresholds(r *Report, maxP99 time.Duration, maxErrorRate, maxGoS float
 			if p99 := time.Duration(o.Latency.P99) * time.Microsecond; o.Count > 0 && p99 > maxP99 {
 				t.Violations = append(t.Violations, fmt.Sprintf("%s p99 %v > %v", o.Name, p99, maxP99))
 			}
+		}
+		if lag := time.Duration(r.Lag.P99) * time.Microsecond; lag > maxP99 {
+			t.Violations = append(t.Violations, fmt.Sprintf("driver lag p99 %v > %v: actions were sent late, the latencies understate", lag, maxP99))
 		}
 	}
 	if maxErrorRate >= 0 {

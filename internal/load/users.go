@@ -103,37 +103,73 @@ func (d *driver) reserve() (ph *phone, token uint64) {
 	} else {
 		callee = d.pop.pickOther(d.rng, ph)
 	}
+	return ph, d.reserveCall(ph, callee)
+}
+
+// reserveCall marks ph dialling callee, a call attempt, and returns the
+// token its call is sent with.
+func (d *driver) reserveCall(ph, callee *phone) uint64 {
 	d.pop.set(ph, stDialing, true, callee.msisdn)
 	d.pop.expect(ph, callee)
 	ph.owed = true
 	d.st.add(&d.st.attempts, 1)
-	return ph, ph.token
+	return ph.token
 }
 
 // dial sends the call of a reserved caller, measured from intended.
 func (d *driver) dial(ctx context.Context, ph *phone, token uint64, intended time.Time) {
 	d.mu.Lock()
-	to := ph.peer
+	to := ph.peer // the callee reserved with token: sent only while token holds
 	d.mu.Unlock()
-	a := d.c.act(ctx, opCall, intended, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "call", To: to})
+	d.request(ctx, ph, token, opCall, intended, actionBody{Action: "call", To: to}, func(a answer) {
+		switch {
+		case a.ok():
+			d.pop.set(ph, stCalling, true, to)
+			d.planDeadline(ph, d.callWait())
+			return
+		case a.code == "invalid_number":
+			d.finish(ph, outInvalid)
+		case a.code == codeAbandoned:
+			d.finish(ph, outUnfinished)
+		default:
+			d.finish(ph, outFailed)
+		}
+		d.pop.set(ph, stIdle, false, "")
+	})
+}
+
+// request sends an action of ph's user decided in the state of token, and
+// hands its answer to then (under d.mu) if ph is still in that state: if
+// not, a reply got there first and said how it went. If ph left that
+// state before the action could go, it is not sent: whatever moved ph on
+// settled it.
+//
+// A phone's actions go one at a time, as its user's would: one waits for
+// the answer to the one before. Two on their way at once travel on
+// different connections and can reach the server in either order. A
+// reject that overtakes its phone's call (the call crossed an inbound
+// one, and the user rejected that) lets the server take the call after
+// all, a call the driver does not follow: its accepted reply then lands
+// on the phone's next attempt, an answer the server never made for that
+// pair, and the books do not balance.
+func (d *driver) request(ctx context.Context, ph *phone, token uint64, o op, intended time.Time, body actionBody, then func(answer)) {
+	if !ph.turn.TryLock() {
+		d.st.add(&d.st.phoneWaits, 1)
+		ph.turn.Lock() // for one request's answer, within its timeout
+	}
+	defer ph.turn.Unlock()
+	d.mu.Lock()
+	live := ph.token == token
+	d.mu.Unlock()
+	if !live {
+		return
+	}
+	a := d.c.act(ctx, o, intended, http.MethodPost, actionsPath(ph.msisdn), body)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if ph.token != token {
-		return // a reply got here first and said how it went
+	if ph.token == token {
+		then(a)
 	}
-	switch {
-	case a.ok():
-		d.pop.set(ph, stCalling, true, to)
-		d.planDeadline(ph, d.callWait())
-		return
-	case a.code == "invalid_number":
-		d.finish(ph, outInvalid)
-	case a.code == codeAbandoned:
-		d.finish(ph, outUnfinished)
-	default:
-		d.finish(ph, outFailed)
-	}
-	d.pop.set(ph, stIdle, false, "")
 }
 
 // plan runs act when delay is over, unless ph changed state meanwhile or
@@ -156,11 +192,7 @@ func (d *driver) plan(ph *phone, delay time.Duration, act func(token uint64, due
 		}
 		d.mu.Unlock()
 		if live {
-			act(token, due)
-			d.mu.Lock()
-			d.busy--
-			d.pop.notify()
-			d.mu.Unlock()
+			d.goAction(func() { act(token, due) })
 		}
 	})
 }
@@ -178,19 +210,15 @@ func (d *driver) answer(ph *phone, token uint64, due time.Time, accept bool) {
 	if accept {
 		o, action = opAccept, "accept"
 	}
-	a := d.c.act(d.actx, o, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: action})
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if ph.token != token {
-		return
-	}
-	if accept && a.ok() {
-		d.pop.set(ph, stTalking, false, ph.peer)
-		d.planDeadline(ph, d.talkWait())
-		return
-	}
-	// Rejected, or the caller hung up first (invalid_state): idle either way.
-	d.pop.set(ph, stIdle, false, "")
+	d.request(d.actx, ph, token, o, due, actionBody{Action: action}, func(a answer) {
+		if accept && a.ok() {
+			d.pop.set(ph, stTalking, false, ph.peer)
+			d.planDeadline(ph, d.talkWait())
+			return
+		}
+		// Rejected, or the caller hung up first (invalid_state): idle either way.
+		d.pop.set(ph, stIdle, false, "")
+	})
 }
 
 // planHangup is the caller's user: hang up after the talk time.
@@ -201,21 +229,17 @@ func (d *driver) planHangup(ph *phone) {
 }
 
 func (d *driver) hangup(ph *phone, token uint64, due time.Time) {
-	a := d.c.act(d.actx, opHangup, due, http.MethodPost, actionsPath(ph.msisdn), actionBody{Action: "hangup"})
-	end := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if ph.token == token {
+	d.request(d.actx, ph, token, opHangup, due, actionBody{Action: "hangup"}, func(a answer) {
 		// The server released the frequency before answering the hangup,
 		// and sent the accepted reply when it allocated it: both times are
 		// when a message from the server reached the driver, so their
 		// delays mostly cancel out of the holding time measured.
 		if a.ok() && !ph.heldSince.IsZero() {
-			d.st.held(end.Sub(ph.heldSince))
+			d.st.held(a.sent.Add(a.took).Sub(ph.heldSince))
 		}
 		// Done, or the peer ended the call first (invalid_state): idle.
 		d.pop.set(ph, stIdle, false, "")
-	}
+	})
 }
 
 // Waiting for replies. A phone that waits longer than the peer's user can
