@@ -269,10 +269,18 @@ type phone struct {
 }
 
 // attach attaches msisdn in cell through p.
+// A 503 is tried again, as its Retry-After asks: after a node's death the
+// engine may be electing leaders for a few seconds.
 func (p *bscProcess) attach(t *testing.T, msisdn string, cell int) phone {
 	t.Helper()
 	var ph phone
-	if status, code := p.send(t, http.MethodPost, "/api/v1/phones", map[string]any{"msisdn": msisdn, "cell": cell}, &ph); status != http.StatusCreated {
+	var status int
+	var code string
+	testutil.Eventually(t, clusterWait, "an attach not refused for now", func() bool {
+		status, code = p.send(t, http.MethodPost, "/api/v1/phones", map[string]any{"msisdn": msisdn, "cell": cell}, &ph)
+		return status != http.StatusServiceUnavailable
+	})
+	if status != http.StatusCreated {
 		t.Fatalf("attach %s in cell %d: %d %s", msisdn, cell, status, code)
 	}
 	return ph

@@ -75,7 +75,8 @@ func testDrainReadiness(t *testing.T, bin string) {
 	}
 }
 
-// metric reads an unlabelled metric from /metrics (-1: absent).
+// metric reads one series from /metrics, by its name and labels as
+// exposed (-1: absent).
 func (p *bscProcess) metric(t *testing.T, name string) float64 {
 	t.Helper()
 	res, err := client.Get(p.url + "/metrics")

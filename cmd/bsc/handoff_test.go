@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,7 +89,7 @@ func TestClusterTakeover(t *testing.T) {
 			t.Errorf("the call held past the handoff timeout: records %v, want one dropped", got)
 		}
 	}
-	if n := metric(t, c.nodes[2], `bsc_cell_takeovers_total{reason="handoff"}`); n < float64(len(back)) {
+	if n := c.nodes[2].metric(t, `bsc_cell_takeovers_total{reason="handoff"}`); n < float64(len(back)) {
 		t.Errorf("n3 counts %v handoffs, want %d", n, len(back))
 	}
 }
@@ -205,22 +203,4 @@ func (p *bscProcess) actRetry(t *testing.T, who, action, to string) (status int,
 	var prob struct{ Code string }
 	_ = json.NewDecoder(res.Body).Decode(&prob)
 	return res.StatusCode, prob.Code, res.Header.Get("Retry-After")
-}
-
-// metric is the value of one series of p's /metrics, 0 if absent.
-func metric(t *testing.T, p *bscProcess, series string) float64 {
-	t.Helper()
-	res, err := client.Get(p.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
 }

@@ -127,7 +127,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	// timed at protocol 2.
 	done := answered.Load()
 	testutil.Eventually(t, clusterWait, "calls on the upgraded cluster, at protocol 2", func() bool {
-		return answered.Load() > done+20 && metric(t, c.live(0), "bsc_internode_event_seconds_count") > 0
+		return answered.Load() > done+20 && c.live(0).metric(t, "bsc_internode_event_seconds_count") > 0
 	})
 	stop()
 	wg.Wait()

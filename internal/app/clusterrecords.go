@@ -182,22 +182,31 @@ func retry(ctx context.Context, tries int, fn func() error) error {
 	return err
 }
 
-// mirrorCalls starts applying the calls stream to this node's calls table.
-func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error {
-	st := n.a.store
-	info := node.Schema.Calls.CachedInfo()
+// mirror starts applying stream to this node's database with apply, from
+// the position the database holds; a database that holds another
+// stream's (a cluster made again, a single node's) is reset first.
+func (n *clusterNode) mirror(ctx context.Context, node *cluster.Node, s jetstream.Stream,
+	reset func(ctx context.Context, stream, uid string) error,
+	apply func(stream string, msgs []jetstream.Msg, last uint64) error) (*cluster.Mirror, error) {
+	info := s.CachedInfo()
 	stream, uid := info.Config.Name, info.Created.UTC().Format(time.RFC3339Nano)
-	have, seq, err := st.MirrorPosition(ctx, stream)
+	have, seq, err := n.a.store.MirrorPosition(ctx, stream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if have != uid {
-		if err := st.ResetCallMirror(ctx, stream, uid); err != nil {
-			return err
+		if err := reset(ctx, stream, uid); err != nil {
+			return nil, err
 		}
 		seq = 0
 	}
-	n.calls.Store(node.Mirror(node.Schema.Calls, seq, func(msgs []jetstream.Msg, last uint64) error {
+	return node.Mirror(s, seq, func(msgs []jetstream.Msg, last uint64) error { return apply(stream, msgs, last) }), nil
+}
+
+// mirrorCalls starts applying the calls stream to this node's calls table.
+func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error {
+	st := n.a.store
+	m, err := n.mirror(ctx, node, node.Schema.Calls, st.ResetCallMirror, func(stream string, msgs []jetstream.Msg, last uint64) error {
 		recs := make([]calls.Mirrored, 0, len(msgs))
 		for _, m := range msgs {
 			meta, err := m.Metadata()
@@ -216,7 +225,11 @@ func (n *clusterNode) mirrorCalls(ctx context.Context, node *cluster.Node) error
 			n.a.log.Warn().Int("records", skipped).Msg("call records this binary cannot store were skipped")
 		}
 		return err
-	}))
+	})
+	if err != nil {
+		return err
+	}
+	n.calls.Store(m)
 	return nil
 }
 

@@ -73,25 +73,17 @@ func (l subscriberLog) AppendAt(ctx context.Context, data []byte, at uint64) (bo
 // mirrorSubscribers starts applying the subscriber log to this node's
 // table.
 func (n *clusterNode) mirrorSubscribers(ctx context.Context, node *cluster.Node) error {
-	st, subs := n.a.store, n.a.subs
-	info := node.Schema.Subscribers.CachedInfo()
-	stream, uid := info.Config.Name, info.Created.UTC().Format(time.RFC3339Nano)
-	have, seq, err := st.MirrorPosition(ctx, stream)
-	if err != nil {
-		return err
-	}
-	if have != uid {
-		if err := subs.ResetLog(ctx, stream, uid); err != nil {
-			return err
-		}
-		seq = 0
-	}
-	n.subs.Store(node.Mirror(node.Schema.Subscribers, seq, func(msgs []jetstream.Msg, last uint64) error {
+	subs := n.a.subs
+	m, err := n.mirror(ctx, node, node.Schema.Subscribers, subs.ResetLog, func(stream string, msgs []jetstream.Msg, last uint64) error {
 		data := make([][]byte, len(msgs))
 		for i, m := range msgs {
 			data[i] = m.Data()
 		}
 		return subs.ApplyLog(context.Background(), stream, data, last)
-	}))
+	})
+	if err != nil {
+		return err
+	}
+	n.subs.Store(m)
 	return nil
 }
