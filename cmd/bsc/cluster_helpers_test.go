@@ -54,9 +54,17 @@ type nodePlace struct {
 	peers         []string // the route addresses it dials (nil: every node's route address)
 }
 
+// clusterSlots bounds the test clusters running at once: leases of a
+// second, fenced at 700 ms, want their nodes to get the CPU, and more than
+// two clusters of three nodes on a two-core machine starve each other
+// (the tests then fail on timing, not on what they check).
+var clusterSlots = make(chan struct{}, 2)
+
 // startClusterAt is startCluster with the nodes placed at places.
 func startClusterAt(t *testing.T, bin string, places []nodePlace, extra ...string) *testCluster {
 	t.Helper()
+	clusterSlots <- struct{}{}
+	t.Cleanup(func() { <-clusterSlots })
 	var routes []string
 	for _, p := range places {
 		routes = append(routes, p.route)
