@@ -277,16 +277,23 @@ type phone struct {
 }
 
 // attach attaches msisdn in cell through p.
-// A 503 is tried again, as its Retry-After asks: after a node's death the
-// engine may be electing leaders for a few seconds.
+// A 503 is tried again, as its Retry-After asks, and so is a request not
+// answered in time: after a node's death the engine may be electing
+// leaders for a few seconds.
 func (p *bscProcess) attach(t *testing.T, msisdn string, cell int) phone {
 	t.Helper()
 	var ph phone
 	var status int
 	var code string
+	tried := false
 	testutil.Eventually(t, clusterWait, "an attach not refused for now", func() bool {
 		status, code = p.send(t, http.MethodPost, "/api/v1/phones", map[string]any{"msisdn": msisdn, "cell": cell}, &ph)
-		return status != http.StatusServiceUnavailable
+		if tried && code == "already_attached" {
+			// An earlier try, unanswered in time, attached it.
+			ph, status = p.phone(t, msisdn), http.StatusCreated
+		}
+		tried = true
+		return status != http.StatusServiceUnavailable && status != 0
 	})
 	if status != http.StatusCreated {
 		t.Fatalf("attach %s in cell %d: %d %s", msisdn, cell, status, code)

@@ -63,9 +63,13 @@ func (l subscriberLog) AppendAt(ctx context.Context, data []byte, at uint64) (bo
 		return false, fmt.Errorf("%w: the subscriber log: %v", errRestarting, err)
 	}
 	// Logged on a quorum: the write is made, whatever happens next. The
-	// wait is for this node's copy, so that the answer's reader sees it.
-	if _, err := m.WaitFor(ctx, seq); err != nil {
-		return false, fmt.Errorf("%w: %v", errRestarting, err)
+	// wait is for this node's copy, so that the answer's reader sees it;
+	// past catchUpWait (this node's copy stalled: its consumer's server
+	// died) the answer is 503, and a retry finds the write made.
+	wctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	if _, err := m.WaitFor(wctx, seq); err != nil {
+		return false, fmt.Errorf("%w: written, not yet applied here: %v", errRestarting, err)
 	}
 	return false, nil
 }
