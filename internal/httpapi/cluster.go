@@ -222,6 +222,9 @@ func (s *server) forward(w http.ResponseWriter, r *http.Request, node string) er
 	}
 	defer res.Body.Close()
 	for k, vs := range res.Header {
+		if k == RequestIDHeader && w.Header().Get(k) != "" {
+			continue // the client's request id is this node's (the owner logged it too)
+		}
 		for _, v := range vs {
 			w.Header().Add(k, v)
 		}

@@ -115,3 +115,24 @@ func TestSpreadKeepsRouteLabels(t *testing.T) {
 		t.Errorf("%g requests counted under /api/v1/frequencies, want 3", counted)
 	}
 }
+
+// An answer carried back from the owner of a cell has one request id: the
+// one this node gave the request, which the owner was sent and logged.
+func TestForwardedAnswerHasOneRequestID(t *testing.T) {
+	alloc := func(int) (Allocator, error) {
+		return &fakeAllocator{view: frequency.View{Pool: []int{1}, Free: []int{1}}}, nil
+	}
+	owners := []string{"n1", "n2"}
+	n2 := New(Deps{Cluster: &testCluster{node: "n2", owners: owners}, Allocator: alloc})
+	n1 := New(Deps{Cluster: &testCluster{node: "n1", owners: owners, peers: map[string]*API{"n2": n2}}, Allocator: alloc})
+	srv := httptest.NewServer(n1)
+	t.Cleanup(srv.Close)
+	res, err := srv.Client().Get(srv.URL + "/api/v1/frequencies?cell=1") // cell 1 is n2's
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if ids := res.Header.Values(RequestIDHeader); res.StatusCode != http.StatusOK || len(ids) != 1 {
+		t.Errorf("forwarded answer: %d with request ids %q, want 200 with one", res.StatusCode, ids)
+	}
+}

@@ -128,7 +128,7 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 	if err != nil {
 		return EventsPage{}, "", err
 	}
-	for _, k := range []string{"Authorization", "X-Request-Id"} {
+	for _, k := range []string{"Authorization", RequestIDHeader} {
 		if v := r.Header.Get(k); v != "" {
 			sub.Header.Set(k, v)
 		}
