@@ -51,8 +51,6 @@ func callKey(cell int, caller string, setupAt time.Time) string {
 	return strconv.Itoa(cell) + "." + caller + "." + strconv.FormatInt(setupAt.UnixNano(), 10)
 }
 
-const openSubject = "$KV.bsc-open."
-
 // clusterRecords is a cell's phonefsm.Recorder in cluster mode.
 type clusterRecords struct{ c *cell }
 
@@ -72,7 +70,7 @@ func (r clusterRecords) Open(caller, callee hlr.MSISDN, setupAt time.Time) calls
 	note := callNote{V: recordVersion, Caller: caller.String(), Callee: callee.String(), SetupAt: setupAt.UTC(),
 		Node: r.c.a.cfg.Node, Epoch: r.c.epoch}
 	data, _ := json.Marshal(note)
-	msg := &nats.Msg{Subject: openSubject + callKey(r.c.id, note.Caller, setupAt), Data: data}
+	msg := &nats.Msg{Subject: cluster.OpenSubject + callKey(r.c.id, note.Caller, setupAt), Data: data}
 	t, err := r.journal().Publish(msg, true)
 	if err != nil {
 		r.c.a.lostLog.Error().Err(err).Str("caller", note.Caller).Msg("call note not written")
@@ -99,13 +97,13 @@ func publishRecord(j *cluster.Journal, rec calls.Record, reserved bool) (uint64,
 		return 0, err
 	}
 	key := callKey(*rec.Cell, rec.Caller, rec.SetupAt)
-	msg := &nats.Msg{Subject: "bsc.calls." + strconv.Itoa(*rec.Cell), Data: data, Header: nats.Header{}}
+	msg := &nats.Msg{Subject: cluster.CallsSubject + strconv.Itoa(*rec.Cell), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, "call."+key)
 	t, err := j.Publish(msg, reserved)
 	if err != nil {
 		return 0, err
 	}
-	del := &nats.Msg{Subject: openSubject + key, Header: nats.Header{}}
+	del := &nats.Msg{Subject: cluster.OpenSubject + key, Header: nats.Header{}}
 	del.Header.Set("KV-Operation", "DEL")
 	_, _ = j.Publish(del, false) // a note left is harmless: its dropped record is dropped as a duplicate
 	return t, nil

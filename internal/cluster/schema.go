@@ -28,10 +28,13 @@ const (
 
 // Subjects of the streams.
 const (
-	callsSubject = "bsc.calls." // + cell
+	// CallsSubject + a cell is the subject of that cell's call records.
+	CallsSubject = "bsc.calls."
 	// SubscribersSubject is the subject of the subscriber writes.
 	SubscribersSubject = "bsc.subscribers"
-	openSubject        = "$KV." + bucketOpen + "."
+	// OpenSubject + a key is the subject of a write to the bucket of the
+	// calls in progress (the journal writes its keys as messages).
+	OpenSubject = "$KV." + bucketOpen + "."
 )
 
 // callsDedup is how long the calls stream remembers a record's id to drop
@@ -99,7 +102,7 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 	if s.Open, err = e.bucket(ctx, jetstream.KeyValueConfig{Bucket: bucketOpen, History: 1}); err != nil {
 		return nil, err
 	}
-	if s.Calls, err = e.stream(ctx, jetstream.StreamConfig{Name: streamCalls, Subjects: []string{callsSubject + ">"},
+	if s.Calls, err = e.stream(ctx, jetstream.StreamConfig{Name: streamCalls, Subjects: []string{CallsSubject + ">"},
 		Duplicates: callsDedup, MaxBytes: callsMaxBytes, Discard: jetstream.DiscardOld}); err != nil {
 		return nil, err
 	}

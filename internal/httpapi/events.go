@@ -193,6 +193,33 @@ func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSIS
 	return nil
 }
 
+// beginStream answers 200 with the headers of an event stream and writes
+// first, at once (the client sees the 200 now, not at the first reply),
+// and returns how to send the rest: each write with a deadline of its own,
+// then flushed. ok is false when nothing more is to be sent: a HEAD (what
+// a GET gets first: a HEAD has no body, and a stream would only hold its
+// slot until the client gave up), or a client gone.
+func beginStream(w http.ResponseWriter, r *http.Request, first string) (send func(text string) bool, ok bool) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", eventStream)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil, false
+	}
+	send = func(text string) bool {
+		// A deadline per write; ErrNotSupported leaves the server's.
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write([]byte(text)); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	return send, send(first)
+}
+
 // phoneEventID is a reply's id in its phone's stream: its Seq, which
 // Last-Event-ID gives back.
 func phoneEventID(rep hw.Reply) string { return strconv.FormatUint(rep.Seq, 10) }
@@ -365,27 +392,8 @@ func (ev *events) release() { <-ev.slots }
 // done.
 func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
 	id func(hw.Reply) string, first string) {
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", eventStream)
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		// What a GET gets first, at once: the checks passed and the
-		// subscription was made. A HEAD has no body, so the stream would
-		// only hold its slot until the client gave up.
-		return
-	}
-	send := func(text string) bool {
-		// A deadline per write; ErrNotSupported leaves the server's.
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write([]byte(text)); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !send(": stream open\n\n" + first) { // the client sees the 200 now, not at the first reply
+	send, ok := beginStream(w, r, ": stream open\n\n"+first)
+	if !ok {
 		return
 	}
 	if !replay(stopping, r, sub, id, send) {

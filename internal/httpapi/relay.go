@@ -46,23 +46,8 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 		return err
 	}
 	defer ev.release()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", eventStream)
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	send := func(text string) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write([]byte(text)); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
-	if !send(": stream open (relayed from the node that runs the phone)\n\n") {
+	send, ok := beginStream(w, r, ": stream open (relayed from the node that runs the phone)\n\n")
+	if !ok {
 		return nil
 	}
 	var owner string
