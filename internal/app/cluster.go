@@ -71,7 +71,7 @@ func newClusterNode(a *App, build string) *clusterNode {
 		Hooks:      cluster.Hooks{Gained: n.gained, Lost: n.lost, Moved: n.moved},
 		OnNodeDown: n.nodeDown,
 	}
-	n.ex = phonefsm.NewExchange(n, a.phoneMetrics, a.log)
+	n.ex = phonefsm.NewExchange(a.cfg.Node, n, a.phoneMetrics, a.log)
 	return n
 }
 
@@ -369,15 +369,18 @@ func (n *clusterNode) Send(env phonefsm.Envelope) bool {
 	if node == nil {
 		return false
 	}
-	owner := node.Leases.OwnerOf(int(env.To.Cell))
-	if owner.Node == "" {
+	to := env.AckFor()
+	if to == "" {
+		to = node.Leases.OwnerOf(int(env.To.Cell)).Node
+	}
+	if to == "" {
 		return false
 	}
 	b, err := json.Marshal(env)
 	if err != nil {
 		return false
 	}
-	if err := node.Engine.NC.Publish(eventSubject(owner.Node), b); err != nil {
+	if err := node.Engine.NC.Publish(eventSubject(to), b); err != nil {
 		return false
 	}
 	n.metrics.Message(envelopeKind(env), "out")
@@ -391,9 +394,11 @@ func envelopeKind(env phonefsm.Envelope) string {
 	return "event"
 }
 
-// listen receives the envelopes for this node's cells. An envelope for a
-// cell this node does not act for at the epoch it names, or from a cell
-// owner older than the one this node knows (fencing), is dropped.
+// listen receives the envelopes for this node's cells, and the acks for
+// the actions waiting here. An envelope for a cell this node does not act
+// for at the epoch it names, or from a cell owner older than the one this
+// node knows (fencing), is refused (an inbound call bounces busy) or
+// dropped.
 func (n *clusterNode) listen(node *cluster.Node) error {
 	sub, err := node.Engine.NC.Subscribe(eventSubject(node.Engine.Node), func(m *nats.Msg) {
 		var env phonefsm.Envelope
@@ -401,12 +406,13 @@ func (n *clusterNode) listen(node *cluster.Node) error {
 			return
 		}
 		n.metrics.Message(envelopeKind(env), "in")
+		if env.AckFor() != "" {
+			n.ex.Receive(env) // for an action waiting here, wherever its phone's cell is now
+			return
+		}
 		if epoch, ok := node.Leases.Acting(int(env.To.Cell)); !ok || epoch != env.To.Epoch {
-			if !ok {
+			if !ok || env.Kind != "inbound" {
 				n.ex.Refuse(env) // an inbound call finds the callee busy
-				return
-			}
-			if env.Kind != "inbound" {
 				return
 			}
 		}

@@ -28,9 +28,9 @@ type Network interface {
 	// Epoch is the epoch of cell's owner as this node last saw, 0 when the
 	// cell has none.
 	Epoch(cell int) uint64
-	// Send carries env to the node that owns env.To.Cell, without
-	// waiting; false when it cannot (the cell has no owner, the
-	// connection is down).
+	// Send carries env to the node that owns env.To.Cell, or an ack that
+	// names its node (AckNode) to that node, without waiting; false when
+	// it cannot (the cell has no owner, the connection is down).
 	Send(env Envelope) bool
 	// Protocol is the newest envelope version every live node speaks:
 	// the version this node writes.
@@ -53,6 +53,11 @@ type Envelope struct {
 	To      Addr   `json:"to"`
 	Dropped bool   `json:"dropped,omitempty"`
 	Ack     uint64 `json:"ack,omitempty"`
+	// AckNode is the node holding Ack. The ack goes back to it, not to
+	// whoever owns the sender's cell by then: a cell handed off while an
+	// action waits moves, the action's wait does not. Unknown to a node
+	// of an older build, which routes its acks by cell as before.
+	AckNode string `json:"ack_node,omitempty"`
 	Err     string `json:"err,omitempty"`
 	// SentAt (version 2): when the sender sent it, unix nanoseconds.
 	SentAt int64 `json:"sent_at,omitempty"`
@@ -71,6 +76,15 @@ type Addr struct {
 	Inc    uint32     `json:"inc,omitempty"`
 	Cell   int32      `json:"cell"`
 	Epoch  uint64     `json:"epoch"`
+}
+
+// AckFor is the node an ack goes to, which holds the action it ends; ""
+// for any other envelope, or an ack routed by cell (an older build's).
+func (e Envelope) AckFor() string {
+	if e.Kind == kindAck {
+		return e.AckNode
+	}
+	return ""
 }
 
 func addrOf(r Ref) Addr { return Addr{MSISDN: r.MSISDN, Inc: r.Inc, Cell: r.Cell, Epoch: r.Epoch} }
@@ -101,9 +115,10 @@ var errAckLost = errcode.New(errcode.Unavailable, "the node of the peer did not 
 // Exchange is a node's switch between its cells' phone sets and the
 // network.
 type Exchange struct {
-	rt  *sup.Runtime[message]
-	net Network
-	log zerolog.Logger
+	node string // this node's name, which its acks name
+	rt   *sup.Runtime[message]
+	net  Network
+	log  zerolog.Logger
 
 	mu    sync.RWMutex
 	cells map[int32]*Phones
@@ -121,9 +136,9 @@ type remoteHold struct {
 	timer *time.Timer
 }
 
-// NewExchange makes the exchange of a node on net.
-func NewExchange(net Network, metrics *Metrics, log zerolog.Logger) *Exchange {
-	return &Exchange{net: net, log: log, cells: map[int32]*Phones{}, acks: map[uint64]*remoteHold{},
+// NewExchange makes the exchange of node on net.
+func NewExchange(node string, net Network, metrics *Metrics, log zerolog.Logger) *Exchange {
+	return &Exchange{node: node, net: net, log: log, cells: map[int32]*Phones{}, acks: map[uint64]*remoteHold{},
 		rt: sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: metrics.mailbox})}
 }
 
@@ -169,7 +184,7 @@ func (x *Exchange) send(to Ref, m message) delivery {
 	env := x.envelope(m.kind.String(), addrOf(m.from), addrOf(to))
 	env.Dropped = m.dropped
 	if m.ack != nil {
-		env.Ack = x.hold(m.ack)
+		env.Ack, env.AckNode = x.hold(m.ack), x.node
 	}
 	if to.Epoch == 0 || !x.net.Send(env) {
 		if env.Ack != 0 {
@@ -235,7 +250,9 @@ func (x *Exchange) Receive(env Envelope) {
 		if env.Err != "" {
 			err = errors.New(env.Err)
 		}
-		x.release(env.Ack, err)
+		if x.holds(env) {
+			x.release(env.Ack, err)
+		}
 		return
 	}
 	in, ok := wireInputs[env.Kind]
@@ -247,7 +264,9 @@ func (x *Exchange) Receive(env Envelope) {
 	switch {
 	case env.Ack == 0:
 	case bounce:
-		a = x.take(env.Ack) // our own action's ack, its hold now the bounce's
+		if x.holds(env) {
+			a = x.take(env.Ack) // our own action's ack, its hold now the bounce's
+		}
 	default:
 		a = x.proxy(env)
 	}
@@ -285,10 +304,23 @@ func (x *Exchange) Receive(env Envelope) {
 // caller finds the callee busy, and may try again. Other events for such
 // a cell are dropped: the cell's move ended their calls.
 func (x *Exchange) Refuse(env Envelope) {
-	if env.Kind == evInbound.String() {
+	switch in := wireInputs[env.Kind]; {
+	case in == evInbound:
 		x.undelivered(env, evInbound, peerFull, nil)
+	case (in == evPeerFull || in == evPeerGone || in == evPeerUnreachable) && env.Ack != 0 && x.holds(env):
+		// The action whose event bounced waits here, but its phone's cell
+		// is no longer this node's: its call ended with the cell.
+		x.release(env.Ack, errMovedAway)
 	}
 }
+
+// holds tells whether env's ack is one this node holds: it names this
+// node, or no node (a node of an older build routes acks by cell).
+func (x *Exchange) holds(env Envelope) bool { return env.AckNode == "" || env.AckNode == x.node }
+
+// errMovedAway: the phone's cell was handed to another node while its
+// action waited for a peer elsewhere.
+var errMovedAway = errcode.New(errcode.Unavailable, "the phone's cell moved to another node during the action; try again")
 
 // moveGrace is how long after a cell's phone set starts an inbound call
 // to a number it does not have yet finds it busy rather than gone.
@@ -301,7 +333,7 @@ func (x *Exchange) undelivered(env Envelope, in input, why delivery, a *ack) {
 			kind = evPeerFull
 		}
 		back := x.envelope(kind.String(), env.To, env.From)
-		back.Ack = env.Ack
+		back.Ack, back.AckNode = env.Ack, env.AckNode
 		if a != nil && env.Ack != 0 {
 			// The sender's hold ends with the bounce, not with our proxy.
 			a.onDone = nil
@@ -324,7 +356,7 @@ func (x *Exchange) proxy(env Envelope) *ack {
 	a.onDone = func(a *ack) {
 		reply := func(err error) {
 			back := x.envelope(kindAck, env.To, env.From)
-			back.Ack = env.Ack
+			back.Ack, back.AckNode = env.Ack, env.AckNode
 			if err != nil {
 				back.Err = err.Error()
 			}

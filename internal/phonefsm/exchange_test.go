@@ -51,3 +51,22 @@ func TestClosedPhonesRefuseInbound(t *testing.T) {
 		w.waitOutcomes(calls.Busy)
 	})
 }
+
+// An action waiting for its peer on another node gets its ack back even
+// when its own cell moved meanwhile (a handoff that ended with this very
+// hangup): the ack goes to the node holding the action, not to the cell's
+// new owner, which holds nothing of it (and could hold another action
+// under the same number).
+func TestAckGoesToTheActionsNode(t *testing.T) {
+	w := newSplitWorld(t, []int{10})
+	w.attach("1", "2")
+	w.mustAct("1", ActCall, "2")
+	w.waitState("2", "receiving")
+	w.mustAct("2", ActAccept, "")
+	w.net.own(0, w.net.exchange("n3")) // phone 1's cell, as the others now see it
+	if err := w.act("1", ActHangup, ""); err != nil {
+		t.Fatalf("hangup while the caller's cell moved: %v, want it acknowledged", err)
+	}
+	w.waitState("2", "idle")
+	w.waitOutcomes(calls.Answered)
+}

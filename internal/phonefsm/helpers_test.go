@@ -2,6 +2,7 @@ package phonefsm
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -155,7 +156,7 @@ func newSplitWorld(t testing.TB, pool []int) *world {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ex := NewExchange(net, nil, zerolog.Nop())
+		ex := net.exchange(fmt.Sprint("n", cell+1))
 		p := New(s, Config{Freq: freqs{w.alloc}, Records: w.records, Log: zerolog.Nop(),
 			OnDetach: func(m hlr.MSISDN) { w.hub.Remove(m.String()) }, Exchange: ex, Cell: cell, Epoch: 1})
 		net.own(cell, ex)
@@ -186,6 +187,7 @@ type fakeNet struct {
 	mu       sync.Mutex
 	where    map[hlr.MSISDN]int
 	owners   map[int]*Exchange
+	nodes    map[string]*Exchange // by name, where acks go
 	q        chan Envelope
 	protocol int
 	sent     map[[2]bool]int // envelopes sent, by (version 2, has SentAt)
@@ -193,14 +195,17 @@ type fakeNet struct {
 }
 
 func newFakeNet(t testing.TB) *fakeNet {
-	n := &fakeNet{where: map[hlr.MSISDN]int{}, owners: map[int]*Exchange{}, q: make(chan Envelope, 1024),
+	n := &fakeNet{where: map[hlr.MSISDN]int{}, owners: map[int]*Exchange{}, nodes: map[string]*Exchange{}, q: make(chan Envelope, 1024),
 		protocol: EnvelopeV1, sent: map[[2]bool]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for env := range n.q {
 			n.mu.Lock()
-			ex := n.owners[int(env.To.Cell)]
+			ex := n.nodes[env.AckFor()]
+			if ex == nil {
+				ex = n.owners[int(env.To.Cell)]
+			}
 			n.mu.Unlock()
 			if ex != nil {
 				ex.Receive(env)
@@ -209,6 +214,15 @@ func newFakeNet(t testing.TB) *fakeNet {
 	}()
 	t.Cleanup(func() { close(n.q); <-done })
 	return n
+}
+
+// exchange is the exchange of node on n.
+func (n *fakeNet) exchange(node string) *Exchange {
+	ex := NewExchange(node, n, nil, zerolog.Nop())
+	n.mu.Lock()
+	n.nodes[node] = ex
+	n.mu.Unlock()
+	return ex
 }
 
 func (n *fakeNet) own(cell int, ex *Exchange) {
