@@ -256,7 +256,7 @@ func (p *bscProcess) send(t *testing.T, method, path string, body, out any) (int
 		var prob struct{ Code, Detail string }
 		_ = json.Unmarshal(buf.Bytes(), &prob)
 		if res.StatusCode >= 500 {
-			t.Logf("%s %s: %d %s", method, path, res.StatusCode, prob.Detail)
+			t.Logf("%s %s %s via %s: %d %s", time.Now().Format(time.StampMilli), method, path, p.url, res.StatusCode, prob.Detail)
 		}
 		return res.StatusCode, prob.Code
 	}
@@ -337,15 +337,16 @@ func (p *bscProcess) waitState(t *testing.T, msisdn, state string) {
 
 // record is a call record as the tests read it.
 type record struct {
-	ID               int64
-	Caller, Callee   string
-	Outcome          string
-	EndedBy          string `json:"ended_by"`
-	Frequency        *int
-	Cell             *int
-	Node             string
-	Epoch            uint64
-	SetupAt, EndedAt time.Time `json:"-"`
+	ID             int64
+	Caller, Callee string
+	Outcome        string
+	EndedBy        string `json:"ended_by"`
+	Frequency      *int
+	Cell           *int
+	Node           string
+	Epoch          uint64
+	SetupAt        time.Time `json:"setup_at"`
+	EndedAt        time.Time `json:"ended_at"`
 }
 
 // records lists every record of caller, through p (all pages).

@@ -25,10 +25,10 @@ import (
 // while an old node is up, protocol 2 once none is, and the old read what
 // the new write.
 //
-// Not yet shown: that no call is dropped. About one call in a hundred set
-// up while a cell moves ends dropped (its inbound event reaches a node
-// that no longer, or not yet, has the callee); the test counts them and
-// says so, and docs/cluster.md lists it among the limits.
+// Calls dropped are counted and logged, not yet failed: in about one run
+// in five a few calls (of some thousand) set up as a node stops or starts
+// wait unanswered past the handoff timeout and end dropped
+// (docs/cluster.md, Limits).
 func TestClusterRollingUpgrade(t *testing.T) {
 	t.Parallel()
 	next := buildBSC(t)
@@ -40,8 +40,9 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	c := startCluster(t, old, "--handoff-timeout", "5s")
 
 	// Pairs of phones in cells of two different nodes, calling each other
-	// over and over through any node; a 503 (a cell handed off, or moving)
-	// is waited out and tried again, as its Retry-After says.
+	// over and over through any node; a 503 (a cell handed off, or moving;
+	// a node stopping or starting) is waited out and tried again through
+	// the next node, as a client of a cluster does.
 	v := mustView(t, c, 0)
 	var cellsOf [3][]int
 	for _, o := range v.CellOwners {
@@ -66,11 +67,11 @@ func TestClusterRollingUpgrade(t *testing.T) {
 			defer wg.Done()
 			for n := 0; ctx.Err() == nil; n++ {
 				via := func(k int) *bscProcess { return c.live((i + n + k) % 3) }
-				ok := retry503(ctx, t, &refused, "call", func() (int, string) { return via(0).act(t, p.a, "call", p.b) }) &&
-					retry503(ctx, t, &refused, "accept", func() (int, string) { return via(1).act(t, p.b, "accept", "") })
+				ok := retry503(ctx, t, &refused, "call", func(try int) (int, string) { return via(try).act(t, p.a, "call", p.b) }) &&
+					retry503(ctx, t, &refused, "accept", func(try int) (int, string) { return via(1+try).act(t, p.b, "accept", "") })
 				if ok {
 					time.Sleep(20 * time.Millisecond) // a short talk
-					ok = retry503(context.Background(), t, &refused, "hangup", func() (int, string) { return via(2).act(t, p.a, "hangup", "") })
+					ok = retry503(context.Background(), t, &refused, "hangup", func(try int) (int, string) { return via(2+try).act(t, p.a, "hangup", "") })
 				}
 				if ok {
 					answered.Add(1)
@@ -79,8 +80,9 @@ func TestClusterRollingUpgrade(t *testing.T) {
 				}
 				// Refused otherwise: end what is left (its record says how
 				// it ended, which the test checks), and go on.
-				via(0).act(t, p.a, "hangup", "")
-				via(0).act(t, p.b, "hangup", "")
+				for _, m := range []string{p.a, p.b} {
+					retry503(context.Background(), t, &refused, "hangup to end", func(try int) (int, string) { return via(try).act(t, m, "hangup", "") })
+				}
 			}
 		}()
 	}
@@ -132,7 +134,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	wg.Wait()
 
 	want := answered.Load()
-	got, dropped := 0, 0
+	got, dropped, refusedCalls := 0, 0, 0
 	for _, p := range pairs {
 		for _, r := range c.nodes[0].records(t, p.a) {
 			switch r.Outcome {
@@ -140,6 +142,10 @@ func TestClusterRollingUpgrade(t *testing.T) {
 				got++
 			case "dropped":
 				dropped++
+				t.Logf("call %d, %s to %s, dropped during the upgrade (cell %d on %s, epoch %d, set up %s, ended %s)",
+					r.ID, r.Caller, r.Callee, *r.Cell, r.Node, r.Epoch, r.SetupAt.Format(time.StampMilli), r.EndedAt.Format(time.StampMilli))
+			default:
+				refusedCalls++
 			}
 		}
 	}
@@ -148,7 +154,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	if int64(got) < want || got > int(want)+len(pairs) { // a pair's last call may have been answered as the test stopped
 		t.Errorf("%d records for %d answered calls", got, want)
 	}
-	t.Logf("%d calls answered, each recorded; %d attempts ended dropped while cells moved", want, dropped)
+	t.Logf("%d calls answered, each recorded; %d dropped; %d ended busy or cancelled while cells moved", want, dropped, refusedCalls)
 	if want < 50 {
 		t.Errorf("only %d calls answered during the upgrade", want)
 	}
@@ -178,12 +184,13 @@ func (c *testCluster) live(i int) *bscProcess {
 	return c.nodes[i%3]
 }
 
-// retry503 runs do until it answers something other than 503 (or a
-// failed request: a node stopping), waiting a little between tries; false
-// if ctx ended first, or do was refused otherwise (logged).
-func retry503(ctx context.Context, t *testing.T, refused *atomic.Int64, what string, do func() (int, string)) bool {
-	for ctx.Err() == nil {
-		status, code := do()
+// retry503 runs do (try: how many times before) until it answers
+// something other than 503 (or a failed request: a node stopping),
+// waiting a little between tries; false if ctx ended first, or do was
+// refused otherwise (logged).
+func retry503(ctx context.Context, t *testing.T, refused *atomic.Int64, what string, do func(try int) (int, string)) bool {
+	for try := 0; ctx.Err() == nil; try++ {
+		status, code := do(try)
 		switch status {
 		case http.StatusOK:
 			return true
@@ -191,7 +198,7 @@ func retry503(ctx context.Context, t *testing.T, refused *atomic.Int64, what str
 			refused.Add(1)
 			time.Sleep(100 * time.Millisecond)
 		default:
-			t.Logf("%s: %d %s", what, status, code)
+			t.Logf("%s %s: %d %s", time.Now().Format(time.StampMilli), what, status, code)
 			return false
 		}
 	}

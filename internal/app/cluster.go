@@ -208,13 +208,16 @@ func (n *clusterNode) signal() {
 // late (a renewal stored just after the read), and the peer's node may
 // still serve it. A new owner is proof the old one stopped.
 func (n *clusterNode) moved(cell int, now cluster.Owner) {
-	if now.Node != "" {
-		n.ex.CellMoved(cell, now.Epoch)
+	if node := n.node.Load(); node != nil && now.Node != "" {
+		n.ex.CellMoved(cell, now.Epoch, node.Members.IsLive)
 	}
 	n.a.clusterAlarms.changed(n)
 }
 
 func (n *clusterNode) nodeDown(node string, down bool) {
+	if down {
+		n.ex.NodeDown(node)
+	}
 	n.a.clusterAlarms.nodeDown(n, node, down)
 }
 
@@ -355,11 +358,12 @@ func (n *clusterNode) Protocol() int {
 
 func (n *clusterNode) Transit(d time.Duration) { n.metrics.Transit(d.Seconds()) }
 
-func (n *clusterNode) Epoch(cell int) uint64 {
+func (n *clusterNode) CellOwner(cell int) (string, uint64) {
 	if node := n.node.Load(); node != nil {
-		return node.Leases.OwnerOf(cell).Epoch
+		o := node.Leases.OwnerOf(cell)
+		return o.Node, o.Epoch
 	}
-	return 0
+	return "", 0
 }
 
 func eventSubject(node string) string { return "bsc.events." + node }
@@ -369,7 +373,7 @@ func (n *clusterNode) Send(env phonefsm.Envelope) bool {
 	if node == nil {
 		return false
 	}
-	to := env.AckFor()
+	to := env.Dest()
 	if to == "" {
 		to = node.Leases.OwnerOf(int(env.To.Cell)).Node
 	}

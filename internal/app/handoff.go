@@ -18,6 +18,10 @@ import (
 
 var errHandingOff = errcode.New(errcode.Overloaded, "the cell is being handed to another node; try again")
 
+// errCalleeUnowned: the callee's cell is between owners (moving, or its
+// node failed); a call to it now would end dropped, so it is not begun.
+var errCalleeUnowned = errcode.New(errcode.Unavailable, "the callee's cell has no owner now (moving or failing over); try again")
+
 // handbackAfter is how long a node must have been serving before cells
 // are handed back to it: one that comes and goes is not given cells.
 const handbackAfter = 2 * time.Second

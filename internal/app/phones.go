@@ -153,6 +153,9 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 		if c.handingOff.Load() || ok && a.cluster.handingOff(at) {
 			return phonefsm.Status{}, phonefsm.Commit{}, errHandingOff
 		}
+		if node, _ := a.cluster.CellOwner(at); ok && node == "" {
+			return phonefsm.Status{}, phonefsm.Commit{}, errCalleeUnowned
+		}
 	}
 	st, commit, err := p.Act(ctx, m, act, to)
 	return a.located(st, c), commit, err

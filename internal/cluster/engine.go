@@ -132,6 +132,13 @@ func embedded(cfg EngineConfig, log zerolog.Logger) (*server.Server, error) {
 		SyncAlways: true,
 		NoSigs:     true,
 		MaxPayload: MaxMessage,
+		// Close is a lame-duck shutdown: the Raft groups this server leads
+		// (the leases, the streams, JetStream's meta group) are handed to
+		// the others first, so that a node stopped gracefully leaves no
+		// group without a leader until an election (seconds, longer than
+		// a lease). bsc's own connection is in process and closed first:
+		// no client waits out the grace period.
+		LameDuckDuration: 2 * time.Second, LameDuckGracePeriod: 100 * time.Millisecond,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -189,13 +196,14 @@ func (e *Engine) Ready(ctx context.Context) error {
 	}
 }
 
-// Close closes the connection and stops the embedded server.
+// Close closes the connection and stops the embedded server, its Raft
+// leaderships handed to the other servers first.
 func (e *Engine) Close() {
 	if e.NC != nil {
 		e.NC.Close()
 	}
 	if e.srv != nil {
-		e.srv.Shutdown()
+		e.srv.LameDuckShutdown()
 		e.srv.WaitForShutdown()
 	}
 }

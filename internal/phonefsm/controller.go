@@ -60,7 +60,7 @@ func (c *Controller) MSISDN() hlr.MSISDN { return c.msisdn }
 
 // Ref names this controller.
 func (c *Controller) Ref() Ref {
-	return Ref{MSISDN: c.msisdn, Inc: c.inc, Cell: c.phones.cell, Epoch: c.phones.epoch, local: c}
+	return Ref{MSISDN: c.msisdn, Inc: c.inc, Cell: c.phones.cell, Epoch: c.phones.epoch, Node: c.phones.ex.nodeName(), local: c}
 }
 
 // Status is a phone as the API shows it.

@@ -25,12 +25,12 @@ type Network interface {
 	// Locate is the cell of attached phone m from the node's copy of the
 	// HLR location; it never waits.
 	Locate(m hlr.MSISDN) (cell int, ok bool)
-	// Epoch is the epoch of cell's owner as this node last saw, 0 when the
-	// cell has none.
-	Epoch(cell int) uint64
-	// Send carries env to the node that owns env.To.Cell, or an ack that
-	// names its node (AckNode) to that node, without waiting; false when
-	// it cannot (the cell has no owner, the connection is down).
+	// CellOwner is cell's owner and its epoch as this node last saw, ""
+	// and 0 when the cell has none.
+	CellOwner(cell int) (node string, epoch uint64)
+	// Send carries env without waiting to the node it names (an ack's
+	// AckNode, else To's node), else to the owner of env.To.Cell; false
+	// when it cannot (no node to send to, the connection is down).
 	Send(env Envelope) bool
 	// Protocol is the newest envelope version every live node speaks:
 	// the version this node writes.
@@ -76,6 +76,10 @@ type Addr struct {
 	Inc    uint32     `json:"inc,omitempty"`
 	Cell   int32      `json:"cell"`
 	Epoch  uint64     `json:"epoch"`
+	// Node owns Cell at Epoch: an answer goes there, not to whoever the
+	// answering node thinks owns the cell, a view that may be behind by a
+	// move. Unknown to an older build, which routes by its view as before.
+	Node string `json:"node,omitempty"`
 }
 
 // AckFor is the node an ack goes to, which holds the action it ends; ""
@@ -87,9 +91,24 @@ func (e Envelope) AckFor() string {
 	return ""
 }
 
-func addrOf(r Ref) Addr { return Addr{MSISDN: r.MSISDN, Inc: r.Inc, Cell: r.Cell, Epoch: r.Epoch} }
+// Dest is the node env goes to: an ack's, else the node of its
+// addressee's cell at the epoch named; "" when the envelope names none
+// (an older build's, or a first event to a phone found through the HLR:
+// the owner of the cell as the sender sees it).
+func (e Envelope) Dest() string {
+	if n := e.AckFor(); n != "" {
+		return n
+	}
+	return e.To.Node
+}
 
-func (a Addr) ref() Ref { return Ref{MSISDN: a.MSISDN, Inc: a.Inc, Cell: a.Cell, Epoch: a.Epoch} }
+func addrOf(r Ref) Addr {
+	return Addr{MSISDN: r.MSISDN, Inc: r.Inc, Cell: r.Cell, Epoch: r.Epoch, Node: r.Node}
+}
+
+func (a Addr) ref() Ref {
+	return Ref{MSISDN: a.MSISDN, Inc: a.Inc, Cell: a.Cell, Epoch: a.Epoch, Node: a.Node}
+}
 
 const kindAck = "ack"
 
@@ -142,6 +161,14 @@ func NewExchange(node string, net Network, metrics *Metrics, log zerolog.Logger)
 		rt: sup.NewRuntime[message](sup.RuntimeConfig{OnDepth: metrics.mailbox})}
 }
 
+// nodeName is the node's name, "" for a single node (no exchange).
+func (x *Exchange) nodeName() string {
+	if x == nil {
+		return ""
+	}
+	return x.node
+}
+
 // add makes p the phone set of its cell; remove forgets it (if still p).
 func (x *Exchange) add(p *Phones) {
 	x.mu.Lock()
@@ -176,11 +203,18 @@ func (x *Exchange) resolve(m hlr.MSISDN) (Ref, bool) {
 			return c.Ref(), true
 		}
 	}
-	return Ref{MSISDN: m, Cell: int32(cell), Epoch: x.net.Epoch(cell)}, true
+	node, epoch := x.net.CellOwner(cell)
+	return Ref{MSISDN: m, Cell: int32(cell), Epoch: epoch, Node: node}, true
 }
 
-// send carries m to a controller on another node.
+// send carries m to a controller on another node. A new call to a cell
+// with no owner this moment (moving, or failing over) finds the callee
+// busy, as one to a cell whose phones are being restored does: the call
+// was never set up, nothing of it is lost.
 func (x *Exchange) send(to Ref, m message) delivery {
+	if to.Epoch == 0 && m.kind == evInbound {
+		return peerFull
+	}
 	env := x.envelope(m.kind.String(), addrOf(m.from), addrOf(to))
 	env.Dropped = m.dropped
 	if m.ack != nil {
@@ -378,8 +412,26 @@ func (x *Exchange) proxy(env Envelope) *ack {
 // CellMoved tells the node's controllers that cell has a new owner since
 // epoch: a controller whose peer ran there under an older epoch has lost
 // it (the peer's node died or gave the cell up), and ends its call as when
-// the peer cannot be reached.
-func (x *Exchange) CellMoved(cell int, epoch uint64) {
+// the peer cannot be reached. Except a caller not answered yet whose
+// callee's node is still up (live says): that node answers for a cell it
+// gave up, refusing the inbound call (busy), and a cell it handed off had
+// no call left in it; dropping the call here would be wrong.
+func (x *Exchange) CellMoved(cell int, epoch uint64, live func(node string) bool) {
+	x.lostPeers(func(peer Ref, st State) bool {
+		unanswered := st == Calling && peer.Inc == 0 && peer.Node != ""
+		return peer.Cell == int32(cell) && peer.Epoch < epoch && !(unanswered && live(peer.Node))
+	})
+}
+
+// NodeDown tells the node's controllers that node is gone: a call with a
+// peer there has lost it (this build's peers name their node).
+func (x *Exchange) NodeDown(node string) {
+	x.lostPeers(func(peer Ref, _ State) bool { return peer.Node == node })
+}
+
+// lostPeers ends, as when the peer cannot be reached, the call of every
+// controller with a remote peer that lost says is lost.
+func (x *Exchange) lostPeers(lost func(peer Ref, st State) bool) {
 	x.mu.RLock()
 	sets := make([]*Phones, 0, len(x.cells))
 	for _, p := range x.cells {
@@ -391,7 +443,7 @@ func (x *Exchange) CellMoved(cell int, epoch uint64) {
 			c.Lock()
 			peer, st := c.peer, c.state
 			c.Unlock()
-			if st == Idle || peer.local != nil || peer.Cell != int32(cell) || peer.Epoch >= epoch {
+			if st == Idle || peer.local != nil || !lost(peer, st) {
 				continue
 			}
 			x.rt.Do(func(ex *sup.Exec[message]) { c.Post(ex, message{kind: evPeerUnreachable, from: peer}, false) })

@@ -70,3 +70,34 @@ func TestAckGoesToTheActionsNode(t *testing.T) {
 	w.waitState("2", "idle")
 	w.waitOutcomes(calls.Answered)
 }
+
+// An answer goes to the node its addressee's cell was on when it wrote
+// (the address says), not to the cell's owner as the answering node sees
+// it: that view may be behind a move (here it names a node that has
+// nothing of the caller), and the accept would be lost, the callee
+// connected to a caller still calling.
+func TestAnswerGoesToTheCallersNode(t *testing.T) {
+	w := newSplitWorld(t, []int{10})
+	w.attach("1", "2")
+	w.mustAct("1", ActCall, "2")
+	w.waitState("2", "receiving")
+	w.net.own(0, w.net.exchange("n3")) // a view of phone 1's cell behind the truth
+	w.mustAct("2", ActAccept, "")
+	w.waitState("1", "connected")
+	w.mustAct("1", ActHangup, "")
+	w.waitState("2", "idle")
+	w.waitOutcomes(calls.Answered)
+}
+
+// A call to a phone whose cell has no owner this moment (moving between
+// nodes, or failing over) finds the callee busy: it was never set up, and
+// is not a dropped call.
+func TestCallToACellWithNoOwnerIsBusy(t *testing.T) {
+	w := newSplitWorld(t, []int{10})
+	w.attach("1", "2")
+	w.net.own(1, nil) // phone 2's cell, between owners
+	w.mustAct("1", ActCall, "2")
+	w.waitReplies("1", "busy")
+	w.waitState("1", "idle")
+	w.waitOutcomes(calls.Busy)
+}

@@ -202,7 +202,7 @@ func newFakeNet(t testing.TB) *fakeNet {
 		defer close(done)
 		for env := range n.q {
 			n.mu.Lock()
-			ex := n.nodes[env.AckFor()]
+			ex := n.nodes[env.Dest()]
 			if ex == nil {
 				ex = n.owners[int(env.To.Cell)]
 			}
@@ -244,13 +244,13 @@ func (n *fakeNet) Locate(m hlr.MSISDN) (int, bool) {
 	return c, ok
 }
 
-func (n *fakeNet) Epoch(cell int) uint64 {
+func (n *fakeNet) CellOwner(cell int) (string, uint64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.owners[cell] == nil {
-		return 0
+	if ex := n.owners[cell]; ex != nil {
+		return ex.node, 1
 	}
-	return 1
+	return "", 0
 }
 
 func (n *fakeNet) Protocol() int {

@@ -81,6 +81,7 @@ type Ref struct {
 	Inc    uint32
 	Cell   int32
 	Epoch  uint64
+	Node   string // the node owning Cell at Epoch; "" when not known
 	local  *Controller
 }
 

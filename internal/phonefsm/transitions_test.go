@@ -434,13 +434,43 @@ func TestPeerCellMoved(t *testing.T) {
 			w := newSplitWorld(t, []int{10})
 			w.setup("connected")
 			survivor := w.set(w.m(moved.idle))
-			survivor.ex.CellMoved(moved.cell, 2)
+			survivor.ex.CellMoved(moved.cell, 2, func(string) bool { return false })
 			w.waitState(moved.idle, "idle")
 			w.waitReplies(moved.idle, moved.replies...)
 			w.waitOutcomes(moved.outcomes...)
 			if w.state(moved.connected) != "connected" {
 				t.Fatalf("%s is %s: its own node did not lose anything", moved.connected, w.state(moved.connected))
 			}
+		})
+	}
+}
+
+// A caller not answered yet whose callee's cell moved waits for the
+// answer when the callee's node is up (that node refuses the call of a
+// cell it gave up, or the callee answers as it was): the call is not
+// dropped. When that node is down, or goes down, the call is dropped.
+func TestUnansweredCallerAndTheCalleesNode(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lose    func(w *world)
+		outcome calls.Outcome
+	}{
+		{"the cell moved, its node up", func(w *world) {
+			w.set(w.m("1")).ex.CellMoved(1, 2, func(node string) bool { return node == "n2" })
+			w.mustAct("2", ActReject, "")
+		}, calls.Rejected},
+		{"the cell moved, its node down", func(w *world) {
+			w.set(w.m("1")).ex.CellMoved(1, 2, func(string) bool { return false })
+		}, calls.Dropped},
+		{"its node down", func(w *world) { w.set(w.m("1")).ex.NodeDown("n2") }, calls.Dropped},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newSplitWorld(t, []int{10})
+			w.setup("calling")
+			w.waitState("2", "receiving")
+			tc.lose(w)
+			w.waitState("1", "idle")
+			w.waitOutcomes(tc.outcome)
 		})
 	}
 }
