@@ -43,10 +43,18 @@ report latencies, call outcomes, errors and the server's books. With
 the blocking it measures against Erlang B; --dimension only prints the
 frequencies a cell needs for a traffic (docs/traffic.md).
 
+--target takes one URL, or every node of a cluster (comma-separated): phone
+i's requests go to node i mod n, the others to each node in turn, an event
+stream is open on every node, and the books are the cluster's. A 503 (or
+429) is sent again after a capped exponential back-off with jitter that
+honours Retry-After, at most --retries times; the report counts the
+retries.
+
 Each flag is also settable as BSC_LOAD_<FLAG> (e.g. BSC_LOAD_TOKEN); a flag
 beats the variable. Exit: 0 ok, 1 books or thresholds failed or target
 unreachable, 2 misused, 130 interrupted.`,
 		Example: `  bsc load --phones 1000 --rate 100 --duration 20s --max-p99 50ms --max-error-rate 0.01
+  bsc load --target http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 --rate 100 --duration 20s
   bsc load --erlangs 5 --holding-time 200ms --duration 60s --max-gos 0.02
   bsc load --dimension --erlangs 5 --gos 0.02`,
 		Args: noArgs,
@@ -69,7 +77,7 @@ unreachable, 2 misused, 130 interrupted.`,
 func loadFlags(cfg *load.Config, o *loadOptions) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("load", pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringVar(&cfg.Target, "target", cfg.Target, "base `URL` of the bsc to load")
+	fs.Var(targetList{&cfg.Targets}, "target", "base `URLs` of the bsc to load, comma-separated: one, or every node of a cluster")
 	fs.StringVar(&cfg.Token, "token", cfg.Token, "bearer token of the target (none: no Authorization header)")
 	fs.IntVar(&cfg.Phones, "phones", cfg.Phones, "phones to attach and drive")
 	fs.IntVar(&cfg.Calls, "calls", cfg.Calls, "call attempts to make (ignored with --duration)")
@@ -86,6 +94,7 @@ func loadFlags(cfg *load.Config, o *loadOptions) *pflag.FlagSet {
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice, for a reproducible run")
 	fs.Uint64Var(&cfg.MSISDNBase, "msisdn-base", cfg.MSISDNBase, "MSISDN of the first phone; the population is the next --phones numbers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound of every request")
+	fs.IntVar(&cfg.Retries, "retries", cfg.Retries, "send a request refused for now (503, 429) again at most this often, after a capped exponential back-off with jitter that honours Retry-After")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "requests in flight at most")
 	fs.DurationVar(&cfg.MaxP99, "max-p99", cfg.MaxP99, "fail if any operation's p99 latency, or the driver's lag p99, is above this (0: no threshold)")
 	fs.Var(optionalRate{&cfg.MaxErrorRate}, "max-error-rate", "fail if errors/requests is above this, 0 to 1 (default: no threshold)")
@@ -260,6 +269,31 @@ func (r durationRange) Set(s string) error {
 		return fmt.Errorf("%q is not a range MIN-MAX of durations such as 1ms-1500ms", s)
 	}
 	*r.lo, *r.hi = lo, hi
+	return nil
+}
+
+// targetList is a comma-separated list of URLs; Config.Validate checks
+// each.
+type targetList struct{ v *[]string }
+
+func (l targetList) Type() string { return "urls" }
+
+func (l targetList) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l targetList) Set(s string) error {
+	var urls []string
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u == "" {
+			return fmt.Errorf("%q has an empty URL: give URL1,URL2,... with no empty item", s)
+		}
+		urls = append(urls, u)
+	}
+	*l.v = urls
 	return nil
 }
 

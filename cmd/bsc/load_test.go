@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,11 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"too few phones", []string{"load", "--phones", "1"}, nil, 2, "", "phones 1"},
 		{"bad env", []string{"load"}, map[string]string{"BSC_LOAD_RATE": "fast"}, 2, "", "env BSC_LOAD_RATE"},
 		{"bad target", []string{"load", "--target", "localhost:8080"}, nil, 2, "", "is not an http(s)://host:port URL"},
+		{"bad target of three", []string{"load", "--target", "http://a:1,b:2,http://c:3"}, nil, 2, "", `target "b:2" is not an http(s)://host:port URL`},
+		{"empty target in the list", []string{"load", "--target", "http://a:1,,http://c:3"}, nil, 2, "", "has an empty URL"},
+		{"a target twice", []string{"load", "--target", "http://a:1,http://a:1"}, nil, 2, "", `target "http://a:1" is given twice`},
+		{"bad target from env", []string{"load"}, map[string]string{"BSC_LOAD_TARGET": "http://a:1,"}, 2, "", "env BSC_LOAD_TARGET"},
+		{"negative retries", []string{"load", "--retries", "-1"}, nil, 2, "", "retries -1: want 0 to 20"},
 		{"traffic and accept", []string{"load", "--erlangs", "5", "--accept", "1"}, nil, 2, "",
 			"--accept does not apply to the traffic model: every callee accepts"},
 		{"traffic and workers", []string{"load", "--busy-hour-calls", "2", "--workers", "3"}, nil, 2, "",
@@ -124,7 +130,8 @@ func TestLoadDimension(t *testing.T) {
 }
 
 func TestLoadConfigLayers(t *testing.T) {
-	env := map[string]string{"BSC_LOAD_TOKEN": "tok", "BSC_LOAD_PHONES": "30", "BSC_LOAD_TALK_TIME": "5ms"}
+	env := map[string]string{"BSC_LOAD_TOKEN": "tok", "BSC_LOAD_PHONES": "30", "BSC_LOAD_TALK_TIME": "5ms",
+		"BSC_LOAD_TARGET": "http://h1:8081, http://h2:8082", "BSC_LOAD_RETRIES": "0"}
 	cfg, o := load.DefaultConfig(), loadOptions{}
 	fs := loadFlags(&cfg, &o)
 	if err := fs.Parse([]string{"--phones", "12", "--out", "r.json", "--answer-delay", "2ms-3s"}); err != nil {
@@ -141,6 +148,9 @@ func TestLoadConfigLayers(t *testing.T) {
 	}
 	if cfg.MaxErrorRate >= 0 || cfg.MaxP99 != 0 {
 		t.Errorf("thresholds set by default: %v %v", cfg.MaxErrorRate, cfg.MaxP99)
+	}
+	if !slices.Equal(cfg.Targets, []string{"http://h1:8081", "http://h2:8082"}) || cfg.Retries != 0 {
+		t.Errorf("targets %q, retries %d: want the variable's two targets and no retry", cfg.Targets, cfg.Retries)
 	}
 }
 

@@ -7,9 +7,10 @@ import (
 	"testing"
 )
 
-// domain are the packages of the book's concepts: they never speak HTTP,
-// which is internal/httpapi's job alone (CONTRIBUTING.md).
-var domain = []string{"sup", "frequency", "hlr", "phonefsm", "overload", "hw", "coffee", "calls", "store", "errcode", "teletraffic"}
+// domain are the packages of the book's concepts, and backoff, which the
+// auto devices share with the load driver: they never speak HTTP, which
+// is internal/httpapi's job alone (CONTRIBUTING.md).
+var domain = []string{"sup", "frequency", "hlr", "phonefsm", "overload", "hw", "coffee", "calls", "store", "errcode", "teletraffic", "backoff"}
 
 // A domain package imports no HTTP package itself, and depends on neither
 // the HTTP layer nor its router, however indirectly. (Deeper down,

@@ -102,7 +102,7 @@ func TestPrometheusE2E(t *testing.T) {
 	// Traffic: the load driver, in-process, against the binary, until the
 	// panels are proven.
 	cfg := load.DefaultConfig()
-	cfg.Target = bsc.url
+	cfg.Targets = []string{bsc.url}
 	cfg.Phones, cfg.Duration, cfg.Rate = 60, e2eLoadFor, 20
 	cfg.AnswerMin, cfg.AnswerMax = 5*time.Millisecond, 100*time.Millisecond
 	cfg.Accept = 0.8

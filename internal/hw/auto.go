@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/backoff"
 	"github.com/bsc-sim/bsc/internal/errcode"
 )
 
@@ -165,44 +166,44 @@ func (a *Auto) answer(gen uint64) {
 
 func (a *Auto) hangup(gen uint64) { a.do(ActionHangup, gen) }
 
-// Retries of an action refused for now (unavailable, overloaded: a cell
-// moving between nodes, the service shedding): capped exponential
-// back-off with full jitter, as a client honouring Retry-After would.
-const (
-	autoRetries     = 6
-	autoBackoffBase = 50 * time.Millisecond
-	autoBackoffCap  = 2 * time.Second
-)
+// autoRetry is how an action refused for now (unavailable, overloaded: a
+// cell moving between nodes, the service shedding) is tried again, as a
+// client honouring Retry-After would (cluster.md, "Back-off"). In process
+// there is no Retry-After: the floor is none.
+var autoRetry = backoff.Policy{Base: 50 * time.Millisecond, Cap: 2 * time.Second, Attempts: 6}
 
 // do acts and tells whether it worked, trying again after a refusal that
 // may pass while the plan it belongs to (gen) stands; failures are logged
 // unless they mean the call or the Auto ended meanwhile.
 func (a *Auto) do(action string, gen uint64) bool {
 	var err error
-	for try := range autoRetries {
-		if err = a.act.Act(a.ctx, action); err == nil {
-			return true
+	stale := false
+	_ = autoRetry.Retry(a.ctx, func(attempt int) (bool, time.Duration) {
+		if attempt > 1 && !a.current(gen) {
+			stale = true
+			return false, 0
 		}
-		if code := errcode.Of(err); code != errcode.Unavailable && code != errcode.Overloaded {
-			break
-		}
-		a.mu.Lock()
-		d := time.Duration(a.rng.Int64N(int64(min(autoBackoffCap, autoBackoffBase<<try)) + 1))
-		current := !a.stopped && a.gen == gen
-		a.mu.Unlock()
-		if !current {
-			return false
-		}
-		select {
-		case <-a.ctx.Done():
-			return false
-		case <-time.After(d):
-		}
+		err = a.act.Act(a.ctx, action)
+		code := errcode.Of(err)
+		return err != nil && (code == errcode.Unavailable || code == errcode.Overloaded), 0
+	})
+	switch {
+	case err == nil:
+		return true
+	case stale || a.ctx.Err() != nil:
+		return false
 	}
-	if errcode.Of(err) != errcode.InvalidState && a.ctx.Err() == nil {
+	if errcode.Of(err) != errcode.InvalidState {
 		a.log.Warn().Err(err).Str("action", action).Msg("auto device action failed")
 	}
 	return false
+}
+
+// current tells whether the plan gen still stands.
+func (a *Auto) current(gen uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.stopped && a.gen == gen
 }
 
 // scheduleLocked replaces the plan with step after a random delay in r.

@@ -15,13 +15,17 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"strings"
 	"time"
 )
 
 // Config is what a run does. Zero values are not defaults: start from
 // DefaultConfig.
 type Config struct {
-	Target     string        // base URL of the server, e.g. http://127.0.0.1:8080
+	// Targets are the base URLs of the server, e.g. http://127.0.0.1:8080,
+	// or of every node of a cluster: phone i's actions go to target
+	// i mod len(Targets), the other requests round-robin (driver.go).
+	Targets    []string
 	Token      string        // bearer token; "" sends none
 	Phones     int           // population size
 	Calls      int           // call attempts to make; ignored when Duration > 0
@@ -37,6 +41,9 @@ type Config struct {
 	Seed       uint64        // seeds every random choice, for a reproducible run
 	MSISDNBase uint64        // first MSISDN of the population
 	Timeout    time.Duration // bound of every request
+	// Retries is how often a request refused for now (503, 429) is sent
+	// again, after a back-off honouring its Retry-After (client.go).
+	Retries int
 	// Concurrency bounds the driver's requests in flight (its connections
 	// and action workers); the excess waits its turn, a wait the report
 	// gives as the driver's lag. Attaching and detaching go at most
@@ -55,7 +62,7 @@ type Config struct {
 // book's phone behaviour.
 func DefaultConfig() Config {
 	return Config{
-		Target:     "http://127.0.0.1:8080",
+		Targets:    []string{"http://127.0.0.1:8080"},
 		Phones:     150,
 		Calls:      500,
 		Workers:    8,
@@ -67,6 +74,7 @@ func DefaultConfig() Config {
 		Seed:       1,
 		MSISDNBase: 4670000000,
 		Timeout:    5 * time.Second,
+		Retries:    3,
 		// Far above the server's gate (16 per CPU): the driver must not be
 		// what queues the requests of an open model, the server must, and
 		// shed past its bound (503) where the report shows it.
@@ -90,12 +98,20 @@ const maxConcurrency = 10_000
 // maxPhones bounds the population, and so every per-phone structure.
 const maxPhones = 1_000_000
 
+// maxTargets bounds the nodes a run spreads over, and so its connection
+// pools and event streams.
+const maxTargets = 64
+
+// maxRetries bounds the retries of one request: each may wait the back-off's
+// cap (client.go).
+const maxRetries = 20
+
 // Validate checks that the run is possible before anything is sent.
 func (c Config) Validate() error {
-	u, err := url.Parse(c.Target)
+	if err := c.validateTargets(); err != nil {
+		return err
+	}
 	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("target %q is not an http(s)://host:port URL", c.Target)
 	case c.Phones < 2 || c.Phones > maxPhones:
 		return fmt.Errorf("phones %d: want 2 to %d (a call needs two)", c.Phones, maxPhones)
 	case c.Duration < 0:
@@ -118,6 +134,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("msisdn base %d: the population must fit in 1 to 15 digits", c.MSISDNBase)
 	case c.Timeout <= 0:
 		return errors.New("timeout must be positive")
+	case c.Retries < 0 || c.Retries > maxRetries:
+		return fmt.Errorf("retries %d: want 0 to %d", c.Retries, maxRetries)
 	case c.Concurrency <= 0 || c.Concurrency > maxConcurrency:
 		return fmt.Errorf("concurrency %d: want 1 to %d", c.Concurrency, maxConcurrency)
 	case c.MaxP99 < 0:
@@ -128,6 +146,27 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max gos %v is not within [0, 1]", c.MaxGoS)
 	}
 	return c.validateTraffic()
+}
+
+// validateTargets checks that there are targets, each an http(s) URL of
+// its own.
+func (c Config) validateTargets() error {
+	if len(c.Targets) == 0 || len(c.Targets) > maxTargets {
+		return fmt.Errorf("%d targets: want 1 to %d", len(c.Targets), maxTargets)
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Targets {
+		u, err := url.Parse(t)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("target %q is not an http(s)://host:port URL", t)
+		}
+		key := strings.TrimRight(u.String(), "/")
+		if seen[key] {
+			return fmt.Errorf("target %q is given twice", t)
+		}
+		seen[key] = true
+	}
+	return nil
 }
 
 // validateTraffic checks the traffic model and what conflicts with it.

@@ -16,11 +16,14 @@ var ErrInterrupted = errors.New("interrupted")
 
 // driver is one run.
 type driver struct {
-	cfg     Config
-	c       *client
-	st      *stats
-	wire    *wire  // bytes sent and received
-	g       *group // every goroutine of the run but Run's own
+	cfg  Config
+	c    *client
+	st   *stats
+	wire *wire  // bytes sent and received
+	g    *group // every goroutine of the run but Run's own
+	// streams are the event streams: for each group of streamChunk
+	// phones, one on every target (streams[group*len(targets)+k]), as a
+	// cluster's node streams the replies of its own phones only.
 	streams []*stream
 	// streamHTTP carries the event streams, apart from the requests so
 	// that their long-lived connections take none of the pool's.
@@ -95,7 +98,7 @@ func (d *driver) fatalErr() error {
 	return d.fatal
 }
 
-// Run performs a run against cfg.Target and returns its report, which is
+// Run performs a run against cfg.Targets and returns its report, which is
 // partial when ctx was cancelled (the error is then ErrInterrupted) or a
 // fatal error stopped the run (that error, such as ErrUnreachable). prog,
 // if not nil, is shown the progress every tick.
@@ -132,7 +135,10 @@ func (d *driver) run(ctx context.Context, prog Progress) *Report {
 	}
 
 	var books *BooksResult
-	err := d.provision(traffic)
+	err := d.checkTargets(traffic)
+	if err == nil {
+		err = d.provision(traffic)
+	}
 	if err == nil {
 		err = d.startStreams(streamsCtx, traffic)
 	}
@@ -211,8 +217,8 @@ func (d *driver) watchdog(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if d.c.unresponsive(now, limit) {
-				d.fail(fmt.Errorf("%w: no answer to any request for %v", ErrUnreachable, limit))
+			if t := d.c.unresponsive(now, limit); t != nil {
+				d.fail(fmt.Errorf("%w: %s: no answer to any request for %v", ErrUnreachable, t.base, limit))
 				return
 			}
 			for _, s := range d.streams {
@@ -246,7 +252,7 @@ func (d *driver) provision(ctx context.Context) error {
 		// A bulk insert is many rows in one transaction: it gets longer
 		// than an action, in proportion.
 		timeout := d.cfg.Timeout + time.Duration(len(items))*bulkItemTime
-		a := d.c.doWithin(ctx, timeout, http.MethodPost, "/api/v1/subscribers:bulk", map[string]any{"items": items}, &got)
+		a := d.c.doWithin(ctx, d.c.spread(), timeout, http.MethodPost, "/api/v1/subscribers:bulk", map[string]any{"items": items}, &got)
 		if !a.ok() {
 			return d.setupError("provision subscribers", a)
 		}
@@ -267,7 +273,7 @@ func (d *driver) setupError(what string, a answer) error {
 }
 
 // newStreams makes the event streams of the population, one per
-// streamChunk phones; startStreams connects them.
+// streamChunk phones and target; startStreams connects them.
 func (d *driver) newStreams() {
 	d.streamHTTP = &http.Client{Transport: &http.Transport{
 		Proxy: nil, // loopback benchmarks must not detour through a proxy
@@ -280,9 +286,24 @@ func (d *driver) newStreams() {
 		for _, ph := range d.pop.phones[lo:min(lo+streamChunk, len(d.pop.phones))] {
 			ms = append(ms, ph.msisdn)
 		}
-		d.streams = append(d.streams, newStream(d.c, d.streamHTTP, ms, d.onReply))
+		for _, t := range d.c.targets {
+			d.streams = append(d.streams, newStream(d.c, t, d.streamHTTP, ms, d.onReply))
+		}
 	}
 }
+
+// kickGroup kicks the streams of a group of phones, on every target: the
+// driver does not know which node runs a phone.
+func (d *driver) kickGroup(group int, now time.Time, quiet time.Duration) {
+	n := len(d.c.targets)
+	for _, s := range d.streams[group*n : (group+1)*n] {
+		s.kick(now, quiet)
+	}
+}
+
+// target is the target of ph's requests: phone i's go to target i mod n,
+// always, so that they reach the server in the order they are sent.
+func (d *driver) target(ph *phone) *target { return d.c.targets[ph.index%len(d.c.targets)] }
 
 // startStreams connects the event streams, and returns once every one is
 // connected: the server has the subscriptions before any call is made.
@@ -297,7 +318,7 @@ func (d *driver) startStreams(ctx, traffic context.Context) error {
 			}
 		})
 	}
-	timeout := time.NewTimer(d.cfg.Timeout + streamBackoffMax)
+	timeout := time.NewTimer(d.cfg.Timeout + retryCap)
 	defer timeout.Stop()
 	for range d.streams {
 		select {
@@ -305,7 +326,7 @@ func (d *driver) startStreams(ctx, traffic context.Context) error {
 		case <-traffic.Done():
 			return d.fatalErr() // nil on an interrupt: the report says so
 		case <-timeout.C:
-			return fmt.Errorf("%w: event stream not connected within %v", ErrUnreachable, d.cfg.Timeout+streamBackoffMax)
+			return fmt.Errorf("%w: event stream not connected within %v", ErrUnreachable, d.cfg.Timeout+retryCap)
 		}
 	}
 	return nil

@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// testConfig is a small, fast run against target.
-func testConfig(target string) Config {
+// testConfig is a small, fast run against targets.
+func testConfig(targets ...string) Config {
 	cfg := DefaultConfig()
-	cfg.Target = target
+	cfg.Targets = targets
 	cfg.Phones = 20
 	cfg.Calls = 60
 	cfg.AnswerMin, cfg.AnswerMax = time.Millisecond, 20*time.Millisecond

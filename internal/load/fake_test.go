@@ -38,6 +38,17 @@ type fakeBSC struct {
 	srv       *httptest.Server
 	stopped   chan struct{} // closed by the test: streams end
 	replies   int
+
+	// A cluster (newFakeCluster): fronts are its nodes, each streaming the
+	// replies of the phones it owns only, and answering the per-cell routes
+	// in the cluster's shape. seen counts the requests each front got,
+	// by route pattern, and the actions of each phone by front.
+	fronts []*httptest.Server
+	seen   []map[string]int
+	acted  []map[string]int
+	// shed, when set before the run, answers 503 with Retry-After to the
+	// first shed requests of each of these methods and paths.
+	shed map[string]int
 }
 
 type fakePhone struct {
@@ -56,34 +67,124 @@ type fakeRecord struct {
 
 type fakeSub struct {
 	filter map[string]bool
+	node   int // the front it was opened on
 	ch     chan string
 }
 
+// owner is the front that owns m's phone in a cluster of n fronts: not
+// the one the driver sends its requests to (phone i's go to front i mod
+// n), so that every reply crosses nodes.
+func owner(m string, n int) int {
+	i, _ := strconv.ParseUint(m, 10, 64)
+	return int((i-DefaultConfig().MSISDNBase)%uint64(n)+1) % n
+}
+
 func newFakeBSC(t *testing.T, frequencies int) *fakeBSC {
+	f := newFake(frequencies, 1)
+	f.srv = f.startFront(t, 0)
+	return f
+}
+
+// newFakeCluster is a fake of n nodes sharing one state, f.fronts.
+func newFakeCluster(t *testing.T, frequencies, n int) *fakeBSC {
+	f := newFake(frequencies, n)
+	for i := range n {
+		f.fronts = append(f.fronts, f.startFront(t, i))
+	}
+	return f
+}
+
+func newFake(frequencies, nodes int) *fakeBSC {
 	f := &fakeBSC{phones: map[string]*fakePhone{}, subs: map[*fakeSub]bool{}, owners: map[int]string{},
 		stopped: make(chan struct{})}
 	for i := range frequencies {
 		f.free = append(f.free, 10+i)
 	}
 	f.pool = slices.Clone(f.free)
+	for range nodes {
+		f.seen, f.acted = append(f.seen, map[string]int{}), append(f.acted, map[string]int{})
+	}
+	return f
+}
+
+// startFront serves the fake as node i until the test ends.
+func (f *fakeBSC) startFront(t *testing.T, node int) *httptest.Server {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/cluster", func(w http.ResponseWriter, r *http.Request) { f.cluster(w, node) })
 	mux.HandleFunc("POST /api/v1/subscribers:bulk", f.bulk)
 	mux.HandleFunc("POST /api/v1/phones", f.attach)
 	mux.HandleFunc("GET /api/v1/phones", f.list)
 	mux.HandleFunc("GET /api/v1/phones/{msisdn}", f.get)
 	mux.HandleFunc("DELETE /api/v1/phones/{msisdn}", f.detach)
-	mux.HandleFunc("POST /api/v1/phones/{msisdn}/actions", f.action)
-	mux.HandleFunc("GET /api/v1/events", f.events)
+	mux.HandleFunc("POST /api/v1/phones/{msisdn}/actions", func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.acted[node][r.PathValue("msisdn")]++
+		f.mu.Unlock()
+		f.action(w, r)
+	})
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) { f.events(w, r, node) })
 	mux.HandleFunc("GET /api/v1/calls", f.calls)
 	mux.HandleFunc("GET /api/v1/frequencies", f.frequencies)
 	mux.HandleFunc("GET /api/v1/overload/counters", f.counters)
-	f.srv = httptest.NewServer(mux)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		f.mu.Lock()
+		f.seen[node][pattern]++
+		key := r.Method + " " + r.URL.Path
+		shed := f.shed[key] > 0
+		if shed {
+			f.shed[key]--
+		}
+		f.mu.Unlock()
+		if shed {
+			w.Header().Set("Retry-After", "1")
+			problem(w, 503, "overloaded")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		f.stop()
-		f.srv.CloseClientConnections()
-		f.srv.Close()
+		srv.CloseClientConnections()
+		srv.Close()
 	})
-	return f
+	return srv
+}
+
+// urls are the fronts' URLs.
+func (f *fakeBSC) urls() []string {
+	var out []string
+	for _, s := range f.fronts {
+		out = append(out, s.URL)
+	}
+	return out
+}
+
+// clustered tells whether the fake is a cluster of several nodes.
+func (f *fakeBSC) clustered() bool { return len(f.seen) > 1 }
+
+func (f *fakeBSC) cluster(w http.ResponseWriter, node int) {
+	n := len(f.seen)
+	mode := "single"
+	if f.clustered() {
+		mode = "embedded"
+	}
+	var nodes []map[string]any
+	for i := range n {
+		nodes = append(nodes, map[string]any{"name": fmt.Sprintf("n%d", i+1), "state": "up"})
+	}
+	writeJSON(w, 200, map[string]any{"node": fmt.Sprintf("n%d", node+1), "mode": mode, "cells": n, "nodes": nodes})
+}
+
+// perCell answers body as a single node does, or as a cluster's cell 0
+// beside an empty cell 1.
+func (f *fakeBSC) perCell(w http.ResponseWriter, body map[string]any) {
+	if !f.clustered() {
+		writeJSON(w, 200, body)
+		return
+	}
+	body["cell"] = 0
+	writeJSON(w, 200, map[string]any{"cells": []map[string]any{body, {"cell": 1}}})
 }
 
 // stop ends the streams (once).
@@ -315,7 +416,7 @@ func (f *fakeBSC) emit(m, typ, from string) {
 	data, _ := json.Marshal(map[string]any{"seq": f.replies, "msisdn": m, "type": typ, "from": from, "at": time.Now()})
 	ev := "id: " + m + ":" + strconv.Itoa(f.replies) + "\nevent: " + typ + "\ndata: " + string(data) + "\n\n"
 	for s := range f.subs {
-		if len(s.filter) > 0 && !s.filter[m] {
+		if len(s.filter) > 0 && !s.filter[m] || f.clustered() && owner(m, len(f.seen)) != s.node {
 			continue
 		}
 		select {
@@ -327,12 +428,12 @@ func (f *fakeBSC) emit(m, typ, from string) {
 	}
 }
 
-func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request) {
+func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request, node int) {
 	if r.Header.Get("Accept") != "text/event-stream" {
 		problem(w, 406, "not_acceptable")
 		return
 	}
-	s := &fakeSub{filter: map[string]bool{}, ch: make(chan string, 4096)}
+	s := &fakeSub{filter: map[string]bool{}, node: node, ch: make(chan string, 4096)}
 	for m := range strings.SplitSeq(r.URL.Query().Get("msisdn"), ",") {
 		if m != "" {
 			s.filter[m] = true
@@ -390,12 +491,12 @@ func (f *fakeBSC) frequencies(w http.ResponseWriter, r *http.Request) {
 	for fr, o := range f.owners {
 		allocated = append(allocated, map[string]any{"frequency": fr, "owner": o})
 	}
-	writeJSON(w, 200, map[string]any{"pool": f.pool, "free": f.free, "allocated": allocated, "blocked": f.blocked})
+	f.perCell(w, map[string]any{"pool": f.pool, "free": f.free, "allocated": allocated, "blocked": f.blocked})
 }
 
 func (f *fakeBSC) counters(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"counters": map[string]int64{
+	f.perCell(w, map[string]any{"counters": map[string]int64{
 		"set_alarm:no_frequency": f.sets, "clear_alarm:no_frequency": f.clears}})
 }

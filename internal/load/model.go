@@ -36,7 +36,8 @@ type phone struct {
 	// that carries an older token is about a state that is gone.
 	token uint64
 	timer *time.Timer
-	group int // the event stream that carries its replies
+	index int // its place in the population
+	group int // the event streams that carry its replies
 	// heldSince is when the driver learnt that the call it dialled got a
 	// frequency (its accepted reply): the start of the holding time.
 	heldSince time.Time
@@ -64,7 +65,7 @@ func newPopulation(cfg Config) *population {
 		wake:   make(chan struct{}),
 	}
 	for i := range p.phones {
-		ph := &phone{msisdn: cfg.msisdn(i), group: i / streamChunk}
+		ph := &phone{msisdn: cfg.msisdn(i), index: i, group: i / streamChunk}
 		p.phones[i] = ph
 		p.by[ph.msisdn] = ph
 	}

@@ -69,10 +69,10 @@ func (d *driver) attachAll(ctx context.Context) error {
 		return map[string]any{"msisdn": ph.msisdn, "device": map[string]string{"mode": "manual"}}
 	}
 	d.forEach(ctx, d.pop.phones, func(ph *phone) {
-		a := d.c.act(ctx, opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
+		a := d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
 		if a.code == "already_attached" {
-			d.c.act(ctx, opDetach, time.Now(), http.MethodDelete, phonePath(ph.msisdn), nil)
-			a = d.c.act(ctx, opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
+			d.c.act(ctx, d.target(ph), opDetach, time.Now(), http.MethodDelete, phonePath(ph.msisdn), nil)
+			a = d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
 		}
 		if a.ok() {
 			d.mu.Lock()
@@ -109,7 +109,7 @@ func (d *driver) detachAll(ctx context.Context) {
 	}
 	d.mu.Unlock()
 	d.forEach(ctx, phones, func(ph *phone) {
-		a := d.c.act(ctx, opDetach, time.Now(), http.MethodDelete, phonePath(ph.msisdn), nil)
+		a := d.c.act(ctx, d.target(ph), opDetach, time.Now(), http.MethodDelete, phonePath(ph.msisdn), nil)
 		if a.ok() || a.code == "not_attached" {
 			d.mu.Lock()
 			d.pop.set(ph, stAbsent, false, "")

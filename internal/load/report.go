@@ -22,8 +22,8 @@ type Report struct {
 	Partial bool   `json:"partial"`          // the run did not complete
 	Reason  string `json:"reason,omitempty"` // why, when partial
 
-	Target   string    `json:"target"`
-	Model    string    `json:"model"` // "open" (Poisson arrivals at rate), "closed" (workers) or "traffic" (open, at A / h)
+	Targets  []string  `json:"targets"` // the nodes loaded
+	Model    string    `json:"model"`   // "open" (Poisson arrivals at rate), "closed" (workers) or "traffic" (open, at A / h)
 	Rate     float64   `json:"rate,omitempty"`
 	Workers  int       `json:"workers,omitempty"`
 	Phones   int       `json:"phones"`
@@ -71,9 +71,20 @@ type RequestsReport struct {
 	// over the traffic (traffic_s): the phone actions the server served.
 	ActionsRate float64 `json:"actions_rate"`
 	// StatusCodes counts the answers by HTTP status ("200", "503", ...);
-	// NoAnswer the requests that got none (timeout, connection lost).
+	// NoAnswer the requests that got none (timeout, connection lost): the
+	// last answer of each, after its retries.
 	StatusCodes map[string]int64 `json:"status_codes"`
 	NoAnswer    int64            `json:"no_answer"`
+	// Retries counts the requests sent again after a refusal for now (503,
+	// 429), RetriesByStatus by the refusal's status, and GaveUp those
+	// still refused after the last retry (or asked to wait longer than the
+	// back-off's cap): of every request, setup and books included.
+	Retries         int64            `json:"retries"`
+	RetriesByStatus map[string]int64 `json:"retries_by_status"`
+	GaveUp          int64            `json:"gave_up"`
+	// ByTarget counts the requests sent to each target, retries, setup and
+	// books included.
+	ByTarget map[string]int64 `json:"by_target"`
 }
 
 // DataReport is the bytes on the wire, requests and event streams alike,
@@ -136,7 +147,7 @@ func latencyOf(h *hdrhistogram.Histogram) LatencyReport {
 func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 	end := time.Now()
 	r := &Report{
-		Target: d.cfg.Target, Phones: d.cfg.Phones, Seed: d.cfg.Seed, Started: d.start.UTC(),
+		Targets: d.cfg.Targets, Phones: d.cfg.Phones, Seed: d.cfg.Seed, Started: d.start.UTC(),
 		DurationS: end.Sub(d.start).Seconds(), Books: books,
 		IssuingS: d.issuing.seconds(), TrafficS: d.trafficWindow.seconds(),
 	}
@@ -179,6 +190,16 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 		r.Requests.StatusCodes[strconv.Itoa(code)] = n
 	}
 	r.Requests.NoAnswer = st.noAnswer
+	r.Requests.RetriesByStatus = map[string]int64{}
+	for code, n := range st.retries {
+		r.Requests.RetriesByStatus[strconv.Itoa(code)] = n
+		r.Requests.Retries += n
+	}
+	r.Requests.GaveUp = st.gaveUp
+	r.Requests.ByTarget = map[string]int64{}
+	for _, t := range d.c.targets {
+		r.Requests.ByTarget[t.base] = t.sent.Load()
+	}
 	r.Data = DataReport{Sent: d.wire.sent.Load(), Received: d.wire.received.Load()}
 	r.Data.SentRate, r.Data.ReceivedRate = perSecondF(r.Data.Sent, r.DurationS), perSecondF(r.Data.Received, r.DurationS)
 	for _, n := range st.races {
@@ -242,7 +263,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	case r.Model == "open":
 		model = fmt.Sprintf("open model, %g call attempts/s", r.Rate)
 	}
-	fmt.Fprintf(&b, "bsc load: %s, %d phones (%d attached), %s, seed %d\n", r.Target, r.Phones, r.Attached, model, r.Seed)
+	fmt.Fprintf(&b, "bsc load: %s, %d phones (%d attached), %s, seed %d\n", strings.Join(r.Targets, " "), r.Phones, r.Attached, model, r.Seed)
 	if r.Partial {
 		fmt.Fprintf(&b, "PARTIAL REPORT: %s\n", r.Reason)
 	}
@@ -260,6 +281,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "requests       %d, %.1f/s over the run (attach and detach too), success %.2f%%, errors %.2f%% (%d), races %d\n",
 		q.Total, q.Rate, 100*q.SuccessRatio, 100*q.ErrorRate, q.Errors, q.Races)
 	fmt.Fprintf(&b, "status codes   %s; no answer %d", counts(q.StatusCodes), q.NoAnswer)
+	fmt.Fprintf(&b, "\nretries        %d (%s), gave up %d", q.Retries, counts(q.RetriesByStatus), q.GaveUp)
+	if len(r.Targets) > 1 {
+		fmt.Fprintf(&b, "\nby target      %s", counts(q.ByTarget))
+	}
 	fmt.Fprintf(&b, "\ndata           sent %s (%s/s), received %s (%s/s) over the run, event streams included", bytesText(r.Data.Sent),
 		bytesText(int64(r.Data.SentRate)), bytesText(r.Data.Received), bytesText(int64(r.Data.ReceivedRate)))
 	fmt.Fprintf(&b, "\noutcomes      ")

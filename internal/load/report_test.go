@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,11 @@ func sampleReport(t *testing.T, books *BooksResult, maxP99 time.Duration, maxErr
 	rec(opCall, time.Millisecond, 409, "busy", 0)
 	rec(opAttach, 3*time.Millisecond, 201, "", time.Hour) // an attach has no lag
 	rec(opAccept, 0, 0, codeTimeout, 2*time.Second)
+	for _, status := range []int{503, 503, 503, 429} {
+		d.st.retried(status)
+	}
+	d.st.gaveUp = 1
+	d.c.targets[0].sent.Store(110)
 	d.wire.sent.Store(3000)
 	d.wire.received.Store(5_000_000)
 	d.st.attempts = 102
@@ -51,6 +57,12 @@ func TestReportFigures(t *testing.T) {
 	}
 	if want := map[string]int64{"200": 100, "201": 1, "409": 1, "503": 1}; !maps.Equal(q.StatusCodes, want) || q.NoAnswer != 1 {
 		t.Errorf("status codes %v, no answer %d; want %v and 1", q.StatusCodes, q.NoAnswer, want)
+	}
+	if want := map[string]int64{"503": 3, "429": 1}; q.Retries != 4 || !maps.Equal(q.RetriesByStatus, want) || q.GaveUp != 1 {
+		t.Errorf("retries %d by status %v, gave up %d; want 4, %v and 1", q.Retries, q.RetriesByStatus, q.GaveUp, want)
+	}
+	if want := map[string]int64{"http://127.0.0.1:8080": 110}; !maps.Equal(q.ByTarget, want) || !slices.Equal(r.Targets, []string{"http://127.0.0.1:8080"}) {
+		t.Errorf("targets %v, requests by target %v; want %v", r.Targets, q.ByTarget, want)
 	}
 	if d := r.Data; d.Sent != 3000 || d.Received != 5_000_000 || math.Abs(d.SentRate-1500) > 2 || math.Abs(d.ReceivedRate-2.5e6) > 3e3 {
 		t.Errorf("data %+v, want 3000 and 5e6 bytes over the 2 s run", d)
@@ -139,6 +151,7 @@ func TestReportText(t *testing.T) {
 		"phone actions  103, 51.5/s over the traffic (call, accept, reject, hangup)\n",
 		"requests       104, ", "/s over the run (attach and detach too), success 97.12%, errors 1.92% (2), races 1\n",
 		"status codes   200 100, 201 1, 409 1, 503 1; no answer 1\n",
+		"retries        4 (429 1, 503 3), gave up 1\n",
 		"data           sent 3.00 kB (", "/s), received 5.00 MB (", "/s) over the run, event streams included\n",
 		"outcomes       answered 60 busy 40 rejected 0 no_frequency 0 invalid 0 cancelled 0 dropped 0 failed 2 unfinished 0\n",
 		"latency ms  count  errors",
@@ -189,6 +202,10 @@ func TestReportJSON(t *testing.T) {
 	if codes := reqs["status_codes"].(map[string]any); codes["503"] != 1.0 || codes["200"] != 100.0 || reqs["no_answer"] != 1.0 {
 		t.Errorf("requests %v", reqs)
 	}
+	if reqs["retries"] != 4.0 || reqs["gave_up"] != 1.0 || reqs["retries_by_status"].(map[string]any)["503"] != 3.0 ||
+		reqs["by_target"].(map[string]any)["http://127.0.0.1:8080"] != 110.0 {
+		t.Errorf("requests %v: want retries 4 (503: 3), gave up 1, by target 110", reqs)
+	}
 	if data := back["data"].(map[string]any); data["sent_bytes"] != 3000.0 || data["received_bytes_per_s"] == nil {
 		t.Errorf("data %v", data)
 	}
@@ -199,7 +216,7 @@ func TestReportJSON(t *testing.T) {
 }
 
 func TestEmptyReportText(t *testing.T) {
-	r := (&driver{cfg: DefaultConfig(), st: newStats(), wire: &wire{}, pop: newPopulation(DefaultConfig())}).report(t.Context(), nil)
+	r := newDriver(DefaultConfig()).report(t.Context(), nil)
 	var b strings.Builder
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)

@@ -91,6 +91,11 @@ type stats struct {
 	lag      *hdrhistogram.Histogram // from an operation's intended time to its sending
 	statuses map[int]int64           // answers by HTTP status
 	noAnswer int64                   // requests that got none (timeout, unreachable)
+	// retries counts the requests sent again after a refusal for now, by
+	// the refusal's status, and gaveUp those still refused after the
+	// last retry: of every request, setup and books included.
+	retries  map[int]int64
+	gaveUp   int64
 	count    [numOps]int64
 	errs     [numOps]int64
 	codes    map[string]int64 // errors by code
@@ -115,7 +120,7 @@ type pair struct{ caller, callee string }
 
 func newStats() *stats {
 	s := &stats{codes: map[string]int64{}, races: map[string]int64{}, answered: map[pair]int{},
-		statuses: map[int]int64{}, actions: newHist(), lag: newHist()}
+		statuses: map[int]int64{}, retries: map[int]int64{}, actions: newHist(), lag: newHist()}
 	for i := range s.hist {
 		s.hist[i] = newHist()
 	}
@@ -154,6 +159,13 @@ func (s *stats) record(o op, a answer, lag time.Duration) {
 		s.errs[o]++
 		s.codes[a.code]++
 	}
+}
+
+// retried counts a request sent again after an answer of status.
+func (s *stats) retried(status int) {
+	s.mu.Lock()
+	s.retries[status]++
+	s.mu.Unlock()
 }
 
 func (s *stats) outcome(o outcome) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/backoff"
 )
 
 // reply is one phone reply of the event stream (api.md).
@@ -29,12 +31,14 @@ type reply struct {
 const streamChunk = 1000
 
 // Reconnection bounds: a stream that cannot be had again within these
-// attempts means the target is gone.
+// attempts, each after a back-off as a refused request's (client.go),
+// means the target is gone.
 const (
-	streamRetries    = 8
-	streamBackoffMax = time.Second
-	maxEventLine     = 64 << 10
+	streamRetries = 8
+	maxEventLine  = 64 << 10
 )
+
+var streamRetry = backoff.Policy{Base: retryBase, Cap: retryCap, Attempts: streamRetries + 1}
 
 // stream follows GET /api/v1/events?msisdn=... for a part of the
 // population and hands every reply to deliver. It reconnects when the
@@ -43,6 +47,7 @@ const (
 // which the driver's per-phone deadlines recover from.
 type stream struct {
 	c       *client
+	t       *target
 	http    *http.Client
 	query   string
 	deliver func(reply)
@@ -52,9 +57,9 @@ type stream struct {
 	reconn   atomic.Int64                       // reconnections, for the report
 }
 
-func newStream(c *client, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
+func newStream(c *client, t *target, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
 	q := url.Values{"msisdn": {strings.Join(msisdns, ",")}}
-	s := &stream{c: c, http: hc, query: q.Encode(), deliver: deliver}
+	s := &stream{c: c, t: t, http: hc, query: q.Encode(), deliver: deliver}
 	s.lastByte.Store(time.Now().UnixNano())
 	return s
 }
@@ -63,39 +68,30 @@ func newStream(c *client, hc *http.Client, msisdns []string, deliver func(reply)
 // first connection is established (the subscription is in place). An error
 // means the stream could not be had again: the target is gone.
 func (s *stream) run(ctx context.Context, ready func()) error {
-	failures := 0
-	for ctx.Err() == nil {
-		connected, err := s.follow(ctx, ready)
-		if ctx.Err() != nil {
+	for {
+		var connected bool
+		var err error
+		_ = streamRetry.Retry(ctx, func(int) (bool, time.Duration) {
+			var floor time.Duration
+			connected, floor, err = s.follow(ctx, ready)
+			var op *net.OpError
+			refused := errors.As(err, &op) && op.Op == "dial" // nothing listens: the target is gone
+			return !connected && !refused && ctx.Err() == nil, floor
+		})
+		switch {
+		case ctx.Err() != nil:
 			return nil
+		case !connected: // refused, or every retry failed
+			return fmt.Errorf("%w: event stream of %s: %v", ErrUnreachable, s.t.base, err)
 		}
-		if connected {
-			failures = 0
-			s.reconn.Add(1)
-			continue
-		}
-		failures++
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return fmt.Errorf("%w: event stream: %v", ErrUnreachable, err)
-		}
-		if failures > streamRetries {
-			return fmt.Errorf("%w: event stream: %v", ErrUnreachable, err)
-		}
-		backoff := min(time.Duration(1<<failures)*50*time.Millisecond, streamBackoffMax)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
+		s.reconn.Add(1) // it ended: again, at once
 	}
-	return nil
 }
 
 // follow reads one connection of the stream to its end. connected tells
-// whether it got as far as a 200.
-func (s *stream) follow(ctx context.Context, ready func()) (connected bool, err error) {
+// whether it got as far as a 200; floor is the wait a refusal asked for
+// (Retry-After).
+func (s *stream) follow(ctx context.Context, ready func()) (connected bool, floor time.Duration, err error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.cancel.Store(&cancel)
@@ -103,10 +99,10 @@ func (s *stream) follow(ctx context.Context, ready func()) (connected bool, err 
 	// stream may be silent for as long as nothing happens, and the
 	// watchdog (kick) is what ends a dead one.
 	connectTimer := time.AfterFunc(s.c.timeout, cancel)
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.c.base+"/api/v1/events?"+s.query, nil)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.t.base+"/api/v1/events?"+s.query, nil)
 	if err != nil {
 		connectTimer.Stop()
-		return false, err
+		return false, 0, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if s.c.token != "" {
@@ -115,15 +111,15 @@ func (s *stream) follow(ctx context.Context, ready func()) (connected bool, err 
 	res, err := s.http.Do(req)
 	connectTimer.Stop()
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("GET /api/v1/events: status %d", res.StatusCode)
+		return false, retryAfter(res.Header.Get("Retry-After"), time.Now()), fmt.Errorf("GET /api/v1/events: status %d", res.StatusCode)
 	}
 	s.touch()
 	ready()
-	return true, s.read(bufio.NewReaderSize(res.Body, 16<<10))
+	return true, 0, s.read(bufio.NewReaderSize(res.Body, 16<<10))
 }
 
 // read parses server-sent events: "data:" lines up to a blank line make an

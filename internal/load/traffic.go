@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"slices"
 	"time"
 
@@ -106,24 +105,21 @@ type cellView struct {
 // and never handed out again.
 func (v cellView) channels() int { return v.pool - v.blocked }
 
-// readCell reads the cell's frequencies. In cluster mode (cluster.md) each
-// cell has a pool of its own, read with ?cell=N, and the traffic report
-// becomes one per cell, the phones of a cell being its callers (the
-// caller's controller allocates); a single node has one cell.
+// readCell reads the cell's frequencies. The model measures one cell
+// against Erlang B: in cluster mode (cluster.md) each cell has a pool of
+// its own and its own callers, which the model does not follow yet, so a
+// target of several cells is refused.
 func (d *driver) readCell(ctx context.Context) (cellView, error) {
-	var got struct {
-		Pool      []int `json:"pool"`
-		Blocked   []int `json:"blocked"`
-		Allocated []struct {
-			Frequency int `json:"frequency"`
-		} `json:"allocated"`
+	cells, err := cellsOf[frequencies](ctx, d, "/api/v1/frequencies")
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return cellView{}, nil // interrupted, or failed already: the report says so
+	case err != nil:
+		return cellView{}, err
+	case len(cells) != 1:
+		return cellView{}, fmt.Errorf("traffic model: the target has %d cells (cluster mode), and the model measures one", len(cells))
 	}
-	if a := d.c.do(ctx, http.MethodGet, "/api/v1/frequencies", nil, &got); !a.ok() {
-		if ctx.Err() != nil {
-			return cellView{}, nil // interrupted, or failed already: the report says so
-		}
-		return cellView{}, d.setupError("read the frequency pool", a)
-	}
+	got := cells[0].body
 	v := cellView{pool: len(got.Pool), blocked: len(got.Blocked)}
 	for _, al := range got.Allocated {
 		if !slices.Contains(got.Blocked, al.Frequency) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestTrafficApplied(t *testing.T) {
 		t.Errorf("%.3f of the holding times above the mean, want e⁻¹ = 0.368", frac)
 	}
 	off := DefaultConfig()
-	if newDriver(off).cfg != off {
+	if !reflect.DeepEqual(newDriver(off).cfg, off) {
 		t.Error("the config changed with the traffic model off")
 	}
 }

@@ -164,7 +164,7 @@ func (d *driver) request(ctx context.Context, ph *phone, token uint64, o op, int
 	if !live {
 		return
 	}
-	a := d.c.act(ctx, o, intended, http.MethodPost, actionsPath(ph.msisdn), body)
+	a := d.c.act(ctx, d.target(ph), o, intended, http.MethodPost, actionsPath(ph.msisdn), body)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ph.token == token {
@@ -257,11 +257,11 @@ func (d *driver) planDeadline(ph *phone, wait time.Duration) {
 // resync reads ph's state from the server after a lost reply, and hangs up
 // what is still going on.
 func (d *driver) resync(ph *phone, token uint64, waited time.Duration) {
-	d.streams[ph.group].kick(time.Now(), waited)
+	d.kickGroup(ph.group, time.Now(), waited)
 	var got struct {
 		State string `json:"state"`
 	}
-	a := d.c.do(d.actx, http.MethodGet, "/api/v1/phones/"+ph.msisdn, nil, &got)
+	a := d.c.do(d.actx, d.target(ph), http.MethodGet, phonePath(ph.msisdn), nil, &got)
 	d.mu.Lock()
 	if ph.token != token {
 		d.mu.Unlock()
