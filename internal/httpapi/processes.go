@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -41,7 +42,21 @@ func (s *server) mountProcesses(r chi.Router) {
 
 // process is the current incarnation of the process the path names.
 func (s *server) process(r *http.Request) (Process, error) {
-	return s.Process(chi.URLParam(r, "name"))
+	return s.Process(processName(r))
+}
+
+// processName is the process the path names. A name with a slash
+// (cell:N/frequency) comes percent-encoded, cell:0%2Ffrequency: chi routes
+// on the path as sent, so the parameter is still encoded then.
+func processName(r *http.Request) string {
+	name := chi.URLParam(r, "name")
+	if r.URL.RawPath == "" {
+		return name // the path had nothing encoded: chi routed on the decoded one
+	}
+	if decoded, err := url.PathUnescape(name); err == nil {
+		return decoded
+	}
+	return name
 }
 
 func (s *server) inspectProcess(w http.ResponseWriter, r *http.Request) error {
@@ -84,9 +99,9 @@ func (s *server) crashProcess(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, ok := p.(crasher)
 	if !ok {
-		return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, chi.URLParam(r, "name"))
+		return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, processName(r))
 	}
 	c.Crash()
-	WriteJSON(w, http.StatusAccepted, Crashing{Name: chi.URLParam(r, "name")})
+	WriteJSON(w, http.StatusAccepted, Crashing{Name: processName(r)})
 	return nil
 }
