@@ -20,6 +20,20 @@ type Process interface {
 
 type crasher interface{ Crash() }
 
+// ProcessView is a process as the process routes answer it: what it tells
+// of itself, and whether POST :crash can crash it (fault injection on, and
+// a process that can be crashed), so that a client such as the observer
+// knows where to offer it.
+type ProcessView struct {
+	sup.Info
+	Crashable bool `json:"crashable"`
+}
+
+func (s *server) view(p Process) ProcessView {
+	_, ok := p.(crasher)
+	return ProcessView{Info: p.Inspect(), Crashable: ok && s.FaultInjection}
+}
+
 // TraceRequest is the body of PUT /api/v1/processes/{name}/trace.
 type TraceRequest struct {
 	Enabled *bool `json:"enabled"`
@@ -64,7 +78,7 @@ func (s *server) inspectProcess(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, p.Inspect())
+	WriteJSON(w, http.StatusOK, s.view(p))
 	return nil
 }
 
@@ -81,11 +95,11 @@ func (s *server) traceProcess(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: enabled (true or false) is required", errInvalidRequest)
 	}
 	p.SetTrace(*req.Enabled)
-	info := p.Inspect()
-	if info.Trace != *req.Enabled {
-		return fmt.Errorf("%w: process %s has no tracing of its own", errInvalidRequest, info.Name)
+	v := s.view(p)
+	if v.Trace != *req.Enabled {
+		return fmt.Errorf("%w: process %s has no tracing of its own", errInvalidRequest, v.Name)
 	}
-	WriteJSON(w, http.StatusOK, info)
+	WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 

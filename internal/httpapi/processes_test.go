@@ -64,3 +64,39 @@ func TestProcessNameWithSlash(t *testing.T) {
 		})
 	}
 }
+
+// TestProcessCrashable: a process's answer says whether POST :crash would
+// crash it: only with fault injection on, and only a process that can be.
+func TestProcessCrashable(t *testing.T) {
+	crashable := &fakeProcess{name: "frequency"}
+	other := struct{ Process }{&fakeProcess{name: "phones"}} // no Crash method
+	lookup := func(name string) (Process, error) {
+		if name == "phones" {
+			return other, nil
+		}
+		return crashable, nil
+	}
+	tests := []struct {
+		name  string
+		fault bool
+		want  bool
+	}{
+		{"frequency", true, true},
+		{"frequency", false, false},
+		{"phones", true, false},
+	}
+	for _, tt := range tests {
+		h := New(Deps{Process: lookup, FaultInjection: tt.fault})
+		for _, rt := range []struct{ method, path, body string }{
+			{http.MethodGet, "/api/v1/processes/" + tt.name, ""},
+			{http.MethodPut, "/api/v1/processes/" + tt.name + "/trace", `{"enabled": false}`},
+		} {
+			_, w := serve(h, rt.method, rt.path, rt.body)
+			var v ProcessView
+			if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &v) != nil || v.Crashable != tt.want {
+				t.Errorf("%s %s, fault injection %v: %d %s, want crashable %v", rt.method, rt.path, tt.fault,
+					w.Code, w.Body, tt.want)
+			}
+		}
+	}
+}
