@@ -72,5 +72,5 @@ export function showHandlers(view) {
   show(document.getElementById('handlers'), [...groups.values()], (gs) => gs.map((g) => h('div', { class: 'handler-group' },
     g.cells.length ? h('div', { class: 'note' }, `${g.cells.length === 1 ? 'Cell' : 'Cells'} ${g.cells.join(', ')}`) : null,
     h('ul', { class: 'handlers' }, g.items.map((it) => h('li', { dataset: { handler: it.name, target: it.target } },
-      h('strong', {}, it.name), it.target ? h('span', { class: 'fact' }, `→ ${it.target}`) : null))))));
+      h('strong', {}, it.name), it.target ? h('span', { class: 'fact' }, ` → ${it.target}`) : null))))));
 }

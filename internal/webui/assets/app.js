@@ -74,7 +74,6 @@ function soon() {
 // select opens a process in the process view.
 function select(name) {
   selected = name;
-  document.getElementById('process-title').textContent = `Process ${name}`;
   soon();
   document.getElementById('process').scrollIntoView({ block: 'nearest' });
 }

@@ -8,13 +8,18 @@ let before = null; // the last look: node states and cell owners
 // showCluster shows the cluster in #cluster-view and the header's line,
 // and tells in the activity log what moved since the last look.
 export function showCluster(c) {
+  const single = c.mode === 'single';
   const server = document.getElementById('server');
   server.dataset.node = c.node;
   server.dataset.mode = c.mode;
-  server.textContent = c.mode === 'single'
+  server.textContent = single
     ? `node ${c.node} · single node`
     : `node ${c.node} · cluster (${c.mode}) of ${plural(c.nodes.length, 'node')} · ${plural(c.cells, 'cell')}`;
-  document.getElementById('cluster-title').textContent = c.mode === 'single' ? 'Node and cell' : 'Nodes and cells';
+  document.getElementById('cluster-title').textContent = single ? 'Node and cell' : 'Nodes and cells';
+  document.getElementById('supervision-title').textContent = single ? 'Supervision tree' : `Supervision tree of node ${c.node}`;
+  // A cluster node's stream of replies is its own cells' (docs/cluster.md).
+  document.getElementById('replies-note').textContent = single
+    ? '(live event stream)' : `(live event stream: the phones of node ${c.node}’s cells)`;
   tellChanges(c);
   const owners = c.cell_owners || [];
   show(document.getElementById('cluster-view'), c, () => [
@@ -25,8 +30,8 @@ export function showCluster(c) {
     h('div', { class: 'cells' }, (n.cells || []).length
       ? n.cells.map((cell) => h('span', { class: 'cell-chip', dataset: { cell } }, `cell ${cell}`))
       : h('span', { class: 'note' }, 'no cell')),
-    n.last_seen && c.mode !== 'single' ? h('div', { class: 'note' }, 'last seen ', when(n.last_seen)) : null))),
-    c.mode === 'single' ? null : h('table', { id: 'cell-owners', class: 'grid' },
+    n.last_seen && !single ? h('div', { class: 'note' }, 'last seen ', when(n.last_seen)) : null))),
+    single ? null : h('table', { id: 'cell-owners', class: 'grid' },
       h('caption', {}, 'Owner of each cell'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Cell'), h('th', { scope: 'col' }, 'Owner'),
         h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col', class: 'opt' }, 'Preferred'), h('th', { scope: 'col', class: 'opt' }, 'Epoch'))),

@@ -40,7 +40,7 @@ export function showPhones(d, onInspect, rerender) {
     }, s === 'all' ? 'All' : s, ' ', h('span', { class: 'count' }, `${s === 'all' ? d.all.length : counts[s]}${plus}`))));
 
   const q = ui.search;
-  let list = q ? d.listed.filter((p) => p.msisdn.includes(q) || (p.peer || '').includes(q)) : d.listed;
+  let list = q ? d.listed.filter((p) => p.msisdn.includes(q)) : d.listed;
   if (q && !list.length && ui.found && ui.found.msisdn === q) list = [ui.found];
   const cluster = d.all.some((p) => p.cell !== undefined);
   const summary = document.getElementById('phone-summary');
