@@ -50,13 +50,15 @@ export function showAlarms(active) {
 }
 
 export function showHistory(items) {
+  const cluster = items.some((a) => a.cell !== undefined);
   show(document.getElementById('alarm-history'), items, () => items.length
     ? h('table', { id: 'alarm-history-list', class: 'grid' },
       h('caption', { class: 'visually-hidden' }, 'Alarm history, newest first'),
-      h('thead', {}, h('tr', {}, ['At', 'Alarm', 'Action', 'Source'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['At', 'Alarm', 'Action', 'Source', ...(cluster ? ['Cell'] : [])]
+        .map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, items.map((a) => h('tr', { dataset: { alarm: a.id, action: a.action, cell: a.cell } },
-        h('td', {}, when(a.at)), h('td', {}, a.id), h('td', {}, badge(a.action)),
-        h('td', {}, a.source || '', a.cell !== undefined ? ` (cell ${a.cell})` : '')))))
+        h('td', {}, when(a.at)), h('td', {}, a.id), h('td', {}, badge(a.action)), h('td', {}, a.source || ''),
+        cluster ? h('td', {}, a.cell) : null))))
     : h('p', { class: 'note' }, 'No alarm set or cleared yet.'));
 }
 

@@ -16,6 +16,7 @@ import { loadHistory, showAlarms, showHistory, showHandlers } from './alarms.js'
 const interval = 2000; // ms between looks
 const soonDelay = 150; // ms from a reply to the look it triggers
 const maxReplies = 40;
+const replyDelay = 250; // ms between drawings of the replies
 
 let selected = null; // the process the process view shows
 let timer = 0;
@@ -78,11 +79,24 @@ function select(name) {
   document.getElementById('process').scrollIntoView({ block: 'nearest' });
 }
 
+// Replies are drawn a few times a second at most, the latest maxReplies
+// of them: under load thousands arrive each second.
+let replies = [];
+let drawTimer = 0;
+
 function showReply(r) {
+  replies.push(r);
+  if (replies.length > maxReplies) replies = replies.slice(-maxReplies);
+  if (!drawTimer) drawTimer = setTimeout(drawReplies, replyDelay);
+}
+
+function drawReplies() {
+  drawTimer = 0;
   const log = document.getElementById('replies');
-  log.prepend(h('li', { dataset: { seq: r.seq, msisdn: r.msisdn, type: r.type } },
+  log.prepend(...replies.reverse().map((r) => h('li', { dataset: { seq: r.seq, msisdn: r.msisdn, type: r.type } },
     h('time', { datetime: r.at }, clock(r.at)), ' ', h('strong', {}, r.msisdn), ` got ${r.type.replace('_', ' ')}`,
-    r.from ? ` from ${r.from}` : ''));
+    r.from ? ` from ${r.from}` : '')));
+  replies = [];
   while (log.children.length > maxReplies) log.lastElementChild.remove();
 }
 
