@@ -97,6 +97,15 @@ func TestObserverSession(t *testing.T) {
 		t.Errorf("overload after the page's trace switch: %d, trace %v; want tracing", status, info.Trace)
 	}
 	b.screenshot("session-crashes", laptop)
+
+	// More phones than the page reads at once: it says so, and a number
+	// searched for beyond its page is looked up.
+	for m := 1000; m <= 1500; m++ {
+		p.attach(t, strconv.Itoa(m), 0)
+	}
+	b.waitFor("a full page", `#phone-filter button[data-state="all"][data-count="500"]`)
+	b.do("search 1500", chromedp.SendKeys(chromedp.CSS("#phone-search"), "1500"))
+	b.waitFor("1500 found beyond the page", `#phone-list tr[data-msisdn="1500"][data-state="idle"]`)
 }
 
 // TestObserverCluster: the page on one node of three shows the nodes and

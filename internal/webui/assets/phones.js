@@ -9,7 +9,7 @@ export const states = ['idle', 'calling', 'receiving', 'connected'];
 const page = 500; // phones read per look
 const rows = 100; // phones shown at most
 
-const ui = { filter: 'all', search: '', found: null };
+const ui = { filter: 'all', search: '' };
 
 // loadPhones reads what the phones panel shows: a page of every phone,
 // and when the server has more than a page, the chosen state's page and
@@ -24,7 +24,12 @@ export async function loadPhones() {
   ]);
   const listed = chosen ? chosen.items : all.items.filter((p) => ui.filter === 'all' || p.state === ui.filter);
   const inCall = more ? [...calling.items, ...connected.items] : all.items;
-  return { all: all.items, more, listed, inCall };
+  // A whole MSISDN searched for, when the page does not hold every phone
+  // and not that one, is asked for itself.
+  const q = ui.search;
+  const found = more && /^\d{1,15}$/.test(q) && !listed.some((p) => p.msisdn === q)
+    ? await api(`phones/${q}`).catch(() => null) : null;
+  return { all: all.items, more, listed, inCall, found };
 }
 
 // showPhones shows the phones panel and the calls in progress;
@@ -41,7 +46,7 @@ export function showPhones(d, onInspect, rerender) {
 
   const q = ui.search;
   let list = q ? d.listed.filter((p) => p.msisdn.includes(q)) : d.listed;
-  if (q && !list.length && ui.found && ui.found.msisdn === q) list = [ui.found];
+  if (q && !list.length && d.found) list = [d.found];
   const cluster = d.all.some((p) => p.cell !== undefined);
   const summary = document.getElementById('phone-summary');
   summary.textContent = summaryText(d, list, q);
@@ -108,24 +113,12 @@ function showCallsInProgress(phones) {
     : h('p', { class: 'note' }, 'No call in progress.'));
 }
 
-// wireSearch makes the search box filter the list as one types; a whole
-// MSISDN not in the page is looked up on the server.
+// wireSearch makes the search box filter the list as one types (the
+// next look, shortly after the last key).
 export function wireSearch(rerender) {
   const input = document.getElementById('phone-search');
-  let timer;
   input.addEventListener('input', () => {
     ui.search = input.value.trim();
     rerender();
-    clearTimeout(timer);
-    if (/^\d{1,15}$/.test(ui.search)) timer = setTimeout(() => lookUp(ui.search, rerender), 300);
   });
-}
-
-async function lookUp(msisdn, rerender) {
-  try {
-    ui.found = await api(`phones/${msisdn}`);
-  } catch {
-    ui.found = null;
-  }
-  rerender();
 }

@@ -3,7 +3,7 @@
 // fault injection a crash button.
 
 import { api, processPath } from './api.js';
-import { h, show, forget, announce, badge, when, panelError } from './dom.js';
+import { h, show, forget, announce, badge, when } from './dom.js';
 
 // showProcess shows name's introspection in #process-view; null name shows
 // the hint. refresh is called after an action, to show its effect at once.
@@ -15,20 +15,21 @@ export async function showProcess(name, refresh) {
     return;
   }
   let info = null;
-  let gone = '';
+  let status = '';
   try {
     info = await api(processPath(name));
+    status = info.status;
   } catch (err) {
     if (err.status !== 404 && err.status !== 503) throw err;
-    gone = err.status === 404 ? 'not running (it ended, or a phone detached)' : 'restarting';
+    status = err.status === 404 ? 'gone' : 'restarting';
   }
   if (view.dataset.process !== name) return; // another was chosen meanwhile
-  panelError('process', null);
-  view.dataset.status = info ? info.status : 'gone';
+  view.dataset.status = status;
   view.dataset.trace = info ? String(info.trace) : '';
-  show(view, { name, info, gone }, () => [
-    h('h3', { class: 'proc-title' }, name, ' ', badge(info ? info.status : gone.split(' ')[0])),
-    info ? details(info, refresh) : h('p', { class: 'note' }, `${name} is ${gone}.`),
+  const why = status === 'gone' ? 'not running: it ended, or the phone detached' : 'restarting: its supervisor starts it again';
+  show(view, { name, info, status }, () => [
+    h('h3', { class: 'proc-title' }, name, ' ', badge(status)),
+    info ? details(info, refresh) : h('p', { class: 'note' }, `${name} is ${why}.`),
   ]);
 }
 
@@ -68,7 +69,8 @@ async function act(name, what, init, done, refresh) {
     announce(done, what === ':crash' ? 'crash' : 'info');
     forget(document.getElementById('process-view'));
   } catch (err) {
-    panelError('process', `${name}: ${err.message}`);
+    // Told in the activity log: the panel's error line is the next look's.
+    announce(`${name}: ${what === ':crash' ? 'the crash' : 'the trace switch'} was refused: ${err.message}`, 'error');
   }
   refresh();
 }
