@@ -245,6 +245,7 @@ func (p *bscProcess) send(t *testing.T, method, path string, body, out any) (int
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	p.authorize(req)
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, ""

@@ -89,6 +89,14 @@ type bscProcess struct {
 	stderr lockedBuffer
 	done   chan struct{} // closed once the process has exited
 	err    error         // cmd.Wait's, valid once done is closed
+	token  string        // the --api-token it runs with, sent by do and send
+}
+
+// authorize adds the process's API token to req, if it has one.
+func (p *bscProcess) authorize(req *http.Request) {
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
 }
 
 // lockedBuffer is a buffer written by the log reader and read by the test.
@@ -197,6 +205,7 @@ func (p *bscProcess) do(t *testing.T, method, path string, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.authorize(req)
 	res, err := client.Do(req)
 	if err != nil {
 		return 0

@@ -134,7 +134,7 @@ func (s *server) target(r *http.Request) (cell int, spread handler, err error) {
 		}
 		return s.Cluster.HomeCell(m), nil, nil
 	case "/api/v1/processes/{name}", "/api/v1/processes/{name}/trace":
-		return s.processCell(r, chi.URLParam(r, "name"))
+		return s.processCell(r, processName(r))
 	case "/api/v1/frequencies/allocations":
 		var req struct {
 			Cell *int `json:"cell"`

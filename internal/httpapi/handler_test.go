@@ -13,21 +13,23 @@ import (
 
 // TestMissingDependencies: a server given no dependency at all answers
 // every route that needs one with 503 unavailable naming what is missing,
-// and serves the others (probes, version, metrics).
+// and serves the others (probes, version, metrics, the observer's files)
+// with the status given.
 func TestMissingDependencies(t *testing.T) {
 	s := newServer(Deps{}, nil)
-	free := map[string]bool{
-		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /api/v1/version": true,
-		"HEAD /healthz": true, "HEAD /readyz": true, "HEAD /metrics": true, "HEAD /api/v1/version": true,
+	free := map[string]int{
+		"/healthz": 200, "/readyz": 200, "/metrics": 200, "/api/v1/version": 200,
+		"/ui": 301, "/ui/": 200, "/ui/{file}": 200,
 	}
-	params := strings.NewReplacer("{msisdn}", "123", "{frequency}", "1", "{name}", "overload", "{id}", "1")
+	params := strings.NewReplacer("{msisdn}", "123", "{frequency}", "1", "{name}", "overload", "{id}", "1",
+		"{file}", "app.js")
 	for _, rt := range s.servedRoutes() {
 		key := rt.method + " " + rt.pattern
 		t.Run(key, func(t *testing.T) {
 			_, w := serve(s.router, rt.method, params.Replace(rt.pattern), "")
-			if free[key] {
-				if w.Code != http.StatusOK {
-					t.Errorf("status %d, want 200: %s", w.Code, w.Body)
+			if want, ok := free[rt.pattern]; ok && (rt.method == http.MethodGet || rt.method == http.MethodHead) {
+				if w.Code != want {
+					t.Errorf("status %d, want %d: %s", w.Code, want, w.Body)
 				}
 				return
 			}

@@ -20,7 +20,8 @@ func TestHeadMirrorsGet(t *testing.T) {
 	s := newServer(Deps{Hub: hub}, nil) // most routes: 503, no dependency
 	srv := httptest.NewServer(s.router)
 	t.Cleanup(srv.Close)
-	params := strings.NewReplacer("{msisdn}", "123", "{frequency}", "1", "{name}", "overload", "{id}", "1")
+	params := strings.NewReplacer("{msisdn}", "123", "{frequency}", "1", "{name}", "overload", "{id}", "1",
+		"{file}", "app.js")
 	fetch := func(method, path string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, nil)

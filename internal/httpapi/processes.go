@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -18,6 +19,20 @@ type Process interface {
 }
 
 type crasher interface{ Crash() }
+
+// ProcessView is a process as the process routes answer it: what it tells
+// of itself, and whether POST :crash can crash it (fault injection on, and
+// a process that can be crashed), so that a client such as the observer
+// knows where to offer it.
+type ProcessView struct {
+	sup.Info
+	Crashable bool `json:"crashable"`
+}
+
+func (s *server) view(p Process) ProcessView {
+	_, ok := p.(crasher)
+	return ProcessView{Info: p.Inspect(), Crashable: ok && s.FaultInjection}
+}
 
 // TraceRequest is the body of PUT /api/v1/processes/{name}/trace.
 type TraceRequest struct {
@@ -41,7 +56,21 @@ func (s *server) mountProcesses(r chi.Router) {
 
 // process is the current incarnation of the process the path names.
 func (s *server) process(r *http.Request) (Process, error) {
-	return s.Process(chi.URLParam(r, "name"))
+	return s.Process(processName(r))
+}
+
+// processName is the process the path names. A name with a slash
+// (cell:N/frequency) comes percent-encoded, cell:0%2Ffrequency: chi routes
+// on the path as sent, so the parameter is still encoded then.
+func processName(r *http.Request) string {
+	name := chi.URLParam(r, "name")
+	if r.URL.RawPath == "" {
+		return name // the path had nothing encoded: chi routed on the decoded one
+	}
+	if decoded, err := url.PathUnescape(name); err == nil {
+		return decoded
+	}
+	return name
 }
 
 func (s *server) inspectProcess(w http.ResponseWriter, r *http.Request) error {
@@ -49,7 +78,7 @@ func (s *server) inspectProcess(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	WriteJSON(w, http.StatusOK, p.Inspect())
+	WriteJSON(w, http.StatusOK, s.view(p))
 	return nil
 }
 
@@ -66,11 +95,11 @@ func (s *server) traceProcess(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("%w: enabled (true or false) is required", errInvalidRequest)
 	}
 	p.SetTrace(*req.Enabled)
-	info := p.Inspect()
-	if info.Trace != *req.Enabled {
-		return fmt.Errorf("%w: process %s has no tracing of its own", errInvalidRequest, info.Name)
+	v := s.view(p)
+	if v.Trace != *req.Enabled {
+		return fmt.Errorf("%w: process %s has no tracing of its own", errInvalidRequest, v.Name)
 	}
-	WriteJSON(w, http.StatusOK, info)
+	WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -84,9 +113,9 @@ func (s *server) crashProcess(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, ok := p.(crasher)
 	if !ok {
-		return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, chi.URLParam(r, "name"))
+		return fmt.Errorf("%w: process %s cannot be crashed", errNotFound, processName(r))
 	}
 	c.Crash()
-	WriteJSON(w, http.StatusAccepted, Crashing{Name: chi.URLParam(r, "name")})
+	WriteJSON(w, http.StatusAccepted, Crashing{Name: processName(r)})
 	return nil
 }

@@ -164,6 +164,7 @@ func (s *server) routes(extra func(*server, chi.Router)) {
 		s.mountEvents(r)
 		s.mountCalls(r)
 		s.mountCluster(r)
+		s.mountUI(r)
 		if extra != nil {
 			extra(s, r)
 		}
