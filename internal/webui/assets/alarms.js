@@ -67,12 +67,14 @@ export function showHandlers(view) {
   const cells = view.cells || [{ ...view, cell: undefined }];
   const groups = new Map();
   for (const c of cells) {
-    const k = JSON.stringify(c.items);
-    if (!groups.has(k)) groups.set(k, { items: c.items, cells: [] });
+    const items = c.error ? null : c.items || [];
+    const k = JSON.stringify(items); // the cells not served now form a group of their own
+    if (!groups.has(k)) groups.set(k, { items, cells: [] });
     if (c.cell !== undefined) groups.get(k).cells.push(c.cell);
   }
   show(document.getElementById('handlers'), [...groups.values()], (gs) => gs.map((g) => h('div', { class: 'handler-group' },
-    g.cells.length ? h('div', { class: 'note' }, `${g.cells.length === 1 ? 'Cell' : 'Cells'} ${g.cells.join(', ')}`) : null,
-    h('ul', { class: 'handlers' }, g.items.map((it) => h('li', { dataset: { handler: it.name, target: it.target } },
+    g.cells.length ? h('div', { class: 'note' }, `${g.cells.length === 1 ? 'Cell' : 'Cells'} ${g.cells.join(', ')}` +
+      (g.items ? '' : ': not served now')) : null,
+    g.items && h('ul', { class: 'handlers' }, g.items.map((it) => h('li', { dataset: { handler: it.name, target: it.target } },
       h('strong', {}, it.name), it.target ? h('span', { class: 'fact' }, ` → ${it.target}`) : null))))));
 }

@@ -8,6 +8,7 @@ import { h, show } from './dom.js';
 export function showFrequencies(view) {
   const cells = view.cells || [{ ...view, cell: undefined }];
   show(document.getElementById('freq-pool'), cells, () => [view.cells ? total(cells) : null, ...cells.map((c) => {
+    if (c.error) return unserved(c);
     const owner = new Map((c.allocated || []).map((a) => [a.frequency, a.owner]));
     const blocked = new Set(c.blocked || []);
     const summary = `${c.free.length} free · ${owner.size} allocated · ${blocked.size} blocked`;
@@ -28,9 +29,19 @@ export function showFrequencies(view) {
   })]);
 }
 
+// unserved is a cell whose answer is an error: it has no owner this
+// moment (a node failed, or the cell is moving), or its owner is busy.
+function unserved(c) {
+  return h('div', { class: 'pool', dataset: { cell: c.cell, status: 'unserved' } },
+    h('div', { class: 'pool-head' }, h('strong', {}, `Cell ${c.cell}`),
+      h('span', { class: 'note' }, `not served now: ${c.error.detail || c.error.title || 'no answer'}`)));
+}
+
 // total sums the cells' pools, for a cluster, whose cells show a line each.
 function total(cells) {
   const n = (k) => cells.reduce((sum, c) => sum + (c[k] || []).length, 0);
+  const unserved = cells.filter((c) => c.error).length;
   return h('p', { class: 'note', id: 'freq-total' },
-    `${cells.length} cells: ${n('free')} free · ${n('allocated')} allocated · ${n('blocked')} blocked`);
+    `${cells.length} cells: ${n('free')} free · ${n('allocated')} allocated · ${n('blocked')} blocked` +
+    (unserved ? ` · ${unserved} not served now` : ''));
 }
