@@ -248,6 +248,7 @@ func (p *bscProcess) send(t *testing.T, method, path string, body, out any) (int
 	p.authorize(req)
 	res, err := client.Do(req)
 	if err != nil {
+		t.Logf("%s %s %s via %s: %v", time.Now().Format(time.StampMilli), method, path, p.url, err)
 		return 0, ""
 	}
 	defer res.Body.Close()

@@ -69,9 +69,13 @@ func ours(stream string) bool {
 
 // steer runs until ctx ends: while this node is the home, it asks for the
 // leaders it does not have; often while some are away, every homeEvery
-// once they are all home.
+// once they are all home. A node that has just become the home (it came
+// back, say, in a rolling upgrade) waits homeSettle first: its replicas
+// are catching up, and a leader moved to one behind pauses the writes
+// until it has (seconds, while calls wait for their notes).
 func (n *Node) steer(ctx context.Context) {
 	wait := homeSoon
+	var homeSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,6 +84,14 @@ func (n *Node) steer(ctx context.Context) {
 		}
 		wait = homeEvery
 		if n.Home() != n.Engine.Node {
+			homeSince = time.Time{}
+			continue
+		}
+		if homeSince.IsZero() {
+			homeSince = time.Now()
+		}
+		if time.Since(homeSince) < homeSettle {
+			wait = homeSoon
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, homeEvery)
@@ -100,6 +112,10 @@ func (n *Node) steer(ctx context.Context) {
 
 // homeSoon is how soon the home looks again while a leader is away.
 const homeSoon = 250 * time.Millisecond
+
+// homeSettle is how long a node is the home before it asks for the
+// leaders.
+const homeSettle = 3 * time.Second
 
 // stepDown asks the leader of stream to hand over to this node.
 func (n *Node) stepDown(ctx context.Context, stream string) error {

@@ -313,8 +313,8 @@ func (x *Exchange) Receive(env Envelope) {
 	}
 	if c == nil || env.To.Inc != 0 && env.To.Inc != c.inc {
 		why := peerGone
-		if in == evInbound && p != nil && time.Since(p.started) < moveGrace {
-			why = peerFull // the cell was just taken: its phones are being restored
+		if in == evInbound && (p == nil || time.Since(p.started) < moveGrace) {
+			why = peerFull // the cell is being taken, or was just: its phones are being restored
 		}
 		x.undelivered(env, in, why, a)
 		return

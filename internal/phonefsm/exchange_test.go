@@ -101,3 +101,15 @@ func TestCallToACellWithNoOwnerIsBusy(t *testing.T) {
 	w.waitState("1", "idle")
 	w.waitOutcomes(calls.Busy)
 }
+
+// A call reaching the node that is taking the callee's cell over, before
+// the cell's phones run there, finds the callee busy, not gone.
+func TestCallToACellBeingTakenIsBusy(t *testing.T) {
+	w := newSplitWorld(t, []int{10})
+	w.attach("1", "2")
+	w.net.own(1, w.net.exchange("n3")) // phone 2's cell, taken by n3, its phones not restored yet
+	w.mustAct("1", ActCall, "2")
+	w.waitReplies("1", "busy")
+	w.waitState("1", "idle")
+	w.waitOutcomes(calls.Busy)
+}
