@@ -286,8 +286,8 @@ func (d *driver) newStreams() {
 		for _, ph := range d.pop.phones[lo:min(lo+streamChunk, len(d.pop.phones))] {
 			ms = append(ms, ph.msisdn)
 		}
-		for _, t := range d.c.targets {
-			d.streams = append(d.streams, newStream(d.c, t, d.streamHTTP, ms, d.onReply))
+		for k := range d.c.targets {
+			d.streams = append(d.streams, newStream(d.c, k, d.streamHTTP, ms, d.onReply))
 		}
 	}
 }

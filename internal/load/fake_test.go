@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,7 +30,7 @@ type fakeBSC struct {
 	clears  int64
 
 	// Faults, set before the run.
-	dropEvery int                      // drop every n-th reply from the streams (0: none)
+	dropEvery int                      // drop every n-th reply from the streams (0: none); the phone keeps it
 	refuse    func(msisdn string) bool // attach answers 403 forbidden for these
 	hold      chan struct{}            // if not nil, actions wait on it: a hung server
 	onAction  func(n int)              // called with the count of actions, outside the lock
@@ -38,6 +39,10 @@ type fakeBSC struct {
 	srv       *httptest.Server
 	stopped   chan struct{} // closed by the test: streams end
 	replies   int
+	// late holds back from the streams the replies it is true for, until
+	// releaseLate (the phone has them at once: its list of replies).
+	late func(m, typ string) bool
+	held []heldReply
 
 	// A cluster (newFakeCluster): fronts are its nodes, each streaming the
 	// replies of the phones it owns only, and answering the per-cell routes
@@ -52,11 +57,23 @@ type fakeBSC struct {
 }
 
 type fakePhone struct {
-	state string // idle, calling, receiving, connected
-	peer  string
-	freq  int
-	rec   int // index of the call's record
+	state   string // idle, calling, receiving, connected
+	peer    string
+	freq    int
+	rec     int         // index of the call's record
+	replies []fakeReply // every reply of this attachment: seq i+1 at i
 }
+
+// fakeReply is a reply as api.md has it.
+type fakeReply struct {
+	Seq    uint64    `json:"seq"`
+	MSISDN string    `json:"msisdn"`
+	Type   string    `json:"type"`
+	From   string    `json:"from,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+type heldReply struct{ m, ev string }
 
 type fakeRecord struct {
 	Caller     string  `json:"caller"`
@@ -114,7 +131,6 @@ func (f *fakeBSC) startFront(t *testing.T, node int) *httptest.Server {
 	mux.HandleFunc("POST /api/v1/subscribers:bulk", f.bulk)
 	mux.HandleFunc("POST /api/v1/phones", f.attach)
 	mux.HandleFunc("GET /api/v1/phones", f.list)
-	mux.HandleFunc("GET /api/v1/phones/{msisdn}", f.get)
 	mux.HandleFunc("DELETE /api/v1/phones/{msisdn}", f.detach)
 	mux.HandleFunc("POST /api/v1/phones/{msisdn}/actions", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -122,6 +138,7 @@ func (f *fakeBSC) startFront(t *testing.T, node int) *httptest.Server {
 		f.mu.Unlock()
 		f.action(w, r)
 	})
+	mux.HandleFunc("GET /api/v1/phones/{msisdn}/events", f.phoneEvents)
 	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) { f.events(w, r, node) })
 	mux.HandleFunc("GET /api/v1/calls", f.calls)
 	mux.HandleFunc("GET /api/v1/frequencies", f.frequencies)
@@ -254,17 +271,6 @@ func (f *fakeBSC) list(w http.ResponseWriter, r *http.Request) {
 		items = append(items, map[string]string{"msisdn": m, "state": p.state})
 	}
 	writeJSON(w, 200, map[string]any{"items": items})
-}
-
-func (f *fakeBSC) get(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	p := f.phones[r.PathValue("msisdn")]
-	if p == nil {
-		problem(w, 404, "not_attached")
-		return
-	}
-	writeJSON(w, 200, map[string]string{"msisdn": r.PathValue("msisdn"), "state": p.state})
 }
 
 func (f *fakeBSC) detach(w http.ResponseWriter, r *http.Request) {
@@ -407,14 +413,40 @@ func (f *fakeBSC) end(m string, p *fakePhone, outcome string) {
 	}
 }
 
-// emit sends a reply to the streams that want it; a full one is cut off.
+// emit gives m's phone a reply, and sends it to the streams that want it.
 func (f *fakeBSC) emit(m, typ, from string) {
+	p := f.phones[m]
+	if p == nil {
+		return
+	}
+	rep := fakeReply{Seq: uint64(len(p.replies) + 1), MSISDN: m, Type: typ, From: from, At: time.Now()}
+	p.replies = append(p.replies, rep)
 	f.replies++
 	if f.dropEvery > 0 && f.replies%f.dropEvery == 0 {
 		return
 	}
-	data, _ := json.Marshal(map[string]any{"seq": f.replies, "msisdn": m, "type": typ, "from": from, "at": time.Now()})
-	ev := "id: " + m + ":" + strconv.Itoa(f.replies) + "\nevent: " + typ + "\ndata: " + string(data) + "\n\n"
+	data, _ := json.Marshal(rep)
+	ev := "id: 0badcafe-" + strconv.Itoa(f.replies) + "\nevent: " + typ + "\ndata: " + string(data) + "\n\n"
+	if f.late != nil && f.late(m, typ) {
+		f.held = append(f.held, heldReply{m, ev})
+		return
+	}
+	f.publish(m, ev)
+}
+
+// releaseLate sends the replies late held back to the streams.
+func (f *fakeBSC) releaseLate() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, h := range f.held {
+		f.publish(h.m, h.ev)
+	}
+	f.held = nil
+}
+
+// publish sends ev, a reply of m's, to the streams that want it; a full
+// one is cut off.
+func (f *fakeBSC) publish(m, ev string) {
 	for s := range f.subs {
 		if len(s.filter) > 0 && !s.filter[m] || f.clustered() && owner(m, len(f.seen)) != s.node {
 			continue
@@ -426,6 +458,33 @@ func (f *fakeBSC) emit(m, typ, from string) {
 			delete(f.subs, s)
 		}
 	}
+}
+
+// phoneEvents is api.md's long poll of a phone's replies, without the
+// wait: those after ?after=, a cursor beyond the last reading as 0. Any
+// front answers it, as any node of a cluster does.
+func (f *fakeBSC) phoneEvents(w http.ResponseWriter, r *http.Request) {
+	after, err := strconv.ParseUint(cmp.Or(r.URL.Query().Get("after"), "0"), 10, 64)
+	if err != nil {
+		problem(w, 400, "invalid_request")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.phones[r.PathValue("msisdn")]
+	if p == nil {
+		problem(w, 404, "not_attached")
+		return
+	}
+	if after > uint64(len(p.replies)) {
+		after = 0
+	}
+	items := slices.Clone(p.replies[after:])
+	next := after
+	if len(items) > 0 {
+		next = items[len(items)-1].Seq
+	}
+	writeJSON(w, 200, map[string]any{"items": items, "next": next})
 }
 
 func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request, node int) {

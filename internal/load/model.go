@@ -41,6 +41,16 @@ type phone struct {
 	// heldSince is when the driver learnt that the call it dialled got a
 	// frequency (its accepted reply): the start of the holding time.
 	heldSince time.Time
+	// seq is the sequence number of the last of its replies the driver
+	// applied, from the event stream or read back by a resync: a reply
+	// the stream brings with a seq no higher is one it has had.
+	seq uint64
+	// node is the target whose event stream brought its last reply, -1
+	// if none yet (or unknown since a resync found its numbering
+	// restarted): in a cluster, the node that runs the phone's cell. A
+	// cell that moves is restored on another node with a new device,
+	// which numbers its replies afresh.
+	node int
 }
 
 // population is the phones and the indexes the driver picks from.
@@ -65,7 +75,7 @@ func newPopulation(cfg Config) *population {
 		wake:   make(chan struct{}),
 	}
 	for i := range p.phones {
-		ph := &phone{msisdn: cfg.msisdn(i), index: i, group: i / streamChunk}
+		ph := &phone{msisdn: cfg.msisdn(i), index: i, group: i / streamChunk, node: -1}
 		p.phones[i] = ph
 		p.by[ph.msisdn] = ph
 	}

@@ -82,6 +82,11 @@ func TestReplies(t *testing.T) {
 		{"hangup, calling", stCalling, true, "hangup", stIdle, "dropped", false},
 		{"hangup when idle", stIdle, false, "hangup", stIdle, "", true},
 		{"busy when idle", stIdle, false, "busy", stIdle, "", true},
+		// A resync gave the call up and its hangup is on its way.
+		{"accepted before our hangup", stHanging, true, "accepted", stHanging, "answered", false},
+		{"rejected before our hangup", stHanging, true, "rejected", stIdle, "rejected", false},
+		{"inbound after our hangup", stHanging, true, "inbound", stRinging, "cancelled", false},
+		{"hangup before ours, callee", stHanging, false, "hangup", stIdle, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +94,7 @@ func TestReplies(t *testing.T) {
 			a, b := ph[0], ph[1]
 			d.pop.set(a, tt.state, tt.caller, b.msisdn)
 			a.owed = tt.caller
-			d.onReply(reply{MSISDN: a.msisdn, Type: tt.reply, From: b.msisdn})
+			d.onReply(reply{Seq: 1, MSISDN: a.msisdn, Type: tt.reply, From: b.msisdn})
 			if a.state != tt.want {
 				t.Errorf("state %v, want %v", a.state, tt.want)
 			}
@@ -112,10 +117,43 @@ func TestReplies(t *testing.T) {
 	}
 }
 
+// A phone's replies apply once, in their order: one the driver has had
+// already (a resync read it back before the stream brought it) is stale,
+// unless another node's stream brings it: the phone's cell moved there,
+// and its replies are numbered afresh.
+func TestReplySeq(t *testing.T) {
+	tests := []struct {
+		name    string
+		node    int
+		seq     uint64
+		applied bool
+	}{
+		{"the next", 0, 6, true},
+		{"after a gap", 0, 9, true},
+		{"the last applied", 0, 5, false},
+		{"an older one", 0, 2, false},
+		{"from the node the cell moved to", 1, 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, ph := testDriver(t)
+			a, b := ph[0], ph[1]
+			a.seq, a.node = 5, 0
+			d.onReply(reply{Seq: tt.seq, MSISDN: a.msisdn, Type: "inbound", From: b.msisdn, node: tt.node})
+			if applied := a.state == stRinging; applied != tt.applied || (d.st.stale == 0) != tt.applied {
+				t.Errorf("applied %v (stale %d), want %v", applied, d.st.stale, tt.applied)
+			}
+			if want := map[bool]uint64{true: tt.seq, false: 5}[tt.applied]; a.seq != want || a.node != tt.node {
+				t.Errorf("last applied seq %d from node %d, want %d from %d", a.seq, a.node, want, tt.node)
+			}
+		})
+	}
+}
+
 // A reply for a phone outside the population is not the driver's.
 func TestReplyForAnotherPhone(t *testing.T) {
 	d, _ := testDriver(t)
-	d.onReply(reply{MSISDN: "123", Type: "inbound", From: "124"})
+	d.onReply(reply{Seq: 1, MSISDN: "123", Type: "inbound", From: "124"})
 	if d.st.stale != 0 || d.pop.active != 0 {
 		t.Errorf("stale %d active %d", d.st.stale, d.pop.active)
 	}

@@ -102,11 +102,14 @@ type CallsReport struct {
 	Rate     float64          `json:"rate"`    // attempts per second while issuing (issuing_s), not over the run
 	Skipped  int64            `json:"skipped"` // open model: no idle phone at the intended time
 	Outcomes map[string]int64 `json:"outcomes"`
-	// How often the driver lost track: replies it did not expect, phones
-	// whose state it read back after a reply did not come, and event
+	// How often the driver lost track: replies it had had already (read
+	// back before the stream brought them) or did not expect, phones whose
+	// replies it read back after one did not come in time, the replies
+	// those reads found that the stream had not brought yet, and event
 	// stream reconnections.
 	StaleReplies     int64 `json:"stale_replies"`
 	Resyncs          int64 `json:"resyncs"`
+	CaughtUp         int64 `json:"caught_up"`
 	StreamReconnects int64 `json:"stream_reconnects"`
 	// PhoneWaits counts the actions that waited for their phone's action
 	// before them to be answered (a user's answer to an inbound call that
@@ -214,7 +217,7 @@ func (d *driver) report(ctx context.Context, books *BooksResult) *Report {
 	}
 	r.Calls.Attempts, r.Calls.Skipped = st.attempts, st.skipped
 	r.Calls.Rate = perSecond(st.attempts, r.IssuingS)
-	r.Calls.StaleReplies, r.Calls.Resyncs, r.Calls.PhoneWaits = st.stale, st.resyncs, st.phoneWaits
+	r.Calls.StaleReplies, r.Calls.Resyncs, r.Calls.CaughtUp, r.Calls.PhoneWaits = st.stale, st.resyncs, st.caughtUp, st.phoneWaits
 	r.Calls.Outcomes = map[string]int64{}
 	for o := range numOutcomes {
 		r.Calls.Outcomes[o.String()] = st.outcomes[o]
@@ -291,8 +294,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	for o := range numOutcomes {
 		fmt.Fprintf(&b, " %s %d", o, c.Outcomes[o.String()])
 	}
-	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d, stream reconnects %d, actions that waited for their phone's last %d\n",
-		c.StaleReplies, c.Resyncs, c.StreamReconnects, c.PhoneWaits)
+	fmt.Fprintf(&b, "\ntracking       stale replies %d, resyncs %d (replies caught up %d), stream reconnects %d, actions that waited for their phone's last %d\n",
+		c.StaleReplies, c.Resyncs, c.CaughtUp, c.StreamReconnects, c.PhoneWaits)
 	if r.Traffic != nil {
 		r.Traffic.text(&b)
 	}

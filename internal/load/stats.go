@@ -103,8 +103,9 @@ type stats struct {
 	outcomes [numOutcomes]int64
 	attempts int64 // call attempts sent
 	skipped  int64 // open model: no idle phone to dial from at the intended time
-	resyncs  int64 // phones whose state the driver had to read back
-	stale    int64 // replies the driver's view of the phone did not expect
+	resyncs  int64 // phones whose replies the driver had to read back
+	caughtUp int64 // replies a resync read back that the stream had not brought
+	stale    int64 // replies the driver had had already, or its view of the phone did not expect
 	// phoneWaits counts actions that waited for their phone's action
 	// before them to be answered.
 	phoneWaits int64

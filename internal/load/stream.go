@@ -17,12 +17,16 @@ import (
 	"github.com/bsc-sim/bsc/internal/backoff"
 )
 
-// reply is one phone reply of the event stream (api.md).
+// reply is one phone reply (api.md), from the event stream or a phone's
+// list of replies. Seq counts the phone's replies from 1: the driver
+// applies each once, in that order (onReply, catchUp).
 type reply struct {
 	Seq    uint64 `json:"seq"`
 	MSISDN string `json:"msisdn"`
 	Type   string `json:"type"`
 	From   string `json:"from,omitempty"`
+	// node is the index of the target whose event stream brought it.
+	node int
 }
 
 // streamChunk is how many MSISDNs one event stream filters on: the filter
@@ -44,10 +48,12 @@ var streamRetry = backoff.Policy{Base: retryBase, Cap: retryCap, Attempts: strea
 // population and hands every reply to deliver. It reconnects when the
 // server ends the stream (a subscriber that fell behind is cut off) and
 // when kicked by the watchdog; replies sent while it was away are lost,
-// which the driver's per-phone deadlines recover from.
+// which the driver's per-phone deadlines recover from (a resync reads a
+// phone's replies back).
 type stream struct {
 	c       *client
 	t       *target
+	node    int // t's index among the targets, which its replies carry
 	http    *http.Client
 	query   string
 	deliver func(reply)
@@ -57,9 +63,9 @@ type stream struct {
 	reconn   atomic.Int64                       // reconnections, for the report
 }
 
-func newStream(c *client, t *target, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
+func newStream(c *client, node int, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
 	q := url.Values{"msisdn": {strings.Join(msisdns, ",")}}
-	s := &stream{c: c, t: t, http: hc, query: q.Encode(), deliver: deliver}
+	s := &stream{c: c, t: c.targets[node], node: node, http: hc, query: q.Encode(), deliver: deliver}
 	s.lastByte.Store(time.Now().UnixNano())
 	return s
 }
@@ -124,7 +130,11 @@ func (s *stream) follow(ctx context.Context, ready func()) (connected bool, floo
 
 // read parses server-sent events: "data:" lines up to a blank line make an
 // event; "id:", "event:" and ":" comments carry nothing the driver needs
-// (the data repeats the type, and the global stream cannot be resumed).
+// (the data repeats the type and has the phone's own seq, which is what
+// the driver orders a phone's replies by; the id is the reply's place in
+// the stream of every phone's, which a reconnection does not resume from:
+// a resync reads back what a phone missed). A reply without a seq is not
+// one api.md describes, and is not delivered.
 // Lines are read into buffers kept across events: the streams carry every
 // reply of the run.
 func (s *stream) read(r *bufio.Reader) error {
@@ -139,7 +149,8 @@ func (s *stream) read(r *bufio.Reader) error {
 			s.touch()
 			if len(data) > 0 {
 				var rep reply
-				if json.Unmarshal(data, &rep) == nil && rep.MSISDN != "" {
+				if json.Unmarshal(data, &rep) == nil && rep.MSISDN != "" && rep.Seq > 0 {
+					rep.node = s.node
 					s.deliver(rep)
 				}
 				data = data[:0]

@@ -14,16 +14,17 @@ func TestStreamParse(t *testing.T) {
 		"event: busy\r\ndata: {\"seq\":2,\"msisdn\":\"4670000003\",\r\ndata: \"type\":\"busy\"}\r\n\r\n" +
 		"event: error\ndata: {\"type\":\"urn:bsc:problem:overloaded\",\"status\":503,\"code\":\"overloaded\"}\n\n" +
 		"data: not json\n\n" +
+		"data: {\"msisdn\":\"4670000005\",\"type\":\"hangup\"}\n\n" + // no seq: not a reply api.md has
 		"data: {\"seq\":3,\"msisdn\":\"4670000004\",\"type\":\"hangup\"}\n" // no blank line: not dispatched
 	var got []reply
-	s := &stream{deliver: func(r reply) { got = append(got, r) }}
+	s := &stream{node: 2, deliver: func(r reply) { got = append(got, r) }}
 	err := s.read(bufio.NewReader(strings.NewReader(in)))
 	if err != io.EOF {
 		t.Errorf("read ended with %v, want EOF", err)
 	}
 	want := []reply{
-		{Seq: 1, MSISDN: "4670000001", Type: "inbound", From: "4670000002"},
-		{Seq: 2, MSISDN: "4670000003", Type: "busy"},
+		{Seq: 1, MSISDN: "4670000001", Type: "inbound", From: "4670000002", node: 2},
+		{Seq: 2, MSISDN: "4670000003", Type: "busy", node: 2},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("replies %+v, want %+v", got, want)

@@ -78,9 +78,9 @@ func TestDialSupersededBeforeSendingIsNotSent(t *testing.T) {
 
 	first := d.reserved(a, b)
 	d.dial(ctx, c, d.reserved(c, a), time.Now())
-	d.onReply(reply{MSISDN: a.msisdn, Type: "inbound", From: c.msisdn})
+	d.onReply(reply{Seq: 1, MSISDN: a.msisdn, Type: "inbound", From: c.msisdn})
 	d.answer(a, d.tokenOf(a), time.Now(), false)
-	d.onReply(reply{MSISDN: c.msisdn, Type: "rejected"})
+	d.onReply(reply{Seq: 1, MSISDN: c.msisdn, Type: "rejected"})
 	if s, fs := d.stateOf(a), f.stateOf(a.msisdn); s != stIdle || fs != "idle" {
 		t.Fatalf("after the reject: a is %v to the driver, %s to the server; want idle", s, fs)
 	}
@@ -126,7 +126,7 @@ func TestPhoneActionsGoOneAtATime(t *testing.T) {
 	}()
 	<-callHeld
 	d.dial(ctx, c, d.reserved(c, a), time.Now())
-	d.onReply(reply{MSISDN: a.msisdn, Type: "inbound", From: c.msisdn})
+	d.onReply(reply{Seq: 1, MSISDN: a.msisdn, Type: "inbound", From: c.msisdn})
 	rejected := make(chan struct{})
 	go func() {
 		defer close(rejected)

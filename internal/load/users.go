@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -23,7 +24,10 @@ var replyOutcome = map[string]outcome{
 	"busy": outBusy, "rejected": outRejected, "no_frequency": outNoFrequency, "invalid": outInvalid,
 }
 
-// onReply applies a reply from the event stream to the phone it is for.
+// onReply applies a reply from the event stream to the phone it is for,
+// unless the driver has had it or a later one of the phone's: a reply the
+// stream brings after a resync read it back (catchUp) is stale, and so
+// left alone, not applied to whatever the phone does by then.
 func (d *driver) onReply(r reply) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -31,6 +35,25 @@ func (d *driver) onReply(r reply) {
 	if ph == nil || ph.state == stAbsent {
 		return
 	}
+	switch {
+	case ph.node == r.node:
+	case ph.node < 0:
+		ph.node = r.node
+	default:
+		// Another node streams the phone: its cell moved there (cluster
+		// mode), and the device it was restored with numbers afresh.
+		ph.node, ph.seq = r.node, 0
+	}
+	if r.Seq <= ph.seq {
+		d.st.add(&d.st.stale, 1)
+		return
+	}
+	d.apply(ph, r)
+}
+
+// apply applies ph's next reply r.
+func (d *driver) apply(ph *phone, r reply) {
+	ph.seq = r.Seq
 	calling := dialling(ph)
 	switch r.Type {
 	case "inbound":
@@ -39,6 +62,10 @@ func (d *driver) onReply(r reply) {
 		switch {
 		case ph.state == stDialing:
 			d.finish(ph, outFailed)
+		case ph.state == stHanging:
+			// The hangup of a resync ended the call it gave up on, with no
+			// reply to this phone; this is a new call.
+			d.finish(ph, outCancelled)
 		case ph.state != stIdle && ph.state != stExpecting:
 			d.st.add(&d.st.stale, 1)
 			d.finish(ph, outDropped)
@@ -46,20 +73,26 @@ func (d *driver) onReply(r reply) {
 		d.pop.set(ph, stRinging, false, r.From)
 		d.planAnswer(ph)
 	case "accepted":
-		if !calling {
-			d.st.add(&d.st.stale, 1)
-			return
-		}
-		if ph.owed {
-			ph.owed = false
-			d.st.answer(ph.msisdn, ph.peer)
-		}
-		d.pop.set(ph, stTalking, true, ph.peer)
-		ph.heldSince = time.Now()
-		d.planHangup(ph)
-	case "busy", "rejected", "no_frequency", "invalid":
 		switch {
 		case calling:
+			if ph.owed {
+				ph.owed = false
+				d.st.answer(ph.msisdn, ph.peer)
+			}
+			d.pop.set(ph, stTalking, true, ph.peer)
+			ph.heldSince = time.Now()
+			d.planHangup(ph)
+		case ph.state == stHanging && ph.owed:
+			// The callee answered before the resync's hangup reached the
+			// server, which connected the call and then ended it.
+			ph.owed = false
+			d.st.answer(ph.msisdn, ph.peer)
+		default:
+			d.st.add(&d.st.stale, 1)
+		}
+	case "busy", "rejected", "no_frequency", "invalid":
+		switch {
+		case calling || ph.state == stHanging && ph.owed:
 			d.finish(ph, replyOutcome[r.Type])
 		case r.Type == "no_frequency" && !ph.caller && (ph.state == stRinging || ph.state == stTalking):
 			// We accepted, but the caller found no frequency: its outcome.
@@ -244,43 +277,110 @@ func (d *driver) hangup(ph *phone, token uint64, due time.Time) {
 
 // Waiting for replies. A phone that waits longer than the peer's user can
 // take plus a request's timeout has lost a reply (its event stream was cut
-// or died): the driver reads its state back and ends what is left.
+// or died) or the server is far behind: the driver reads its replies back,
+// and ends what is left.
 const replyGrace = 2 * time.Second
 
 func (d *driver) callWait() time.Duration { return d.cfg.AnswerMax + d.cfg.Timeout + replyGrace }
 func (d *driver) talkWait() time.Duration { return d.cfg.TalkMax + d.cfg.Timeout + replyGrace }
 
+// resyncAgain is the wait before a resync tries again, after a read or
+// a hangup that got no answer.
+func (d *driver) resyncAgain() time.Duration { return d.cfg.Timeout + replyGrace }
+
 func (d *driver) planDeadline(ph *phone, wait time.Duration) {
 	d.plan(ph, wait, func(token uint64, _ time.Time) { d.resync(ph, token, wait) })
 }
 
-// resync reads ph's state from the server after a lost reply, and hangs up
-// what is still going on.
+// resync brings ph up to date after a reply did not come in time. It
+// applies the replies the event stream has not brought yet (catchUp),
+// which is all it takes when the stream lost them or runs late. If none
+// moved ph on, the server has not answered yet (the peer's user is slow,
+// or the server far behind), and the driver gives the call up: it hangs
+// up, reads ph's replies again (up to the hangup, such as an accepted
+// the callee sent just before it), and only then puts ph back in play.
+// So a reply of the call given up that the stream brings later is stale
+// by its seq, not taken for one of ph's next call, which would count an
+// answer for a pair the server never connected. Until it knows, ph waits
+// (trying again after resyncAgain): it may end the run unfinished.
 func (d *driver) resync(ph *phone, token uint64, waited time.Duration) {
-	d.kickGroup(ph.group, time.Now(), waited)
-	var got struct {
-		State string `json:"state"`
-	}
-	a := d.c.do(d.actx, d.target(ph), http.MethodGet, phonePath(ph.msisdn), nil, &got)
 	d.mu.Lock()
-	if ph.token != token {
-		d.mu.Unlock()
+	live := ph.token == token
+	if live {
+		d.st.add(&d.st.resyncs, 1)
+	}
+	d.mu.Unlock()
+	if !live {
 		return
 	}
-	d.st.add(&d.st.resyncs, 1)
-	if !a.ok() || got.State == "idle" || got.State == "" {
+	d.kickGroup(ph.group, time.Now(), waited)
+	var giveUp bool
+	d.catchUp(ph, token, func() {
+		d.pop.set(ph, stHanging, ph.caller, ph.peer)
+		token, giveUp = ph.token, true
+	})
+	if !giveUp {
+		return
+	}
+	var ended bool
+	d.request(d.actx, ph, token, opHangup, time.Now(), actionBody{Action: "hangup"}, func(a answer) {
+		// Ended, or nothing to end: the server has ph idle, or not at all.
+		ended = a.ok() || a.code == "invalid_state" || a.code == "not_attached"
+		if !ended && a.code != codeAbandoned {
+			d.planDeadline(ph, d.resyncAgain())
+		}
+	})
+	if ended {
+		d.catchUp(ph, token, func() {
+			d.finish(ph, outCancelled)
+			d.pop.set(ph, stIdle, false, "")
+		})
+	}
+}
+
+// catchUp reads ph's replies after the last it applied from the phone's
+// own list (GET /api/v1/phones/{msisdn}/events, which any node of a
+// cluster answers for the phone) and applies, in order, those the event
+// stream has not brought yet. Then, under d.mu, it hands over to then if
+// ph is still in the state of token: nothing it read moved ph on. If the
+// server no longer has the phone, ph is idle (its attempt dropped); if the
+// read got no answer, ph stays as it is and resyncs again later.
+func (d *driver) catchUp(ph *phone, token uint64, then func()) {
+	d.mu.Lock()
+	after := ph.seq
+	d.mu.Unlock()
+	var page struct {
+		Items []reply `json:"items"`
+	}
+	a := d.c.do(d.actx, d.target(ph), http.MethodGet, eventsPath(ph.msisdn, after), nil, &page)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a.ok() && ph.state != stAbsent {
+		if len(page.Items) > 0 && page.Items[0].Seq <= after {
+			// Numbered afresh (api.md: a cursor beyond the last reply
+			// reads as 0): the phone's cell moved, and which node's stream
+			// carries it now is not known.
+			ph.seq, ph.node = 0, -1
+		}
+		for _, r := range page.Items {
+			if r.Seq > ph.seq { // else the stream brought it meanwhile
+				d.st.add(&d.st.caughtUp, 1)
+				d.apply(ph, r)
+			}
+		}
+	}
+	switch {
+	case ph.token != token:
+	case a.ok():
+		then()
+	case a.code == "not_attached":
 		d.finish(ph, outDropped)
 		d.pop.set(ph, stIdle, false, "")
-		d.mu.Unlock()
-		return
+	case a.code != codeAbandoned:
+		d.planDeadline(ph, d.resyncAgain())
 	}
-	if ph.caller && ph.owed && got.State == "connected" {
-		ph.owed = false
-		d.st.answer(ph.msisdn, ph.peer) // its accepted was the reply lost
-	}
-	d.finish(ph, outCancelled)
-	d.pop.set(ph, stHanging, false, ph.peer)
-	token = ph.token
-	d.mu.Unlock()
-	d.hangup(ph, token, time.Now())
+}
+
+func eventsPath(msisdn string, after uint64) string {
+	return "/api/v1/phones/" + msisdn + "/events?after=" + strconv.FormatUint(after, 10)
 }
