@@ -154,11 +154,12 @@ func (v clusterView) owners() []string {
 }
 
 // waitFormed waits until the live nodes are ready and agree that every
-// cell is served, by live nodes only, and the engine's leaders are all on
-// the home node (until then, a node's death may wait on an election).
+// cell is served, by live nodes only, each on its preferred node (no
+// handback is about to start), and the engine's leaders are all on the
+// home node (until then, a node's death may wait on an election).
 func (c *testCluster) waitFormed() {
 	c.t.Helper()
-	testutil.Eventually(c.t, clusterWait, "the cluster formed: every cell served, the same owners on every node", func() bool {
+	testutil.Eventually(c.t, clusterWait, "the cluster formed: every cell served where it is preferred, the same owners on every node", func() bool {
 		var first []string
 		for i, p := range c.nodes {
 			if p == nil || c.exited(i) {
@@ -174,6 +175,11 @@ func (c *testCluster) waitFormed() {
 			owners := v.owners()
 			for _, o := range owners {
 				if o == "" || c.exited(slices.Index(c.names, o)) {
+					return false
+				}
+			}
+			for _, o := range v.CellOwners { // settled: no handback about to start
+				if o.State != "serving" || o.Owner != o.Preferred {
 					return false
 				}
 			}

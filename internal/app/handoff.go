@@ -121,7 +121,11 @@ func (n *clusterNode) giveUpCells() {
 		}
 		n.stopCell(n.ctx, id, c)
 		node.Leases.Release(id, epoch)
-		n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("calls_dropped", busy).Msg("cell handed off")
+		// Past Release this node no longer acts for the cell (even when the
+		// lease could not be deleted, cut off: then it expires).
+		until := time.Now()
+		n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("calls_dropped", busy).
+			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell handed off")
 	}
 }
 
