@@ -52,64 +52,57 @@ func TestClosedPhonesRefuseInbound(t *testing.T) {
 	})
 }
 
-// An action waiting for its peer on another node gets its ack back even
-// when its own cell moved meanwhile (a handoff that ended with this very
-// hangup): the ack goes to the node holding the action, not to the cell's
-// new owner, which holds nothing of it (and could hold another action
-// under the same number).
-func TestAckGoesToTheActionsNode(t *testing.T) {
-	w := newSplitWorld(t, []int{10})
-	w.attach("1", "2")
-	w.mustAct("1", ActCall, "2")
-	w.waitState("2", "receiving")
-	w.mustAct("2", ActAccept, "")
-	w.net.own(0, w.net.exchange("n3")) // phone 1's cell, as the others now see it
-	if err := w.act("1", ActHangup, ""); err != nil {
-		t.Fatalf("hangup while the caller's cell moved: %v, want it acknowledged", err)
+// Answers and acks go to the node named in what they answer, not to the
+// caller's cell's owner as the answering node sees it: that view may be
+// behind a move (here it names a node, n3, that has nothing of the
+// caller). Before the accept: the accept would be lost, the callee
+// connected to a caller still calling. Before the hangup (a handoff that
+// ended with this very hangup): its ack would be lost, the hangup failing
+// after 5 s, or it would end another action n3 holds under the same
+// number.
+func TestRepliesGoToTheCallersNode(t *testing.T) {
+	for _, lagFrom := range []string{"receiving", "connected"} {
+		t.Run("the caller's cell seen on n3 once the call is "+lagFrom, func(t *testing.T) {
+			w := newSplitWorld(t, []int{10})
+			lag := func(now string) {
+				if now == lagFrom {
+					w.net.own(0, w.net.exchange("n3"))
+				}
+			}
+			w.attach("1", "2")
+			w.mustAct("1", ActCall, "2")
+			w.waitState("2", "receiving")
+			lag("receiving")
+			w.mustAct("2", ActAccept, "")
+			w.waitState("1", "connected")
+			lag("connected")
+			w.mustAct("1", ActHangup, "")
+			w.waitState("2", "idle")
+			w.waitOutcomes(calls.Answered)
+		})
 	}
-	w.waitState("2", "idle")
-	w.waitOutcomes(calls.Answered)
 }
 
-// An answer goes to the node its addressee's cell was on when it wrote
-// (the address says), not to the cell's owner as the answering node sees
-// it: that view may be behind a move (here it names a node that has
-// nothing of the caller), and the accept would be lost, the callee
-// connected to a caller still calling.
-func TestAnswerGoesToTheCallersNode(t *testing.T) {
-	w := newSplitWorld(t, []int{10})
-	w.attach("1", "2")
-	w.mustAct("1", ActCall, "2")
-	w.waitState("2", "receiving")
-	w.net.own(0, w.net.exchange("n3")) // a view of phone 1's cell behind the truth
-	w.mustAct("2", ActAccept, "")
-	w.waitState("1", "connected")
-	w.mustAct("1", ActHangup, "")
-	w.waitState("2", "idle")
-	w.waitOutcomes(calls.Answered)
-}
-
-// A call to a phone whose cell has no owner this moment (moving between
-// nodes, or failing over) finds the callee busy: it was never set up, and
-// is not a dropped call.
-func TestCallToACellWithNoOwnerIsBusy(t *testing.T) {
-	w := newSplitWorld(t, []int{10})
-	w.attach("1", "2")
-	w.net.own(1, nil) // phone 2's cell, between owners
-	w.mustAct("1", ActCall, "2")
-	w.waitReplies("1", "busy")
-	w.waitState("1", "idle")
-	w.waitOutcomes(calls.Busy)
-}
-
-// A call reaching the node that is taking the callee's cell over, before
-// the cell's phones run there, finds the callee busy, not gone.
-func TestCallToACellBeingTakenIsBusy(t *testing.T) {
-	w := newSplitWorld(t, []int{10})
-	w.attach("1", "2")
-	w.net.own(1, w.net.exchange("n3")) // phone 2's cell, taken by n3, its phones not restored yet
-	w.mustAct("1", ActCall, "2")
-	w.waitReplies("1", "busy")
-	w.waitState("1", "idle")
-	w.waitOutcomes(calls.Busy)
+// A call to a phone whose cell is moving finds the callee busy: it was
+// never set up, and is not a dropped call. The cell has no owner this
+// moment (between owners, or failing over), or the call reaches the node
+// taking the cell over before the cell's phones run there.
+func TestCallToAMovingCellIsBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		owner func(w *world) *Exchange
+	}{
+		{"no owner", func(*world) *Exchange { return nil }},
+		{"being taken by n3", func(w *world) *Exchange { return w.net.exchange("n3") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newSplitWorld(t, []int{10})
+			w.attach("1", "2")
+			w.net.own(1, tc.owner(w)) // phone 2's cell
+			w.mustAct("1", ActCall, "2")
+			w.waitReplies("1", "busy")
+			w.waitState("1", "idle")
+			w.waitOutcomes(calls.Busy)
+		})
+	}
 }
