@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,8 +61,15 @@ type nodePlace struct {
 // (the tests then fail on timing, not on what they check).
 var clusterSlots = make(chan struct{}, 2)
 
+// clusterSeq numbers the test clusters of this process.
+var clusterSeq atomic.Int64
+
 // startClusterAt is startCluster with the nodes placed at places.
 func startClusterAt(t *testing.T, bin string, places []nodePlace, extra ...string) *testCluster {
+	// Each cluster its own NATS cluster name: the survivors of a killed
+	// node keep dialling its route port, which another test's cluster
+	// may have been given since; under one name the two clusters merged.
+	clusterName := fmt.Sprintf("test-%d-%d", os.Getpid(), clusterSeq.Add(1))
 	t.Helper()
 	clusterSlots <- struct{}{}
 	t.Cleanup(func() { <-clusterSlots })
@@ -76,7 +84,7 @@ func startClusterAt(t *testing.T, bin string, places []nodePlace, extra ...strin
 		if places[i].peers != nil {
 			peers = places[i].peers
 		}
-		args := []string{"--node", name, "--db", filepath.Join(dir, name+".db"),
+		args := []string{"--node", name, "--db", filepath.Join(dir, name+".db"), "--cluster-name", clusterName,
 			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(peers, ",")}
 		if places[i].listen != "" {
 			args = append(args, "--listen", places[i].listen)

@@ -65,7 +65,7 @@ func newClusterNode(a *App, build string) *clusterNode {
 		want: map[int]uint64{}, from: map[int]cluster.Owner{}, giveUp: map[int]uint64{},
 		wake: make(chan struct{}, 1), running: map[int]*cell{}}
 	n.cfg = cluster.Config{
-		Engine: cluster.EngineConfig{Node: cfg.Node, ClusterListen: cfg.ClusterListen, Peers: splitList(cfg.ClusterPeers),
+		Engine: cluster.EngineConfig{Node: cfg.Node, ClusterListen: cfg.ClusterListen, ClusterName: cfg.ClusterName, Peers: splitList(cfg.ClusterPeers),
 			StoreDir: jetStreamDir(cfg.DB), URLs: splitList(cfg.NATSURL), Log: a.log},
 		Cells: cfg.Cells, Version: build, Protocol: version.ProtocolVersion(), Metrics: n.metrics, Log: a.log,
 		Hooks:      cluster.Hooks{Gained: n.gained, Lost: n.lost, Moved: n.moved},

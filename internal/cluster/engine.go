@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ type EngineConfig struct {
 	// Embedded: the NATS server in the process, its route address and the
 	// other nodes' (cluster mode "embedded"), JetStream in StoreDir.
 	ClusterListen string
+	ClusterName   string // the NATS cluster's name; "" is "bsc"
 	Peers         []string
 	StoreDir      string
 	// External: the URLs of an existing NATS cluster.
@@ -55,9 +57,6 @@ func (c EngineConfig) expected() int {
 
 // routePing is the ping interval of the routes between embedded servers.
 const routePing = time.Second
-
-// clusterName is the NATS cluster name of the embedded servers.
-const clusterName = "bsc"
 
 // StartEngine starts the embedded server (if configured) and connects.
 // JetStream may not answer yet: Ready waits for it.
@@ -123,7 +122,7 @@ func embedded(cfg EngineConfig, log zerolog.Logger) (*server.Server, error) {
 		// A route to a peer cut off without a FIN is dropped after a few
 		// missed pings, not the default minutes: requests then stop going
 		// to a server that cannot answer.
-		Cluster: server.ClusterOpts{Name: clusterName, Host: host, Port: port,
+		Cluster: server.ClusterOpts{Name: cmp.Or(cfg.ClusterName, "bsc"), Host: host, Port: port,
 			PingInterval: routePing, MaxPingsOut: 3},
 		Routes:    routes,
 		JetStream: true, StoreDir: cfg.StoreDir,

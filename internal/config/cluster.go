@@ -75,6 +75,11 @@ type nodeValue string
 
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// DefaultClusterName names the embedded NATS cluster unless
+// --cluster-name does: two clusters on one network (or a test machine
+// reusing ports) need different names, or their servers may join.
+const DefaultClusterName = "bsc"
+
 func (v *nodeValue) String() string { return string(*v) }
 func (v *nodeValue) Type() string   { return "name" }
 

@@ -37,6 +37,7 @@ type Config struct {
 	// Cluster mode (docs/cluster.md); none of them set: single mode.
 	Node           string        // --node: this node's unique name
 	ClusterListen  string        // --cluster-listen: the embedded NATS server's route address
+	ClusterName    string        // --cluster-name: the embedded NATS cluster's name, the same on every node
 	ClusterPeers   string        // --cluster-peers: the other nodes' route addresses
 	NATSURL        string        // --nats-url: an external NATS cluster instead of the embedded one
 	Cells          int           // --cells: cells of the cluster, the same on every node
@@ -59,6 +60,7 @@ func Default() Config {
 		Node:            DefaultNode(),
 		Cells:           DefaultCells,
 		HandoffTimeout:  10 * time.Second,
+		ClusterName:     DefaultClusterName,
 	}
 }
 
@@ -81,6 +83,7 @@ func flagSet(c *Config) *pflag.FlagSet {
 	fs.Var((*positiveInt)(&c.MaxPhones), "max-phones", "attached phones at most (about 500 bytes each); more attaches get 503 overloaded")
 	fs.Var((*nodeValue)(&c.Node), "node", "this node's name in a cluster, unique (default: the host name)")
 	fs.Var((*optionalAddr)(&c.ClusterListen), "cluster-listen", "cluster mode with NATS embedded: its route address (default: off, single mode)")
+	fs.Var((*nodeValue)(&c.ClusterName), "cluster-name", "the embedded NATS cluster's name, the same on every node: routes from a server of another cluster are refused")
 	fs.Var((*addrList)(&c.ClusterPeers), "cluster-peers", "the other nodes' --cluster-listen addresses, such as 10.0.0.2:6222,10.0.0.3:6222")
 	fs.Var((*urlList)(&c.NATSURL), "nats-url", "cluster mode with an external NATS cluster (JetStream on, server 2.11 or later), such as nats://h1:4222,nats://h2:4222")
 	fs.Var((*cellsValue)(&c.Cells), "cells", "cells of the cluster (1 in single mode); every node must have the same")

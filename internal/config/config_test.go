@@ -34,7 +34,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		Listen: "127.0.0.1:8080", DB: "./bsc.db", Frequencies: "10-15", AutoProvision: true,
 		LogLevel: zerolog.InfoLevel, ShutdownTimeout: 10 * time.Second, MaxConnections: 2048, MaxPhones: 2_000_000,
-		Node: DefaultNode(), Cells: DefaultCells, HandoffTimeout: 10 * time.Second,
+		Node: DefaultNode(), Cells: DefaultCells, HandoffTimeout: 10 * time.Second, ClusterName: DefaultClusterName,
 	}
 	if cfg != want {
 		t.Errorf("Load() = %+v\nwant %+v", cfg, want)
@@ -74,23 +74,24 @@ func TestPrecedence(t *testing.T) {
 			"--listen=:9090", "--db=/tmp/x.db", "--frequencies=1,2", "--auto-provision=false", "--api-token=s3cret",
 			"--fault-injection", "--log-level=debug", "--shutdown-timeout=3s", "--max-inflight=7", "--max-connections=8",
 			"--pprof-listen=127.0.0.1:6060", "--max-phones=9", "--node=n1", "--cluster-listen=127.0.0.1:6222",
-			"--cluster-peers=127.0.0.1:6223,127.0.0.1:6224", "--cells=3", "--handoff-timeout=4s",
+			"--cluster-peers=127.0.0.1:6223,127.0.0.1:6224", "--cells=3", "--handoff-timeout=4s", "--cluster-name=east-1",
 		}, nil, func(c *Config) {
 			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
 				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7, MaxConnections: 8,
 				PprofListen: "127.0.0.1:6060", MaxPhones: 9, Node: "n1", ClusterListen: "127.0.0.1:6222",
-				ClusterPeers: "127.0.0.1:6223,127.0.0.1:6224", Cells: 3, HandoffTimeout: 4 * time.Second}
+				ClusterPeers: "127.0.0.1:6223,127.0.0.1:6224", Cells: 3, HandoffTimeout: 4 * time.Second, ClusterName: "east-1"}
 		}},
 		{"every env", nil, map[string]string{
 			"BSC_LISTEN": ":9090", "BSC_DB": "/tmp/x.db", "BSC_FREQUENCIES": "1,2", "BSC_AUTO_PROVISION": "false",
 			"BSC_API_TOKEN": "s3cret", "BSC_FAULT_INJECTION": "true", "BSC_LOG_LEVEL": "DEBUG",
 			"BSC_SHUTDOWN_TIMEOUT": "3s", "BSC_MAX_INFLIGHT": "7", "BSC_MAX_CONNECTIONS": "8", "BSC_PPROF_LISTEN": "127.0.0.1:6060", "BSC_MAX_PHONES": "9",
 			"BSC_NODE": "n2", "BSC_NATS_URL": "nats://127.0.0.1:4222", "BSC_CELLS": "5", "BSC_HANDOFF_TIMEOUT": "2s",
+			"BSC_CLUSTER_NAME": "east_2",
 		}, func(c *Config) {
 			*c = Config{Listen: ":9090", DB: "/tmp/x.db", Frequencies: "1,2", APIToken: "s3cret", FaultInjection: true,
 				LogLevel: zerolog.DebugLevel, ShutdownTimeout: 3 * time.Second, MaxInflight: 7, MaxConnections: 8,
 				PprofListen: "127.0.0.1:6060", MaxPhones: 9, Node: "n2", NATSURL: "nats://127.0.0.1:4222", Cells: 5,
-				HandoffTimeout: 2 * time.Second}
+				HandoffTimeout: 2 * time.Second, ClusterName: "east_2"}
 		}},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -143,7 +144,10 @@ func startE2ECluster(t *testing.T, bin string) *e2eCluster {
 	for i := range 3 {
 		name := fmt.Sprintf("n%d", i+1)
 		c.args = append(c.args, []string{"--node", name, "--listen", free[i], "--db", filepath.Join(dir, name+".db"),
-			"--cluster-listen", free[3+i], "--cluster-peers", routes})
+			"--cluster-listen", free[3+i], "--cluster-peers", routes,
+			// A name of its own: another package's test clusters, on ports
+			// freed and reused, must not join this one.
+			"--cluster-name", fmt.Sprintf("deploytest-%d", os.Getpid())})
 	}
 	// A node serves HTTP at once and joins in the background, waiting a
 	// while for the others: one after the other is together enough.

@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
+)
+
+// lockedLog is a log the engine writes and the test reads.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Two embedded servers given each other as peers but named for two
+// clusters refuse each other's routes: two bsc clusters on one network
+// (or a port one of them left and the other was given) stay apart.
+func TestEnginesOfTwoClustersStayApart(t *testing.T) {
+	ports := testutil.FreeAddrs(t, 2)
+	dir := t.TempDir()
+	logs := [2]*lockedLog{{}, {}}
+	var engines [2]*Engine
+	for i, name := range []string{"east", "west"} {
+		e, err := StartEngine(EngineConfig{Node: "n1", ClusterName: name, ClusterListen: ports[i], Peers: []string{ports[1-i]},
+			StoreDir: filepath.Join(dir, name), Log: zerolog.New(logs[i]).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		engines[i] = e
+	}
+	testutil.Eventually(t, 20*time.Second, "a route refused for its cluster name", func() bool {
+		return strings.Contains(logs[0].String()+logs[1].String(), "does not match")
+	})
+	for i, e := range engines {
+		if n := e.srv.NumRoutes(); n != 0 {
+			t.Errorf("the %d server has %d routes, want none", i, n)
+		}
+	}
+}
