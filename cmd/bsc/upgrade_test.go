@@ -56,6 +56,10 @@ func TestClusterRollingUpgrade(t *testing.T) {
 	var answered, refused atomic.Int64
 	perPair := make([]atomic.Int64, len(pairs))
 	var wg sync.WaitGroup
+	// The traffic stops before the test ends, however it ends: the
+	// hangups that end a call are tried until quit, not forever.
+	quit, end := context.WithCancel(context.Background())
+	t.Cleanup(func() { stop(); end(); wg.Wait() })
 	for i, p := range pairs {
 		wg.Add(1)
 		go func() {
@@ -66,7 +70,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 					retry503(ctx, t, &refused, "accept", func(try int) (int, string) { return via(1+try).act(t, p.b, "accept", "") })
 				if ok {
 					time.Sleep(20 * time.Millisecond) // a short talk
-					ok = retry503(context.Background(), t, &refused, "hangup", func(try int) (int, string) { return via(2+try).act(t, p.a, "hangup", "") })
+					ok = retry503(quit, t, &refused, "hangup", func(try int) (int, string) { return via(2+try).act(t, p.a, "hangup", "") })
 				}
 				if ok {
 					answered.Add(1)
@@ -76,7 +80,7 @@ func TestClusterRollingUpgrade(t *testing.T) {
 				// Refused otherwise: end what is left (its record says how
 				// it ended, which the test checks), and go on.
 				for _, m := range []string{p.a, p.b} {
-					retry503(context.Background(), t, &refused, "hangup to end", func(try int) (int, string) { return via(try).act(t, m, "hangup", "") })
+					retry503(quit, t, &refused, "hangup to end", func(try int) (int, string) { return via(try).act(t, m, "hangup", "") })
 				}
 			}
 		}()

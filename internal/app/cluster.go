@@ -555,7 +555,7 @@ func (n *clusterNode) status() httpapi.ClusterStatus {
 	// does not wait for it, and shows no streams meanwhile.
 	ctx, cancel := context.WithTimeout(context.Background(), leadersWait)
 	for _, s := range node.Leaders(ctx) {
-		st.Streams = append(st.Streams, httpapi.StreamStatus(s))
+		st.Streams = append(st.Streams, httpapi.StreamStatus{Name: s.Name, Leader: s.Leader, Replicas: s.Replicas})
 	}
 	cancel()
 	infos, live := node.Members.Nodes()

@@ -39,9 +39,10 @@ func (n *Node) Home() string {
 
 // StreamLeader is a stream (or bucket) of the cluster and its leader.
 type StreamLeader struct {
-	Name     string `json:"name"`
-	Leader   string `json:"leader"`
-	Replicas int    `json:"replicas"`
+	Name     string   `json:"name"`
+	Leader   string   `json:"leader"`
+	Replicas int      `json:"replicas"`
+	current  []string // the followers up to date with the leader
 }
 
 // Leaders lists bsc's streams and buckets with their leaders.
@@ -55,6 +56,11 @@ func (n *Node) Leaders(ctx context.Context) []StreamLeader {
 		s := StreamLeader{Name: info.Config.Name, Replicas: info.Config.Replicas}
 		if info.Cluster != nil {
 			s.Leader = info.Cluster.Leader
+			for _, r := range info.Cluster.Replicas {
+				if r.Current && !r.Offline && r.Lag == 0 {
+					s.current = append(s.current, r.Name)
+				}
+			}
 		}
 		out = append(out, s)
 	}
@@ -70,9 +76,11 @@ func ours(stream string) bool {
 // steer runs until ctx ends: while this node is the home, it asks for the
 // leaders it does not have; often while some are away, every homeEvery
 // once they are all home. A node that has just become the home (it came
-// back, say, in a rolling upgrade) waits homeSettle first: its replicas
-// are catching up, and a leader moved to one behind pauses the writes
-// until it has (seconds, while calls wait for their notes).
+// back, say, in a rolling upgrade) waits homeSettle first, and asks for a
+// stream's leader only once its replica is current: a leader moved to a
+// replica behind pauses the writes until it has caught up (seconds, or a
+// minute once in the rolling-upgrade test, while calls wait for their
+// notes).
 func (n *Node) steer(ctx context.Context) {
 	wait := homeSoon
 	var homeSince time.Time
@@ -100,6 +108,9 @@ func (n *Node) steer(ctx context.Context) {
 				continue
 			}
 			wait = homeSoon
+			if !slices.Contains(s.current, n.Engine.Node) {
+				continue // behind: a leader moved here would pause the writes until it caught up
+			}
 			if err := n.stepDown(sctx, s.Name); err != nil {
 				n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not moved home")
 				continue

@@ -313,8 +313,10 @@ func (x *Exchange) Receive(env Envelope) {
 	}
 	if c == nil || env.To.Inc != 0 && env.To.Inc != c.inc {
 		why := peerGone
-		if in == evInbound && (p == nil || time.Since(p.started) < moveGrace) {
-			why = peerFull // the cell is being taken, or was just: its phones are being restored
+		if in == evInbound && (p == nil || p.closed.Load() || time.Since(p.started) < moveGrace) {
+			// The cell is being taken, or was just (its phones are being
+			// restored), or is being handed off (its phones stopping).
+			why = peerFull
 		}
 		x.undelivered(env, in, why, a)
 		return

@@ -3,6 +3,7 @@ package phonefsm
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/bsc-sim/bsc/internal/calls"
 )
@@ -86,7 +87,8 @@ func TestRepliesGoToTheCallersNode(t *testing.T) {
 // A call to a phone whose cell is moving finds the callee busy: it was
 // never set up, and is not a dropped call. The cell has no owner this
 // moment (between owners, or failing over), or the call reaches the node
-// taking the cell over before the cell's phones run there.
+// taking the cell over before the cell's phones run there, or the node
+// handing it off while its phones stop.
 func TestCallToAMovingCellIsBusy(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -94,6 +96,17 @@ func TestCallToAMovingCellIsBusy(t *testing.T) {
 	}{
 		{"no owner", func(*world) *Exchange { return nil }},
 		{"being taken by n3", func(w *world) *Exchange { return w.net.exchange("n3") }},
+		{"being handed off, its phones stopping", func(w *world) *Exchange {
+			set := w.set(w.m("2"))
+			set.started = time.Now().Add(-time.Hour) // long past restoring its phones
+			set.Close()
+			if err := w.detach("2"); err != nil { // as its controller stops
+				w.t.Fatal(err)
+			}
+			w.net.mu.Lock()
+			defer w.net.mu.Unlock()
+			return w.net.owners[1] // still its owner
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newSplitWorld(t, []int{10})
