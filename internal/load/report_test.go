@@ -64,7 +64,10 @@ func TestReportFigures(t *testing.T) {
 	if want := map[string]int64{"http://127.0.0.1:8080": 110}; !maps.Equal(q.ByTarget, want) || !slices.Equal(r.Targets, []string{"http://127.0.0.1:8080"}) {
 		t.Errorf("targets %v, requests by target %v; want %v", r.Targets, q.ByTarget, want)
 	}
-	if d := r.Data; d.Sent != 3000 || d.Received != 5_000_000 || math.Abs(d.SentRate-1500) > 2 || math.Abs(d.ReceivedRate-2.5e6) > 3e3 {
+	// The run's duration is measured up to the report (2 s and the time it
+	// took to make the sample: milliseconds, more on a loaded machine):
+	// the rates within 2 %.
+	if d := r.Data; d.Sent != 3000 || d.Received != 5_000_000 || math.Abs(d.SentRate-1500) > 30 || math.Abs(d.ReceivedRate-2.5e6) > 5e4 {
 		t.Errorf("data %+v, want 3000 and 5e6 bytes over the 2 s run", d)
 	}
 	call := r.Operations[opCall]
