@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,31 +11,13 @@ import (
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
-// lockedLog is a log the engine writes and the test reads.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // Two embedded servers given each other as peers but named for two
 // clusters refuse each other's routes: two bsc clusters on one network
 // (or a port one of them left and the other was given) stay apart.
 func TestEnginesOfTwoClustersStayApart(t *testing.T) {
 	ports := testutil.FreeAddrs(t, 2)
 	dir := t.TempDir()
-	logs := [2]*lockedLog{{}, {}}
+	logs := [2]*testutil.LogBuffer{{}, {}}
 	var engines [2]*Engine
 	for i, name := range []string{"east", "west"} {
 		e, err := StartEngine(EngineConfig{Node: "n1", ClusterName: name, ClusterListen: ports[i], Peers: []string{ports[1-i]},

@@ -1,7 +1,6 @@
 package hw
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -14,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 var errInvalidState = errcode.New(errcode.InvalidState, "not valid in this state")
@@ -64,22 +64,7 @@ func (f *fakeActions) next(t *testing.T) string {
 }
 
 // syncBuffer is a log sink the Auto's timer goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 func fastPolicy(p float64) AutoPolicy {
 	return AutoPolicy{

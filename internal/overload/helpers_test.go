@@ -1,12 +1,10 @@
 package overload
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // waitLimit bounds every wait in these tests: reaching it is a failure, not
@@ -21,28 +21,9 @@ import (
 const waitLimit = 5 * time.Second
 
 // syncBuffer collects log lines written by the manager's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type syncBuffer struct{ testutil.LogBuffer }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), substr)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(), substr) }
 
 // harness is a started Manager with its logs, metrics and exits at hand.
 type harness struct {
