@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,6 +32,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 func main() {
@@ -69,34 +70,17 @@ type cluster struct {
 	nodes []*node
 }
 
-func freePorts(n int) []int {
-	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			log.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
-}
-
 func start(bin, dir, logs string) *cluster {
-	ports := freePorts(6)
-	var routes []string
-	for i := range 3 {
-		routes = append(routes, "127.0.0.1:"+strconv.Itoa(ports[3+i]))
+	addrs, err := testutil.ReserveAddrs(6)
+	if err != nil {
+		log.Fatal(err)
 	}
+	routes := addrs[3:]
 	c := &cluster{bin: bin, logs: logs}
 	for i := range 3 {
 		name := "n" + strconv.Itoa(i+1)
-		n := &node{name: name, url: "http://127.0.0.1:" + strconv.Itoa(ports[i]), args: []string{"serve",
-			"--node", name, "--listen", "127.0.0.1:" + strconv.Itoa(ports[i]), "--db", filepath.Join(dir, name+".db"),
+		n := &node{name: name, url: "http://" + addrs[i], args: []string{"serve",
+			"--node", name, "--listen", addrs[i], "--db", filepath.Join(dir, name+".db"),
 			"--cluster-listen", routes[i], "--cluster-peers", strings.Join(routes, ","),
 			"--frequencies", "1-1000", "--log-level", "warn"}}
 		c.nodes = append(c.nodes, n)

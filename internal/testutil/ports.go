@@ -10,18 +10,30 @@ import (
 // and what binds them says so if it loses.
 func FreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
+	out, err := ReserveAddrs(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// ReserveAddrs is FreeAddrs for a program that is not a test (the bench
+// harnesses).
+func ReserveAddrs(n int) ([]string, error) {
 	var out []string
 	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		lns = append(lns, ln)
 		out = append(out, ln.Addr().String())
 	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return out
+	return out, nil
 }
