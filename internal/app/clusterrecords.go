@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bsc-sim/bsc/internal/backoff"
 	"github.com/bsc-sim/bsc/internal/calls"
 	"github.com/bsc-sim/bsc/internal/cluster"
 	"github.com/bsc-sim/bsc/internal/hlr"
@@ -126,11 +127,12 @@ func (r clusterRecords) Wait(ctx context.Context, t calls.Ticket) error {
 func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 	node := n.node.Load()
 	var notes [][]byte
-	err := retry(ctx, notesTries, func() (err error) {
+	var err error
+	_ = notesRetry.Retry(ctx, func(int) (bool, time.Duration) {
 		rctx, cancel := context.WithTimeout(ctx, notesWait)
 		defer cancel()
 		notes, err = node.Notes(rctx, strconv.Itoa(c.id)+".>")
-		return err
+		return err != nil, 0
 	})
 	if err != nil {
 		n.a.log.Error().Err(err).Int("cell", c.id).Msg("calls in progress of the cell not read: their records may be missing")
@@ -154,31 +156,11 @@ func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 	return dropped
 }
 
-// Reading the notes of a cell taken over is tried notesTries times, each
-// for notesWait: the engine may be electing a leader for the bucket.
-const (
-	notesTries = 5
-	notesWait  = 2 * time.Second
-)
+// Reading the notes of a cell taken over is tried five times, each for
+// notesWait: the engine may be electing a leader for the bucket.
+var notesRetry = backoff.Policy{Base: 100 * time.Millisecond, Cap: 2 * time.Second, Attempts: 5}
 
-// retry calls fn until it succeeds, tries times at most, waiting more
-// between tries each time, or until ctx ends; it returns fn's last error.
-func retry(ctx context.Context, tries int, fn func() error) error {
-	wait := 100 * time.Millisecond
-	var err error
-	for range tries {
-		if err = fn(); err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-	return err
-}
+const notesWait = 2 * time.Second
 
 // mirror starts applying stream to this node's database with apply, from
 // the position the database holds; a database that holds another

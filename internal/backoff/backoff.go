@@ -1,9 +1,10 @@
-// Package backoff is how bsc's clients try again what was refused for now
+// Package backoff is how bsc tries again what was refused for now
 // (cluster.md, "Back-off": a 503 from a server shedding load, a cell moving
-// between nodes): capped exponential back-off with full jitter, honouring
-// the wait the refusal asked for (Retry-After) as a floor, a bounded
-// number of attempts, and every wait ended by its context. The load
-// driver and the auto devices share it; it knows nothing of HTTP.
+// between nodes, a NATS cluster still electing): capped exponential
+// back-off with full jitter, honouring the wait the refusal asked for
+// (Retry-After) as a floor, a bounded number of attempts, and every wait
+// ended by its context. The load driver, the auto devices and a cluster
+// node's start share it; it knows nothing of HTTP.
 package backoff
 
 import (
@@ -27,7 +28,8 @@ type Policy struct {
 	// to spend.
 	Cap time.Duration
 	// Attempts is how many times at most an operation is tried, the first
-	// included (1: never retried).
+	// included (1: never retried; 0: until the context ends, for what a
+	// node must have to go on, such as its streams).
 	Attempts int
 }
 
@@ -38,7 +40,7 @@ type Policy struct {
 // clients refused at one moment instead of bringing them back together)
 // in [0, min(Base·2^(n-1), Cap − floor)].
 func (p Policy) Delay(n int, floor time.Duration) (time.Duration, bool) {
-	if n < 1 || n >= p.Attempts || floor < 0 || floor > p.Cap {
+	if n < 1 || p.Attempts > 0 && n >= p.Attempts || floor < 0 || floor > p.Cap {
 		return 0, false
 	}
 	bound := p.Cap

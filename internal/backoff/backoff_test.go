@@ -32,6 +32,7 @@ func TestDelay(t *testing.T) {
 		{"floor beyond the cap: give up", p, 1, 3 * time.Second, false, 0, 0},
 		{"attempts spent: give up", p, 5, 0, false, 0, 0},
 		{"one attempt: never retried", Policy{Base: time.Millisecond, Cap: time.Second, Attempts: 1}, 1, 0, false, 0, 0},
+		{"no attempt bound: retried on, capped", Policy{Base: time.Second, Cap: 2 * time.Second}, 1000, 0, true, 0, 2 * time.Second},
 		{"no retry 0", p, 0, 0, false, 0, 0},
 		{"negative floor", p, 1, -time.Second, false, 0, 0},
 	} {

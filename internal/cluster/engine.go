@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/bsc-sim/bsc/internal/backoff"
 )
 
 // EngineConfig says which NATS a node uses.
@@ -167,14 +169,13 @@ func splitHostPort(addr string) (string, int, error) {
 // Ready waits until JetStream answers (its cluster has formed and elected
 // its leader), retrying and saying why while it does not.
 func (e *Engine) Ready(ctx context.Context) error {
-	wait := 100 * time.Millisecond
 	var last time.Time
-	for {
+	return untilDone.Retry(ctx, func(int) (bool, time.Duration) {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := e.JS.AccountInfo(actx)
 		cancel()
 		if err == nil {
-			return nil
+			return false, 0
 		}
 		if time.Since(last) > 5*time.Second {
 			ev := e.log.Warn().Err(err)
@@ -184,16 +185,13 @@ func (e *Engine) Ready(ctx context.Context) error {
 			ev.Msg("waiting for JetStream: are the other nodes up and reachable?")
 			last = time.Now()
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, time.Second)
-	}
+		return true, 0
+	})
 }
+
+// untilDone is how a node tries again what it cannot go on without (its
+// engine, buckets and streams, its mirrors): until its context ends.
+var untilDone = backoff.Policy{Base: 100 * time.Millisecond, Cap: time.Second}
 
 // Close closes the connection and stops the embedded server, its Raft
 // leaderships handed to the other servers first.

@@ -52,8 +52,7 @@ func (n *Node) Mirror(stream jetstream.Stream, from uint64, apply func(msgs []je
 // message received.
 func (m *Mirror) run(ctx context.Context) {
 	name := m.stream.CachedInfo().Config.Name
-	wait := 50 * time.Millisecond
-	for ctx.Err() == nil {
+	_ = untilDone.Retry(ctx, func(int) (bool, time.Duration) {
 		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 		if from := m.applied.Load(); from > 0 {
 			cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from + 1}
@@ -63,16 +62,11 @@ func (m *Mirror) run(ctx context.Context) {
 			err = m.consume(ctx, cons)
 		}
 		if ctx.Err() != nil {
-			return
+			return false, 0
 		}
 		m.n.log.Warn().Err(err).Str("stream", name).Msg("mirror interrupted; starting again")
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
+		return true, 0
+	}) // it ends with ctx only
 }
 
 // consume applies what cons delivers as it arrives, what has arrived

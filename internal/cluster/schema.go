@@ -121,44 +121,36 @@ func OpenSchema(ctx context.Context, e *Engine, cells int) (*Schema, error) {
 // while the JetStream cluster settles would otherwise hold the start.
 func (e *Engine) bucket(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	cfg.Replicas = e.Replicas
-	wait := 50 * time.Millisecond
-	for {
+	var kv jetstream.KeyValue
+	var err error
+	if untilDone.Retry(ctx, func(int) (bool, time.Duration) {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		kv, err := e.JS.KeyValue(actx, cfg.Bucket)
+		defer cancel()
+		kv, err = e.JS.KeyValue(actx, cfg.Bucket)
 		if errors.Is(err, jetstream.ErrBucketNotFound) {
 			kv, err = e.JS.CreateKeyValue(actx, cfg)
 		}
-		cancel()
-		if err == nil {
-			return kv, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
+		return err != nil, 0
+	}) != nil {
+		return nil, fmt.Errorf("bucket %s: %w", cfg.Bucket, err)
 	}
+	return kv, nil
 }
 
 // stream binds the stream, or makes it, as bucket does.
 func (e *Engine) stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	cfg.Replicas = e.Replicas
-	wait := 50 * time.Millisecond
-	for {
+	var st jetstream.Stream
+	var err error
+	if untilDone.Retry(ctx, func(int) (bool, time.Duration) {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := e.JS.CreateOrUpdateStream(actx, cfg)
-		cancel()
-		if err == nil {
-			return st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
+		defer cancel()
+		st, err = e.JS.CreateOrUpdateStream(actx, cfg)
+		return err != nil, 0
+	}) != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.Name, err)
 	}
+	return st, nil
 }
 
 // ErrCellsDisagree: this node's --cells is not the cluster's.
