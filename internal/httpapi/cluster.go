@@ -320,20 +320,28 @@ func (s *server) ask(r *http.Request, cell int) cellAnswer {
 	if node == "" {
 		return cellAnswer{cell: cell, err: errUnowned}
 	}
-	if local {
-		sub.Header.Set(forwardedHeader, s.Cluster.Node())
-	}
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	if local {
-		// Routed afresh: chi routes a request that carries a routing
-		// context in that one, which is the client request's, read by the
-		// other cells' asks at the same time and by its route metrics.
-		sub = sub.WithContext(context.WithValue(sub.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
-		s.router.ServeHTTP(rec, sub)
-	} else if err := s.forward(rec, sub, node); err != nil {
+	rec, err := s.serveAt(sub, node, local)
+	if err != nil {
 		return cellAnswer{cell: cell, err: err}
 	}
 	return cellAnswer{cell: cell, status: rec.status, body: rec.body.Bytes()}
+}
+
+// serveAt answers sub, a request this node makes of itself or another,
+// here (local) or at node, into a recorder.
+func (s *server) serveAt(sub *http.Request, node string, local bool) (*recorder, error) {
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	if !local {
+		return rec, s.forward(rec, sub, node)
+	}
+	sub.Header.Set(forwardedHeader, s.Cluster.Node())
+	// Routed afresh: chi routes a request that carries a routing context
+	// in that one, which is the client request's: its route parameters and
+	// patterns would grow with every such request (a relay polls on and
+	// on), read meanwhile by the other asks and by its route metrics.
+	sub = sub.WithContext(context.WithValue(sub.Context(), chi.RouteCtxKey, (*chi.Context)(nil)))
+	s.router.ServeHTTP(rec, sub)
+	return rec, nil
 }
 
 // askAll asks every cell, at once.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/bsc-sim/bsc/internal/frequency"
 	"github.com/bsc-sim/bsc/internal/hlr"
 )
@@ -134,5 +136,30 @@ func TestForwardedAnswerHasOneRequestID(t *testing.T) {
 	res.Body.Close()
 	if ids := res.Header.Values(RequestIDHeader); res.StatusCode != http.StatusOK || len(ids) != 1 {
 		t.Errorf("forwarded answer: %d with request ids %q, want 200 with one", res.StatusCode, ids)
+	}
+}
+
+// A request a node makes of itself on a client's behalf (a cell's part of
+// a spread, a relay's next poll) is routed afresh: the client request's
+// routing context does not grow with each one (a relay polls on and on),
+// nor does its route label.
+func TestServeAtRoutesAfresh(t *testing.T) {
+	alloc := func(int) (Allocator, error) {
+		return &fakeAllocator{view: frequency.View{Pool: []int{1}, Free: []int{1}}}, nil
+	}
+	s := newServer(Deps{Cluster: &testCluster{node: "n1", owners: []string{"n1"}}, Allocator: alloc}, nil)
+	client := chi.NewRouteContext()
+	client.URLParams.Add("msisdn", "123")
+	client.RoutePatterns = []string{"/api/v1/phones/{msisdn}/events"}
+	ctx := context.WithValue(context.Background(), chi.RouteCtxKey, client)
+	for range 3 {
+		sub := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/frequencies?cell=0", nil)
+		rec, err := s.serveAt(sub, "n1", true)
+		if err != nil || rec.status != http.StatusOK {
+			t.Fatalf("served here: %v %d %s", err, rec.status, rec.body.String())
+		}
+	}
+	if len(client.URLParams.Keys) != 1 || len(client.RoutePatterns) != 1 {
+		t.Errorf("the client's routing context grew: params %v, patterns %v", client.URLParams.Keys, client.RoutePatterns)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/hlr"
@@ -56,6 +57,9 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 		switch {
 		case errors.Is(err, errRelayEnded):
 			return nil // detached: the stream ends, as at the owner
+		case errors.Is(err, errInvalidRequest):
+			send(errorEvent(err)) // refused for good: asking again would not change it
+			return nil
 		case err != nil:
 			// The cell is moving, or its owner is away: wait a little,
 			// keep the client's connection, and poll again.
@@ -76,15 +80,15 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 			continue
 		}
 		owner = node
-		text := ": heartbeat\n\n"
-		if len(page.Items) > 0 {
-			text = ""
-			for _, rep := range page.Items {
-				text += replyEvent(rep, phoneEventID(rep))
-			}
+		var text strings.Builder
+		for _, rep := range page.Items {
+			text.WriteString(replyEvent(rep, phoneEventID(rep)))
+		}
+		if text.Len() == 0 {
+			text.WriteString(": heartbeat\n\n")
 		}
 		last = page.Next
-		if !send(text) {
+		if !send(text.String()) {
 			return nil
 		}
 	}
@@ -118,16 +122,15 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 			sub.Header.Set(k, v)
 		}
 	}
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	if local {
-		sub.Header.Set(forwardedHeader, ev.s.Cluster.Node())
-		ev.s.router.ServeHTTP(rec, sub)
-	} else if err := ev.s.forward(rec, sub, node); err != nil {
+	rec, err := ev.s.serveAt(sub, node, local)
+	if err != nil {
 		return EventsPage{}, "", err
 	}
 	switch {
 	case rec.status == http.StatusNotFound:
 		return EventsPage{}, "", errRelayEnded
+	case rec.status >= 400 && rec.status < 500:
+		return EventsPage{}, "", fmt.Errorf("%w: node %s refused the relay's poll: %d", errInvalidRequest, node, rec.status)
 	case rec.status != http.StatusOK:
 		return EventsPage{}, "", fmt.Errorf("%w: node %s answered %d", errUnavailable, node, rec.status)
 	}
