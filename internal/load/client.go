@@ -170,7 +170,7 @@ func (c *client) act(ctx context.Context, t *target, o op, intended time.Time, m
 // do sends one request to t bounded by the timeout and decodes a 2xx body
 // into out (nil: discarded).
 func (c *client) do(ctx context.Context, t *target, method, path string, body, out any) answer {
-	return c.send(ctx, t, c.timeout, false, method, path, body, out)
+	return c.doWithin(ctx, t, c.timeout, method, path, body, out)
 }
 
 // doWithin is do with a timeout of its own, for the few requests that do
@@ -211,7 +211,7 @@ func (c *client) send(ctx context.Context, t *target, timeout time.Duration, wat
 	case err != nil: // ctx ended during a back-off
 		return answer{code: codeAbandoned}
 	}
-	if a.code != codeAbandoned && !first.IsZero() {
+	if a.code != codeAbandoned { // the first attempt was sent: it set first
 		a.took, a.sent = a.sent.Add(a.took).Sub(first), first
 	}
 	return a

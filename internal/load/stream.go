@@ -52,8 +52,7 @@ var streamRetry = backoff.Policy{Base: retryBase, Cap: retryCap, Attempts: strea
 // phone's replies back).
 type stream struct {
 	c       *client
-	t       *target
-	node    int // t's index among the targets, which its replies carry
+	node    int // the index of its target, which its replies carry
 	http    *http.Client
 	query   string
 	deliver func(reply)
@@ -65,7 +64,7 @@ type stream struct {
 
 func newStream(c *client, node int, hc *http.Client, msisdns []string, deliver func(reply)) *stream {
 	q := url.Values{"msisdn": {strings.Join(msisdns, ",")}}
-	s := &stream{c: c, t: c.targets[node], node: node, http: hc, query: q.Encode(), deliver: deliver}
+	s := &stream{c: c, node: node, http: hc, query: q.Encode(), deliver: deliver}
 	s.lastByte.Store(time.Now().UnixNano())
 	return s
 }
@@ -88,7 +87,7 @@ func (s *stream) run(ctx context.Context, ready func()) error {
 		case ctx.Err() != nil:
 			return nil
 		case !connected: // refused, or every retry failed
-			return fmt.Errorf("%w: event stream of %s: %v", ErrUnreachable, s.t.base, err)
+			return fmt.Errorf("%w: event stream of %s: %v", ErrUnreachable, s.target().base, err)
 		}
 		s.reconn.Add(1) // it ended: again, at once
 	}
@@ -105,7 +104,7 @@ func (s *stream) follow(ctx context.Context, ready func()) (connected bool, floo
 	// stream may be silent for as long as nothing happens, and the
 	// watchdog (kick) is what ends a dead one.
 	connectTimer := time.AfterFunc(s.c.timeout, cancel)
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.t.base+"/api/v1/events?"+s.query, nil)
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, s.target().base+"/api/v1/events?"+s.query, nil)
 	if err != nil {
 		connectTimer.Stop()
 		return false, 0, err
@@ -184,6 +183,9 @@ func readLine(r *bufio.Reader, buf []byte) ([]byte, error) {
 }
 
 func (s *stream) touch() { s.lastByte.Store(time.Now().UnixNano()) }
+
+// target is the node the stream reads.
+func (s *stream) target() *target { return s.c.targets[s.node] }
 
 // kick ends the current connection if nothing came on it for quiet: the
 // driver calls it when a phone of this stream waited too long for a reply,
