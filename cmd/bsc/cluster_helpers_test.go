@@ -348,7 +348,14 @@ func (p *bscProcess) phone(t *testing.T, msisdn string) phone {
 // waitState waits until msisdn is in state, read through p.
 func (p *bscProcess) waitState(t *testing.T, msisdn, state string) {
 	t.Helper()
-	testutil.Eventually(t, 10*time.Second, msisdn+" "+state, func() bool { return p.phone(t, msisdn).State == state })
+	testutil.Eventually(t, 10*time.Second, msisdn+" "+state, func() bool {
+		var ph phone
+		status, code := p.send(t, http.MethodGet, "/api/v1/phones/"+msisdn, nil, &ph)
+		if status != http.StatusOK && status != http.StatusServiceUnavailable { // 503: its cell is moving; ask again
+			t.Fatalf("get %s: %d %s", msisdn, status, code)
+		}
+		return ph.State == state
+	})
 }
 
 // record is a call record as the tests read it.
