@@ -138,8 +138,8 @@ func (n *clusterNode) handingOff(cell int) bool {
 
 // drain hands every cell of this node to the others and waits until the
 // node owns none, or ctx ends (the calls then still going in a cell end
-// dropped when it stops, recorded): the first step of a graceful stop in
-// cluster mode.
+// dropped when it stops, recorded), then hands them the stream leaders it
+// holds: the first step of a graceful stop in cluster mode.
 func (n *clusterNode) drain(ctx context.Context) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		n.drainBy.Store(deadline)
@@ -156,7 +156,7 @@ func (n *clusterNode) drain(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	return nil
+	return n.node.Load().HandOverLeaders(ctx)
 }
 
 // startDrain marks the node draining (no cell is placed on it any more)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +92,12 @@ func (n *Node) steer(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = homeEvery
+		if n.Draining() {
+			if n.giveLeaders(ctx) > 0 {
+				wait = homeSoon
+			}
+			continue
+		}
 		if n.Home() != n.Engine.Node {
 			homeSince = time.Time{}
 			continue
@@ -111,7 +118,7 @@ func (n *Node) steer(ctx context.Context) {
 			if !slices.Contains(s.current, n.Engine.Node) {
 				continue // behind: a leader moved here would pause the writes until it caught up
 			}
-			if err := n.stepDown(sctx, s.Name); err != nil {
+			if err := n.stepDown(sctx, s.Name, n.Engine.Node); err != nil {
 				n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not moved home")
 				continue
 			}
@@ -128,9 +135,57 @@ const homeSoon = 250 * time.Millisecond
 // leaders.
 const homeSettle = 3 * time.Second
 
-// stepDown asks the leader of stream to hand over to this node.
-func (n *Node) stepDown(ctx context.Context, stream string) error {
-	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": n.Engine.Node}})
+// HandOverLeaders moves the leaders this node holds to the others before
+// it stops, and waits until they have moved or ctx ends. Left to the
+// server's own stop, a leader steps down to no one in particular, and the
+// writes to its stream wait on an election (seconds), calls with them.
+func (n *Node) HandOverLeaders(ctx context.Context) error {
+	t := time.NewTicker(homeSoon)
+	defer t.Stop()
+	for n.giveLeaders(ctx) > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stream leaders still on this node: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// giveLeaders asks, for every stream this node leads, a leader on another
+// node: the home if its replica is current, else another current replica
+// (none current: it asks again later). It returns how many it still
+// leads.
+func (n *Node) giveLeaders(ctx context.Context) (left int) {
+	ctx, cancel := context.WithTimeout(ctx, homeEvery)
+	defer cancel()
+	home := n.Home()
+	for _, s := range n.Leaders(ctx) {
+		if s.Leader != n.Engine.Node || s.Replicas < 2 {
+			continue
+		}
+		left++
+		to := ""
+		for _, r := range s.current {
+			if r != n.Engine.Node && (to == "" || r == home) {
+				to = r
+			}
+		}
+		if to == "" {
+			continue // no replica up to date: a leader there would pause the writes until it was
+		}
+		if err := n.stepDown(ctx, s.Name, to); err != nil {
+			n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not handed over")
+			continue
+		}
+		n.log.Info().Str("stream", s.Name).Str("to", to).Msg("stream leader handed over")
+	}
+	return left
+}
+
+// stepDown asks the leader of stream to hand over to node to.
+func (n *Node) stepDown(ctx context.Context, stream, to string) error {
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": to}})
 	res, err := n.Engine.NC.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, req)
 	if err != nil {
 		return err

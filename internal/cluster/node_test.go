@@ -127,3 +127,39 @@ func TestCellsSpreadAndFailOver(t *testing.T) {
 func testLog(t *testing.T, name string) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Str("node", name).Logger()
 }
+
+// TestDrainingHomeHandsOverItsLeaders: the home (n1, the lowest name)
+// leads the streams; draining, it hands each to another node that is up
+// to date, and HandOverLeaders returns once none is left on it: a node
+// stopped then leaves no stream to an election.
+func TestDrainingHomeHandsOverItsLeaders(t *testing.T) {
+	t.Parallel()
+	ev := &events{held: map[string]map[int]uint64{}}
+	nodes := startNodes(t, []string{"n1", "n2", "n3"}, 3, ev)
+	defer func() {
+		for _, n := range nodes {
+			n.Leave(context.Background())
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ledBy := func(node string) (n int) {
+		for _, s := range nodes[1].Leaders(ctx) {
+			if s.Leader == node {
+				n++
+			}
+		}
+		return n
+	}
+	testutil.Eventually(t, 30*time.Second, "every stream led by the home, n1", func() bool {
+		all := len(nodes[1].Leaders(ctx))
+		return all > 0 && ledBy("n1") == all
+	})
+	nodes[0].Drain()
+	if err := nodes[0].HandOverLeaders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ledBy("n1"); n != 0 {
+		t.Errorf("n1 still leads %d streams after handing them over", n)
+	}
+}
