@@ -120,6 +120,15 @@ func (n *clusterNode) giveUpCells() {
 			busy = p.Busy()
 		}
 		n.stopCell(n.ctx, id, c)
+		// The records of the cell's calls, and the removal of their notes,
+		// are stored before the next owner reads the notes left: a note
+		// read before its record was stored would be recorded dropped, and
+		// the call's true record refused as a duplicate of that.
+		fctx, cancel := context.WithTimeout(n.ctx, flushBeforeRelease)
+		if err := node.Journal.Flush(fctx); err != nil {
+			n.a.log.Warn().Err(err).Int("cell", id).Msg("cell's records not all stored before it was handed off")
+		}
+		cancel()
 		node.Leases.Release(id, epoch)
 		// Past Release this node no longer acts for the cell (even when the
 		// lease could not be deleted, cut off: then it expires).
@@ -128,6 +137,9 @@ func (n *clusterNode) giveUpCells() {
 			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell handed off")
 	}
 }
+
+// flushBeforeRelease bounds the wait for a handed-off cell's records.
+const flushBeforeRelease = 5 * time.Second
 
 // handingOff tells whether cell's owner, here or elsewhere, is handing it
 // off.

@@ -85,7 +85,8 @@ func StartEngine(cfg EngineConfig) (*Engine, error) {
 		e.NC = nc
 		e.Replicas = min(3, 1+len(cfg.Peers))
 	}
-	js, err := jetstream.New(e.NC, jetstream.WithPublishAsyncMaxPending(2*journalWindow))
+	js, err := jetstream.New(e.NC, jetstream.WithPublishAsyncMaxPending(2*journalWindow),
+		jetstream.WithPublishAsyncTimeout(journalAckWait))
 	if err != nil {
 		e.Close()
 		return nil, err

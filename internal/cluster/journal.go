@@ -36,6 +36,7 @@ type Journal struct {
 	progress chan struct{} // closed, and replaced, when done or failing change
 
 	done     atomic.Uint64
+	lost     uint64        // the first ticket given up at Close, 0: none; under mu
 	queue    chan *entry   // handed over, not yet published
 	inflight chan *entry   // published, waiting for their acks in order
 	quit     chan struct{} // closed by Close: stop retrying after ctx
@@ -64,6 +65,12 @@ const journalWindow = 1024
 
 // journalRetry bounds the wait between two tries of a failed publish.
 const journalRetry = time.Second
+
+// journalAckWait bounds the wait for a message's ack: a message the
+// leader took but did not store before it stepped down or died is never
+// acked, and the journal, which stores in order, would wait for it
+// forever. Past it the message is published again, under its message id.
+const journalAckWait = 3 * time.Second
 
 // NewJournal starts a journal of at most max messages in flight.
 func NewJournal(e *Engine, max int, log zerolog.Logger) *Journal {
@@ -126,16 +133,31 @@ func (j *Journal) publish() {
 }
 
 // Wait returns once the message of ticket t is stored, or fails at once
-// with ErrNotReplicated while publishing fails, or with ctx's error.
-func (j *Journal) Wait(ctx context.Context, t uint64) error {
-	for j.done.Load() < t {
+// with ErrNotReplicated while publishing fails or once Close gave it up,
+// or with ctx's error.
+func (j *Journal) Wait(ctx context.Context, t uint64) error { return j.wait(ctx, t, true) }
+
+// Flush waits until every message handed to the journal so far is
+// stored, through failed tries, until ctx ends.
+func (j *Journal) Flush(ctx context.Context) error {
+	j.mu.Lock()
+	t := j.next
+	j.mu.Unlock()
+	return j.wait(ctx, t, false)
+}
+
+// wait waits for ticket t; failFast: fail while publishing fails.
+func (j *Journal) wait(ctx context.Context, t uint64, failFast bool) error {
+	for {
 		j.mu.Lock()
-		failing, progress := j.failing, j.progress
+		failing, progress, lost := j.failing, j.progress, j.lost
 		j.mu.Unlock()
-		if j.done.Load() >= t {
+		switch {
+		case lost != 0 && t >= lost:
+			return fmt.Errorf("%w: given up at stop", ErrNotReplicated)
+		case j.done.Load() >= t:
 			return nil
-		}
-		if failing != nil {
+		case failFast && failing != nil:
 			return fmt.Errorf("%w: %v", ErrNotReplicated, failing)
 		}
 		select {
@@ -144,33 +166,37 @@ func (j *Journal) Wait(ctx context.Context, t uint64) error {
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // run waits for each message's ack in order, publishing again what failed.
 func (j *Journal) run() {
 	defer close(j.ended)
 	for e := range j.inflight {
-		j.store(e)
+		stored := j.store(e)
 		j.mu.Lock()
 		j.pending--
+		if !stored && j.lost == 0 {
+			j.lost = e.ticket
+		}
 		j.done.Store(e.ticket)
 		j.changed(nil)
 		j.mu.Unlock()
 	}
 }
 
-// store waits until e is stored, trying again while it is not (until Close
-// gives up on it).
-func (j *Journal) store(e *entry) {
+// store waits until e is stored, trying again while it is not; false if
+// Close gave up on it.
+func (j *Journal) store(e *entry) bool {
 	wait := 50 * time.Millisecond
 	for {
 		err := errors.New("not published")
 		if e.ack != nil {
 			select {
 			case <-e.ack.Ok():
-				return
+				return true
 			case err = <-e.ack.Err():
+			case <-j.quit: // not known to be stored
+				return false
 			}
 		}
 		j.mu.Lock()
@@ -179,7 +205,7 @@ func (j *Journal) store(e *entry) {
 		j.log.Warn().Err(err).Str("subject", e.msg.Subject).Msg("a replicated write failed; trying again")
 		select {
 		case <-j.quit:
-			return
+			return false
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, journalRetry)
