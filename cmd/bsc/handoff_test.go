@@ -50,6 +50,8 @@ func TestClusterTakeover(t *testing.T) {
 	front.attach(t, held[1], home)
 	spare := "4700005" // idle in the first cell: may not call while it is handed off
 	front.attach(t, spare, back[0])
+	other := "4700006" // idle in a cell that stays: may not call spare then
+	front.attach(t, other, home)
 	for _, cl := range [][2]string{quick, held} {
 		front.mustAct(t, cl[0], "call", cl[1])
 		front.mustAct(t, cl[1], "accept", "")
@@ -59,11 +61,18 @@ func TestClusterTakeover(t *testing.T) {
 	testutil.Eventually(t, clusterWait, "n3's first cell handing off", func() bool {
 		return cellState(t, c, back[0]) == "handing_off"
 	})
-	for _, tc := range []struct{ who, to string }{{spare, quick[1]}, {quick[1], spare}} {
+	for _, tc := range []struct{ who, to string }{{spare, other}, {other, spare}} {
 		status, code, retry := front.actRetry(t, tc.who, "call", tc.to)
 		if status != http.StatusServiceUnavailable || code != "overloaded" || retry == "" {
 			t.Errorf("call %s -> %s while handing off: %d %s Retry-After %q, want 503 overloaded with Retry-After", tc.who, tc.to, status, code, retry)
 		}
+	}
+	// A phone already in a call is answered as ever (409 busy), not told
+	// to try again: a client that missed a call's answer and tries it
+	// again learns that the phone is in a call, and hangs up, which the
+	// handoff waits for.
+	if status, code := front.act(t, quick[0], "call", other); status != http.StatusConflict || code != "busy" {
+		t.Errorf("call from %s, in a call, while handing off: %d %s, want 409 busy", quick[0], status, code)
 	}
 	began := time.Now()
 	front.mustAct(t, quick[0], "hangup", "")

@@ -142,10 +142,14 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 	if err != nil {
 		return phonefsm.Status{}, phonefsm.Commit{}, err
 	}
-	if act == phonefsm.ActCall && a.cluster != nil {
+	if act == phonefsm.ActCall && a.cluster != nil && idle(p, m) {
 		// The controller reads the HLR location from this node's copy,
 		// which a callee attached on another node a moment ago may not
 		// have reached: the lookup asks the cluster and fills the copy.
+		// A phone already in a call is answered by its controller
+		// (invalid_state), not refused for now: a client trying again a
+		// call whose answer it missed learns that it is calling, and can
+		// hang up, which a handoff waits for.
 		at, ok, err := a.cluster.PhoneCell(ctx, to)
 		if err != nil {
 			return phonefsm.Status{}, phonefsm.Commit{}, err
@@ -159,6 +163,12 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 	}
 	st, commit, err := p.Act(ctx, m, act, to)
 	return a.located(st, c), commit, err
+}
+
+// idle tells whether phone m of p is idle (a call would start a new one).
+func idle(p *phonefsm.Phones, m hlr.MSISDN) bool {
+	st, err := p.Get(m)
+	return err == nil && st.State == phonefsm.Idle.String()
 }
 
 // Detach ends a phone's call (for its peer) and detaches it; in cluster
