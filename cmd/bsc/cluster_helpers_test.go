@@ -33,6 +33,9 @@ type testCluster struct {
 	args  [][]string // each node's flags, to start it again
 	mu    sync.Mutex // guards nodes against restart, for live
 	nodes []*bscProcess
+	// earlier are the processes restart replaced, by node: their logs
+	// are kept too.
+	earlier map[int][]*bscProcess
 }
 
 // startCluster starts n1, n2 and n3 with extra flags each, and returns
@@ -115,9 +118,14 @@ func (c *testCluster) keepLogsIfFailed() {
 	if err != nil {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, p := range c.nodes {
 		if p != nil {
 			_ = os.WriteFile(filepath.Join(dir, c.names[i]+".log"), []byte(p.stderr.String()), 0o644)
+		}
+		for k, p := range c.earlier[i] {
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s.run%d.log", c.names[i], k+1)), []byte(p.stderr.String()), 0o644)
 		}
 	}
 	c.t.Logf("the nodes' logs are in %s", dir)
