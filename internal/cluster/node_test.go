@@ -155,10 +155,12 @@ func TestDrainingHomeHandsOverItsLeaders(t *testing.T) {
 		all := len(nodes[1].Leaders(ctx))
 		return all > 0 && ledBy("n1") == all
 	})
+	began := time.Now()
 	nodes[0].Drain()
 	if err := nodes[0].HandOverLeaders(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("leaders handed over in %v", time.Since(began).Round(time.Millisecond))
 	if n := ledBy("n1"); n != 0 {
 		t.Errorf("n1 still leads %d streams after handing them over", n)
 	}
