@@ -72,6 +72,7 @@ func (r clusterRecords) Open(caller, callee hlr.MSISDN, setupAt time.Time) calls
 		Node: r.c.a.cfg.Node, Epoch: r.c.epoch}
 	data, _ := json.Marshal(note)
 	msg := &nats.Msg{Subject: cluster.OpenSubject + callKey(r.c.id, note.Caller, setupAt), Data: data}
+	cluster.FirstOnSubject(msg) // a try after a lost ack must not bring back a note removed since
 	t, err := r.journal().Publish(msg, true)
 	if err != nil {
 		r.c.a.lostLog.Error().Err(err).Str("caller", note.Caller).Msg("call note not written")

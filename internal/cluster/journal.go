@@ -127,7 +127,11 @@ func (j *Journal) Publish(msg *nats.Msg, reserved bool) (uint64, error) {
 func (j *Journal) publish() {
 	defer close(j.inflight)
 	for e := range j.queue {
-		e.ack, _ = j.js.PublishMsgAsync(e.msg)
+		select {
+		case <-j.quit: // Close gave up: what is left is not published
+		default:
+			e.ack, _ = j.js.PublishMsgAsync(e.msg)
+		}
 		j.inflight <- e
 	}
 }
@@ -149,13 +153,13 @@ func (j *Journal) Flush(ctx context.Context) error {
 // wait waits for ticket t; failFast: fail while publishing fails.
 func (j *Journal) wait(ctx context.Context, t uint64, failFast bool) error {
 	for {
-		j.mu.Lock()
-		failing, progress, lost := j.failing, j.progress, j.lost
+		j.mu.Lock() // done and lost change together, under mu
+		failing, progress, lost, done := j.failing, j.progress, j.lost, j.done.Load()
 		j.mu.Unlock()
 		switch {
 		case lost != 0 && t >= lost:
 			return fmt.Errorf("%w: given up at stop", ErrNotReplicated)
-		case j.done.Load() >= t:
+		case done >= t:
 			return nil
 		case failFast && failing != nil:
 			return fmt.Errorf("%w: %v", ErrNotReplicated, failing)
@@ -185,7 +189,10 @@ func (j *Journal) run() {
 }
 
 // store waits until e is stored, trying again while it is not; false if
-// Close gave up on it.
+// Close gave up on it. A message not acked in time is published again at
+// once, its waiters still waiting (the leader that took it may have
+// stepped down: the next try reaches the new one); one refused is tried
+// again after a pause, its waiters failed meanwhile.
 func (j *Journal) store(e *entry) bool {
 	wait := 50 * time.Millisecond
 	for {
@@ -199,6 +206,14 @@ func (j *Journal) store(e *entry) bool {
 				return false
 			}
 		}
+		switch {
+		case superseded(e.msg, err):
+			return true
+		case errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+			j.log.Warn().Str("subject", e.msg.Subject).Msg("a replicated write not acknowledged in time; publishing it again")
+			e.ack, _ = j.js.PublishMsgAsync(e.msg)
+			continue
+		}
 		j.mu.Lock()
 		j.changed(err)
 		j.mu.Unlock()
@@ -211,6 +226,26 @@ func (j *Journal) store(e *entry) bool {
 		wait = min(2*wait, journalRetry)
 		e.ack, _ = j.js.PublishMsgAsync(e.msg)
 	}
+}
+
+// FirstOnSubject marks msg as one that may only be the first message on
+// its subject (a call's note, whose key is the call's own). Published
+// again after an ack was lost, it may find the subject taken: by itself,
+// stored after all, or by a later message (its removal) stored before
+// the new try. Either way it is done with, and must not come back.
+func FirstOnSubject(msg *nats.Msg) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+}
+
+// superseded tells whether err refused a FirstOnSubject message because
+// its subject was taken.
+func superseded(msg *nats.Msg, err error) bool {
+	var api *jetstream.APIError
+	return msg.Header.Get(jetstream.ExpectedLastSubjSeqHeader) == "0" && errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // changed notes a change of state for the waiters; under mu.

@@ -44,10 +44,9 @@ func loneEngine(t *testing.T) *Engine {
 
 // A message whose ack never comes (here a subject a plain subscriber
 // takes and never answers; in a cluster, a leader that stepped down
-// holding it) fails its waiters and is published again, rather than
-// holding the journal, which stores in order, forever; a flush then
-// waits for it through the failed tries.
-func TestJournalAMessageNeverAckedIsTriedAgain(t *testing.T) {
+// holding it) is published again, rather than holding the journal, which
+// stores in order, forever; its waiters wait on, and a flush with them.
+func TestJournalAMessageNeverAckedIsPublishedAgain(t *testing.T) {
 	e := loneEngine(t)
 	taken := make(chan struct{}, 16)
 	sub, err := e.NC.Subscribe("blackhole", func(*nats.Msg) { taken <- struct{}{} })
@@ -61,27 +60,62 @@ func TestJournalAMessageNeverAckedIsTriedAgain(t *testing.T) {
 		_ = j.Close(ctx)
 	}()
 	stuck, _ := j.Publish(nats.NewMsg("blackhole"), false)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*journalAckWait)
-	defer cancel()
-	if err := j.Wait(ctx, stuck); !errors.Is(err, ErrNotReplicated) {
-		t.Fatalf("waiting for a message never acked: %v, want ErrNotReplicated before %v", err, 2*journalAckWait)
+	for try := range 2 {
+		select {
+		case <-taken:
+		case <-time.After(2 * journalAckWait):
+			t.Fatalf("try %d of a message never acked not published within %v", try+1, 2*journalAckWait)
+		}
 	}
-	<-taken
-	<-taken // published again
 	// The subscriber goes, a stream takes the subject: the next try is
 	// stored, and so is what was queued behind it.
 	_ = sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*journalAckWait)
+	defer cancel()
 	if _, err := e.JS.UpdateStream(ctx, jetstream.StreamConfig{Name: "J", Subjects: []string{"j.>", "blackhole"}}); err != nil {
 		t.Fatal(err)
 	}
 	behind, _ := j.Publish(nats.NewMsg("j.1"), false)
-	fctx, fcancel := context.WithTimeout(context.Background(), 4*journalAckWait)
-	defer fcancel()
-	if err := j.Flush(fctx); err != nil {
+	if err := j.Flush(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
-	if err := j.Wait(fctx, behind); err != nil {
-		t.Errorf("the message behind: %v", err)
+	for _, ticket := range []uint64{stuck, behind} {
+		if err := j.Wait(ctx, ticket); err != nil {
+			t.Errorf("ticket %d: %v", ticket, err)
+		}
+	}
+}
+
+// A FirstOnSubject message (a call's note) published again after its
+// subject was taken by a later message (the note's removal) is done with:
+// not reported failed, not stored over the later message.
+func TestJournalAFirstOnSubjectMessageDoesNotComeBack(t *testing.T) {
+	e := loneEngine(t)
+	j := NewJournal(e, 16, zerolog.Nop())
+	defer func() { _ = j.Close(context.Background()) }()
+	note := func() *nats.Msg {
+		m := &nats.Msg{Subject: "j.note", Data: []byte("note")}
+		FirstOnSubject(m)
+		return m
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, m := range []*nats.Msg{note(), {Subject: "j.note", Data: []byte("removed")}, note()} {
+		ticket, _ := j.Publish(m, false)
+		if err := j.Wait(ctx, ticket); err != nil {
+			t.Fatalf("%s: %v", m.Data, err)
+		}
+	}
+	s, err := e.JS.Stream(ctx, "J")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := s.GetLastMsgForSubject(ctx, "j.note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(last.Data) != "removed" {
+		t.Errorf("the subject's last message: %q, want the removal", last.Data)
 	}
 }
 
