@@ -402,10 +402,10 @@ func (a *App) stopTree(ctx context.Context, s *sup.Supervisor) error {
 func (a *App) stop(ctx context.Context, srv *http.Server, api *httpapi.API) error {
 	if a.cluster != nil {
 		// First the cells go to the other nodes, while this one still
-		// serves the actions that end their calls.
+		// serves the actions that end their calls, then the stream leaders.
 		dctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout/2)
 		if err := a.cluster.drain(dctx); err != nil {
-			a.log.Warn().Err(err).Msg("cells still owned after the drain time; stopping anyway")
+			a.log.Warn().Err(err).Msg("drain not done in its time (cells or stream leaders still here); stopping anyway")
 		}
 		cancel()
 	}

@@ -46,8 +46,15 @@ type StreamLeader struct {
 	current  []string // the followers up to date with the leader
 }
 
-// Leaders lists bsc's streams and buckets with their leaders.
+// Leaders lists bsc's streams and buckets with their leaders (those
+// read in time).
 func (n *Node) Leaders(ctx context.Context) []StreamLeader {
+	out, _ := n.leaders(ctx)
+	return out
+}
+
+// leaders is Leaders, with the error of a list not read whole.
+func (n *Node) leaders(ctx context.Context) ([]StreamLeader, error) {
 	var out []StreamLeader
 	lister := n.Engine.JS.ListStreams(ctx)
 	for info := range lister.Info() {
@@ -66,7 +73,7 @@ func (n *Node) Leaders(ctx context.Context) []StreamLeader {
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b StreamLeader) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return out, lister.Err()
 }
 
 // ours tells whether a stream is one of bsc's.
@@ -93,7 +100,7 @@ func (n *Node) steer(ctx context.Context) {
 		}
 		wait = homeEvery
 		if n.Draining() {
-			if n.giveLeaders(ctx) > 0 {
+			if left, err := n.giveLeaders(ctx); left > 0 || err != nil {
 				wait = homeSoon
 			}
 			continue
@@ -135,39 +142,57 @@ const homeSoon = 250 * time.Millisecond
 // leaders.
 const homeSettle = 3 * time.Second
 
-// HandOverLeaders moves the leaders this node holds to the others before
-// it stops, and waits until they have moved or ctx ends. Left to the
-// server's own stop, a leader steps down to no one in particular, and the
-// writes to its stream wait on an election (seconds), calls with them.
+// HandOverLeaders moves the leaders this node holds to the nodes that
+// stay, and waits until they have moved or ctx ends: a node stopping then
+// chooses when its leaders move, and to a replica it checked is current,
+// while it still serves. (Left to the embedded server's lame-duck stop,
+// they moved only as the process ended, and in the rolling-upgrade test
+// the writes of that moment, a call's note among them, waited seconds.)
+// Nothing to do on an external NATS cluster, whose servers lead.
 func (n *Node) HandOverLeaders(ctx context.Context) error {
 	t := time.NewTicker(homeSoon)
 	defer t.Stop()
-	for n.giveLeaders(ctx) > 0 {
+	for {
+		left, err := n.giveLeaders(ctx)
+		if err == nil && left == 0 {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stream leaders still on this node: %w", ctx.Err())
 		case <-t.C:
 		}
 	}
-	return nil
 }
 
-// giveLeaders asks, for every stream this node leads, a leader on another
-// node: the home if its replica is current, else another current replica
-// (none current: it asks again later). It returns how many it still
-// leads.
-func (n *Node) giveLeaders(ctx context.Context) (left int) {
+// giveLeaders asks, for every stream this node leads, a leader on a node
+// that stays (serving, not draining): the home if its replica is current,
+// else another current one (none current yet: asked again later; no node
+// that stays: the leader is kept). It returns how many it still leads
+// that could move.
+func (n *Node) giveLeaders(ctx context.Context) (left int, err error) {
+	if n.Engine.srv == nil {
+		return 0, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, homeEvery)
 	defer cancel()
-	home := n.Home()
-	for _, s := range n.Leaders(ctx) {
+	streams, err := n.leaders(ctx)
+	if err != nil {
+		return 0, err
+	}
+	home, staying := n.Home(), n.Members.Serving()
+	staying = slices.DeleteFunc(staying, func(s string) bool { return s == n.Engine.Node })
+	if len(staying) == 0 {
+		return 0, nil
+	}
+	for _, s := range streams {
 		if s.Leader != n.Engine.Node || s.Replicas < 2 {
 			continue
 		}
 		left++
 		to := ""
 		for _, r := range s.current {
-			if r != n.Engine.Node && (to == "" || r == home) {
+			if slices.Contains(staying, r) && (to == "" || r == home) {
 				to = r
 			}
 		}
@@ -180,7 +205,7 @@ func (n *Node) giveLeaders(ctx context.Context) (left int) {
 		}
 		n.log.Info().Str("stream", s.Name).Str("to", to).Msg("stream leader handed over")
 	}
-	return left
+	return left, nil
 }
 
 // stepDown asks the leader of stream to hand over to node to.
