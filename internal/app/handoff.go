@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -110,30 +111,37 @@ func (n *clusterNode) giveUpCells() {
 	n.giveUp = map[int]uint64{}
 	n.mu.Unlock()
 	node := n.node.Load()
+	dropped := map[int]int{} // the cells stopped, and the calls each dropped
 	for id, epoch := range ready {
 		c, ok := n.running[id]
 		if !ok || c.epoch != epoch {
 			continue
 		}
-		busy := 0
+		dropped[id] = 0
 		if p, err := c.phoneSet(); err == nil {
-			busy = p.Busy()
+			dropped[id] = p.Busy()
 		}
 		n.stopCell(n.ctx, id, c)
-		// The records of the cell's calls, and the removal of their notes,
-		// are stored before the next owner reads the notes left: a note
-		// read before its record was stored would be recorded dropped, and
-		// the call's true record refused as a duplicate of that.
-		fctx, cancel := context.WithTimeout(n.ctx, flushBeforeRelease)
-		if err := node.Journal.Flush(fctx); err != nil {
-			n.a.log.Warn().Err(err).Int("cell", id).Msg("cell's records not all stored before it was handed off")
-		}
-		cancel()
-		node.Leases.Release(id, epoch)
+	}
+	if len(dropped) == 0 {
+		return
+	}
+	// The records of the cells' calls, and the removal of their notes, are
+	// stored before the next owners read the notes left: a note read before
+	// its record was stored would be recorded dropped, and the call's true
+	// record refused as a duplicate of that.
+	fctx, cancel := context.WithTimeout(n.ctx, flushBeforeRelease)
+	if err := node.Journal.Flush(fctx); err != nil {
+		n.a.log.Warn().Err(err).Ints("cells", slices.Sorted(maps.Keys(dropped))).
+			Msg("records of the cells handed off not all stored in time; releasing them anyway")
+	}
+	cancel()
+	for id, busy := range dropped {
+		node.Leases.Release(id, ready[id])
 		// Past Release this node no longer acts for the cell (even when the
 		// lease could not be deleted, cut off: then it expires).
 		until := time.Now()
-		n.a.log.Info().Int("cell", id).Uint64("epoch", epoch).Int("calls_dropped", busy).
+		n.a.log.Info().Int("cell", id).Uint64("epoch", ready[id]).Int("calls_dropped", busy).
 			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell handed off")
 	}
 }

@@ -147,7 +147,7 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 		// which a callee attached on another node a moment ago may not
 		// have reached: the lookup asks the cluster and fills the copy.
 		// A phone already in a call is answered by its controller
-		// (invalid_state), not refused for now: a client trying again a
+		// (409 busy), not refused for now: a client trying again a
 		// call whose answer it missed learns that it is calling, and can
 		// hang up, which a handoff waits for.
 		at, ok, err := a.cluster.PhoneCell(ctx, to)
