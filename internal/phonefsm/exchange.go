@@ -312,13 +312,7 @@ func (x *Exchange) Receive(env Envelope) {
 		c, _ = p.reg.Lookup(env.To.MSISDN)
 	}
 	if c == nil || env.To.Inc != 0 && env.To.Inc != c.inc {
-		why := peerGone
-		if in == evInbound && (p == nil || p.closed.Load() || time.Since(p.started) < moveGrace) {
-			// The cell is being taken, or was just (its phones are being
-			// restored), or is being handed off (its phones stopping).
-			why = peerFull
-		}
-		x.undelivered(env, in, why, a)
+		x.undelivered(env, in, notFound(p, in), a)
 		return
 	}
 	msg := message{kind: in, from: env.From.ref(), dropped: env.Dropped, ack: a}
@@ -327,9 +321,23 @@ func (x *Exchange) Receive(env Envelope) {
 		case full:
 			x.undelivered(env, in, peerFull, a)
 		case !ok:
-			x.undelivered(env, in, peerGone, a)
+			// Stopped since it was found: with its cell, handed off
+			// meanwhile (the handoff saw it idle, the call not yet in).
+			x.undelivered(env, in, notFound(p, in), a)
 		}
 	})
+}
+
+// notFound is what an event finds when its controller is not in p (nil:
+// the cell is not run here): an inbound call to a cell being taken, or
+// taken a moment ago (its phones being restored), or being handed off
+// (its phones stopping) finds the callee busy, as it would a moment later
+// on the cell's next owner; otherwise the callee is gone.
+func notFound(p *Phones, in input) delivery {
+	if in == evInbound && (p == nil || p.closed.Load() || time.Since(p.started) < moveGrace) {
+		return peerFull
+	}
+	return peerGone
 }
 
 // undelivered is the receiving side of a lost event: an inbound call is

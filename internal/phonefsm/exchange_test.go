@@ -53,6 +53,29 @@ func TestClosedPhonesRefuseInbound(t *testing.T) {
 	})
 }
 
+// Nor does a callee of a closed set found by the call but stopped (with
+// its cell) before the call reached it: the caller finds it busy, not
+// gone; the call was never set up, and is not dropped. Whether the callee
+// is reached by pointer (one node) or by the network (two).
+func TestClosedPhonesRefuseInboundToAPhoneStoppedOnceFound(t *testing.T) {
+	eachWorld(t, []int{10, 11}, func(t *testing.T, w *world) {
+		w.attach("1", "2")
+		set := w.set(w.m("2"))
+		set.Close()
+		c, _ := set.reg.Lookup(w.m("2"))
+		if err := w.detach("2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := set.reg.Attach(w.m("2"), c); err != nil { // as the call's lookup found it
+			t.Fatal(err)
+		}
+		w.mustAct("1", ActCall, "2")
+		w.waitReplies("1", "busy")
+		w.waitState("1", "idle")
+		w.waitOutcomes(calls.Busy)
+	})
+}
+
 // Answers and acks go to the node named in what they answer, not to the
 // caller's cell's owner as the answering node sees it: that view may be
 // behind a move (here it names a node, n3, that has nothing of the

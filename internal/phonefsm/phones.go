@@ -129,8 +129,8 @@ func (p *Phones) deliver(x *sup.Exec[message], to Ref, m message, shed bool) del
 		return delivered
 	}
 	m.ack.handled()
-	if full {
-		return peerFull
+	if full || m.kind == evInbound && to.local.phones.closed.Load() {
+		return peerFull // full, or stopping with its cell, handed off
 	}
 	return peerGone
 }
