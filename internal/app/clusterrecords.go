@@ -92,7 +92,10 @@ func (r clusterRecords) Record(rec calls.Record) calls.Ticket {
 }
 
 // publishRecord hands rec to the journal under its call's message id, and
-// the removal of its note after it.
+// the removal of its note once it is stored. A note left (the removal
+// left out of a full journal, or the node stopped first) is harmless: the
+// dropped record the cell's next owner writes for it is refused as a
+// duplicate.
 func publishRecord(j *cluster.Journal, rec calls.Record, reserved bool) (uint64, error) {
 	data, err := json.Marshal(wireRecord{V: recordVersion, Record: rec})
 	if err != nil {
@@ -101,14 +104,9 @@ func publishRecord(j *cluster.Journal, rec calls.Record, reserved bool) (uint64,
 	key := callKey(*rec.Cell, rec.Caller, rec.SetupAt)
 	msg := &nats.Msg{Subject: cluster.CallsSubject + strconv.Itoa(*rec.Cell), Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, "call."+key)
-	t, err := j.Publish(msg, reserved)
-	if err != nil {
-		return 0, err
-	}
 	del := &nats.Msg{Subject: cluster.OpenSubject + key, Header: nats.Header{}}
 	del.Header.Set("KV-Operation", "DEL")
-	_, _ = j.Publish(del, false) // a note left is harmless: its dropped record is dropped as a duplicate
-	return t, nil
+	return j.PublishThen(msg, del, reserved)
 }
 
 // Wait waits, up to the writer's bound, for the ticket's message to be

@@ -46,6 +46,7 @@ type Journal struct {
 type entry struct {
 	ticket uint64
 	msg    *nats.Msg
+	then   *nats.Msg              // handed to the journal once msg is stored; nil: none
 	ack    jetstream.PubAckFuture // nil: publish again
 }
 
@@ -102,6 +103,16 @@ func (j *Journal) Reserve(n int) error {
 // reserved takes a place Reserve promised; without one, a full journal
 // refuses the message.
 func (j *Journal) Publish(msg *nats.Msg, reserved bool) (uint64, error) {
+	return j.PublishThen(msg, nil, reserved)
+}
+
+// PublishThen is Publish, then is handed to the journal once msg is
+// stored, not before, whatever tries msg took: messages to two streams
+// are stored in the order their tries succeed, and a call's note must
+// not be removed before its record is stored (the node dying between the
+// two, the call would have no record). then takes no reserved place: a
+// full or closed journal leaves it out.
+func (j *Journal) PublishThen(msg, then *nats.Msg, reserved bool) (uint64, error) {
 	j.mu.Lock()
 	switch {
 	case j.closed:
@@ -115,7 +126,7 @@ func (j *Journal) Publish(msg *nats.Msg, reserved bool) (uint64, error) {
 	}
 	j.pending++
 	j.next++
-	e := &entry{ticket: j.next, msg: msg}
+	e := &entry{ticket: j.next, msg: msg, then: then}
 	j.queue <- e // never blocks: pending bounds it; under the lock, in ticket order
 	j.mu.Unlock()
 	return e.ticket, nil
@@ -142,12 +153,18 @@ func (j *Journal) publish() {
 func (j *Journal) Wait(ctx context.Context, t uint64) error { return j.wait(ctx, t, true) }
 
 // Flush waits until every message handed to the journal so far is
-// stored, through failed tries, until ctx ends.
+// stored, and what they handed over once stored (PublishThen), through
+// failed tries, until ctx ends.
 func (j *Journal) Flush(ctx context.Context) error {
-	j.mu.Lock()
-	t := j.next
-	j.mu.Unlock()
-	return j.wait(ctx, t, false)
+	for range 2 {
+		j.mu.Lock()
+		t := j.next
+		j.mu.Unlock()
+		if err := j.wait(ctx, t, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // wait waits for ticket t; failFast: fail while publishing fails.
@@ -177,6 +194,9 @@ func (j *Journal) run() {
 	defer close(j.ended)
 	for e := range j.inflight {
 		stored := j.store(e)
+		if stored && e.then != nil {
+			_, _ = j.Publish(e.then, false) // before e is done: a Flush waiting for e sees it
+		}
 		j.mu.Lock()
 		j.pending--
 		if !stored && j.lost == 0 {

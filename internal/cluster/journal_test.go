@@ -141,3 +141,58 @@ func TestJournalCloseGivingUpFailsTheWaiters(t *testing.T) {
 		t.Errorf("waiting for a message stored before: %v", err)
 	}
 }
+
+// PublishThen's second message is handed over only once the first is
+// stored, whatever tries that took: a call's note is never removed before
+// its record is stored. A flush waits for both.
+func TestJournalThenFollowsItsMessage(t *testing.T) {
+	e := loneEngine(t)
+	taken := make(chan struct{}, 16)
+	sub, err := e.NC.Subscribe("blackhole", func(*nats.Msg) { taken <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := NewJournal(e, 16, zerolog.Nop())
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = j.Close(ctx)
+	}()
+	if _, err := j.PublishThen(nats.NewMsg("blackhole"), nats.NewMsg("j.then"), false); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*journalAckWait)
+	defer cancel()
+	s, err := e.JS.Stream(ctx, "J")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := range 2 {
+		select {
+		case <-taken:
+		case <-time.After(2 * journalAckWait):
+			t.Fatalf("try %d of the first message not published within %v", try+1, 2*journalAckWait)
+		}
+	}
+	if _, err := s.GetLastMsgForSubject(ctx, "j.then"); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		t.Fatalf("the second message before the first was stored: %v, want none stored", err)
+	}
+	_ = sub.Unsubscribe()
+	if _, err := e.JS.UpdateStream(ctx, jetstream.StreamConfig{Name: "J", Subjects: []string{"j.>", "blackhole"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	first, err := s.GetLastMsgForSubject(ctx, "blackhole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	then, err := s.GetLastMsgForSubject(ctx, "j.then")
+	if err != nil {
+		t.Fatalf("the second message after the flush: %v", err)
+	}
+	if then.Sequence < first.Sequence {
+		t.Errorf("stored at %d, before the first message (%d)", then.Sequence, first.Sequence)
+	}
+}
