@@ -119,12 +119,14 @@ func (d *dynamic) exit(c *dynChild, reason error) {
 	w, noRestart := c.waiter, c.noRestart
 	sh.mu.Unlock()
 	d.s.rep.ChildExited(d.s.spec.Name, d.s.spec.Template.Name, true, reason)
+	// Counted out before its restart is asked for (or the count would hold
+	// the child and its next incarnation a moment) and before
+	// TerminateChild's waiter is told: who waited sees the child gone from
+	// the count too.
+	d.dec()
 	if !noRestart && !d.stopping.Load() && d.s.spec.Template.Restart.restarts(reason) {
 		d.s.post(event{d: c, reason: reason})
 	}
-	// Counted out before TerminateChild's waiter is told: who waited sees
-	// the child gone from the count too.
-	d.dec()
 	if w != nil {
 		close(w)
 	}
