@@ -358,9 +358,16 @@ func (n *clusterNode) Protocol() int {
 
 func (n *clusterNode) Transit(d time.Duration) { n.metrics.Transit(d.Seconds()) }
 
+// CellOwner is cell's owner as this node last saw, none when that owner
+// is down: the view of the leases may lag the view of the nodes by a
+// moment (a drained node stopped just after handing its cells off), and
+// a call sent to a node known down would be set up only to be dropped.
 func (n *clusterNode) CellOwner(cell int) (string, uint64) {
 	if node := n.node.Load(); node != nil {
 		o := node.Leases.OwnerOf(cell)
+		if o.Node != "" && o.Node != n.Node() && !node.Members.IsLive(o.Node) {
+			return "", 0
+		}
 		return o.Node, o.Epoch
 	}
 	return "", 0

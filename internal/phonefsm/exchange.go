@@ -26,7 +26,7 @@ type Network interface {
 	// HLR location; it never waits.
 	Locate(m hlr.MSISDN) (cell int, ok bool)
 	// CellOwner is cell's owner and its epoch as this node last saw, ""
-	// and 0 when the cell has none.
+	// and 0 when the cell has none (or its owner is down).
 	CellOwner(cell int) (node string, epoch uint64)
 	// Send carries env without waiting to the node it names (an ack's
 	// AckNode, else To's node), else to the owner of env.To.Cell; false
