@@ -98,6 +98,9 @@ func (m *Mirror) consume(ctx context.Context, cons jetstream.Consumer) error {
 		return err
 	}
 	defer cc.Stop()
+	quiet := time.NewTicker(mirrorPull)
+	defer quiet.Stop()
+	arrived, behind := false, false
 	for {
 		var msgs []jetstream.Msg
 		select {
@@ -105,7 +108,23 @@ func (m *Mirror) consume(ctx context.Context, cons jetstream.Consumer) error {
 			return ctx.Err()
 		case err := <-failed:
 			return err
+		case <-quiet.C:
+			// A consumer that delivers nothing while the stream is ahead,
+			// two looks in a row, is stuck (seen once for a minute after
+			// a node's death, its heartbeats still coming): made again.
+			if arrived {
+				arrived, behind = false, false
+				continue
+			}
+			if m.behind(ctx) {
+				if behind {
+					return errMirrorStalled
+				}
+				behind = true
+			}
+			continue
 		case msg := <-in:
+			arrived = true
 			msgs = append(msgs, msg)
 		}
 	drain:
@@ -121,6 +140,17 @@ func (m *Mirror) consume(ctx context.Context, cons jetstream.Consumer) error {
 			return err
 		}
 	}
+}
+
+var errMirrorStalled = errors.New("the stream is ahead and nothing arrives")
+
+// behind tells whether the stream holds messages the mirror has not
+// applied (false when it cannot tell).
+func (m *Mirror) behind(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, mirrorPull)
+	defer cancel()
+	info, err := m.stream.Info(ctx)
+	return err == nil && info.State.LastSeq > m.applied.Load()
 }
 
 // applyBatch applies msgs, trying again until it works (the database may
