@@ -215,8 +215,8 @@ func (n *clusterNode) moved(cell int, now cluster.Owner) {
 }
 
 func (n *clusterNode) nodeDown(node string, down bool) {
-	if down {
-		n.ex.NodeDown(node)
+	if cn := n.node.Load(); down && cn != nil {
+		n.ex.NodeDown(node, cn.Members.WasDraining(node))
 	}
 	n.a.clusterAlarms.nodeDown(n, node, down)
 }

@@ -170,6 +170,14 @@ func (m *Members) poll(ctx context.Context) {
 	}
 }
 
+// WasDraining tells whether node was draining when last seen: gone, it
+// stopped after a drain, not killed or cut off in service.
+func (m *Members) WasDraining(node string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.known[node].Draining
+}
+
 // IsLive tells whether node is up or draining.
 func (m *Members) IsLive(node string) bool {
 	m.mu.Lock()

@@ -427,21 +427,37 @@ func (x *Exchange) proxy(env Envelope) *ack {
 // gave up, refusing the inbound call (busy), and a cell it handed off had
 // no call left in it; dropping the call here would be wrong.
 func (x *Exchange) CellMoved(cell int, epoch uint64, live func(node string) bool) {
-	x.lostPeers(func(peer Ref, st State) bool {
+	x.lostPeers(func(peer Ref, st State) input {
 		unanswered := st == Calling && peer.Inc == 0 && peer.Node != ""
-		return peer.Cell == int32(cell) && peer.Epoch < epoch && !(unanswered && live(peer.Node))
+		if peer.Cell == int32(cell) && peer.Epoch < epoch && !(unanswered && live(peer.Node)) {
+			return evPeerUnreachable
+		}
+		return 0
 	})
 }
 
 // NodeDown tells the node's controllers that node is gone: a call with a
-// peer there has lost it (this build's peers name their node).
-func (x *Exchange) NodeDown(node string) {
-	x.lostPeers(func(peer Ref, _ State) bool { return peer.Node == node })
+// peer there has lost it (this build's peers name their node). A node
+// that left drained had handed its cells off, their calls ended (a
+// callee ringing there told its caller so as it stopped): a caller it
+// never answered sent its call to a cell already gone from it (this
+// node's view of the cells a moment behind), and the call was lost on
+// the way. That caller finds the callee busy: the call was never set up.
+func (x *Exchange) NodeDown(node string, drained bool) {
+	x.lostPeers(func(peer Ref, st State) input {
+		switch {
+		case peer.Node != node:
+			return 0
+		case drained && st == Calling && peer.Inc == 0:
+			return evPeerFull
+		}
+		return evPeerUnreachable
+	})
 }
 
-// lostPeers ends, as when the peer cannot be reached, the call of every
-// controller with a remote peer that lost says is lost.
-func (x *Exchange) lostPeers(lost func(peer Ref, st State) bool) {
+// lostPeers posts to every controller with a remote peer the input lost
+// says about it (0: none).
+func (x *Exchange) lostPeers(lost func(peer Ref, st State) input) {
 	x.mu.RLock()
 	sets := make([]*Phones, 0, len(x.cells))
 	for _, p := range x.cells {
@@ -453,10 +469,12 @@ func (x *Exchange) lostPeers(lost func(peer Ref, st State) bool) {
 			c.Lock()
 			peer, st := c.peer, c.state
 			c.Unlock()
-			if st == Idle || peer.local != nil || !lost(peer, st) {
+			if st == Idle || peer.local != nil {
 				continue
 			}
-			x.rt.Do(func(ex *sup.Exec[message]) { c.Post(ex, message{kind: evPeerUnreachable, from: peer}, false) })
+			if in := lost(peer, st); in != 0 {
+				x.rt.Do(func(ex *sup.Exec[message]) { c.Post(ex, message{kind: in, from: peer}, false) })
+			}
 		}
 	}
 }

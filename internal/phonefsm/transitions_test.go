@@ -448,7 +448,8 @@ func TestPeerCellMoved(t *testing.T) {
 // A caller not answered yet whose callee's cell moved waits for the
 // answer when the callee's node is up (that node refuses the call of a
 // cell it gave up, or the callee answers as it was): the call is not
-// dropped. When that node is down, or goes down, the call is dropped.
+// dropped. When that node is down, or goes down, the call is dropped;
+// when it left drained, the callee was busy.
 func TestUnansweredCallerAndTheCalleesNode(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -462,7 +463,11 @@ func TestUnansweredCallerAndTheCalleesNode(t *testing.T) {
 		{"the cell moved, its node down", func(w *world) {
 			w.set(w.m("1")).ex.CellMoved(1, 2, func(string) bool { return false })
 		}, calls.Dropped},
-		{"its node down", func(w *world) { w.set(w.m("1")).ex.NodeDown("n2") }, calls.Dropped},
+		{"its node down", func(w *world) { w.set(w.m("1")).ex.NodeDown("n2", false) }, calls.Dropped},
+		// A node that left drained had ended its calls (a callee ringing
+		// there rejects as it stops): one it never answered was lost on
+		// the way, never set up.
+		{"its node left drained", func(w *world) { w.set(w.m("1")).ex.NodeDown("n2", true) }, calls.Busy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newSplitWorld(t, []int{10})
