@@ -42,39 +42,75 @@ func loneEngine(t *testing.T) *Engine {
 	return e
 }
 
+// blackhole is a subject a plain subscriber takes and never answers: a
+// message the journal publishes there is never acked (as one a leader
+// stepped down holding), until open gives the subject to stream J.
+type blackhole struct {
+	t     *testing.T
+	e     *Engine
+	sub   *nats.Subscription
+	taken chan struct{}
+}
+
+const blackholeSubject = "blackhole"
+
+func newBlackhole(t *testing.T, e *Engine) *blackhole {
+	t.Helper()
+	b := &blackhole{t: t, e: e, taken: make(chan struct{}, 16)}
+	var err error
+	if b.sub, err = e.NC.Subscribe(blackholeSubject, func(*nats.Msg) { b.taken <- struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// tries waits until the journal has published there n times.
+func (b *blackhole) tries(n int) {
+	b.t.Helper()
+	for try := range n {
+		select {
+		case <-b.taken:
+		case <-time.After(2 * journalAckWait):
+			b.t.Fatalf("try %d of a message never acked not published within %v", try+1, 2*journalAckWait)
+		}
+	}
+}
+
+// open lets the next try be stored.
+func (b *blackhole) open(ctx context.Context) {
+	b.t.Helper()
+	_ = b.sub.Unsubscribe()
+	if _, err := b.e.JS.UpdateStream(ctx, jetstream.StreamConfig{Name: "J", Subjects: []string{"j.>", blackholeSubject}}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// testJournal is a journal on e, closed (within a second) when the test ends.
+func testJournal(t *testing.T, e *Engine) *Journal {
+	j := NewJournal(e, 16, zerolog.Nop())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = j.Close(ctx)
+	})
+	return j
+}
+
 // A message whose ack never comes (here a subject a plain subscriber
 // takes and never answers; in a cluster, a leader that stepped down
 // holding it) is published again, rather than holding the journal, which
 // stores in order, forever; its waiters wait on, and a flush with them.
 func TestJournalAMessageNeverAckedIsPublishedAgain(t *testing.T) {
 	e := loneEngine(t)
-	taken := make(chan struct{}, 16)
-	sub, err := e.NC.Subscribe("blackhole", func(*nats.Msg) { taken <- struct{}{} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := NewJournal(e, 16, zerolog.Nop())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = j.Close(ctx)
-	}()
-	stuck, _ := j.Publish(nats.NewMsg("blackhole"), false)
-	for try := range 2 {
-		select {
-		case <-taken:
-		case <-time.After(2 * journalAckWait):
-			t.Fatalf("try %d of a message never acked not published within %v", try+1, 2*journalAckWait)
-		}
-	}
-	// The subscriber goes, a stream takes the subject: the next try is
-	// stored, and so is what was queued behind it.
-	_ = sub.Unsubscribe()
+	hole := newBlackhole(t, e)
+	j := testJournal(t, e)
+	stuck, _ := j.Publish(nats.NewMsg(blackholeSubject), false)
+	hole.tries(2)
+	// The subject opens: the next try is stored, and so is what was
+	// queued behind it.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*journalAckWait)
 	defer cancel()
-	if _, err := e.JS.UpdateStream(ctx, jetstream.StreamConfig{Name: "J", Subjects: []string{"j.>", "blackhole"}}); err != nil {
-		t.Fatal(err)
-	}
+	hole.open(ctx)
 	behind, _ := j.Publish(nats.NewMsg("j.1"), false)
 	if err := j.Flush(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
@@ -91,8 +127,7 @@ func TestJournalAMessageNeverAckedIsPublishedAgain(t *testing.T) {
 // not reported failed, not stored over the later message.
 func TestJournalAFirstOnSubjectMessageDoesNotComeBack(t *testing.T) {
 	e := loneEngine(t)
-	j := NewJournal(e, 16, zerolog.Nop())
-	defer func() { _ = j.Close(context.Background()) }()
+	j := testJournal(t, e)
 	note := func() *nats.Msg {
 		m := &nats.Msg{Subject: "j.note", Data: []byte("note")}
 		FirstOnSubject(m)
@@ -147,18 +182,9 @@ func TestJournalCloseGivingUpFailsTheWaiters(t *testing.T) {
 // its record is stored. A flush waits for both.
 func TestJournalThenFollowsItsMessage(t *testing.T) {
 	e := loneEngine(t)
-	taken := make(chan struct{}, 16)
-	sub, err := e.NC.Subscribe("blackhole", func(*nats.Msg) { taken <- struct{}{} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := NewJournal(e, 16, zerolog.Nop())
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = j.Close(ctx)
-	}()
-	if _, err := j.PublishThen(nats.NewMsg("blackhole"), nats.NewMsg("j.then"), false); err != nil {
+	hole := newBlackhole(t, e)
+	j := testJournal(t, e)
+	if _, err := j.PublishThen(nats.NewMsg(blackholeSubject), nats.NewMsg("j.then"), false); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*journalAckWait)
@@ -167,24 +193,15 @@ func TestJournalThenFollowsItsMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for try := range 2 {
-		select {
-		case <-taken:
-		case <-time.After(2 * journalAckWait):
-			t.Fatalf("try %d of the first message not published within %v", try+1, 2*journalAckWait)
-		}
-	}
+	hole.tries(2)
 	if _, err := s.GetLastMsgForSubject(ctx, "j.then"); !errors.Is(err, jetstream.ErrMsgNotFound) {
 		t.Fatalf("the second message before the first was stored: %v, want none stored", err)
 	}
-	_ = sub.Unsubscribe()
-	if _, err := e.JS.UpdateStream(ctx, jetstream.StreamConfig{Name: "J", Subjects: []string{"j.>", "blackhole"}}); err != nil {
-		t.Fatal(err)
-	}
+	hole.open(ctx)
 	if err := j.Flush(ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
-	first, err := s.GetLastMsgForSubject(ctx, "blackhole")
+	first, err := s.GetLastMsgForSubject(ctx, blackholeSubject)
 	if err != nil {
 		t.Fatal(err)
 	}
