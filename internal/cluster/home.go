@@ -142,19 +142,20 @@ const homeSoon = 250 * time.Millisecond
 // leaders.
 const homeSettle = 3 * time.Second
 
-// HandOverLeaders moves the leaders this node holds to the nodes that
-// stay, and waits until they have moved or ctx ends: a node stopping then
-// chooses when its leaders move, and to a replica it checked is current,
-// while it still serves. (Left to the embedded server's lame-duck stop,
-// they moved only as the process ended, and in the rolling-upgrade test
-// the writes of that moment, a call's note among them, waited seconds.)
-// Nothing to do on an external NATS cluster, whose servers lead.
+// HandOverLeaders waits until the leaders this node held are on nodes
+// that stay, or ctx ends. The node must be draining: its steer loop asks
+// for the moves (one asker, so no stream is moved twice). A node stopping
+// thus chooses when its leaders move, and to a replica it checked is
+// current, while it still serves. (Left to the embedded server's
+// lame-duck stop, they moved only as the process ended, and in the
+// rolling-upgrade test the writes of that moment, a call's note among
+// them, waited seconds.) Nothing to wait for on an external NATS cluster,
+// whose servers lead.
 func (n *Node) HandOverLeaders(ctx context.Context) error {
 	t := time.NewTicker(homeSoon)
 	defer t.Stop()
 	for {
-		left, err := n.giveLeaders(ctx)
-		if err == nil && left == 0 {
+		if moves, err := n.leaderMoves(ctx); err == nil && len(moves) == 0 {
 			return nil
 		}
 		select {
@@ -165,47 +166,60 @@ func (n *Node) HandOverLeaders(ctx context.Context) error {
 	}
 }
 
-// giveLeaders asks, for every stream this node leads, a leader on a node
-// that stays (serving, not draining): the home if its replica is current,
-// else another current one (none current yet: asked again later; no node
-// that stays: the leader is kept). It returns how many it still leads
-// that could move.
+// giveLeaders asks for the moves leaderMoves lists that have a node to
+// go to, and returns how many leaders are still here to move.
 func (n *Node) giveLeaders(ctx context.Context) (left int, err error) {
-	if n.Engine.srv == nil {
-		return 0, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, homeEvery)
 	defer cancel()
+	moves, err := n.leaderMoves(ctx)
+	for _, m := range moves {
+		if m.to == "" {
+			continue // no replica up to date: a leader there would pause the writes until it was
+		}
+		if err := n.stepDown(ctx, m.stream, m.to); err != nil {
+			n.log.Debug().Err(err).Str("stream", m.stream).Msg("leader not handed over")
+			continue
+		}
+		n.log.Info().Str("stream", m.stream).Str("to", m.to).Msg("stream leader handed over")
+	}
+	return len(moves), err
+}
+
+// leaderMove is a stream this node leads and the node to give it to: the
+// home if its replica is current, else another current one, "" while
+// none is.
+type leaderMove struct{ stream, to string }
+
+// leaderMoves lists the leaders this node holds that can go to a node
+// that stays (serving, not draining); none when no node stays (the
+// leaders are kept), or on an external NATS.
+func (n *Node) leaderMoves(ctx context.Context) ([]leaderMove, error) {
+	if n.Engine.srv == nil {
+		return nil, nil
+	}
 	streams, err := n.leaders(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	home, staying := n.Home(), n.Members.Serving()
 	staying = slices.DeleteFunc(staying, func(s string) bool { return s == n.Engine.Node })
 	if len(staying) == 0 {
-		return 0, nil
+		return nil, nil
 	}
+	var moves []leaderMove
 	for _, s := range streams {
 		if s.Leader != n.Engine.Node || s.Replicas < 2 {
 			continue
 		}
-		left++
-		to := ""
+		m := leaderMove{stream: s.Name}
 		for _, r := range s.current {
-			if slices.Contains(staying, r) && (to == "" || r == home) {
-				to = r
+			if slices.Contains(staying, r) && (m.to == "" || r == home) {
+				m.to = r
 			}
 		}
-		if to == "" {
-			continue // no replica up to date: a leader there would pause the writes until it was
-		}
-		if err := n.stepDown(ctx, s.Name, to); err != nil {
-			n.log.Debug().Err(err).Str("stream", s.Name).Msg("leader not handed over")
-			continue
-		}
-		n.log.Info().Str("stream", s.Name).Str("to", to).Msg("stream leader handed over")
+		moves = append(moves, m)
 	}
-	return left, nil
+	return moves, nil
 }
 
 // stepDown asks the leader of stream to hand over to node to.
