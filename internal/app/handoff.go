@@ -137,10 +137,15 @@ func (n *clusterNode) giveUpCells() {
 	}
 	cancel()
 	for id, busy := range dropped {
-		node.Leases.Release(id, ready[id])
 		// Past Release this node no longer acts for the cell (even when the
-		// lease could not be deleted, cut off: then it expires).
-		until := time.Now()
+		// lease could not be deleted, cut off: then it expires). A lease lost
+		// while the records were flushed (cut off) was logged "cell lost"
+		// with the moment it stopped acting; the later one here would be
+		// false.
+		until, held := node.Leases.Release(id, ready[id])
+		if !held {
+			continue
+		}
 		n.a.log.Info().Int("cell", id).Uint64("epoch", ready[id]).Int("calls_dropped", busy).
 			Int64("acting_until_unix_ns", until.UnixNano()).Msg("cell handed off")
 	}

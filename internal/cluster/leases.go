@@ -175,17 +175,21 @@ func (l *Leases) HandOff(cell int, epoch uint64) bool {
 
 // Release gives up a held cell at once, deleting its key (if it is still
 // at the revision this node wrote), so that its preferred node takes it
-// without waiting for the key to expire.
-func (l *Leases) Release(cell int, epoch uint64) {
+// without waiting for the key to expire. It returns when this node stopped
+// acting for the cell (Acting false from then), and false if it no longer
+// held the cell at epoch: the lease was lost before, and logged so.
+func (l *Leases) Release(cell int, epoch uint64) (time.Time, bool) {
 	l.mu.Lock()
 	h := l.held[cell]
 	if h == nil || h.epoch != epoch {
 		l.mu.Unlock()
-		return
+		return time.Time{}, false
 	}
 	delete(l.held, cell)
+	until := time.Now()
 	l.mu.Unlock()
 	l.release(cell, h, "handed off")
+	return until, true
 }
 
 // SetDraining stops this node from taking cells (they are placed on the
