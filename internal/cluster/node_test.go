@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,7 +80,8 @@ func startNodes(t *testing.T, names []string, cells int, ev *events) []*Node {
 
 // TestCellsSpreadAndFailOver: three nodes agree on who owns the twelve
 // cells, four each; when one dies without a word (its leases expire) the
-// others take its cells with higher epochs, and never two at once.
+// others take its cells with higher epochs, and never two at once. Then a
+// release (checkRelease), and a node with another --cells (checkCellsAgree).
 func TestCellsSpreadAndFailOver(t *testing.T) {
 	ev := &events{held: map[string]map[int]uint64{}}
 	nodes := startNodes(t, []string{"n1", "n2", "n3"}, 12, ev)
@@ -122,6 +125,23 @@ func TestCellsSpreadAndFailOver(t *testing.T) {
 			t.Errorf("cell %d: %+v before, %+v after: want a new owner with a higher epoch", c, before[c], after[c])
 		}
 	}
+	checkRelease(t, nodes[0], 12)
+	checkCellsAgree(t, nodes[0], 12)
+}
+
+// checkCellsAgree: a node started with another number of cells than the
+// cluster's is refused, with the two numbers.
+func checkCellsAgree(t *testing.T, n *Node, cells int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := OpenSchema(ctx, n.Engine, cells); err != nil {
+		t.Errorf("OpenSchema with the cluster's %d cells: %v", cells, err)
+	}
+	_, err := OpenSchema(ctx, n.Engine, cells+1)
+	if !errors.Is(err, ErrCellsDisagree) || !strings.Contains(err.Error(), fmt.Sprintf("the cluster has %d cells", cells)) {
+		t.Errorf("OpenSchema with %d cells: %v, want %v naming the cluster's %d", cells+1, err, ErrCellsDisagree, cells)
+	}
 }
 
 func testLog(t *testing.T, name string) zerolog.Logger {
@@ -163,5 +183,37 @@ func TestDrainingHomeHandsOverItsLeaders(t *testing.T) {
 	t.Logf("leaders handed over in %v", time.Since(began).Round(time.Millisecond))
 	if all, n := len(nodes[1].Leaders(ctx)), ledBy("n1"); all == 0 || n != 0 {
 		t.Errorf("n1 still leads %d of %d streams after handing them over", n, all)
+	}
+}
+
+// checkRelease: Release answers when the node stopped acting for a cell
+// it held, and nothing for a cell it no longer held at that epoch (lost
+// before, or released already): the caller then must not log a moment of
+// its own (the partition test reads it).
+func checkRelease(t *testing.T, n *Node, cells int) {
+	t.Helper()
+	cell, epoch := -1, uint64(0)
+	testutil.Eventually(t, 30*time.Second, n.Engine.Node+" acts for a cell", func() bool {
+		for c := range cells {
+			if e, ok := n.Leases.Acting(c); ok {
+				cell, epoch = c, e
+				return true
+			}
+		}
+		return false
+	})
+	if _, held := n.Leases.Release(cell, epoch+1); held {
+		t.Error("Release at another epoch: held")
+	}
+	before := time.Now()
+	until, held := n.Leases.Release(cell, epoch)
+	if !held || until.Before(before) || until.After(time.Now()) {
+		t.Errorf("Release of the held cell: %v, %v; want true and a moment within the call", until, held)
+	}
+	if e, ok := n.Leases.Acting(cell); ok && e == epoch {
+		t.Errorf("still acting for cell %d at epoch %d after Release", cell, epoch)
+	}
+	if _, held := n.Leases.Release(cell, epoch); held {
+		t.Error("Release of a cell released already: held")
 	}
 }

@@ -156,17 +156,30 @@ func (e *Engine) stream(ctx context.Context, cfg jetstream.StreamConfig) (jetstr
 // ErrCellsDisagree: this node's --cells is not the cluster's.
 var ErrCellsDisagree = errors.New("--cells disagrees with the cluster")
 
+// agreeCells sets the cluster's number of cells, or reads it, retried as
+// bucket is: the key another node just wrote may not yet be on the replica
+// that answers the read (reads go to any replica).
 func (s *Schema) agreeCells(ctx context.Context, cells int) error {
 	mine := strconv.Itoa(cells)
-	if _, err := s.Cluster.Create(ctx, "cells", []byte(mine)); err == nil || !errors.Is(err, jetstream.ErrKeyExists) {
-		return err
+	var theirs string
+	var err error
+	if untilDone.Retry(ctx, func(int) (bool, time.Duration) {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		theirs = mine
+		if _, err = s.Cluster.Create(actx, "cells", []byte(mine)); !errors.Is(err, jetstream.ErrKeyExists) {
+			return err != nil, 0
+		}
+		var got jetstream.KeyValueEntry
+		if got, err = s.Cluster.Get(actx, "cells"); err == nil {
+			theirs = string(got.Value())
+		}
+		return err != nil, 0
+	}) != nil {
+		return fmt.Errorf("the number of cells: %w", err)
 	}
-	got, err := s.Cluster.Get(ctx, "cells")
-	if err != nil {
-		return err
-	}
-	if string(got.Value()) != mine {
-		return fmt.Errorf("%w: the cluster has %s cells, this node was started with --cells %s", ErrCellsDisagree, got.Value(), mine)
+	if theirs != mine {
+		return fmt.Errorf("%w: the cluster has %s cells, this node was started with --cells %s", ErrCellsDisagree, theirs, mine)
 	}
 	return nil
 }
