@@ -353,6 +353,23 @@ func (p *bscProcess) phone(t *testing.T, msisdn string) phone {
 	return ph
 }
 
+// replies is the page of msisdn's replies after seq after, read through
+// p at once (a long poll that does not wait).
+func (p *bscProcess) replies(t *testing.T, msisdn string, after int) repliesPage {
+	t.Helper()
+	var page repliesPage
+	if status, code := p.send(t, http.MethodGet, fmt.Sprintf("/api/v1/phones/%s/events?after=%d", msisdn, after), nil, &page); status != http.StatusOK {
+		t.Fatalf("replies of %s: %d %s", msisdn, status, code)
+	}
+	return page
+}
+
+// repliesPage is GET /api/v1/phones/{msisdn}/events as the tests read it.
+type repliesPage struct {
+	Items []struct{ Type, From string }
+	Next  int
+}
+
 // waitState waits until msisdn is in state, read through p.
 func (p *bscProcess) waitState(t *testing.T, msisdn, state string) {
 	t.Helper()

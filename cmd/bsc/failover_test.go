@@ -13,8 +13,9 @@ import (
 
 // TestClusterFailover: kill -9 of a node in the middle of calls. Its cells
 // are taken over by the others; its phones are back, idle; each call it
-// held ends dropped with exactly one record, its peers elsewhere idle;
-// calls it did not hold go on; no record is lost or written twice.
+// held ends dropped with exactly one record, its peers elsewhere told
+// hangup and idle; the new owner's pool starts free; calls it did not hold
+// go on; no record is lost or written twice.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	bin := buildBSC(t)
@@ -55,6 +56,18 @@ func TestClusterFailover(t *testing.T) {
 		place(live2, dead, false, "dropped") // ringing when the callee dies
 	}
 	untouched := place(live1, live2, true, "answered")
+	// The peers on live cells of the calls the dead node holds, and where
+	// their replies are before the kill.
+	peers := map[string]int{}
+	for _, cl := range calls[1:] {
+		for _, m := range []string{cl.caller, cl.callee} {
+			if ph := front.phone(t, m); ph.Cell != nil && *ph.Cell != dead {
+				peers[m] = front.replies(t, m, 0).Next
+			}
+		}
+	}
+	delete(peers, untouched.caller)
+	delete(peers, untouched.callee)
 
 	if err := c.nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -77,6 +90,21 @@ func TestClusterFailover(t *testing.T) {
 		for _, m := range []string{cl.caller, cl.callee} {
 			front.waitState(t, m, "idle")
 		}
+	}
+	for m, after := range peers {
+		var got []string
+		for _, r := range front.replies(t, m, after).Items {
+			got = append(got, r.Type)
+		}
+		if !slices.Equal(got, []string{"hangup"}) {
+			t.Errorf("%s, whose peer was on the dead node: replies after the kill %v, want [hangup]", m, got)
+		}
+	}
+	var pool struct {
+		Allocated []any `json:"allocated"`
+	}
+	if status, _ := front.send(t, http.MethodGet, fmt.Sprintf("/api/v1/frequencies?cell=%d", dead), nil, &pool); status != http.StatusOK || len(pool.Allocated) != 0 {
+		t.Errorf("cell %d's pool on its new owner: %d, allocated %v; want it free", dead, status, pool.Allocated)
 	}
 	if ph := front.phone(t, untouched.caller); ph.State != "connected" {
 		t.Fatalf("a call between live cells was %s after the failover", ph.State)
