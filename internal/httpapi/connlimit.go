@@ -132,8 +132,8 @@ func (l *ConnLimiter) refuse(c net.Conn) {
 
 // refusal is the answer to a refused connection.
 var refusal = func() []byte {
-	body := fmt.Sprintf(`{"type":%q,"title":"Service Unavailable","status":503,"detail":"too many open connections: retry later","code":"overloaded"}`,
-		ProblemType(errcode.Overloaded))
+	body := fmt.Sprintf(`{"type":%q,"title":"Service Unavailable","status":503,"detail":"too many open connections: retry later","code":%q}`,
+		ProblemType(errcode.Overloaded), errcode.Overloaded.String())
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"+
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }()
