@@ -32,12 +32,12 @@ const recordVersion = 1
 
 // callNote is a call in progress, as its note says.
 type callNote struct {
-	V       int       `json:"v"`
-	Caller  string    `json:"caller"`
-	Callee  string    `json:"callee"`
-	SetupAt time.Time `json:"setup_at"`
-	Node    string    `json:"node"`
-	Epoch   uint64    `json:"epoch"`
+	V       int        `json:"v"`
+	Caller  hlr.MSISDN `json:"caller"`
+	Callee  hlr.MSISDN `json:"callee"`
+	SetupAt time.Time  `json:"setup_at"`
+	Node    string     `json:"node"`
+	Epoch   uint64     `json:"epoch"`
 }
 
 // wireRecord is a record on the calls stream.
@@ -48,8 +48,8 @@ type wireRecord struct {
 
 // callKey names a call cluster-wide: its cell, its caller (one call at a
 // time) and its setup time.
-func callKey(cell int, caller string, setupAt time.Time) string {
-	return strconv.Itoa(cell) + "." + caller + "." + strconv.FormatInt(setupAt.UnixNano(), 10)
+func callKey(cell int, caller hlr.MSISDN, setupAt time.Time) string {
+	return strconv.Itoa(cell) + "." + caller.String() + "." + strconv.FormatInt(setupAt.UnixNano(), 10)
 }
 
 // clusterRecords is a cell's phonefsm.Recorder in cluster mode.
@@ -68,14 +68,14 @@ func (r clusterRecords) Reserve() error {
 
 // Open writes the call's note.
 func (r clusterRecords) Open(caller, callee hlr.MSISDN, setupAt time.Time) calls.Ticket {
-	note := callNote{V: recordVersion, Caller: caller.String(), Callee: callee.String(), SetupAt: setupAt.UTC(),
+	note := callNote{V: recordVersion, Caller: caller, Callee: callee, SetupAt: setupAt.UTC(),
 		Node: r.c.a.cfg.Node, Epoch: r.c.epoch}
 	data, _ := json.Marshal(note)
 	msg := &nats.Msg{Subject: cluster.OpenSubject + callKey(r.c.id, note.Caller, setupAt), Data: data}
 	cluster.FirstOnSubject(msg) // a try after a lost ack must not bring back a note removed since
 	t, err := r.journal().Publish(msg, true)
 	if err != nil {
-		r.c.a.lostLog.Error().Err(err).Str("caller", note.Caller).Msg("call note not written")
+		r.c.a.lostLog.Error().Err(err).Stringer("caller", note.Caller).Msg("call note not written")
 	}
 	return calls.Ticket(t)
 }
@@ -86,7 +86,7 @@ func (r clusterRecords) Record(rec calls.Record) calls.Ticket {
 	rec.Cell, rec.Node, rec.Epoch = &id, r.c.a.cfg.Node, r.c.epoch
 	t, err := publishRecord(r.journal(), rec, true)
 	if err != nil {
-		r.c.a.lostLog.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
+		r.c.a.lostLog.Error().Err(err).Stringer("caller", rec.Caller).Stringer("callee", rec.Callee).Msg("call record lost")
 	}
 	return calls.Ticket(t)
 }
@@ -147,7 +147,7 @@ func (n *clusterNode) dropLeftCalls(ctx context.Context, c *cell) int {
 		rec := calls.Record{Caller: note.Caller, Callee: note.Callee, Outcome: calls.Dropped, EndedBy: calls.EndedBySystem,
 			SetupAt: note.SetupAt, EndedAt: time.Now().UTC(), Cell: &id, Node: n.Node(), Epoch: c.epoch}
 		if _, err := publishRecord(node.Journal, rec, false); err != nil {
-			n.a.log.Error().Err(err).Str("caller", note.Caller).Msg("dropped call's record not written")
+			n.a.log.Error().Err(err).Stringer("caller", note.Caller).Msg("dropped call's record not written")
 			continue
 		}
 		dropped++

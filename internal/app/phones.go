@@ -282,7 +282,7 @@ func (r recordsForPhones) Reserve() error {
 func (r recordsForPhones) Record(rec calls.Record) calls.Ticket {
 	t, err := r.a.writer.Append(rec)
 	if err != nil {
-		r.a.lostLog.Error().Err(err).Str("caller", rec.Caller).Str("callee", rec.Callee).Msg("call record lost")
+		r.a.lostLog.Error().Err(err).Stringer("caller", rec.Caller).Stringer("callee", rec.Callee).Msg("call record lost")
 	}
 	return t
 }

@@ -22,7 +22,7 @@ func BenchmarkWriter(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range recs {
 		r := sample(i)
-		r.Caller, r.Callee = fmt.Sprint(1_000_000+rng.IntN(phones)), fmt.Sprint(1_000_000+rng.IntN(phones))
+		r.Caller, r.Callee = msisdn(fmt.Sprint(1_000_000+rng.IntN(phones))), msisdn(fmt.Sprint(1_000_000+rng.IntN(phones)))
 		recs[i] = r
 	}
 	ctx := context.Background()

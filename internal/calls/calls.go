@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
+	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/store"
 )
 
@@ -115,15 +116,15 @@ var endedByNames = [...]string{1: EndedByCaller, 2: EndedByCallee, 3: EndedBySys
 // committed, so paging by id never skips a record committed later.
 // Frequency 0 is none; a zero AnsweredAt is never answered.
 type Record struct {
-	ID         int64     `json:"id"`
-	Caller     string    `json:"caller"`
-	Callee     string    `json:"callee"`
-	Frequency  int       `json:"frequency,omitzero"`
-	Outcome    Outcome   `json:"outcome"`
-	EndedBy    string    `json:"ended_by"`
-	SetupAt    time.Time `json:"setup_at"`
-	AnsweredAt time.Time `json:"answered_at,omitzero"`
-	EndedAt    time.Time `json:"ended_at"`
+	ID         int64      `json:"id"`
+	Caller     hlr.MSISDN `json:"caller"`
+	Callee     hlr.MSISDN `json:"callee"`
+	Frequency  int        `json:"frequency,omitzero"`
+	Outcome    Outcome    `json:"outcome"`
+	EndedBy    string     `json:"ended_by"`
+	SetupAt    time.Time  `json:"setup_at"`
+	AnsweredAt time.Time  `json:"answered_at,omitzero"`
+	EndedAt    time.Time  `json:"ended_at"`
 	// Cluster mode: the call's cell, and the node that wrote the record
 	// with its epoch of ownership of the cell.
 	Cell  *int   `json:"cell,omitempty"`
@@ -136,8 +137,8 @@ type Record struct {
 // no sense.
 func (r *Record) validate() error {
 	switch {
-	case r.Caller == "" || r.Callee == "":
-		return fmt.Errorf("%w: caller and callee are required", ErrInvalid)
+	case !r.Caller.Valid() || !r.Callee.Valid():
+		return fmt.Errorf("%w: caller and callee are required MSISDNs", ErrInvalid)
 	case !r.Outcome.valid():
 		return fmt.Errorf("%w: outcome %d", ErrInvalid, uint8(r.Outcome))
 	case endedByCode(r.EndedBy) == 0:
@@ -153,7 +154,7 @@ func (r *Record) validate() error {
 // row is r as stored, for a valid r (see validate).
 func (r *Record) row() store.CallRow {
 	row := store.CallRow{
-		Caller: r.Caller, Callee: r.Callee, Frequency: int64(r.Frequency),
+		Caller: r.Caller.String(), Callee: r.Callee.String(), Frequency: int64(r.Frequency),
 		Outcome: uint8(r.Outcome), EndedBy: endedByCode(r.EndedBy),
 		SetupAt: r.SetupAt.UnixNano(), EndedAt: r.EndedAt.UnixNano(),
 	}
@@ -172,8 +173,16 @@ func recordOf(row store.CallRow) (Record, error) {
 	if !o.valid() || row.EndedBy < 1 || int(row.EndedBy) >= len(endedByNames) {
 		return Record{}, fmt.Errorf("calls: record %d: outcome %d, ended_by %d: not known to this binary", row.ID, row.Outcome, row.EndedBy)
 	}
+	caller, err := hlr.ParseMSISDN(row.Caller)
+	if err != nil {
+		return Record{}, fmt.Errorf("calls: record %d: caller: %w", row.ID, err)
+	}
+	callee, err := hlr.ParseMSISDN(row.Callee)
+	if err != nil {
+		return Record{}, fmt.Errorf("calls: record %d: callee: %w", row.ID, err)
+	}
 	r := Record{
-		ID: row.ID, Caller: row.Caller, Callee: row.Callee, Frequency: int(row.Frequency),
+		ID: row.ID, Caller: caller, Callee: callee, Frequency: int(row.Frequency),
 		Outcome: o, EndedBy: endedByNames[row.EndedBy],
 		SetupAt: fromNanos(row.SetupAt), EndedAt: fromNanos(row.EndedAt),
 	}

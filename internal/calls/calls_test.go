@@ -51,11 +51,11 @@ func TestRecordJSON(t *testing.T) {
 		rec  Record
 		want string
 	}{
-		{"answered", Record{ID: 7, Caller: "123", Callee: "124", Frequency: 10, Outcome: Answered, EndedBy: "caller",
+		{"answered", Record{ID: 7, Caller: msisdn("123"), Callee: msisdn("124"), Frequency: 10, Outcome: Answered, EndedBy: "caller",
 			SetupAt: at, AnsweredAt: at.Add(time.Second), EndedAt: at.Add(2 * time.Second)},
 			`{"id":7,"caller":"123","callee":"124","frequency":10,"outcome":"answered","ended_by":"caller",` +
 				`"setup_at":"2025-01-02T03:04:05Z","answered_at":"2025-01-02T03:04:06Z","ended_at":"2025-01-02T03:04:07Z"}`},
-		{"no frequency, never answered", Record{ID: 8, Caller: "125", Callee: "123", Outcome: Busy, EndedBy: "callee",
+		{"no frequency, never answered", Record{ID: 8, Caller: msisdn("125"), Callee: msisdn("123"), Outcome: Busy, EndedBy: "callee",
 			SetupAt: at, EndedAt: at},
 			`{"id":8,"caller":"125","callee":"123","outcome":"busy","ended_by":"callee",` +
 				`"setup_at":"2025-01-02T03:04:05Z","ended_at":"2025-01-02T03:04:05Z"}`},

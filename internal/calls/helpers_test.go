@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/store/storetest"
 )
@@ -37,13 +38,22 @@ func newWriter(t testing.TB, db *store.Store, cfg WriterConfig) *Writer {
 	return w
 }
 
+// msisdn is s, digits.
+func msisdn(s string) hlr.MSISDN {
+	m, err := hlr.ParseMSISDN(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
 var base = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
 
 // sample is record i, every field set; every third is unanswered and
 // without a frequency.
 func sample(i int) Record {
 	r := Record{
-		Caller: fmt.Sprint(1000 + i%7), Callee: fmt.Sprint(2000 + i%5),
+		Caller: msisdn(fmt.Sprint(1000 + i%7)), Callee: msisdn(fmt.Sprint(2000 + i%5)),
 		Frequency: 10 + i%6, Outcome: Outcome(1 + i%6), EndedBy: endedByNames[1+i%3],
 		SetupAt:    base.Add(time.Duration(i) * time.Second),
 		AnsweredAt: base.Add(time.Duration(i)*time.Second + 1500*time.Millisecond),

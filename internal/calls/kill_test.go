@@ -15,6 +15,9 @@ import (
 
 const killEnv = "CALLS_KILL_TEST_DB"
 
+// flushedCaller is the caller of the records flushed before the kill.
+const flushedCaller = "999000"
+
 // TestFlushedRecordsSurviveKill runs a writer in a child process, which
 // flushes records, keeps appending and is then killed with SIGKILL, with
 // no Close and no checkpoint: every flushed record must be in the file.
@@ -59,7 +62,7 @@ func TestFlushedRecordsSurviveKill(t *testing.T) {
 
 	db := reopen(t, path)
 	var got int
-	if err := db.DB().QueryRow(`SELECT count(*) FROM calls WHERE caller = 'flushed'`).Scan(&got); err != nil {
+	if err := db.DB().QueryRow(`SELECT count(*) FROM calls WHERE caller = ?`, flushedCaller).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
 	if got != flushed {
@@ -77,7 +80,7 @@ func killChild(path string) error {
 	const n = 5000
 	for i := range n {
 		r := sample(i)
-		r.Caller = "flushed"
+		r.Caller = msisdn(flushedCaller)
 		if _, err := w.Append(r); err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func TestListFilters(t *testing.T) {
 	for i := range 60 {
 		recs = append(recs, sample(i))
 	}
-	recs = append(recs, Record{Caller: "1003", Callee: "1003", Outcome: Busy, EndedBy: "callee",
+	recs = append(recs, Record{Caller: msisdn("1003"), Callee: msisdn("1003"), Outcome: Busy, EndedBy: "callee",
 		SetupAt: base.Add(time.Minute), EndedAt: base.Add(time.Minute)}) // calling yourself
 	appendAll(t, w, recs...)
 	all := listAll(t, db, Filter{})
@@ -83,9 +83,9 @@ func TestListFilters(t *testing.T) {
 		keep func(Record) bool
 	}{
 		{"none", Filter{}, func(Record) bool { return true }},
-		{"msisdn as caller", Filter{MSISDN: "1002"}, func(r Record) bool { return r.Caller == "1002" }},
-		{"msisdn as callee", Filter{MSISDN: "2004"}, func(r Record) bool { return r.Callee == "2004" }},
-		{"msisdn on both sides once", Filter{MSISDN: "1003"}, func(r Record) bool { return r.Caller == "1003" || r.Callee == "1003" }},
+		{"msisdn as caller", Filter{MSISDN: "1002"}, func(r Record) bool { return r.Caller.String() == "1002" }},
+		{"msisdn as callee", Filter{MSISDN: "2004"}, func(r Record) bool { return r.Callee.String() == "2004" }},
+		{"msisdn on both sides once", Filter{MSISDN: "1003"}, func(r Record) bool { return r.Caller.String() == "1003" || r.Callee.String() == "1003" }},
 		{"unknown msisdn", Filter{MSISDN: "999"}, func(Record) bool { return false }},
 		{"outcome", Filter{Outcome: NoFrequency}, func(r Record) bool { return r.Outcome == NoFrequency }},
 		{"since, inclusive", Filter{Since: since}, func(r Record) bool { return !r.SetupAt.Before(since) }},
@@ -93,7 +93,7 @@ func TestListFilters(t *testing.T) {
 		{"since long ago", Filter{Since: time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)}, func(Record) bool { return true }},
 		{"since far ahead", Filter{Since: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}, func(Record) bool { return false }},
 		{"all three", Filter{MSISDN: "1003", Outcome: Busy, Since: since}, func(r Record) bool {
-			return (r.Caller == "1003" || r.Callee == "1003") && r.Outcome == Busy && !r.SetupAt.Before(since)
+			return (r.Caller.String() == "1003" || r.Callee.String() == "1003") && r.Outcome == Busy && !r.SetupAt.Before(since)
 		}},
 	}
 	for _, c := range cases {
@@ -107,7 +107,7 @@ func TestListFilters(t *testing.T) {
 			}
 		})
 	}
-	if n := len(want(func(r Record) bool { return r.Outcome == Busy && r.Caller == "1003" })); n < 2 {
+	if n := len(want(func(r Record) bool { return r.Outcome == Busy && r.Caller.String() == "1003" })); n < 2 {
 		t.Fatalf("the data should hold several busy calls of 1003, has %d", n)
 	}
 
@@ -217,10 +217,10 @@ func TestListScanLimit(t *testing.T) {
 		recs[i] = sample(i)
 	}
 	// 777 calls early on, once in the middle and 30 times at the end.
-	recs[3].Caller = "777"
-	recs[ScanLimit+100].Callee = "777"
+	recs[3].Caller = msisdn("777")
+	recs[ScanLimit+100].Callee = msisdn("777")
 	for i := n - 30; i < n; i += 2 {
-		recs[i].Caller, recs[i+1].Callee = "777", "777"
+		recs[i].Caller, recs[i+1].Callee = msisdn("777"), msisdn("777")
 	}
 	// A long call early on: a listing since late in the table walks from it.
 	since := recs[n-40].SetupAt
@@ -237,7 +237,7 @@ func TestListScanLimit(t *testing.T) {
 		}
 		return k
 	}
-	party := func(r Record) bool { return r.Caller == "777" || r.Callee == "777" }
+	party := func(r Record) bool { return r.Caller.String() == "777" || r.Callee.String() == "777" }
 	cases := []struct {
 		name string
 		f    Filter

@@ -20,8 +20,8 @@ func TestAppendRefusesInvalidRecords(t *testing.T) {
 	db, _ := openDB(t)
 	w := newWriter(t, db, WriterConfig{})
 	cases := map[string]func(*Record){
-		"no caller":          func(r *Record) { r.Caller = "" },
-		"no callee":          func(r *Record) { r.Callee = "" },
+		"no caller":          func(r *Record) { r.Caller = 0 },
+		"no callee":          func(r *Record) { r.Callee = 0 },
 		"no outcome":         func(r *Record) { r.Outcome = 0 },
 		"unknown outcome":    func(r *Record) { r.Outcome = Dropped + 1 },
 		"ended by nobody":    func(r *Record) { r.EndedBy = "" },
@@ -249,8 +249,8 @@ func TestConcurrentAppendersLoseNothing(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				r := sample(i)
-				r.Caller = fmt.Sprint(g)
-				r.Callee = fmt.Sprint(i)
+				r.Caller = msisdn(fmt.Sprint(100 + g))
+				r.Callee = msisdn(fmt.Sprint(i))
 				for {
 					_, err := w.Append(r)
 					if err == nil {
@@ -273,11 +273,11 @@ func TestConcurrentAppendersLoseNothing(t *testing.T) {
 	}
 	seen := map[[2]string]int{}
 	for _, r := range listAll(t, db, Filter{}) {
-		seen[[2]string{r.Caller, r.Callee}]++
+		seen[[2]string{r.Caller.String(), r.Callee.String()}]++
 	}
 	for g := range goroutines {
 		for i := range each {
-			if n := seen[[2]string{fmt.Sprint(g), fmt.Sprint(i)}]; n != 1 {
+			if n := seen[[2]string{fmt.Sprint(100 + g), fmt.Sprint(i)}]; n != 1 {
 				t.Fatalf("record %d of goroutine %d written %d times", i, g, n)
 			}
 		}

@@ -30,8 +30,8 @@ type CallStore interface {
 // field, so "none" and "never" are null rather than left out.
 type Call struct {
 	ID         int64         `json:"id"`
-	Caller     string        `json:"caller"`
-	Callee     string        `json:"callee"`
+	Caller     hlr.MSISDN    `json:"caller"`
+	Callee     hlr.MSISDN    `json:"callee"`
 	Frequency  *int          `json:"frequency"`
 	Outcome    calls.Outcome `json:"outcome"`
 	EndedBy    string        `json:"ended_by"`

@@ -9,8 +9,18 @@ import (
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/calls"
+	"github.com/bsc-sim/bsc/internal/hlr"
 	"github.com/bsc-sim/bsc/internal/httpapi"
 )
+
+// msisdn is s, digits.
+func msisdn(s string) hlr.MSISDN {
+	m, err := hlr.ParseMSISDN(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
 
 // callStore holds records by id and, like the database, reads at most scan
 // ids per List with a number to look for.
@@ -28,7 +38,7 @@ func (s *callStore) List(_ context.Context, f calls.Filter, after int64, limit i
 			continue
 		case f.MSISDN != "" && r.ID > after+s.scan:
 			return out, &calls.ScanLimitError{After: after + s.scan}
-		case f.MSISDN == "" || r.Caller == f.MSISDN || r.Callee == f.MSISDN:
+		case f.MSISDN == "" || r.Caller.String() == f.MSISDN || r.Callee.String() == f.MSISDN:
 			if out = append(out, r); len(out) == limit {
 				return out, nil
 			}
@@ -52,10 +62,10 @@ func newCallStore(n int, scan int64, mine ...int64) *callStore {
 	s := &callStore{scan: scan}
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	for id := int64(1); id <= int64(n); id++ {
-		r := calls.Record{ID: id, Caller: "1000", Callee: "2000", Outcome: calls.Rejected, EndedBy: "callee",
+		r := calls.Record{ID: id, Caller: msisdn("1000"), Callee: msisdn("2000"), Outcome: calls.Rejected, EndedBy: "callee",
 			SetupAt: at, EndedAt: at}
 		if slices.Contains(mine, id) {
-			r.Caller, r.Callee = "123", "124"
+			r.Caller, r.Callee = msisdn("123"), msisdn("124")
 		}
 		s.recs = append(s.recs, r)
 	}
@@ -125,7 +135,7 @@ func TestGetCall(t *testing.T) {
 	h := httpapi.New(httpapi.Deps{Calls: newCallStore(5, 20)})
 	var c httpapi.Call
 	decodeJSON(t, do(t, h, request{path: "/api/v1/calls/5"}), 200, &c)
-	if c.ID != 5 || c.Caller != "1000" || c.Outcome != calls.Rejected {
+	if c.ID != 5 || c.Caller.String() != "1000" || c.Outcome != calls.Rejected {
 		t.Errorf("call %+v", c)
 	}
 	for _, id := range []string{"6", "abc", "0", "-1", "1.5", "99999999999999999999"} {

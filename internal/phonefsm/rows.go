@@ -294,7 +294,7 @@ func (c *Controller) endCall(s step, o calls.Outcome, endedBy string) {
 		}
 		now := time.Unix(0, s.now)
 		rec := calls.Record{
-			Caller: c.msisdn.String(), Callee: cl.callee.String(), Frequency: int(c.freq), Outcome: o,
+			Caller: c.msisdn, Callee: cl.callee, Frequency: int(c.freq), Outcome: o,
 			EndedBy: endedBy, SetupAt: time.Unix(0, cl.setupAt).UTC(), EndedAt: now.UTC(),
 		}
 		if cl.answeredAt != 0 {

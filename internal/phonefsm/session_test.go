@@ -53,7 +53,7 @@ func TestBookAcceptanceSession(t *testing.T) {
 			t.Fatalf("record %d outcome %s, want %s (%+v)", i, recs[i].Outcome, o, recs)
 		}
 	}
-	if r := recs[2]; r.Caller != "123" || r.Callee != "124" || r.Frequency != 10 || r.EndedBy != "caller" || r.AnsweredAt.IsZero() {
+	if r := recs[2]; r.Caller.String() != "123" || r.Callee.String() != "124" || r.Frequency != 10 || r.EndedBy != "caller" || r.AnsweredAt.IsZero() {
 		t.Fatalf("answered record %+v", r)
 	}
 }
