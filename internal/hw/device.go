@@ -120,6 +120,11 @@ type HubStats struct {
 // Hub is the server's one phone-device stub: it owns every phone's device
 // and every reply subscription.
 //
+// Devices are keyed by the number as a string, not hlr.MSISDN: hw is the
+// book's hardware stub, below every domain package (the coffee machines
+// use it too) and knowing nothing of the HLR; its replies carry the
+// number as a device shows it.
+//
 // Every reply gets a position in the hub's stream of all replies, counting
 // from 1 in this run of the hub (run names the run, so that a position
 // from another run is told apart). The global streams follow that order,
