@@ -15,7 +15,8 @@ import (
 // are taken over by the others; its phones are back, idle; each call it
 // held ends dropped with exactly one record, its peers elsewhere told
 // hangup and idle; the new owner's pool starts free; calls it did not hold
-// go on; no record is lost or written twice.
+// go on; no record is lost or written twice, and every call whose ending
+// was acknowledged while traffic ran through the kill has its record.
 func TestClusterFailover(t *testing.T) {
 	t.Parallel()
 	bin := buildBSC(t)
@@ -68,6 +69,19 @@ func TestClusterFailover(t *testing.T) {
 	}
 	delete(peers, untouched.caller)
 	delete(peers, untouched.callee)
+	// Call cycles through n1 between the dead node's cell and the others,
+	// going on through the kill: every call whose ending was answered 200
+	// must have its record after (durable on a quorum before the answer).
+	tr := newTraffic(front.url, 6, 4_800_000_000)
+	for i, p := range tr.pairs {
+		front.attach(t, p[0], []int{dead, live1, live2}[i%3])
+		front.attach(t, p[1], []int{live2, dead, dead}[i%3])
+	}
+	tr.start()
+	testutil.Eventually(t, clusterWait, "some calls acknowledged before the kill", func() bool {
+		acked, _, _ := tr.totals()
+		return acked >= 3*len(tr.pairs)
+	})
 
 	if err := c.nodes[2].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -82,6 +96,20 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("failover: first answer on a phone of cell %d %v after the kill", dead, time.Since(killed).Round(time.Millisecond))
 	<-c.nodes[2].done
 	c.waitFormed()
+	tr.halt()
+	acked, _, _ := tr.totals()
+	var lost map[[2]string]int
+	testutil.Eventually(t, clusterWait, "a record for every acknowledged call", func() bool {
+		got := recorded(t, front, tr.pairs)
+		lost = map[[2]string]int{}
+		for k, n := range tr.acked {
+			if got[k] < n {
+				lost[k] = n - got[k]
+			}
+		}
+		return len(lost) == 0
+	})
+	t.Logf("traffic through the kill: %d calls acknowledged, each recorded", acked)
 
 	for _, cl := range calls {
 		if cl.caller == untouched.caller {
