@@ -110,6 +110,7 @@ func TestClusterFailover(t *testing.T) {
 		return len(lost) == 0
 	})
 	t.Logf("traffic through the kill: %d calls acknowledged, each recorded", acked)
+	checkFailoverAlarms(t, front, dead)
 
 	for _, cl := range calls {
 		if cl.caller == untouched.caller {
@@ -154,4 +155,37 @@ func TestClusterFailover(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkFailoverAlarms: node_down is raised for the dead node while it is
+// missing, and cell_unowned was raised for its cell until the cell was
+// taken, then cleared (both in the history).
+func checkFailoverAlarms(t *testing.T, p *bscProcess, dead int) {
+	t.Helper()
+	type alarm struct{ ID, Source, Action string }
+	var active, history struct{ Items []alarm }
+	testutil.Eventually(t, clusterWait, "node_down for n3", func() bool {
+		p.do(t, http.MethodGet, "/api/v1/alarms", &active)
+		return slices.Contains(active.Items, alarm{ID: "node_down", Source: "node:n3"})
+	})
+	unowned := alarm{ID: "cell_unowned", Source: fmt.Sprintf("cell:%d", dead)}
+	if slices.ContainsFunc(active.Items, func(a alarm) bool { return a.ID == unowned.ID }) {
+		t.Errorf("cell_unowned still active with every cell owned: %v", active.Items)
+	}
+	var actions []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("%v in the history: %v; the history: %v", unowned, actions, history.Items)
+		}
+	}()
+	testutil.Eventually(t, clusterWait, "cell_unowned raised and cleared in the history", func() bool {
+		p.do(t, http.MethodGet, "/api/v1/alarms/history?limit=1000", &history)
+		actions = nil
+		for _, a := range history.Items {
+			if a.ID == unowned.ID && a.Source == unowned.Source {
+				actions = append(actions, a.Action)
+			}
+		}
+		return len(actions) >= 2 && actions[0] == "set" && actions[len(actions)-1] == "clear"
+	})
 }

@@ -53,7 +53,7 @@ func (o *overloadAlarm) check() {
 		return
 	}
 	o.raised = false
-	o.notify(overload.Event{Kind: overload.ClearAlarm, ID: overload.AlarmOverloaded, Source: "load regulation"})
+	o.notify(overload.Event{Kind: overload.ClearAlarm, ID: overload.AlarmOverloaded, Source: o.source})
 }
 
 // raiseOn raises the alarm on n if it is up; o.mu is held.

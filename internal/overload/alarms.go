@@ -60,6 +60,11 @@ type Alarm struct {
 	Description string    `json:"description"`
 }
 
+// alarmKey names an active alarm: its id and its source. One id may be
+// raised by several sources at once (cell_unowned for two cells,
+// restart_storm for two supervisors), each cleared on its own.
+type alarmKey struct{ id, source string }
+
 // alarms keeps the active alarms; its state, handed on by a swap, is the
 // active set. Raises and clears change the set, the gauge and the counters
 // at once; their history records go to the manager's history writer; their
@@ -69,7 +74,7 @@ type alarms struct {
 	logs    *alarmLog
 	metrics *Metrics
 	history *historyWriter
-	active  map[string]Alarm
+	active  map[alarmKey]Alarm
 }
 
 func (a *alarms) Name() string { return HandlerAlarms }
@@ -77,12 +82,13 @@ func (a *alarms) Name() string { return HandlerAlarms }
 func (a *alarms) Handle(e Event) error {
 	switch e.Kind {
 	case SetAlarm:
-		if _, on := a.active[e.ID]; on {
+		key := alarmKey{e.ID, e.Source}
+		if _, on := a.active[key]; on {
 			return nil // already raised: not a new raise
 		}
 		k := describe(e.ID)
 		al := Alarm{ID: e.ID, Severity: k.severity, Source: e.Source, RaisedAt: e.At, Description: k.description}
-		a.active[e.ID] = al
+		a.active[key] = al
 		a.metrics.setActive(al, true)
 		if a.logs.allow(al, true, e.At) {
 			a.log.Warn().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
@@ -90,22 +96,25 @@ func (a *alarms) Handle(e Event) error {
 		}
 		a.record(store.ActionSet, al, e)
 	case ClearAlarm:
-		al, on := a.active[e.ID]
-		if !on {
-			return nil // not active: nothing to clear
+		// With a source, that source's alarm; without (the book's
+		// clear_alarm{id}), every source's.
+		for key, al := range a.active {
+			if key.id == e.ID && (e.Source == "" || key.source == e.Source) {
+				a.clear(key, al, e)
+			}
 		}
-		delete(a.active, e.ID)
-		a.metrics.setActive(al, false)
-		if e.Source != "" {
-			al.Source = e.Source
-		}
-		if a.logs.allow(al, false, e.At) {
-			a.log.Info().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
-				Dur("active_for", e.At.Sub(al.RaisedAt)).Msg("alarm cleared")
-		}
-		a.record(store.ActionClear, al, e)
 	}
 	return nil
+}
+
+func (a *alarms) clear(key alarmKey, al Alarm, e Event) {
+	delete(a.active, key)
+	a.metrics.setActive(al, false)
+	if a.logs.allow(al, false, e.At) {
+		a.log.Info().Str("alarm", al.ID).Str("severity", al.Severity).Str("source", al.Source).
+			Dur("active_for", e.At.Sub(al.RaisedAt)).Msg("alarm cleared")
+	}
+	a.record(store.ActionClear, al, e)
 }
 
 // record counts a raise or clear and queues it for the history.
@@ -132,7 +141,7 @@ func (a *alarms) Terminate() any {
 func (a *alarms) flushLogs(now time.Time) { a.logs.flush(now) }
 
 func (a *alarms) resume(state any) {
-	if active, ok := state.(map[string]Alarm); ok {
+	if active, ok := state.(map[alarmKey]Alarm); ok {
 		a.active = active
 		for _, al := range active {
 			a.metrics.setActive(al, true)
@@ -150,7 +159,10 @@ func (a *alarms) list() []Alarm {
 		if !out[i].RaisedAt.Equal(out[j].RaisedAt) {
 			return out[i].RaisedAt.Before(out[j].RaisedAt)
 		}
-		return out[i].ID < out[j].ID
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Source < out[j].Source
 	})
 	return out
 }

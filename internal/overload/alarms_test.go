@@ -96,6 +96,65 @@ func TestAlarmsActiveSetHistoryAndGauge(t *testing.T) {
 	}
 }
 
+// TestOneAlarmFromSeveralSources: an alarm is its id and its source. Two
+// sources raise one id each (two cells without an owner); a clear with a
+// source clears that source's alone, a clear without one (the book's
+// clear_alarm{id}) every source's; the gauge is 1 while any is active.
+func TestOneAlarmFromSeveralSources(t *testing.T) {
+	h := start(t, Config{})
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	ev := func(k Kind, source string, s int) Event {
+		return Event{Kind: k, ID: AlarmCellUnowned, Source: source, At: t0.Add(time.Duration(s) * time.Second)}
+	}
+	steps := []struct {
+		event   Event
+		active  []string // sources, oldest raise first
+		history []string // action:source, cumulative
+	}{
+		{ev(SetAlarm, "cell:0", 1), []string{"cell:0"}, []string{"set:cell:0"}},
+		{ev(SetAlarm, "cell:1", 2), []string{"cell:0", "cell:1"}, []string{"set:cell:0", "set:cell:1"}},
+		{ev(SetAlarm, "cell:1", 3), []string{"cell:0", "cell:1"}, []string{"set:cell:0", "set:cell:1"}},
+		{ev(ClearAlarm, "cell:1", 4), []string{"cell:0"}, []string{"set:cell:0", "set:cell:1", "clear:cell:1"}},
+		{ev(ClearAlarm, "cell:2", 5), []string{"cell:0"}, []string{"set:cell:0", "set:cell:1", "clear:cell:1"}},
+		{ev(SetAlarm, "cell:2", 6), []string{"cell:0", "cell:2"}, []string{"set:cell:0", "set:cell:1", "clear:cell:1", "set:cell:2"}},
+		{ev(ClearAlarm, "", 7), nil, []string{"set:cell:0", "set:cell:1", "clear:cell:1", "set:cell:2", "clear:cell:0", "clear:cell:2"}},
+	}
+	for i, s := range steps {
+		h.sync(t, s.event)
+		active, err := h.m.ActiveAlarms(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sources []string
+		for _, a := range active {
+			sources = append(sources, a.Source)
+		}
+		if !slices.Equal(sources, s.active) {
+			t.Fatalf("step %d (%s %s): active %v, want %v", i, s.event.Key(), s.event.Source, sources, s.active)
+		}
+		hist, err := h.m.History(ctxT(t), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acts []string
+		for _, r := range hist {
+			acts = append(acts, r.Action+":"+r.Source)
+		}
+		// The clears of one event come in no set order.
+		slices.Sort(acts[min(len(acts), 4):])
+		if !slices.Equal(acts, s.history) {
+			t.Fatalf("step %d (%s %s): history %v, want %v", i, s.event.Key(), s.event.Source, acts, s.history)
+		}
+		want := 0.0
+		if len(s.active) > 0 {
+			want = 1
+		}
+		if got := value(t, h.metrics.active.WithLabelValues(AlarmCellUnowned, SeverityCritical)); got != want {
+			t.Fatalf("step %d: bsc_alarm_active{cell_unowned} = %v, want %v", i, got, want)
+		}
+	}
+}
+
 func TestSeverityCatalogue(t *testing.T) {
 	cases := map[string]string{
 		AlarmNoFrequency: SeverityMajor, AlarmFrequencyPoolHigh: SeverityMinor,

@@ -207,7 +207,7 @@ func (m *Manager) build(name, target string) (builtin, error) {
 		return newCounters(), nil
 	}
 	return &alarms{log: m.log, logs: newAlarmLog(m.log, m.alarmLogBurst, m.alarmLogPeriod),
-		metrics: m.metrics, history: m.writer, active: map[string]Alarm{}}, nil
+		metrics: m.metrics, history: m.writer, active: map[alarmKey]Alarm{}}, nil
 }
 
 func unknownHandler(name string) error {

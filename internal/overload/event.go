@@ -10,7 +10,7 @@ type Kind int
 
 const (
 	SetAlarm   Kind = iota // set_alarm{id, source}
-	ClearAlarm             // clear_alarm{id}
+	ClearAlarm             // clear_alarm{id}; with a source, only that source's
 	Notice                 // event{name, source}
 )
 

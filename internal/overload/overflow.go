@@ -17,13 +17,15 @@ const maxOverflowIDs = 256
 // the alarm wrong until the next change. They wait here by alarm id, in
 // order, until the loop moves them to the mailbox (see refill).
 //
-// For one id only the alternation of sets and clears matters, which bounds
-// what waits: a waiting set followed by a clear cancel out, and neither
-// reaches the handlers (both uncounted, so the counters' sets and clears of
-// the alarm stay balanced; the alarm was never seen up, so it has no
-// history either); an event of the same kind as the one waiting before it
-// would change nothing and is dropped. So at most a clear then a set wait
-// per id.
+// For one alarm (an id and a source) only the alternation of sets and
+// clears matters, which bounds what waits: a waiting set followed by a
+// clear cancel out, and neither reaches the handlers (both uncounted, so
+// the counters' sets and clears of the alarm stay balanced; the alarm was
+// never seen up, so it has no history either); an event of the same kind
+// as the one of its source waiting before it would change nothing and is
+// dropped. So at most a clear then a set wait per source of an id. The
+// events of an id wait in one line, whatever their source, so that a clear
+// without a source (every source's) keeps its place among them.
 type overflow struct {
 	mu      sync.Mutex
 	pending map[string][]Event // by alarm id, oldest first
@@ -51,18 +53,22 @@ func (o *overflow) has(id string) bool {
 // add puts alarm event e behind those waiting for its id; o.mu is held.
 func (o *overflow) add(e Event) outcome {
 	evs, ok := o.pending[e.ID]
-	if n := len(evs); n > 0 {
-		switch last := evs[n-1].Kind; {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Source != e.Source {
+			continue
+		}
+		switch last := evs[i].Kind; {
 		case last == e.Kind:
 			return duplicate
 		case last == SetAlarm:
-			if n == 1 {
+			if len(evs) == 1 {
 				o.forget(e.ID)
 			} else {
-				o.pending[e.ID] = evs[:n-1]
+				o.pending[e.ID] = slices.Delete(evs, i, i+1)
 			}
 			return cancelled
 		}
+		break
 	}
 	if !ok {
 		if len(o.order) == maxOverflowIDs {

@@ -48,6 +48,47 @@ func TestOverflowKeepsAlternation(t *testing.T) {
 	}
 }
 
+// TestOverflowSourcesAreApart: the sources of one id alternate each on
+// its own, in one line: a clear cancels its own source's set only, and a
+// clear without a source cancels nothing.
+func TestOverflowSourcesAreApart(t *testing.T) {
+	type sent struct {
+		kind   Kind
+		source string
+	}
+	set, clear := func(s string) sent { return sent{SetAlarm, s} }, func(s string) sent { return sent{ClearAlarm, s} }
+	cases := []struct {
+		name     string
+		events   []sent
+		outcomes []outcome
+		waiting  []sent
+	}{
+		{"two sets wait", []sent{set("cell:0"), set("cell:1")}, []outcome{queued, queued}, []sent{set("cell:0"), set("cell:1")}},
+		{"a clear cancels its source's set", []sent{set("cell:0"), set("cell:1"), clear("cell:0")}, []outcome{queued, queued, cancelled}, []sent{set("cell:1")}},
+		{"a repeat of its source's last", []sent{set("cell:0"), set("cell:1"), set("cell:0")}, []outcome{queued, queued, duplicate}, []sent{set("cell:0"), set("cell:1")}},
+		{"a clear of every source waits", []sent{set("cell:0"), clear("")}, []outcome{queued, queued}, []sent{set("cell:0"), clear("")}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var o overflow
+			var got []outcome
+			for _, e := range c.events {
+				got = append(got, o.add(Event{Kind: e.kind, ID: AlarmCellUnowned, Source: e.source}))
+			}
+			if !slices.Equal(got, c.outcomes) {
+				t.Errorf("outcomes %v, want %v", got, c.outcomes)
+			}
+			var waiting []sent
+			for _, e := range o.pending[AlarmCellUnowned] {
+				waiting = append(waiting, sent{e.Kind, e.Source})
+			}
+			if !slices.Equal(waiting, c.waiting) {
+				t.Errorf("waiting %v, want %v", waiting, c.waiting)
+			}
+		})
+	}
+}
+
 // holdLoop installs a blocker and makes the manager hold an event in it,
 // the mailbox empty behind it.
 func holdLoop(t *testing.T, h *harness) *blocker {
