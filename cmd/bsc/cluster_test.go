@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
 // TestClusterCalls: three nodes form a cluster and agree on the owners; a
@@ -309,5 +311,24 @@ func checkEveryCallRecorded(t *testing.T, c *testCluster, a, b string) {
 	}
 	if len(first) == 0 {
 		t.Error("no records")
+	}
+}
+
+// TestClusterNodeWithoutPeersIsNotReady: a node whose peers cannot be
+// reached keeps trying, answers /readyz 503 meanwhile, and its log says
+// which peer it cannot reach and why.
+func TestClusterNodeWithoutPeersIsNotReady(t *testing.T) {
+	t.Parallel()
+	bin := buildBSC(t)
+	routes := testutil.FreeAddrs(t, 3) // nothing listens on the peers' ports
+	p := startBSC(t, bin, "--node", "n1", "--cluster-listen", routes[0], "--cluster-peers", routes[1]+","+routes[2])
+	testutil.Eventually(t, clusterWait, "a log line naming an unreachable peer", func() bool {
+		return strings.Contains(p.stderr.String(), routes[1]) && strings.Contains(p.stderr.String(), "connection refused")
+	})
+	if status := p.do(t, http.MethodGet, "/readyz", nil); status != http.StatusServiceUnavailable {
+		t.Errorf("/readyz of a node with no peer: %d, want 503", status)
+	}
+	if status := p.do(t, http.MethodGet, "/healthz", nil); status != http.StatusOK {
+		t.Errorf("/healthz of a node with no peer: %d, want 200: it is alive, and trying", status)
 	}
 }
