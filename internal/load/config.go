@@ -185,6 +185,8 @@ func (c Config) validateTraffic() error {
 		return errors.New("ramp conflicts with the traffic model: Erlang B is for a steady offered traffic")
 	case !on && c.MaxGoS >= 0:
 		return errors.New("max-gos needs the traffic model (erlangs or busy-hour-calls): only it measures the blocking")
+	case !on && c.Traffic.Cell != nil:
+		return errors.New("cell needs the traffic model (erlangs or busy-hour-calls): the book's test attaches each phone in its home cell")
 	}
 	return nil
 }

@@ -53,6 +53,9 @@ func TestConfigValidate(t *testing.T) {
 		{"traffic and ramp", func(c *Config) { c.Traffic.Erlangs, c.Ramp = 5, time.Second }, "ramp conflicts with the traffic model"},
 		{"max gos without traffic", func(c *Config) { c.MaxGoS = 0.02 }, "max-gos needs the traffic model"},
 		{"max gos out of range", func(c *Config) { c.Traffic.Erlangs, c.MaxGoS = 5, 1.5 }, "max gos 1.5"},
+		{"traffic in a cell", func(c *Config) { c.Traffic.Erlangs, c.Traffic.Cell = 5, new(3) }, ""},
+		{"a cell without traffic", func(c *Config) { c.Traffic.Cell = new(0) }, "cell needs the traffic model"},
+		{"a negative cell", func(c *Config) { c.Traffic.Erlangs, c.Traffic.Cell = 5, new(-1) }, "cell -1: want a cell number, 0 or more"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

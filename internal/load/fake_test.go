@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -51,6 +52,16 @@ type fakeBSC struct {
 	fronts []*httptest.Server
 	seen   []map[string]int
 	acted  []map[string]int
+	// The cells (1 on a single node, 2 in a cluster unless set before the
+	// run): the pool above and its phones are cell's; every other cell is
+	// idle, with a pool of otherPool. attachedIn counts the attaches by the
+	// cell their body named (-1: none), freqReads the queries of the
+	// reads of the frequencies.
+	cells      int
+	cell       int
+	otherPool  []int
+	attachedIn map[int]int
+	freqReads  []string
 	// shed, when set before the run, answers 503 with Retry-After to the
 	// first shed requests of each of these methods and paths.
 	shed map[string]int
@@ -113,7 +124,7 @@ func newFakeCluster(t *testing.T, frequencies, n int) *fakeBSC {
 
 func newFake(frequencies, nodes int) *fakeBSC {
 	f := &fakeBSC{phones: map[string]*fakePhone{}, subs: map[*fakeSub]bool{}, owners: map[int]string{},
-		stopped: make(chan struct{})}
+		stopped: make(chan struct{}), cells: min(nodes, 2), otherPool: []int{1, 2, 3, 4, 5, 6, 7, 8}, attachedIn: map[int]int{}}
 	for i := range frequencies {
 		f.free = append(f.free, 10+i)
 	}
@@ -190,18 +201,42 @@ func (f *fakeBSC) cluster(w http.ResponseWriter, node int) {
 	for i := range n {
 		nodes = append(nodes, map[string]any{"name": fmt.Sprintf("n%d", i+1), "state": "up"})
 	}
-	writeJSON(w, 200, map[string]any{"node": fmt.Sprintf("n%d", node+1), "mode": mode, "cells": n, "nodes": nodes})
+	writeJSON(w, 200, map[string]any{"node": fmt.Sprintf("n%d", node+1), "mode": mode, "cells": f.cells, "nodes": nodes})
 }
 
-// perCell answers body as a single node does, or as a cluster's cell 0
-// beside an empty cell 1.
-func (f *fakeBSC) perCell(w http.ResponseWriter, body map[string]any) {
+// perCell answers a per-cell route: body is cell f.cell's, other every
+// other cell's. ?cell=N reads cell N's alone; without it a single node
+// answers its only cell's, a cluster every cell's in its shape.
+func (f *fakeBSC) perCell(w http.ResponseWriter, r *http.Request, body, other map[string]any) {
+	of := func(c int) map[string]any {
+		if c == f.cell {
+			return body
+		}
+		return other
+	}
+	if v := r.URL.Query().Get("cell"); v != "" {
+		c, err := strconv.Atoi(v)
+		switch {
+		case err != nil || c < 0:
+			problem(w, 400, "invalid_request")
+		case c >= f.cells:
+			problem(w, 404, "not_found")
+		default:
+			writeJSON(w, 200, of(c))
+		}
+		return
+	}
 	if !f.clustered() {
 		writeJSON(w, 200, body)
 		return
 	}
-	body["cell"] = 0
-	writeJSON(w, 200, map[string]any{"cells": []map[string]any{body, {"cell": 1}}})
+	var cells []map[string]any
+	for c := range f.cells {
+		b := maps.Clone(of(c))
+		b["cell"] = c
+		cells = append(cells, b)
+	}
+	writeJSON(w, 200, map[string]any{"cells": cells})
 }
 
 // stop ends the streams (once).
@@ -244,13 +279,22 @@ func (f *fakeBSC) attach(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		MSISDN string            `json:"msisdn"`
 		Device map[string]string `json:"device"`
+		Cell   *int              `json:"cell"`
 	}
-	if json.NewDecoder(r.Body).Decode(&req) != nil || req.Device["mode"] != "manual" {
+	if json.NewDecoder(r.Body).Decode(&req) != nil || req.Device["mode"] != "manual" || req.Cell != nil && *req.Cell < 0 {
 		problem(w, 400, "invalid_request")
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	cell := -1
+	if req.Cell != nil {
+		if cell = *req.Cell; cell >= f.cells {
+			problem(w, 404, "not_found")
+			return
+		}
+	}
+	f.attachedIn[cell]++
 	if f.refuse != nil && f.refuse(req.MSISDN) {
 		problem(w, 403, "forbidden")
 		return
@@ -550,12 +594,14 @@ func (f *fakeBSC) frequencies(w http.ResponseWriter, r *http.Request) {
 	for fr, o := range f.owners {
 		allocated = append(allocated, map[string]any{"frequency": fr, "owner": o})
 	}
-	f.perCell(w, map[string]any{"pool": f.pool, "free": f.free, "allocated": allocated, "blocked": f.blocked})
+	f.freqReads = append(f.freqReads, r.URL.RawQuery)
+	f.perCell(w, r, map[string]any{"pool": f.pool, "free": f.free, "allocated": allocated, "blocked": f.blocked},
+		map[string]any{"pool": f.otherPool, "free": f.otherPool, "allocated": []any{}, "blocked": []int{}})
 }
 
 func (f *fakeBSC) counters(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.perCell(w, map[string]any{"counters": map[string]int64{
-		"set_alarm:no_frequency": f.sets, "clear_alarm:no_frequency": f.clears}})
+	f.perCell(w, r, map[string]any{"counters": map[string]int64{
+		"set_alarm:no_frequency": f.sets, "clear_alarm:no_frequency": f.clears}}, map[string]any{"counters": map[string]int64{}})
 }

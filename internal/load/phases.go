@@ -60,19 +60,17 @@ feed:
 	wg.Wait()
 }
 
-// attachAll attaches the population as manual phones: the driver is their
-// user. A phone an earlier, killed run left attached is detached and
-// attached again, so it starts idle. Phones that fail to attach are left
-// out (their errors are counted); fewer than two is the end of the run.
+// attachAll attaches the population as manual phones (attachBody): the
+// driver is their user. A phone an earlier, killed run left attached is
+// detached and attached again, so it starts idle. Phones that fail to
+// attach are left out (their errors are counted); fewer than two is the
+// end of the run.
 func (d *driver) attachAll(ctx context.Context) error {
-	body := func(ph *phone) any {
-		return map[string]any{"msisdn": ph.msisdn, "device": map[string]string{"mode": "manual"}}
-	}
 	d.forEach(ctx, d.pop.phones, func(ph *phone) {
-		a := d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
+		a := d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", d.attachBody(ph))
 		if a.code == "already_attached" {
 			d.c.act(ctx, d.target(ph), opDetach, time.Now(), http.MethodDelete, phonePath(ph.msisdn), nil)
-			a = d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", body(ph))
+			a = d.c.act(ctx, d.target(ph), opAttach, time.Now(), http.MethodPost, "/api/v1/phones", d.attachBody(ph))
 		}
 		if a.ok() {
 			d.mu.Lock()

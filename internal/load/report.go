@@ -263,6 +263,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	switch {
 	case r.Model == "traffic" && r.Traffic != nil:
 		model = fmt.Sprintf("traffic model, %.3f E offered", r.Traffic.OfferedErlangs)
+		if c := r.Traffic.Cell; c != nil {
+			model += fmt.Sprintf(" to cell %d", *c)
+		}
 	case r.Model == "open":
 		model = fmt.Sprintf("open model, %g call attempts/s", r.Rate)
 	}

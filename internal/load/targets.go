@@ -12,12 +12,14 @@ import (
 // of one cluster, each once (GET /api/v1/cluster). A cluster's node streams
 // the replies of its own phones only (cluster.md): a node left out would
 // keep its phones' replies from the driver, and a node given twice would
-// deliver them twice.
+// deliver them twice. Then it checks the traffic model's cell against the
+// cells the first target counts (checkCell).
 func (d *driver) checkTargets(ctx context.Context) error {
 	d.phaseName.set("targets")
 	type view struct {
 		Node  string `json:"node"`
 		Mode  string `json:"mode"`
+		Cells int    `json:"cells"`
 		Nodes []struct {
 			Name  string `json:"name"`
 			State string `json:"state"`
@@ -25,6 +27,7 @@ func (d *driver) checkTargets(ctx context.Context) error {
 	}
 	byNode := map[string]string{} // node name -> the target that is it
 	var live []string             // the cluster's nodes not down, as the first target sees them
+	var cells int                 // the cells of the cluster, as the first target sees them
 	several := len(d.c.targets) > 1
 	for i, t := range d.c.targets {
 		var v view
@@ -42,6 +45,7 @@ func (d *driver) checkTargets(ctx context.Context) error {
 		}
 		byNode[v.Node] = t.base
 		if i == 0 {
+			cells = v.Cells
 			for _, n := range v.Nodes {
 				if n.State != "down" {
 					live = append(live, n.Name)
@@ -69,5 +73,5 @@ func (d *driver) checkTargets(ctx context.Context) error {
 		return fmt.Errorf("--target leaves out the cluster's nodes %s: each node streams the replies of its own phones only, give every node's URL",
 			strings.Join(missing, ", "))
 	}
-	return nil
+	return d.checkCell(cells)
 }

@@ -94,15 +94,3 @@ func TestRunChecksTargets(t *testing.T) {
 		})
 	}
 }
-
-// The traffic model measures one cell against Erlang B: a cluster's cells
-// each have their own pool, which it does not follow, and it says so.
-func TestTrafficModelRefusesCluster(t *testing.T) {
-	f := newFakeCluster(t, 6, 3)
-	cfg := testConfig(f.urls()...)
-	cfg.Traffic.Erlangs = 1
-	rep, err := runBounded(t, context.Background(), cfg, 30*time.Second)
-	if err == nil || !strings.Contains(err.Error(), "traffic model: the target has 2 cells (cluster mode), and the model measures one") || !rep.Partial {
-		t.Fatalf("err %v, want the traffic model refused", err)
-	}
-}

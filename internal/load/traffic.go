@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/teletraffic"
@@ -21,6 +22,11 @@ type Traffic struct {
 	Erlangs       float64       // offered traffic A; or
 	BusyHourCalls float64       // call attempts per phone in an hour: A = phones × BusyHourCalls × HoldingTime / 1 h
 	HoldingTime   time.Duration // mean holding time h: attempts arrive at A / h per second
+	// Cell, if not nil, is the cell measured: every phone is attached in
+	// it, and its pool is N. A target of several cells (a cluster, each
+	// cell with a pool of its own) needs it; nil measures a target's only
+	// cell.
+	Cell *int
 }
 
 // On tells whether the run follows the traffic model.
@@ -60,6 +66,8 @@ func (t Traffic) Validate(phones int) error {
 		return fmt.Errorf("busy-hour-calls %v: want a non-negative number of calls per phone per hour", t.BusyHourCalls)
 	case t.Erlangs > 0 && t.BusyHourCalls > 0:
 		return errors.New("erlangs and busy-hour-calls both set: give the offered traffic one way")
+	case t.Cell != nil && *t.Cell < 0:
+		return fmt.Errorf("cell %d: want a cell number, 0 or more", *t.Cell)
 	case !t.On():
 		return nil
 	case t.HoldingTime <= 0 || t.HoldingTime > maxHoldingTime:
@@ -105,19 +113,53 @@ type cellView struct {
 // and never handed out again.
 func (v cellView) channels() int { return v.pool - v.blocked }
 
-// readCell reads the cell's frequencies. The model measures one cell
-// against Erlang B: in cluster mode (cluster.md) each cell has a pool of
-// its own and its own callers, which the model does not follow yet, so a
-// target of several cells is refused.
+// checkCell checks the traffic model's cell against the target's cells,
+// before anything is attached. Each cell of a cluster has a pool of its
+// own and allocates for the calls of its own phones (cluster.md), so the
+// model measures one cell, the one every phone is attached in: a target
+// of several cells needs --cell, and the cell must be one of them.
+func (d *driver) checkCell(cells int) error {
+	cell := d.cfg.Traffic.Cell
+	switch {
+	case !d.cfg.Traffic.On(): // the book's test: each phone in its home cell
+	case cell == nil && cells > 1:
+		return fmt.Errorf("traffic model: the target has %d cells (cluster mode), each with a pool of its own, and the "+
+			"model measures one: pass --cell N (0 to %d) to attach every phone in cell N and measure its pool", cells, cells-1)
+	case cell != nil && *cell >= cells && cells == 1:
+		return fmt.Errorf("traffic model: --cell %d: the target has one cell, 0", *cell)
+	case cell != nil && *cell >= cells:
+		return fmt.Errorf("traffic model: --cell %d: the target has %d cells, 0 to %d", *cell, cells, cells-1)
+	}
+	return nil
+}
+
+// attachBody is the body that attaches ph as a manual phone: in the
+// traffic model's cell if one was given, else in the cell the server
+// picks (a single node's only one, a cluster's home cell of the MSISDN).
+func (d *driver) attachBody(ph *phone) map[string]any {
+	body := map[string]any{"msisdn": ph.msisdn, "device": map[string]string{"mode": "manual"}}
+	if c := d.cfg.Traffic.Cell; c != nil {
+		body["cell"] = *c
+	}
+	return body
+}
+
+// readCell reads the frequencies of the cell measured: its own body
+// (?cell=N) when --cell names it, else the only cell's (checkCell saw to
+// it that there is one).
 func (d *driver) readCell(ctx context.Context) (cellView, error) {
-	cells, err := cellsOf[frequencies](ctx, d, "/api/v1/frequencies")
+	path := "/api/v1/frequencies"
+	if c := d.cfg.Traffic.Cell; c != nil {
+		path += "?cell=" + strconv.Itoa(*c)
+	}
+	cells, err := cellsOf[frequencies](ctx, d, path)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return cellView{}, nil // interrupted, or failed already: the report says so
 	case err != nil:
 		return cellView{}, err
 	case len(cells) != 1:
-		return cellView{}, fmt.Errorf("traffic model: the target has %d cells (cluster mode), and the model measures one", len(cells))
+		return cellView{}, fmt.Errorf("traffic model: GET %s answered %d cells, want one", path, len(cells))
 	}
 	got := cells[0].body
 	v := cellView{pool: len(got.Pool), blocked: len(got.Blocked)}

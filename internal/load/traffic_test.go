@@ -3,17 +3,19 @@ package load
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// trafficConfig is a small traffic-model run against target.
-func trafficConfig(target string, erlangs float64) Config {
-	cfg := testConfig(target)
+// trafficConfig is a small traffic-model run against targets.
+func trafficConfig(erlangs float64, targets ...string) Config {
+	cfg := testConfig(targets...)
 	cfg.Calls = 80
 	cfg.Traffic = Traffic{Erlangs: erlangs, HoldingTime: 20 * time.Millisecond}
 	return cfg
@@ -24,7 +26,7 @@ func trafficConfig(target string, erlangs float64) Config {
 // over the attempts that got there.
 func TestTrafficModelFake(t *testing.T) {
 	f := newFakeBSC(t, 2)
-	cfg := trafficConfig(f.srv.URL, 3) // B(3, 2) = 53 %: plenty of no_frequency
+	cfg := trafficConfig(3, f.srv.URL) // B(3, 2) = 53 %: plenty of no_frequency
 	cfg.MaxGoS = 0.01
 	rep, err := runBounded(t, context.Background(), cfg, 30*time.Second)
 	if err != nil {
@@ -58,7 +60,7 @@ func TestTrafficReadsTheCell(t *testing.T) {
 	f.blocked = []int{99}
 	f.owners[99] = "client-1" // a blocked frequency stays with its owner until released
 	f.owners[10], f.free = "client-2", f.free[1:]
-	cfg := trafficConfig(f.srv.URL, 1)
+	cfg := trafficConfig(1, f.srv.URL)
 	cfg.Calls = 30
 	rep, err := runBounded(t, context.Background(), cfg, 30*time.Second)
 	if err != nil || rep.Verdict() != nil {
@@ -73,10 +75,100 @@ func TestTrafficReadsTheCell(t *testing.T) {
 	}
 }
 
+// With --cell N over a cluster, every phone is attached in cell N and the
+// model measures that cell: N is its pool, read with ?cell=N, not another
+// cell's. The fake's phones block on cell 2's 3 frequencies; the other
+// cells are idle with 8 each.
+func TestTrafficCellOfCluster(t *testing.T) {
+	f := newFakeCluster(t, 3, 3)
+	f.cells, f.cell = 4, 2
+	cfg := trafficConfig(3, f.urls()...)
+	cfg.Phones = 30
+	cfg.Traffic.Cell = new(2) // B(3, 3) = 35 %, B(3, 8) = 0.8 %
+	rep, err := runBounded(t, context.Background(), cfg, 30*time.Second)
+	if err != nil || rep.Verdict() != nil {
+		t.Fatalf("err %v verdict %v\n%s", err, rep.Verdict(), text(t, rep))
+	}
+	checkConsistent(t, rep)
+	tr := rep.Traffic
+	if tr.Cell == nil || *tr.Cell != 2 || tr.Channels != 3 || tr.NoFrequency == 0 {
+		t.Errorf("cell %v channels %d no_frequency %d: want cell 2's 3 channels blocking", tr.Cell, tr.Channels, tr.NoFrequency)
+	}
+	f.mu.Lock()
+	attached, reads := maps.Clone(f.attachedIn), slices.Clone(f.freqReads)
+	f.mu.Unlock()
+	if !maps.Equal(attached, map[int]int{2: 30}) {
+		t.Errorf("attaches by the cell they named %v, want all 30 in cell 2", attached)
+	}
+	if !slices.Contains(reads, "cell=2") {
+		t.Errorf("frequencies read with %q, never ?cell=2", reads)
+	}
+	var js strings.Builder
+	if err := rep.WriteJSON(&js); err != nil || !strings.Contains(js.String(), `"cell": 2,`) {
+		t.Errorf("JSON report lacks the cell (%v):\n%s", err, js.String())
+	}
+	for _, want := range []string{"traffic model, 3.000 E offered to cell 2, seed 1\n",
+		"channels       3 in cell 2, where every phone was attached (the pool less its blocked frequencies)\n",
+		"Erlang B       34.62% for 3.000 E asked on 3 channels"} {
+		if !strings.Contains(text(t, rep), want) {
+			t.Errorf("report lacks %q:\n%s", want, text(t, rep))
+		}
+	}
+}
+
+// The model measures one cell: a target of several cells needs --cell, a
+// cell the target does not have is refused, both before anything is
+// provisioned or attached. A single node's cell 0 may be named.
+func TestTrafficCellChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		nodes   int
+		cell    *int
+		want    string // "": the run goes
+		channel int
+	}{
+		{"cluster without a cell", 3, nil,
+			"traffic model: the target has 4 cells (cluster mode), each with a pool of its own, and the model measures one: " +
+				"pass --cell N (0 to 3) to attach every phone in cell N and measure its pool", 0},
+		{"cluster, a cell beyond", 3, new(4), "traffic model: --cell 4: the target has 4 cells, 0 to 3", 0},
+		{"single node, cell 1", 1, new(1), "traffic model: --cell 1: the target has one cell, 0", 0},
+		{"single node, cell 0", 1, new(0), "", 3},
+		{"single node, no cell", 1, nil, "", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCluster(t, 3, tc.nodes)
+			if tc.nodes > 1 {
+				f.cells = 4
+			}
+			cfg := trafficConfig(3, f.urls()...)
+			cfg.Calls, cfg.Traffic.Cell = 10, tc.cell
+			rep, err := runBounded(t, context.Background(), cfg, 30*time.Second)
+			if tc.want != "" {
+				if err == nil || err.Error() != tc.want || !rep.Partial || rep.Requests.Total != 0 {
+					t.Errorf("err %v, %d requests; want %q and nothing sent", err, rep.Requests.Total, tc.want)
+				}
+				return
+			}
+			if err != nil || rep.Traffic.Channels != tc.channel {
+				t.Fatalf("err %v\n%s", err, text(t, rep))
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			key, query := -1, ""
+			if tc.cell != nil {
+				key, query = *tc.cell, "cell=0"
+			}
+			if f.attachedIn[key] != cfg.Phones || f.freqReads[0] != query {
+				t.Errorf("attaches by cell %v, first frequencies read %q: want every attach in %d, read %q", f.attachedIn, f.freqReads[0], key, query)
+			}
+		})
+	}
+}
+
 func TestTrafficNoChannel(t *testing.T) {
 	f := newFakeBSC(t, 1)
 	f.blocked = []int{f.pool[0]}
-	rep, err := runBounded(t, context.Background(), trafficConfig(f.srv.URL, 1), 30*time.Second)
+	rep, err := runBounded(t, context.Background(), trafficConfig(1, f.srv.URL), 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no frequency to allocate") || !rep.Partial {
 		t.Errorf("err %v partial %v, want the run refused for want of a channel", err, rep.Partial)
 	}
@@ -232,6 +324,9 @@ func TestTrafficReportJSON(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("JSON lacks %s:\n%s", want, b.String())
 		}
+	}
+	if strings.Contains(b.String(), `"cell"`) {
+		t.Errorf("JSON names a cell, though the run named none:\n%s", b.String())
 	}
 	var plain strings.Builder
 	if err := sampleReport(t, nil, 0, -1).WriteJSON(&plain); err != nil {

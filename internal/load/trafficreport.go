@@ -12,11 +12,13 @@ import (
 // (docs/traffic.md): the traffic asked for and the traffic measured, the
 // blocking measured and Erlang B's.
 type TrafficReport struct {
-	// The cell, read when the traffic started: Channels is Erlang B's N,
-	// the pool less its blocked frequencies; HeldAtStart of them were
-	// allocated to other owners then.
-	Channels    int `json:"channels"`
-	HeldAtStart int `json:"held_at_start"`
+	// The cell measured, read when the traffic started. Cell is the one
+	// --cell named, every phone attached in it (nil: the target's only
+	// cell); Channels is Erlang B's N, the pool less its blocked
+	// frequencies; HeldAtStart of them were allocated to other owners then.
+	Cell        *int `json:"cell,omitempty"`
+	Channels    int  `json:"channels"`
+	HeldAtStart int  `json:"held_at_start"`
 
 	// Asked: OfferedErlangs = Rate × HoldingTimeS.
 	OfferedErlangs float64 `json:"offered_erlangs"`
@@ -57,7 +59,7 @@ type TrafficReport struct {
 func (d *driver) trafficReport(r *Report) *TrafficReport {
 	st, tr := d.st, d.cfg.Traffic
 	t := &TrafficReport{
-		Channels: d.cell.channels(), HeldAtStart: d.cell.held,
+		Cell: tr.Cell, Channels: d.cell.channels(), HeldAtStart: d.cell.held,
 		OfferedErlangs: tr.Offered(d.cfg.Phones), HoldingTimeS: tr.HoldingTime.Seconds(), Rate: d.cfg.Rate,
 		NoFrequency: st.outcomes[outNoFrequency], CalleeBusy: st.outcomes[outBusy], Held: st.heldCalls,
 	}
@@ -131,7 +133,11 @@ func (t *TrafficReport) text(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "\n               measured %.3f E offered (%d reached the allocator, %v mean holding of %d), %.3f E carried\n",
 		t.OfferedMeasured, t.Reached, time.Duration(t.MeanHoldingS*float64(time.Second)).Round(10*time.Microsecond), t.Held, t.Carried)
-	fmt.Fprintf(b, "channels       %d (the pool less its blocked frequencies)\n", t.Channels)
+	fmt.Fprintf(b, "channels       %d", t.Channels)
+	if t.Cell != nil {
+		fmt.Fprintf(b, " in cell %d, where every phone was attached", *t.Cell)
+	}
+	b.WriteString(" (the pool less its blocked frequencies)\n")
 	fmt.Fprintf(b, "blocking       %s (%d no_frequency of %d), 95%% CI %s-%s; callee busy %d (not blocking)\n",
 		pct(t.Blocking), t.NoFrequency, t.Reached, pct(t.BlockingCI95[0]), pct(t.BlockingCI95[1]), t.CalleeBusy)
 	fmt.Fprintf(b, "Erlang B       %s for %.3f E asked on %d channels, %s for the %.3f E measured\n",
