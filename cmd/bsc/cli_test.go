@@ -192,6 +192,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"serve", "--log-level", ""}, config.LogLevels},
 		{[]string{"serve", "--max-ph"}, []string{"--max-phones\tattached phones at most (about 500 bytes each); more attaches get 503 overloaded"}},
 		{[]string{"load", "--busy"}, []string{"--busy-hour-calls\ttraffic model: offer this many calls per phone per hour instead of --erlangs"}},
+		{[]string{"load", "--cel"}, []string{"--cell\ttraffic model: attach every phone in cell `N` and measure that cell's pool; needed against a target of several cells (a cluster)"}},
 	}
 	for _, tt := range tests {
 		// __complete tells on stderr the directive it ends with.

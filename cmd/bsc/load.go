@@ -40,8 +40,9 @@ func loadCommand(getenv func(string) string) *cobra.Command {
 		Long: `Drive a population of phones against a running bsc over its HTTP API and
 report latencies, call outcomes, errors and the server's books. With
 --erlangs (or --busy-hour-calls) it offers a steady traffic instead and sets
-the blocking it measures against Erlang B; --dimension only prints the
-frequencies a cell needs for a traffic (docs/traffic.md).
+the blocking it measures against Erlang B, in the one cell --cell names on a
+target of several cells; --dimension only prints the frequencies a cell needs
+for a traffic (docs/traffic.md).
 
 --target takes one URL, or every node of a cluster (comma-separated): phone
 i's requests go to node i mod n, the others to each node in turn, an event
@@ -56,6 +57,7 @@ unreachable, 2 misused, 130 interrupted.`,
 		Example: `  bsc load --phones 1000 --rate 100 --duration 20s --max-p99 50ms --max-error-rate 0.01
   bsc load --target http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 --rate 100 --duration 20s
   bsc load --erlangs 5 --holding-time 200ms --duration 60s --max-gos 0.02
+  bsc load --target http://127.0.0.1:8081,http://127.0.0.1:8082,http://127.0.0.1:8083 --erlangs 5 --cell 3 --duration 60s
   bsc load --dimension --erlangs 5 --gos 0.02`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -91,6 +93,7 @@ func loadFlags(cfg *load.Config, o *loadOptions) *pflag.FlagSet {
 	fs.Float64Var(&cfg.Traffic.Erlangs, "erlangs", cfg.Traffic.Erlangs, "traffic model: offer this traffic in Erlangs, Poisson arrivals at erlangs / holding-time per second, every callee idle and answering")
 	fs.Float64Var(&cfg.Traffic.BusyHourCalls, "busy-hour-calls", cfg.Traffic.BusyHourCalls, "traffic model: offer this many calls per phone per hour instead of --erlangs")
 	fs.DurationVar(&cfg.Traffic.HoldingTime, "holding-time", cfg.Traffic.HoldingTime, "traffic model: mean of the exponential holding time of a call")
+	fs.Var(optionalCell{&cfg.Traffic.Cell}, "cell", "traffic model: attach every phone in cell `N` and measure that cell's pool; needed against a target of several cells (a cluster)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of every random choice, for a reproducible run")
 	fs.Uint64Var(&cfg.MSISDNBase, "msisdn-base", cfg.MSISDNBase, "MSISDN of the first phone; the population is the next --phones numbers")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound of every request")
@@ -315,5 +318,26 @@ func (r optionalRate) Set(s string) error {
 		return fmt.Errorf("%q is not a ratio from 0 to 1", s)
 	}
 	*r.v = f
+	return nil
+}
+
+// optionalCell is a cell number, nil meaning none.
+type optionalCell struct{ v **int }
+
+func (c optionalCell) Type() string { return "int" }
+
+func (c optionalCell) String() string {
+	if c.v == nil || *c.v == nil {
+		return ""
+	}
+	return strconv.Itoa(**c.v)
+}
+
+func (c optionalCell) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n >= config.MaxCells {
+		return fmt.Errorf("%q is not a cell number from 0 to %d", s, config.MaxCells-1)
+	}
+	*c.v = &n
 	return nil
 }
