@@ -401,13 +401,26 @@ type record struct {
 func (p *bscProcess) records(t *testing.T, caller string) []record {
 	t.Helper()
 	var out []record
+	for _, r := range p.recordsOf(t, "msisdn="+caller) {
+		if r.Caller == caller {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordsOf lists every record the filters of query select (msisdn=,
+// outcome=, since=: api.md), through p (all pages).
+func (p *bscProcess) recordsOf(t *testing.T, query string) []record {
+	t.Helper()
+	var out []record
 	after := ""
 	for {
 		var page struct {
 			Items []record
 			Next  string
 		}
-		path := "/api/v1/calls?limit=1000&msisdn=" + caller
+		path := "/api/v1/calls?limit=1000&" + query
 		if after != "" {
 			path += "&after=" + after
 		}
@@ -415,18 +428,14 @@ func (p *bscProcess) records(t *testing.T, caller string) []record {
 		// client tries again.
 		var status int
 		var code string
-		testutil.Eventually(t, clusterWait, "the records of "+caller, func() bool {
+		testutil.Eventually(t, clusterWait, "the records of "+query, func() bool {
 			status, code = p.send(t, http.MethodGet, path, nil, &page)
 			return status != http.StatusServiceUnavailable
 		})
 		if status != http.StatusOK {
-			t.Fatalf("list calls of %s: %d %s", caller, status, code)
+			t.Fatalf("list calls of %s: %d %s", query, status, code)
 		}
-		for _, r := range page.Items {
-			if r.Caller == caller {
-				out = append(out, r)
-			}
-		}
+		out = append(out, page.Items...)
 		if page.Next == "" {
 			return out
 		}
