@@ -91,8 +91,8 @@ func TestLoadCluster(t *testing.T) {
 // attached: the cluster has 12 cells. With it, every phone is attached in
 // that cell, N is that cell's pool and the blocking is that pool's: the
 // cell is given a pool of 3 frequencies (1-3) while cell 0, on another
-// node, keeps --frequencies' 6 (10-15), so that a pool read from another
-// cell, or calls set up in another, show. Erlang B on 3 channels lies in
+// node, and a cell on the same node keep --frequencies' 6 (10-15), so that
+// a pool read from another cell, or calls set up in another, show. Erlang B on 3 channels lies in
 // the 99.9 % interval of the blocking measured.
 func loadTrafficCell(t *testing.T, c *testCluster, urls []string) {
 	t.Helper()
@@ -110,6 +110,13 @@ func loadTrafficCell(t *testing.T, c *testCluster, urls []string) {
 	}
 	if status, _ := c.nodes[0].send(t, http.MethodGet, "/api/v1/frequencies?cell=0", nil, &got); status != http.StatusOK || len(got.Pool) != 6 {
 		t.Fatalf("cell 0 (%s's, cell %d is %s's): %d, pool %v; want the 6 of --frequencies", owners[0], cell, owners[cell], status, got.Pool)
+	}
+	sibling := slices.IndexFunc(owners, func(o string) bool { return o == owners[cell] })
+	if sibling == cell {
+		sibling = cell + 1 + slices.IndexFunc(owners[cell+1:], func(o string) bool { return o == owners[cell] })
+	}
+	if status, _ := c.nodes[0].send(t, http.MethodGet, fmt.Sprintf("/api/v1/frequencies?cell=%d", sibling), nil, &got); status != http.StatusOK || len(got.Pool) != 6 {
+		t.Fatalf("cell %d, %s's like cell %d: %d, pool %v; want the 6 of --frequencies", sibling, owners[cell], cell, status, got.Pool)
 	}
 
 	targets := strings.Join(urls, ",")

@@ -59,6 +59,7 @@ type App struct {
 	health       *store.Health
 	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
+	cellPools    sync.Map              // cell -> []int: a pool set for one cell (PUT ?cell=), for its restarts here
 
 	// cluster is cluster mode's part (docs/cluster.md); nil on a single
 	// node.
@@ -282,7 +283,7 @@ func (a *App) Handler() *httpapi.API {
 			}
 			return c.overloadManager()
 		},
-		SetPool: func(cell int, pool []int) error { return a.SetPool(pool) }, Cluster: a.httpCluster(), ClusterStatus: a.clusterStatus,
+		SetPool: a.SetCellPool, Cluster: a.httpCluster(), ClusterStatus: a.clusterStatus,
 		DrainNode: a.drainNode(),
 		Process:   a.Process, FaultInjection: a.cfg.FaultInjection, LogDir: filepath.Dir(a.cfg.DB),
 

@@ -75,7 +75,7 @@ func (c *cell) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, 
 }
 
 func (c *cell) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	f := frequency.New(frequency.Config{Pool: *c.a.pool.Load(), Notifier: overload.NotifierFunc(c.notify),
+	f := frequency.New(frequency.Config{Pool: c.a.poolOf(c.id), Notifier: overload.NotifierFunc(c.notify),
 		Metrics: c.a.freqMetrics, Log: c.a.log})
 	p, err := f.Start(ctx, exit)
 	if err == nil {

@@ -68,9 +68,37 @@ func (a *App) SetPoolString(s string) error {
 	return a.SetPool(pool)
 }
 
-// SetPool replaces the pool of the running allocators (every cell's) and
-// remembers it for their restarts. The pool is checked first, so that a
-// bad one changes no cell.
+// SetCellPool replaces the pool of one cell's running allocator (PUT
+// /api/v1/frequencies/pool) and remembers it for that cell's restarts on
+// this node. A cell that moves to another node starts there with that
+// node's pool.
+func (a *App) SetCellPool(id int, pool []int) error {
+	if err := frequency.ValidatePool(pool); err != nil {
+		return err
+	}
+	c, err := a.cell(id)
+	if err != nil {
+		return err
+	}
+	a.cellPools.Store(id, pool)
+	if f := c.names.frequency.whereis(); f != nil {
+		_, err = f.SetPool(pool)
+	}
+	return err
+}
+
+// poolOf is the pool a cell's allocator starts with: its own, if one was
+// set for it, else the node's.
+func (a *App) poolOf(id int) []int {
+	if p, ok := a.cellPools.Load(id); ok {
+		return p.([]int)
+	}
+	return *a.pool.Load()
+}
+
+// SetPool replaces the pool of the running allocators (every cell's, the
+// pools set for one cell included) and remembers it for their restarts.
+// The pool is checked first, so that a bad one changes no cell.
 func (a *App) SetPool(pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
@@ -84,5 +112,6 @@ func (a *App) SetPool(pool []int) error {
 		}
 	})
 	a.pool.Store(&pool)
+	a.cellPools.Clear()
 	return errors.Join(errs...)
 }
