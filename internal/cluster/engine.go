@@ -57,6 +57,19 @@ func (c EngineConfig) expected() int {
 	return 1 + len(seen)
 }
 
+// checkServerVersion refuses an external NATS server older than 2.11: the
+// leases expire by per-message TTLs, which 2.11 brought.
+func checkServerVersion(v string) error {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return fmt.Errorf("NATS server version %q not understood: bsc needs 2.11 or later", v)
+	}
+	if major < 2 || major == 2 && minor < 11 {
+		return fmt.Errorf("NATS server %s: bsc needs 2.11 or later (leases expire by per-message TTLs)", v)
+	}
+	return nil
+}
+
 // routePing is the ping interval of the routes between embedded servers.
 const routePing = time.Second
 
@@ -68,6 +81,10 @@ func StartEngine(cfg EngineConfig) (*Engine, error) {
 		nc, err := nats.Connect(strings.Join(cfg.URLs, ","), e.connOpts()...)
 		if err != nil {
 			return nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(cfg.URLs, ","), err)
+		}
+		if err := checkServerVersion(nc.ConnectedServerVersion()); err != nil {
+			nc.Close()
+			return nil, err
 		}
 		e.NC = nc
 		e.Replicas = min(3, max(1, len(nc.Servers())))

@@ -37,3 +37,14 @@ func TestEnginesOfTwoClustersStayApart(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckServerVersion(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"2.11.0": true, "2.12.3": true, "2.15.3": true, "3.0.0": true, "2.11.0-beta.1": true,
+		"2.10.22": false, "2.9.0": false, "1.4.1": false, "": false, "v2": false,
+	} {
+		if err := checkServerVersion(v); (err == nil) != ok {
+			t.Errorf("%q: %v, want ok %v", v, err, ok)
+		}
+	}
+}
