@@ -133,15 +133,12 @@ func (c *testCluster) keepLogsIfFailed() {
 
 // clusterView is GET /api/v1/cluster.
 type clusterView struct {
-	Node    string
-	Mode    string
-	Cells   int
-	Home    string
-	Streams []struct{ Name, Leader string }
-	Nodes   []struct {
-		Name, State string
-		Cells       []int
-	}
+	Node       string
+	Mode       string
+	Cells      int
+	Home       string
+	Streams    []struct{ Name, Leader string }
+	Nodes      []nodeView
 	CellOwners []struct {
 		Cell      int
 		Owner     string
@@ -149,6 +146,13 @@ type clusterView struct {
 		Preferred string
 		State     string
 	} `json:"cell_owners"`
+}
+
+// nodeView is one node of GET /api/v1/cluster.
+type nodeView struct {
+	Name, State string
+	Cells       []int
+	LastSeen    *time.Time `json:"last_seen"`
 }
 
 // view is node i's view of the cluster; ok is false if it did not answer.

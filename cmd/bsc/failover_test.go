@@ -96,6 +96,11 @@ func TestClusterFailover(t *testing.T) {
 	t.Logf("failover: first answer on a phone of cell %d %v after the kill", dead, time.Since(killed).Round(time.Millisecond))
 	<-c.nodes[2].done
 	c.waitFormed()
+	v, _ := c.view(0)
+	if i := slices.IndexFunc(v.Nodes, func(n nodeView) bool { return n.Name == "n3" }); i < 0 || v.Nodes[i].State != "down" ||
+		v.Nodes[i].LastSeen == nil || v.Nodes[i].LastSeen.After(killed) || len(v.Nodes[i].Cells) != 0 {
+		t.Errorf("n3 in n1's view after the kill: %+v, want down, no cell, last seen before the kill at %v", v.Nodes, killed)
+	}
 	tr.halt()
 	acked, _, _ := tr.totals()
 	var lost map[[2]string]int

@@ -125,10 +125,7 @@ func TestClusterDrain(t *testing.T) {
 	}
 	testutil.Eventually(t, clusterWait, "n2 draining, its cells handing off", func() bool {
 		v := mustView(t, c, 0)
-		return slices.ContainsFunc(v.Nodes, func(n struct {
-			Name, State string
-			Cells       []int
-		}) bool {
+		return slices.ContainsFunc(v.Nodes, func(n nodeView) bool {
 			return n.Name == "n2" && n.State == "draining"
 		}) && cellState(t, c, cell) == "handing_off"
 	})

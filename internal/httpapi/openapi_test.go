@@ -98,6 +98,20 @@ func TestServiceResponsesMatchSpec(t *testing.T) {
 	ready := true
 	h := newServer(Deps{Ready: readiness(&ready), Tree: func() sup.Node { return tree }}, nil).router
 	notReady := newServer(Deps{Ready: notReady}, nil).router
+	// GET /api/v1/cluster as a single node answers it, and as a cluster
+	// node with a node down since a moment it gives.
+	single := newServer(Deps{Ready: readiness(&ready), ClusterStatus: func() ClusterStatus {
+		return ClusterStatus{Node: "bsc", Mode: "single", Cells: 1, Nodes: []NodeStatus{{Name: "bsc", State: "up", Cells: []int{0}}},
+			CellOwners: []CellOwner{{Cell: 0, Owner: "bsc", Preferred: "bsc", State: "serving"}}}
+	}}, nil).router
+	clustered := newServer(Deps{Ready: readiness(&ready), ClusterStatus: func() ClusterStatus {
+		return ClusterStatus{Node: "n1", Mode: "embedded", Cells: 2, Home: "n1",
+			Nodes: []NodeStatus{{Name: "n1", State: "up", Cells: []int{0, 1}, LastSeen: &started, Version: "v1.2.3"},
+				{Name: "n2", State: "down", Cells: []int{}, LastSeen: &started}},
+			CellOwners: []CellOwner{{Cell: 0, Owner: "n1", Epoch: 7, Preferred: "n1", State: "serving"},
+				{Cell: 1, Owner: "n1", Epoch: 9, Preferred: "n2", State: "handing_off"}},
+			Streams: []StreamStatus{{Name: "BSC_CALLS", Leader: "n1", Replicas: 3}}}
+	}}, nil).router
 	tests := []struct {
 		handler    http.Handler
 		path, spec string
@@ -112,6 +126,8 @@ func TestServiceResponsesMatchSpec(t *testing.T) {
 		{h, "/api/v1/version", "/api/v1/version", 200, ""},
 		{h, "/api/v1/supervision", "/api/v1/supervision", 200, ""},
 		{notReady, "/api/v1/supervision", "/api/v1/supervision", 503, ""},
+		{single, "/api/v1/cluster", "/api/v1/cluster", 200, ""},
+		{clustered, "/api/v1/cluster", "/api/v1/cluster", 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path+" "+tt.accept, func(t *testing.T) {
