@@ -34,8 +34,8 @@ type Counters struct {
 // routes use it.
 type OverloadManager interface {
 	ActiveAlarms(ctx context.Context) ([]overload.Alarm, error)
-	// History returns up to limit alarm records with an id above afterID.
-	History(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
+	// History returns the page q selects of the cell's alarm records.
+	History(ctx context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error)
 	Counters(ctx context.Context) (map[string]uint64, error)
 	Handlers(ctx context.Context) ([]overload.HandlerInfo, error)
 	AddHandler(ctx context.Context, name, target string) error
@@ -84,18 +84,20 @@ func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var after int64
+	q := store.AlarmQuery{Limit: p.Limit}
 	if p.After != "" {
-		if after, err = strconv.ParseInt(p.After, 10, 64); err != nil {
+		if q.AfterID, err = strconv.ParseInt(p.After, 10, 64); err != nil {
 			return fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
 		}
 	}
 	// A full page asks for one record more, to tell whether there is a
 	// next page: the store caps a single read at the page maximum.
-	recs, err := m.History(r.Context(), after, p.Limit)
+	recs, err := m.History(r.Context(), q)
 	if err == nil && len(recs) == p.Limit {
 		var more []store.AlarmRecord
-		more, err = m.History(r.Context(), recs[len(recs)-1].ID, 1)
+		q = q.After(recs[len(recs)-1])
+		q.Limit = 1
+		more, err = m.History(r.Context(), q)
 		recs = append(recs, more...)
 	}
 	if err == nil {

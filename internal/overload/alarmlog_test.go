@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/bsc-sim/bsc/internal/store"
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
 
@@ -177,7 +178,7 @@ func TestFlappingAlarmLinesLimitedBooksKept(t *testing.T) {
 	if got := value(t, h.metrics.active.WithLabelValues(AlarmNoFrequency, SeverityMajor)); got != 1 {
 		t.Errorf("bsc_alarm_active = %v, want 1 after a raise", got)
 	}
-	hist, err := h.m.History(ctxT(t), 0, 0)
+	hist, err := h.m.History(ctxT(t), store.AlarmQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}

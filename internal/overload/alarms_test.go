@@ -51,7 +51,7 @@ func TestAlarmsActiveSetHistoryAndGauge(t *testing.T) {
 		if !slices.Equal(ids, s.active) {
 			t.Fatalf("step %d (%s): active %v, want %v", i, s.event.Key(), ids, s.active)
 		}
-		hist, err := h.m.History(ctxT(t), 0, 0)
+		hist, err := h.m.History(ctxT(t), store.AlarmQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestAlarmsActiveSetHistoryAndGauge(t *testing.T) {
 	if a := active[1]; a.Severity != SeverityMajor || a.Source != "frequency" || !a.RaisedAt.Equal(at(7)) || a.Description == "" {
 		t.Errorf("no_frequency %+v", a)
 	}
-	hist, _ := h.m.History(ctxT(t), 0, 0)
+	hist, _ := h.m.History(ctxT(t), store.AlarmQuery{})
 	if r := hist[2]; r.Severity != SeverityMajor || r.Source != "frequency" || !r.At.Equal(at(6)) {
 		t.Errorf("clear record %+v: want the raise's severity and source, the clear's time", r)
 	}
@@ -192,7 +192,7 @@ func TestDurableHistoryAcrossRestart(t *testing.T) {
 		t.Fatalf("counters after restart %v, want none", got)
 	}
 	second.sync(t, ev(SetAlarm, AlarmNoFrequency))
-	hist, err := second.m.History(ctxT(t), 0, 0)
+	hist, err := second.m.History(ctxT(t), store.AlarmQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestDurableHistoryAcrossRestart(t *testing.T) {
 	if !slices.Equal(acts, []string{"set", "clear", "set"}) {
 		t.Fatalf("history %v, want set, clear, set across the restart", acts)
 	}
-	page, err := second.m.History(ctxT(t), hist[0].ID, 1)
+	page, err := second.m.History(ctxT(t), store.AlarmQuery{AfterID: hist[0].ID, Limit: 1})
 	if err != nil || len(page) != 1 || page[0].ID != hist[1].ID {
 		t.Fatalf("page after %d: %+v (%v), want record %d", hist[0].ID, page, err, hist[1].ID)
 	}
@@ -235,7 +235,7 @@ func TestMemHistoryIsBounded(t *testing.T) {
 		{5, 0, nil},
 	}
 	for _, c := range cases {
-		recs, err := h.AlarmHistory(ctx, c.after, c.limit)
+		recs, err := h.AlarmHistory(ctx, store.AlarmQuery{AfterID: c.after, Limit: c.limit})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,20 +40,20 @@ func (m *Manager) ActiveAlarms(ctx context.Context) ([]Alarm, error) {
 	return out, err
 }
 
-// History returns alarm raises and clears with an ID after afterID, oldest
-// first, at most store.PageLimit(limit). It reads the history store
+// History returns the page q selects of the alarm raises and clears. It
+// reads the history store
 // directly, so it works while the manager is restarting. It first waits
 // for the raises and clears already handled to be written, so the history
 // agrees with ActiveAlarms; when the database is stuck it stops waiting
 // after historyTimeout and serves what is stored.
-func (m *Manager) History(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error) {
+func (m *Manager) History(ctx context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error) {
 	wait, cancel := context.WithTimeout(ctx, historyTimeout)
 	err := m.writer.caughtUp(wait)
 	cancel()
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	return m.history.AlarmHistory(ctx, afterID, limit)
+	return m.history.AlarmHistory(ctx, q)
 }
 
 // Handlers lists the installed handlers in the order events reach them.

@@ -1,8 +1,9 @@
 package overload
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 type HistoryStore interface {
 	// AppendAlarms stores recs in order, as one batch.
 	AppendAlarms(ctx context.Context, recs []store.AlarmRecord) error
-	AlarmHistory(ctx context.Context, afterID int64, limit int) ([]store.AlarmRecord, error)
+	// AlarmHistory returns the page q selects, oldest first.
+	AlarmHistory(ctx context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error)
 }
 
 // memHistorySize bounds the history kept when there is no HistoryStore.
@@ -48,12 +50,33 @@ func (h *memHistory) AppendAlarms(_ context.Context, recs []store.AlarmRecord) e
 	return nil
 }
 
-func (h *memHistory) AlarmHistory(_ context.Context, afterID int64, limit int) ([]store.AlarmRecord, error) {
+func (h *memHistory) AlarmHistory(_ context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	i := sort.Search(len(h.recs), func(i int) bool { return h.recs[i].ID > afterID })
-	n := min(store.PageLimit(limit), len(h.recs)-i)
-	return append([]store.AlarmRecord{}, h.recs[i:i+n]...), nil
+	recs := append([]store.AlarmRecord{}, h.recs...)
+	h.mu.Unlock()
+	if q.ByTime {
+		slices.SortStableFunc(recs, func(a, b store.AlarmRecord) int {
+			return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	out := []store.AlarmRecord{}
+	for _, r := range recs {
+		if len(out) < store.PageLimit(q.Limit) && selects(q, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// selects tells whether r is of q's cell and after q's start.
+func selects(q store.AlarmQuery, r store.AlarmRecord) bool {
+	if q.Cell != nil && (r.Cell == nil || *r.Cell != *q.Cell) {
+		return false
+	}
+	if q.ByTime && !r.At.Equal(q.AfterAt) {
+		return r.At.After(q.AfterAt)
+	}
+	return r.ID > q.AfterID
 }
 
 const (

@@ -75,7 +75,7 @@ func allHistory(t *testing.T, m *Manager) []store.AlarmRecord {
 	var out []store.AlarmRecord
 	var after int64
 	for {
-		page, err := m.History(ctxT(t), after, store.MaxPageLimit)
+		page, err := m.History(ctxT(t), store.AlarmQuery{AfterID: after, Limit: store.MaxPageLimit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestStopFlushesHistory(t *testing.T) {
 	if reason := h.waitExit(t); !errors.Is(reason, sup.ErrShutdown) {
 		t.Fatalf("exit %v", reason)
 	}
-	recs, _ := g.AlarmHistory(context.Background(), 0, 0)
+	recs, _ := g.AlarmHistory(context.Background(), store.AlarmQuery{})
 	var acts []string
 	for _, r := range recs {
 		acts = append(acts, r.Action)
@@ -186,7 +186,7 @@ func TestStopAbandonsStuckHistory(t *testing.T) {
 		t.Errorf("failed writes logged %d times, want once per period", n)
 	}
 	// History still answers, with what is stored.
-	if recs, err := h.m.History(ctxT(t), 0, 0); err != nil || len(recs) != 0 {
+	if recs, err := h.m.History(ctxT(t), store.AlarmQuery{}); err != nil || len(recs) != 0 {
 		t.Errorf("History after the end: %v, %v", recs, err)
 	}
 }
@@ -203,10 +203,10 @@ func TestFailedHistoryWritesAreRetried(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, "two failed writes", func() bool { return f.failures.Load() >= 2 })
 	f.failing.Store(false)
 	testutil.Eventually(t, 5*time.Second, "the history written", func() bool {
-		recs, _ := f.AlarmHistory(context.Background(), 0, 0)
+		recs, _ := f.AlarmHistory(context.Background(), store.AlarmQuery{})
 		return len(recs) == 3
 	})
-	recs, _ := f.AlarmHistory(context.Background(), 0, 0)
+	recs, _ := f.AlarmHistory(context.Background(), store.AlarmQuery{})
 	for i, r := range recs {
 		if !r.At.Equal(events[i].At) {
 			t.Fatalf("record %d at %v, want %v: out of order", i, r.At, events[i].At)

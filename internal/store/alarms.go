@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 )
 
@@ -32,7 +35,10 @@ const (
 
 // AlarmRecord is one raise or clear of an alarm. ID is the record's own
 // number, increasing, the cursor of keyset paging; Alarm is the alarm's id
-// (such as "no_frequency"), which api.md calls "id".
+// (such as "no_frequency"), which api.md calls "id". Cell and Node are
+// cluster mode's: the cell whose overload manager raised or cleared the
+// alarm and the node that ran it; nil and "" (and not shown) on a single
+// node.
 type AlarmRecord struct {
 	ID          int64     `json:"seq"`
 	Alarm       string    `json:"id"`
@@ -41,9 +47,38 @@ type AlarmRecord struct {
 	Source      string    `json:"source,omitempty"`
 	Description string    `json:"description,omitempty"`
 	At          time.Time `json:"at"`
+	Cell        *int      `json:"cell,omitempty"`
+	Node        string    `json:"node,omitempty"`
 }
 
-const insertAlarm = `INSERT INTO alarm_history (alarm, action, severity, source, description, at) VALUES (?, ?, ?, ?, ?, ?)`
+// AlarmQuery selects a page of the alarm history: up to PageLimit(Limit)
+// records, after the record AfterID in seq order, or ByTime after the
+// record at (AfterAt, AfterID) in time order (at, then seq; a zero AfterAt
+// is before every record). Cell, when set, keeps that cell's records only.
+type AlarmQuery struct {
+	Cell    *int
+	ByTime  bool
+	AfterAt time.Time
+	AfterID int64
+	Limit   int
+}
+
+// After is q moved on to the records after rec: the query of the next page.
+func (q AlarmQuery) After(rec AlarmRecord) AlarmQuery {
+	q.AfterAt, q.AfterID = rec.At, rec.ID
+	return q
+}
+
+const insertAlarm = `INSERT INTO alarm_history (alarm, action, severity, source, description, at, cell, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// alarmArgs are rec's values for insertAlarm.
+func alarmArgs(rec AlarmRecord) []any {
+	var cell any // NULL
+	if rec.Cell != nil {
+		cell = *rec.Cell
+	}
+	return []any{rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano(), cell, rec.Node}
+}
 
 func checkAction(rec AlarmRecord) error {
 	if rec.Action != ActionSet && rec.Action != ActionClear {
@@ -57,8 +92,7 @@ func (s *Store) AppendAlarm(ctx context.Context, rec AlarmRecord) (int64, error)
 	if err := checkAction(rec); err != nil {
 		return 0, err
 	}
-	res, err := s.db.ExecContext(ctx, insertAlarm,
-		rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano())
+	res, err := s.db.ExecContext(ctx, insertAlarm, alarmArgs(rec)...)
 	if err != nil {
 		return 0, fmt.Errorf("store: append alarm: %w", err)
 	}
@@ -89,7 +123,7 @@ func (s *Store) AppendAlarms(ctx context.Context, recs []AlarmRecord) (err error
 	}
 	defer stmt.Close()
 	for _, rec := range recs {
-		if _, err := stmt.ExecContext(ctx, rec.Alarm, rec.Action, rec.Severity, rec.Source, rec.Description, rec.At.UnixNano()); err != nil {
+		if _, err := stmt.ExecContext(ctx, alarmArgs(rec)...); err != nil {
 			return fmt.Errorf("store: append alarms: %w", err)
 		}
 	}
@@ -99,12 +133,32 @@ func (s *Store) AppendAlarms(ctx context.Context, recs []AlarmRecord) (err error
 	return nil
 }
 
-// AlarmHistory returns up to PageLimit(limit) records with an ID greater than
-// afterID, oldest first; the last one's ID is the cursor of the next page.
-func (s *Store) AlarmHistory(ctx context.Context, afterID int64, limit int) ([]AlarmRecord, error) {
+// AlarmHistory returns the page q selects, oldest first; the last record
+// is where the next page starts (q.After).
+func (s *Store) AlarmHistory(ctx context.Context, q AlarmQuery) ([]AlarmRecord, error) {
+	var where strings.Builder
+	var args []any
+	if q.Cell != nil {
+		where.WriteString("cell = ? AND ")
+		args = append(args, *q.Cell)
+	}
+	order := "id"
+	if q.ByTime {
+		after := q.AfterAt.UnixNano()
+		if q.AfterAt.IsZero() {
+			after = math.MinInt64 // the zero time has no UnixNano
+		}
+		where.WriteString("(at, id) > (?, ?)")
+		args = append(args, after, q.AfterID)
+		order = "at, id"
+	} else {
+		where.WriteString("id > ?")
+		args = append(args, q.AfterID)
+	}
+	args = append(args, PageLimit(q.Limit))
 	recs, err := queryAll(ctx, s.db, scanAlarm,
-		`SELECT id, alarm, action, severity, source, description, at FROM alarm_history WHERE id > ? ORDER BY id LIMIT ?`,
-		afterID, PageLimit(limit))
+		`SELECT id, alarm, action, severity, source, description, at, cell, node FROM alarm_history WHERE `+
+			where.String()+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alarm history: %w", err)
 	}
@@ -114,9 +168,14 @@ func (s *Store) AlarmHistory(ctx context.Context, afterID int64, limit int) ([]A
 func scanAlarm(row scanner) (AlarmRecord, error) {
 	var r AlarmRecord
 	var at int64
-	if err := row.Scan(&r.ID, &r.Alarm, &r.Action, &r.Severity, &r.Source, &r.Description, &at); err != nil {
+	var cell sql.NullInt64
+	if err := row.Scan(&r.ID, &r.Alarm, &r.Action, &r.Severity, &r.Source, &r.Description, &at, &cell, &r.Node); err != nil {
 		return AlarmRecord{}, err
 	}
 	r.At = time.Unix(0, at).UTC()
+	if cell.Valid {
+		c := int(cell.Int64)
+		r.Cell = &c
+	}
 	return r, nil
 }

@@ -114,7 +114,7 @@ func TestReopenIsIdempotent(t *testing.T) {
 		if v, want := pragmaString(t, s.DB(), "user_version"), fmt.Sprint(len(migrations())); v != want {
 			t.Fatalf("reopen %d: user_version %s, want %s", i, v, want)
 		}
-		recs, err := s.AlarmHistory(ctx, 0, 0)
+		recs, err := s.AlarmHistory(ctx, AlarmQuery{})
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("reopen %d: history %v, %v; want the one record kept", i, recs, err)
 		}
