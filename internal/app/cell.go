@@ -66,7 +66,14 @@ func (c *cell) phonesSpec() sup.Spec {
 }
 
 func (c *cell) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	m := overload.New(overload.Config{Log: c.a.log, Metrics: c.a.overloadMetrics, History: c.a.store, LogTarget: c.a.OverloadLog})
+	cfg := overload.Config{Log: c.a.log, Metrics: c.a.overloadMetrics, History: c.a.store, LogTarget: c.a.OverloadLog}
+	if c.a.cluster != nil {
+		// The node's cells share its database: each keeps and reads its
+		// own alarm history there.
+		id := c.id
+		cfg.Cell, cfg.Node = &id, c.a.cluster.Node()
+	}
+	m := overload.New(cfg)
 	p, err := m.Start(ctx, exit)
 	if err == nil {
 		c.a.publishOverload(c, m)

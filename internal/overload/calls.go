@@ -40,8 +40,10 @@ func (m *Manager) ActiveAlarms(ctx context.Context) ([]Alarm, error) {
 	return out, err
 }
 
-// History returns the page q selects of the alarm raises and clears. It
-// reads the history store
+// History returns the page q selects of the alarm raises and clears of the
+// manager's cell (q.Cell is ignored: on a cluster node, where several
+// cells share the history store, a cell reads only its own records; on a
+// single node every record is the one cell's). It reads the history store
 // directly, so it works while the manager is restarting. It first waits
 // for the raises and clears already handled to be written, so the history
 // agrees with ActiveAlarms; when the database is stuck it stops waiting
@@ -53,6 +55,7 @@ func (m *Manager) History(ctx context.Context, q store.AlarmQuery) ([]store.Alar
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	q.Cell = m.writer.cell
 	return m.history.AlarmHistory(ctx, q)
 }
 

@@ -106,6 +106,8 @@ const (
 // historyQueue records wait, the oldest is dropped, counted and logged.
 type historyWriter struct {
 	store   HistoryStore
+	cell    *int // the cell and node every record is stamped with
+	node    string
 	metrics *Metrics
 	dropLog zerolog.Logger // sampled
 	failLog zerolog.Logger // sampled
@@ -124,18 +126,20 @@ type historyWriter struct {
 	progress chan struct{} // closed and replaced when settled grows
 }
 
-func newHistoryWriter(st HistoryStore, metrics *Metrics, log zerolog.Logger) *historyWriter {
+func newHistoryWriter(st HistoryStore, cell *int, node string, metrics *Metrics, log zerolog.Logger) *historyWriter {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &historyWriter{
-		store: st, metrics: metrics, dropLog: lossLog(log), failLog: lossLog(log),
+		store: st, cell: cell, node: node, metrics: metrics, dropLog: lossLog(log), failLog: lossLog(log),
 		ctx: ctx, cancel: cancel,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		progress: make(chan struct{}),
 	}
 }
 
-// add queues rec without blocking.
+// add queues rec, stamped with the writer's cell and node, without
+// blocking.
 func (w *historyWriter) add(rec store.AlarmRecord) {
+	rec.Cell, rec.Node = w.cell, w.node
 	w.mu.Lock()
 	w.queue = append(w.queue, rec)
 	w.added++

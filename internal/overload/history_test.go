@@ -3,12 +3,15 @@ package overload
 import (
 	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bsc-sim/bsc/internal/store"
+	"github.com/bsc-sim/bsc/internal/store/storetest"
 	"github.com/bsc-sim/bsc/internal/sup"
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
@@ -230,4 +233,73 @@ func (f *failingHistory) AppendAlarms(ctx context.Context, recs []store.AlarmRec
 		return errors.New("disk full")
 	}
 	return f.memHistory.AppendAlarms(ctx, recs)
+}
+
+// TestCellsShareTheStoreNotTheHistory: the cells of a cluster node keep
+// their alarm histories in the node's one database. Each cell's manager
+// stamps its records with its cell and node and reads only its own, in
+// seq order or in time order; a single node's manager (no cell) stamps
+// none and reads every record. The history kept in memory when there is
+// no database behaves the same.
+func TestCellsShareTheStoreNotTheHistory(t *testing.T) {
+	stores := map[string]func(t *testing.T) HistoryStore{
+		"database": func(t *testing.T) HistoryStore { return storetest.Open(t, filepath.Join(t.TempDir(), "bsc.db")) },
+		"memory":   func(*testing.T) HistoryStore { return newMemHistory(memHistorySize) },
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) { testCellHistories(t, open(t)) })
+	}
+}
+
+func testCellHistories(t *testing.T, st HistoryStore) {
+	cell := func(c int) *int { return &c }
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	zero := start(t, Config{History: st, Cell: cell(0), Node: "n1"})
+	one := start(t, Config{History: st, Cell: cell(1), Node: "n1"})
+	single := start(t, Config{History: st})
+	// Cell 0's raise is written first but happened last.
+	zero.sync(t, Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "test", At: at(3)})
+	one.sync(t, Event{Kind: SetAlarm, ID: AlarmFrequencyPoolHigh, Source: "test", At: at(1)})
+	zero.sync(t, Event{Kind: SetAlarm, ID: AlarmFrequencyPoolHigh, Source: "test", At: at(2)})
+	single.sync(t, Event{Kind: SetAlarm, ID: AlarmOverloaded, Source: "test", At: at(0)})
+	for _, h := range []*harness{zero, one, single} {
+		allHistory(t, h.m) // each manager's history is written by its own writer: wait for all
+	}
+
+	cases := []struct {
+		name string
+		h    *harness
+		q    store.AlarmQuery
+		want []string // alarm@seconds
+		cell *int
+		node string
+	}{
+		{"cell 0 by seq", zero, store.AlarmQuery{}, []string{"no_frequency@3", "frequency_pool_high@2"}, cell(0), "n1"},
+		{"cell 0 by time", zero, store.AlarmQuery{ByTime: true}, []string{"frequency_pool_high@2", "no_frequency@3"}, cell(0), "n1"},
+		{"cell 0 names no other cell", zero, store.AlarmQuery{Cell: cell(1)}, []string{"no_frequency@3", "frequency_pool_high@2"}, cell(0), "n1"},
+		{"cell 1", one, store.AlarmQuery{}, []string{"frequency_pool_high@1"}, cell(1), "n1"},
+		{"single node", single, store.AlarmQuery{ByTime: true}, []string{"overloaded@0", "frequency_pool_high@1", "frequency_pool_high@2", "no_frequency@3"}, nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			recs, err := c.h.m.History(ctxT(t), c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range recs {
+				got = append(got, fmt.Sprintf("%s@%d", r.Alarm, r.At.Sub(t0)/time.Second))
+				if c.cell != nil && (r.Cell == nil || *r.Cell != *c.cell || r.Node != c.node) {
+					t.Errorf("record %+v: want cell %d on %s", r, *c.cell, c.node)
+				}
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("history %v, want %v", got, c.want)
+			}
+		})
+	}
+	if recs, _ := single.m.History(ctxT(t), store.AlarmQuery{ByTime: true, Limit: 1}); len(recs) != 1 || recs[0].Cell != nil || recs[0].Node != "" {
+		t.Errorf("the single node's record %+v: want no cell, no node", recs)
+	}
 }

@@ -49,6 +49,12 @@ type Config struct {
 	// an alarm in each AlarmLogPeriod, then one summary (0: the defaults).
 	AlarmLogBurst  int
 	AlarmLogPeriod time.Duration
+	// Cell and Node are cluster mode's: the cell the manager is part of
+	// and the node running it. The history records it writes carry them,
+	// and it reads only its cell's: the cells of a node share its
+	// HistoryStore. Nil and "" on a single node.
+	Cell *int
+	Node string
 }
 
 // Manager is one run of the overload event manager (the book's
@@ -109,7 +115,7 @@ func New(cfg Config) *Manager {
 		log:     cfg.Log,
 		metrics: cfg.Metrics,
 		history: history,
-		writer:  newHistoryWriter(history, cfg.Metrics, cfg.Log),
+		writer:  newHistoryWriter(history, cfg.Cell, cfg.Node, cfg.Metrics, cfg.Log),
 		target:  cfg.LogTarget,
 		mailbox: make(chan message, size),
 		lossLog: lossLog(cfg.Log),
