@@ -84,11 +84,9 @@ func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := store.AlarmQuery{Limit: p.Limit}
-	if p.After != "" {
-		if q.AfterID, err = strconv.ParseInt(p.After, 10, 64); err != nil {
-			return fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
-		}
+	q, key, err := s.historyQuery(r, p)
+	if err != nil {
+		return err
 	}
 	// A full page asks for one record more, to tell whether there is a
 	// next page: the store caps a single read at the page maximum.
@@ -101,12 +99,32 @@ func (s *server) alarmHistory(w http.ResponseWriter, r *http.Request) error {
 		recs = append(recs, more...)
 	}
 	if err == nil {
-		WriteJSON(w, http.StatusOK, NewList(recs, p, func(rec store.AlarmRecord) string {
-			return strconv.FormatInt(rec.ID, 10)
-		}))
+		WriteJSON(w, http.StatusOK, NewList(recs, p, key))
 	}
 	return err
 }
+
+// historyQuery is the query of the page p of a cell's alarm history and
+// the key of its records, which the cursor wraps: after a seq, in seq
+// order (a single node's list, and a cell's); in a cluster, also after a
+// historyPos, in time order (the list of every cell asks each cell so).
+func (s *server) historyQuery(r *http.Request, p Page) (store.AlarmQuery, func(store.AlarmRecord) string, error) {
+	bySeq := func(rec store.AlarmRecord) string { return strconv.FormatInt(rec.ID, 10) }
+	if p.After == "" {
+		return store.AlarmQuery{Limit: p.Limit}, bySeq, nil
+	}
+	if pos, ok := parseHistoryPos(p.After); ok && s.Cluster != nil {
+		cell, err := s.cellOf(r)
+		return pos.query(cell, p.Limit), func(rec store.AlarmRecord) string { return posIn(rec, cell).String() }, err
+	}
+	after, err := strconv.ParseInt(p.After, 10, 64)
+	if err != nil {
+		return store.AlarmQuery{}, nil, errNotACursor
+	}
+	return store.AlarmQuery{AfterID: after, Limit: p.Limit}, bySeq, nil
+}
+
+var errNotACursor = fmt.Errorf("%w: after is not a cursor from a previous page", errInvalidRequest)
 
 func (s *server) readCounters(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.overload(r)

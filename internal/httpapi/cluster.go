@@ -151,8 +151,10 @@ func (s *server) target(r *http.Request) (cell int, spread handler, err error) {
 			return c, nil, err
 		}
 		switch {
-		case pattern == "/api/v1/alarms" || pattern == "/api/v1/alarms/history":
+		case pattern == "/api/v1/alarms":
 			return -1, s.spreadItems, nil
+		case pattern == "/api/v1/alarms/history":
+			return -1, s.spreadHistory, nil
 		case r.Method == http.MethodGet || r.Method == http.MethodHead || pattern == "/api/v1/frequencies/pool":
 			return -1, s.spreadCells, nil
 		}
