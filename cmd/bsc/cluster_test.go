@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bsc-sim/bsc/internal/testutil"
 )
@@ -118,6 +119,7 @@ func TestClusterCalls(t *testing.T) {
 			}
 		})
 	}
+	t.Run("alarm history", func(t *testing.T) { checkAlarmHistory(t, c, cellA) })
 	t.Run("invalid", func(t *testing.T) {
 		a, _ := pair(t)
 		if status, code := front.act(t, a, "call", "399999"); status != http.StatusNotFound || code != "invalid_number" {
@@ -190,6 +192,48 @@ func TestClusterCalls(t *testing.T) {
 		}
 		hangUpBoth(t, front, a, b)
 	})
+}
+
+// checkAlarmHistory: every node lists the cluster's alarm history with
+// each record once (a node's cells keep their histories in its one
+// database), each with the cell it was raised in and the node that owns
+// it, in time order; cellA's no_frequency raise is there.
+func checkAlarmHistory(t *testing.T, c *testCluster, cellA int) {
+	v, _ := c.view(0)
+	owners := v.owners()
+	for i, p := range c.nodes {
+		var page struct {
+			Items []struct {
+				Seq        int64
+				ID, Action string
+				At         time.Time
+				Cell       *int
+				Node       string
+			}
+		}
+		if status := p.do(t, http.MethodGet, "/api/v1/alarms/history?limit=1000", &page); status != http.StatusOK {
+			t.Fatalf("n%d: history %d", i+1, status)
+		}
+		seen, raised := map[string]bool{}, false
+		for j, r := range page.Items {
+			if r.Cell == nil || *r.Cell >= len(owners) || r.Node != owners[*r.Cell] {
+				t.Errorf("n%d: record %+v, want the cell it was raised in and its owner", i+1, r)
+				continue
+			}
+			if key := fmt.Sprintf("%s/%d", r.Node, r.Seq); seen[key] {
+				t.Errorf("n%d: record %s listed twice", i+1, key)
+			} else {
+				seen[key] = true
+			}
+			if j > 0 && r.At.Before(page.Items[j-1].At) {
+				t.Errorf("n%d: record %+v listed after a later one", i+1, r)
+			}
+			raised = raised || *r.Cell == cellA && r.ID == "no_frequency" && r.Action == "set"
+		}
+		if !raised {
+			t.Errorf("n%d: no raise of no_frequency in cell %d among %d records", i+1, cellA, len(page.Items))
+		}
+	}
 }
 
 // checkSubscribersEveryNodes: a subscriber written through one node is
