@@ -25,7 +25,7 @@ export async function loadHistory() {
     past.after = list.next;
     past.tail = [];
   }
-  // A cluster's history comes cell by cell: newest first by time.
+  // Newest first.
   return [...past.items, ...past.tail].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)).slice(0, historyShown);
 }
 
