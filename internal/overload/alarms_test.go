@@ -132,7 +132,7 @@ func TestOneAlarmFromSeveralSources(t *testing.T) {
 		if !slices.Equal(sources, s.active) {
 			t.Fatalf("step %d (%s %s): active %v, want %v", i, s.event.Key(), s.event.Source, sources, s.active)
 		}
-		hist, err := h.m.History(ctxT(t), 0, 0)
+		hist, err := h.m.History(ctxT(t), store.AlarmQuery{})
 		if err != nil {
 			t.Fatal(err)
 		}
