@@ -63,9 +63,13 @@ func (a *App) publishOverload(c *cell, m *overload.Manager) {
 	defer a.overloaded.mu.Unlock()
 	a.storage.mu.Lock()
 	defer a.storage.mu.Unlock()
-	c.names.overload.register(m)
+	// The App's alarms are raised before m is published, so that whoever
+	// finds m finds them (its calls queue behind them); the cluster's
+	// after, since clusterAlarms notifies through the published manager
+	// under a lock of its own.
 	a.storms.raiseOn(m)
 	a.overloaded.raiseOn(m)
 	a.storage.raiseOn(m)
+	c.names.overload.register(m)
 	a.clusterAlarms.raiseOn(c, m)
 }
