@@ -220,10 +220,10 @@ func (c *cluster) failovers(kills int) {
 				live = append(live, n.name)
 			}
 		}
-		probe := fmt.Sprintf("49%05d", i)
+		probe, probeCell := fmt.Sprintf("49%05d", i), c.cellsOf(victim.name)[0]
 		// A cell just taken back may still be starting: 503 for a moment.
 		for tries := 0; ; tries++ {
-			status, err := do(http.MethodPost, watcher.url+"/api/v1/phones", map[string]any{"msisdn": probe, "cell": c.cellsOf(victim.name)[0]}, nil)
+			status, err := do(http.MethodPost, watcher.url+"/api/v1/phones", map[string]any{"msisdn": probe, "cell": probeCell}, nil)
 			if status == http.StatusCreated {
 				break
 			}
@@ -236,9 +236,10 @@ func (c *cluster) failovers(kills int) {
 		_ = victim.cmd.Process.Signal(syscall.SIGKILL)
 		_ = victim.cmd.Wait()
 		var answered, took float64
+		var status int
 		for answered == 0 || took == 0 {
 			if answered == 0 {
-				status, _ := do(http.MethodPost, watcher.url+"/api/v1/phones/"+probe+"/actions", map[string]any{"action": "hangup"}, nil)
+				status, _ = do(http.MethodPost, watcher.url+"/api/v1/phones/"+probe+"/actions", map[string]any{"action": "hangup"}, nil)
 				if status == http.StatusOK || status == http.StatusConflict {
 					answered = time.Since(began).Seconds()
 				}
@@ -247,7 +248,11 @@ func (c *cluster) failovers(kills int) {
 				took = time.Since(began).Seconds()
 			}
 			if time.Since(began) > time.Minute {
-				log.Fatalf("kill %d: no failover in a minute", i+1)
+				v, _ := watcher.view()
+				var ph map[string]any
+				phStatus, _ := do(http.MethodGet, watcher.url+"/api/v1/phones/"+probe, nil, &ph)
+				log.Fatalf("kill %d: no failover in a minute (first action answered after %.3fs, every cell served after %.3fs; 0: not yet; the probe %s (cell %d)'s last answer %d, GET %d %v): %+v",
+					i+1, answered, took, probe, probeCell, status, phStatus, ph, v)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

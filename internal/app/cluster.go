@@ -307,14 +307,24 @@ func (n *clusterNode) restore(c *cell) int {
 	if err != nil {
 		return 0
 	}
+	dir := n.node.Load().Directory
+	ctx, cancel := context.WithTimeout(n.ctx, restoreCatchUp)
+	if err := dir.CatchUp(ctx); err != nil {
+		n.a.log.Warn().Err(err).Int("cell", c.id).Msg("restoring the cell's phones from a copy of the HLR location that may be behind")
+	}
+	cancel()
 	restored := 0
-	for _, m := range n.node.Load().Directory.InCell(c.id) {
+	for _, m := range dir.InCell(c.id) {
 		if _, err := n.a.attachIn(n.ctx, c, p, hlr.MSISDN(m), hw.DeviceSpec{}); err == nil {
 			restored++
 		}
 	}
 	return restored
 }
+
+// restoreCatchUp bounds the wait for this node's copy of the HLR location
+// before a cell's phones are attached again.
+const restoreCatchUp = 5 * time.Second
 
 // stopCell stops a cell this node no longer acts for (or stops running):
 // its phones stop (calls in progress end dropped, recorded), their

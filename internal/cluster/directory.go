@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -51,12 +53,33 @@ func (d *Directory) load(ctx context.Context) error {
 	return nil
 }
 
-// watch keeps the copy up to date until ctx ends.
+// watch keeps the copy up to date until ctx ends. A watch that cannot
+// start (the engine electing the leader its consumer needs) or that ends
+// is started again: until the first one has delivered the initial values
+// the node does not join (Ready), and a copy that stops following misses
+// the phones a node taking a cell over attaches again.
 func (d *Directory) watch(ctx context.Context) {
+	var last time.Time
+	_ = untilDone.Retry(ctx, func(int) (bool, time.Duration) {
+		err := d.follow(ctx)
+		if ctx.Err() != nil {
+			return false, 0
+		}
+		if time.Since(last) > 5*time.Second {
+			d.log.Warn().Err(err).Msg("the HLR location's watch stopped; watching it again")
+			last = time.Now()
+		}
+		return true, 0
+	})
+}
+
+// follow applies one watch's values until it ends.
+func (d *Directory) follow(ctx context.Context) error {
+	// Creating the watch's consumer is bounded by the client's API
+	// timeout; ctx ends the watch.
 	w, err := d.kv.WatchAll(ctx)
 	if err != nil {
-		d.log.Error().Err(err).Msg("cannot watch the HLR location")
-		return
+		return err
 	}
 	defer w.Stop()
 	for e := range w.Updates() {
@@ -79,6 +102,7 @@ func (d *Directory) watch(ctx context.Context) {
 		}
 		d.mu.Unlock()
 	}
+	return errors.New("the watch ended")
 }
 
 // Ready is closed once the copy holds every location written before the
@@ -156,6 +180,36 @@ func (d *Directory) Detach(ctx context.Context, msisdn uint64) error {
 	delete(d.where, msisdn)
 	d.mu.Unlock()
 	return err
+}
+
+// CatchUp waits until the copy holds every location the bucket held when
+// it was called: a node taking a cell over attaches again the phones the
+// copy puts in it, and a copy behind would leave out the latest attaches.
+func (d *Directory) CatchUp(ctx context.Context) error {
+	st, err := d.kv.Status(ctx)
+	if err != nil {
+		return err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return errors.New("the HLR location's status has no stream state")
+	}
+	last := bs.StreamInfo().State.LastSeq
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		d.mu.RLock()
+		seen := d.seen
+		d.mu.RUnlock()
+		if seen >= last {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the copy of the HLR location is at revision %d, the bucket at %d: %w", seen, last, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // InCell is the MSISDNs attached in cell, from the copy: what a node taking

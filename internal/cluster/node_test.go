@@ -81,7 +81,8 @@ func startNodes(t *testing.T, names []string, cells int, ev *events) []*Node {
 // TestCellsSpreadAndFailOver: three nodes agree on who owns the twelve
 // cells, four each; when one dies without a word (its leases expire) the
 // others take its cells with higher epochs, and never two at once. Then a
-// release (checkRelease), and a node with another --cells (checkCellsAgree).
+// release (checkRelease), a node with another --cells (checkCellsAgree),
+// and a copy of the HLR location caught up (checkDirectoryCatchUp).
 func TestCellsSpreadAndFailOver(t *testing.T) {
 	ev := &events{held: map[string]map[int]uint64{}}
 	nodes := startNodes(t, []string{"n1", "n2", "n3"}, 12, ev)
@@ -127,6 +128,29 @@ func TestCellsSpreadAndFailOver(t *testing.T) {
 	}
 	checkRelease(t, nodes[0], 12)
 	checkCellsAgree(t, nodes[0], 12)
+	checkDirectoryCatchUp(t, nodes[0], nodes[1])
+}
+
+// checkDirectoryCatchUp: once CatchUp returns, a node's copy of the HLR
+// location holds every attach another node had answered before the call.
+func checkDirectoryCatchUp(t *testing.T, reader, writer *Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const phones = 200
+	for m := range uint64(phones) {
+		if err := writer.Directory.Attach(ctx, 4_500_000+m, int(m%12)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := reader.Directory.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for m := range uint64(phones) {
+		if c, ok := reader.Directory.Cell(4_500_000 + m); !ok || c != int(m%12) {
+			t.Fatalf("phone %d after CatchUp: cell %d, %v; want %d", 4_500_000+m, c, ok, m%12)
+		}
+	}
 }
 
 // checkCellsAgree: a node started with another number of cells than the
