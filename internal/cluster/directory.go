@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -28,7 +27,7 @@ type Directory struct {
 
 	mu    sync.RWMutex
 	where map[uint64]int // MSISDN -> cell
-	seen  uint64         // the newest revision the watch applied
+	seen  uint64         // the newest revision applied (watch or CatchUp), every one before it too
 	ready chan struct{}  // closed once the initial values are in
 	once  sync.Once
 }
@@ -56,8 +55,7 @@ func (d *Directory) load(ctx context.Context) error {
 // watch keeps the copy up to date until ctx ends. A watch that cannot
 // start (the engine electing the leader its consumer needs) or that ends
 // is started again: until the first one has delivered the initial values
-// the node does not join (Ready), and a copy that stops following misses
-// the phones a node taking a cell over attaches again.
+// the node does not join (Ready).
 func (d *Directory) watch(ctx context.Context) {
 	var last time.Time
 	_ = untilDone.Retry(ctx, func(int) (bool, time.Duration) {
@@ -87,22 +85,65 @@ func (d *Directory) follow(ctx context.Context) error {
 			d.once.Do(func() { close(d.ready) })
 			continue
 		}
-		m, err := strconv.ParseUint(e.Key(), 10, 64)
-		if err != nil {
-			continue
-		}
-		d.mu.Lock()
-		d.seen = max(d.seen, e.Revision())
-		if e.Operation() == jetstream.KeyValuePut {
-			if c, err := strconv.Atoi(string(e.Value())); err == nil {
-				d.where[m] = c
-			}
-		} else {
-			delete(d.where, m)
-		}
-		d.mu.Unlock()
+		d.apply(storedMsg{key: e.Key(), data: e.Value(), seq: e.Revision(), deleted: e.Operation() != jetstream.KeyValuePut})
 	}
 	return errors.New("the watch ended")
+}
+
+// apply puts one revision of a key in the copy, unless the copy has it
+// already: the watch and CatchUp both bring revisions, each in order, and
+// one that the copy is past is superseded (or applied).
+func (d *Directory) apply(m storedMsg) {
+	msisdn, err := strconv.ParseUint(m.key, 10, 64)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if m.seq <= d.seen {
+		return
+	}
+	d.seen = m.seq
+	switch {
+	case err != nil:
+	case m.deleted:
+		delete(d.where, msisdn)
+	default:
+		if c, err := strconv.Atoi(string(m.data)); err == nil {
+			d.where[msisdn] = c
+		}
+	}
+}
+
+// CatchUp brings the copy to the bucket as it is when called, reading
+// what the watch has not brought yet from the bucket's leader: a node
+// taking a cell over attaches again the phones the copy puts in it, and a
+// copy behind would leave out the latest attaches. The watch may lag for
+// seconds when the engine's leaders move (its consumer is re-created
+// after missed heartbeats); the leader's stream answers sooner.
+func (d *Directory) CatchUp(ctx context.Context) error {
+	st, err := d.kv.Status(ctx)
+	if err != nil {
+		return err
+	}
+	bs, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return errors.New("the HLR location's status has no stream state")
+	}
+	last := bs.StreamInfo().State.LastSeq
+	for {
+		d.mu.RLock()
+		next := d.seen + 1
+		d.mu.RUnlock()
+		if next > last {
+			return nil
+		}
+		m, err := d.e.leaderMsg(ctx, bucketLoc, map[string]any{"seq": next, "next_by_subj": "$KV." + bucketLoc + ".>"})
+		switch {
+		case errors.Is(err, errNoKey):
+			return nil // nothing stored past the copy
+		case err != nil:
+			return err
+		}
+		d.apply(m)
+	}
 }
 
 // Ready is closed once the copy holds every location written before the
@@ -180,36 +221,6 @@ func (d *Directory) Detach(ctx context.Context, msisdn uint64) error {
 	delete(d.where, msisdn)
 	d.mu.Unlock()
 	return err
-}
-
-// CatchUp waits until the copy holds every location the bucket held when
-// it was called: a node taking a cell over attaches again the phones the
-// copy puts in it, and a copy behind would leave out the latest attaches.
-func (d *Directory) CatchUp(ctx context.Context) error {
-	st, err := d.kv.Status(ctx)
-	if err != nil {
-		return err
-	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return errors.New("the HLR location's status has no stream state")
-	}
-	last := bs.StreamInfo().State.LastSeq
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		d.mu.RLock()
-		seen := d.seen
-		d.mu.RUnlock()
-		if seen >= last {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the copy of the HLR location is at revision %d, the bucket at %d: %w", seen, last, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // InCell is the MSISDNs attached in cell, from the copy: what a node taking

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -18,16 +19,31 @@ var errNoKey = errors.New("no such key")
 // behind included): what a quorum acknowledged is there. It returns the
 // value and its revision, or errNoKey.
 func (e *Engine) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
-	req, _ := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
-	res, err := e.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
-	if err != nil {
+	m, err := e.leaderMsg(ctx, bucket, map[string]any{"last_by_subj": "$KV." + bucket + "." + key})
+	switch {
+	case err != nil:
 		return nil, 0, err
+	case m.deleted:
+		return nil, 0, errNoKey
+	}
+	return m.data, m.seq, nil
+}
+
+// leaderMsg is one message of bucket's stream, read from its leader as
+// leaderGet does; req names it (by seq, last by subject, next by
+// subject). errNoKey: there is none.
+func (e *Engine) leaderMsg(ctx context.Context, bucket string, req any) (storedMsg, error) {
+	body, _ := json.Marshal(req)
+	res, err := e.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, body)
+	if err != nil {
+		return storedMsg{}, err
 	}
 	var answer struct {
 		Message *struct {
-			Seq  uint64 `json:"seq"`
-			Data []byte `json:"data"`
-			Hdrs []byte `json:"hdrs"`
+			Subject string `json:"subject"`
+			Seq     uint64 `json:"seq"`
+			Data    []byte `json:"data"`
+			Hdrs    []byte `json:"hdrs"`
 		} `json:"message"`
 		Error *struct {
 			Code        int    `json:"code"`
@@ -35,22 +51,32 @@ func (e *Engine) leaderGet(ctx context.Context, bucket, key string) ([]byte, uin
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(res.Data, &answer); err != nil {
-		return nil, 0, err
+		return storedMsg{}, err
 	}
 	switch {
 	case answer.Error != nil && answer.Error.Code == 404:
-		return nil, 0, errNoKey
+		return storedMsg{}, errNoKey
 	case answer.Error != nil:
-		return nil, 0, fmt.Errorf("get %s/%s: %s", bucket, key, answer.Error.Description)
+		return storedMsg{}, fmt.Errorf("get from %s: %s", bucket, answer.Error.Description)
 	case answer.Message == nil:
-		return nil, 0, errNoKey
+		return storedMsg{}, errNoKey
 	}
+	m := storedMsg{key: strings.TrimPrefix(answer.Message.Subject, "$KV."+bucket+"."), seq: answer.Message.Seq,
+		data: bytes.Clone(answer.Message.Data)}
 	if len(answer.Message.Hdrs) > 0 {
 		if h, err := nats.DecodeHeadersMsg(answer.Message.Hdrs); err == nil {
-			if op := h.Get("KV-Operation"); op == "DEL" || op == "PURGE" || h.Get("Nats-Marker-Reason") != "" {
-				return nil, 0, errNoKey
-			}
+			op := h.Get("KV-Operation")
+			m.deleted = op == "DEL" || op == "PURGE" || h.Get("Nats-Marker-Reason") != ""
 		}
 	}
-	return bytes.Clone(answer.Message.Data), answer.Message.Seq, nil
+	return m, nil
+}
+
+// storedMsg is a message of a bucket's stream: its key, value and
+// revision, and whether it deletes the key.
+type storedMsg struct {
+	key     string
+	data    []byte
+	seq     uint64
+	deleted bool
 }
