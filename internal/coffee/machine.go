@@ -2,6 +2,7 @@ package coffee
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -47,17 +48,18 @@ type Status struct {
 }
 
 // Machine is one incarnation of a coffee machine: a goroutine owning the
-// state machine, fed through a bounded mailbox. It is a sup.Proc, and
-// answers introspection as "coffee:ID" through the embedded Stats.
+// state machine, fed through a bounded mailbox (sup.Mailbox). It is a
+// sup.Proc, and answers introspection as "coffee:ID" through the embedded
+// Stats.
 type Machine struct {
 	*sup.Stats
 	id      string
 	timeout time.Duration
 	log     zerolog.Logger
 
-	mailbox chan request
-	crash   chan struct{}
-	done    chan struct{} // closed when the goroutine has ended
+	mb      *sup.Mailbox[request]
+	mailbox <-chan request  // mb.Receive(), the loop's side
+	done    <-chan struct{} // mb.Done(): closed when the goroutine has ended
 	proc    sup.Proc
 	status  atomic.Pointer[Status]
 
@@ -78,14 +80,15 @@ type request struct {
 // machine ends, with a *sup.PanicError after a crash.
 func Start(ctx context.Context, id string, dev hw.CoffeeHW, opts Options, exit sup.ExitFunc) (*Machine, error) {
 	stats := sup.NewStats("coffee:"+id, opts.Log)
+	mb := sup.NewMailbox[request](MailboxSize)
 	m := &Machine{
 		Stats:    stats,
 		id:       id,
 		timeout:  opts.Timeout,
 		log:      opts.Log,
-		mailbox:  make(chan request, MailboxSize),
-		crash:    make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		mb:       mb,
+		mailbox:  mb.Receive(),
+		done:     mb.Done(),
 		fsm:      fsm{hw: tracedHW{dev, stats}, metrics: opts.Metrics},
 		newTimer: opts.NewTimer,
 	}
@@ -108,12 +111,7 @@ func (m *Machine) Stop() { m.proc.Stop() }
 
 // Crash makes the machine's goroutine panic, for fault injection. In payment
 // the money paid is returned before the crash is reported.
-func (m *Machine) Crash() {
-	select {
-	case m.crash <- struct{}{}:
-	default: // a crash is already on its way
-	}
-}
+func (m *Machine) Crash() { m.mb.Crash() }
 
 // Status is the machine as of the last event it handled.
 func (m *Machine) Status() Status { return *m.status.Load() }
@@ -137,33 +135,26 @@ func (m *Machine) Send(ctx context.Context, ev Event) (Status, error) {
 		return Status{}, err
 	}
 	req := request{ev: ev, reply: make(chan Status, 1)}
-	select {
-	case <-m.done:
-		return Status{}, ErrUnavailable
-	default:
+	if err := m.mb.TryPost(req); err != nil {
+		return Status{}, machineErr(err)
 	}
-	select {
-	case m.mailbox <- req:
-	default:
-		return Status{}, ErrOverloaded
+	st, err := sup.Await(ctx, req.reply, m.done)
+	return st, machineErr(err)
+}
+
+// machineErr turns the mailbox's refusals into the machine's errors.
+func machineErr(err error) error {
+	switch {
+	case errors.Is(err, sup.ErrDead):
+		return ErrUnavailable
+	case errors.Is(err, sup.ErrMailboxFull):
+		return ErrOverloaded
 	}
-	select {
-	case st := <-req.reply:
-		return st, nil
-	case <-m.done:
-		select { // handled just before the end?
-		case st := <-req.reply:
-			return st, nil
-		default:
-			return Status{}, ErrUnavailable
-		}
-	case <-ctx.Done():
-		return Status{}, ctx.Err()
-	}
+	return err
 }
 
 func (m *Machine) run(ctx context.Context, ready func()) error {
-	defer close(m.done)
+	defer m.mb.Close()
 	defer m.disarm()
 	// Deferred so that it also runs while a panic unwinds, before sup.Go
 	// recovers it and reports the crash: the refund comes first.
@@ -191,7 +182,7 @@ func (m *Machine) run(ctx context.Context, ready func()) error {
 			m.disarm()
 			m.fsm.timeout()
 			m.publish()
-		case <-m.crash:
+		case <-m.mb.CrashRequested():
 			m.Handled("crash", "")
 			panic(fmt.Sprintf("coffee machine %s crashed on request", m.id))
 		}
