@@ -76,12 +76,10 @@ type Manager struct {
 	alarmLogBurst  int
 	alarmLogPeriod time.Duration
 
-	mailbox  chan message
-	overflow overflow       // alarm events waiting for room in the mailbox
-	lossLog  zerolog.Logger // sampled: losses come in floods
-	crash    chan struct{}
-	proc     sup.Proc      // the goroutine, once started
-	done     chan struct{} // closed when the manager has ended
+	mailbox  *sup.Mailbox[message] // closed by end
+	overflow overflow              // alarm events waiting for room in the mailbox
+	lossLog  zerolog.Logger        // sampled: losses come in floods
+	proc     sup.Proc              // the goroutine, once started
 	started  atomic.Bool
 	dropped  atomic.Uint64
 	summary  atomic.Pointer[string] // handlers and active alarms, for Inspect
@@ -117,10 +115,8 @@ func New(cfg Config) *Manager {
 		history: history,
 		writer:  newHistoryWriter(history, cfg.Cell, cfg.Node, cfg.Metrics, cfg.Log),
 		target:  cfg.LogTarget,
-		mailbox: make(chan message, size),
+		mailbox: sup.NewMailbox[message](size),
 		lossLog: lossLog(cfg.Log),
-		crash:   make(chan struct{}, 1),
-		done:    make(chan struct{}),
 	}
 	// newAlarmLog applies the default burst; the flush ticker needs the period.
 	m.alarmLogBurst, m.alarmLogPeriod = cfg.AlarmLogBurst, cfg.AlarmLogPeriod
@@ -172,12 +168,7 @@ func (m *Manager) Stop() { m.proc.Stop() }
 
 // Crash makes the manager's goroutine panic, for fault injection: it ends
 // with a *sup.PanicError, as a real crash would.
-func (m *Manager) Crash() {
-	select {
-	case m.crash <- struct{}{}:
-	default: // a crash is already pending
-	}
-}
+func (m *Manager) Crash() { m.mailbox.Crash() }
 
 func (m *Manager) loop(ctx context.Context) error {
 	// The alarm log limit's periods end on this clock, too, when no alarm
@@ -188,11 +179,11 @@ func (m *Manager) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.crash:
+		case <-m.mailbox.CrashRequested():
 			panic("overload: crash requested (fault injection)")
 		case now := <-flush.C:
 			m.flushLogs(now)
-		case msg := <-m.mailbox:
+		case msg := <-m.mailbox.Receive():
 			m.handle(msg)
 			if m.overflow.waiting.Load() {
 				m.refill()
@@ -225,7 +216,7 @@ func (m *Manager) end() {
 	}
 	m.handlers = nil
 	m.writer.close()
-	close(m.done)
+	m.mailbox.Close()
 }
 
 func (m *Manager) handle(msg message) {
@@ -296,20 +287,12 @@ func (m *Manager) Notify(e Event) {
 		return
 	}
 	stamp(&e)
-	select {
-	case <-m.done:
+	if m.mailbox.Ended() {
 		m.drop()
 		return
-	default:
 	}
 	if e.Kind == Notice {
-		if m.overflow.waiting.Load() {
-			m.drop()
-			return
-		}
-		select {
-		case m.mailbox <- message{event: e}:
-		default:
+		if m.overflow.waiting.Load() || m.mailbox.TryPost(message{event: e}) != nil {
 			m.drop()
 		}
 		return
@@ -321,12 +304,8 @@ func (m *Manager) notifyAlarm(e Event) {
 	o := &m.overflow
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !o.has(e.ID) {
-		select {
-		case m.mailbox <- message{event: e}:
-			return
-		default:
-		}
+	if !o.has(e.ID) && m.mailbox.TryPost(message{event: e}) == nil {
+		return
 	}
 	switch o.add(e) {
 	case duplicate:
@@ -370,35 +349,21 @@ func (m *Manager) call(ctx context.Context, what string, fn func()) error {
 }
 
 func (m *Manager) send(ctx context.Context, msg message) error {
-	select {
-	case m.mailbox <- msg:
-	case <-m.done:
+	err := m.mailbox.Post(ctx, msg)
+	if err == nil {
+		_, err = sup.Await(ctx, msg.done, m.mailbox.Done())
+	}
+	if errors.Is(err, sup.ErrDead) {
 		return ErrUnavailable
-	case <-ctx.Done():
-		return ctx.Err()
 	}
-	select {
-	case <-msg.done:
-		return nil
-	case <-m.done:
-		select {
-		case <-msg.done: // handled just before the end
-			return nil
-		default:
-			return ErrUnavailable
-		}
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return err
 }
 
 // Inspect reports the process status (sup.Inspector).
 func (m *Manager) Inspect() sup.Info {
 	info := m.Stats.Info(fmt.Sprintf("%s; dropped: %d", *m.summary.Load(), m.dropped.Load()))
-	select {
-	case <-m.done:
+	if m.mailbox.Ended() {
 		info.Status = "stopped"
-	default:
 	}
 	return info
 }

@@ -104,13 +104,12 @@ func (m *Manager) refill() {
 		id := o.order[0]
 		evs := o.pending[id]
 		for len(evs) > 0 {
-			select {
-			case m.mailbox <- message{event: evs[0]}:
-				evs = evs[1:]
-			default: // full again: the next message makes room
+			if m.mailbox.TryPost(message{event: evs[0]}) != nil {
+				// Full again: the next message makes room.
 				o.pending[id] = evs
 				return
 			}
+			evs = evs[1:]
 		}
 		o.forget(id)
 	}
