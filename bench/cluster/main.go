@@ -91,6 +91,9 @@ func start(bin, dir, logs string) *cluster {
 
 func (c *cluster) run(n *node) {
 	n.cmd = exec.Command(c.bin, n.args...)
+	// The nodes die with the bench, however it ends: a log.Fatal skips the
+	// deferred stop, and nodes left running skew every later measurement.
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	n.cmd.Stderr = io.Discard
 	if c.logs != "" {
 		f, err := os.OpenFile(filepath.Join(c.logs, n.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
