@@ -210,35 +210,42 @@ func (w *Writer) Wait(ctx context.Context, t Ticket) error {
 	if t == 0 {
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, w.cfg.WaitTimeout)
-	defer cancel()
-	err := w.waitFor(wctx, uint64(t), true)
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return fmt.Errorf("%w after %v", ErrNotCommitted, w.cfg.WaitTimeout)
-	}
-	return err
+	return w.waitFor(ctx, uint64(t), true, w.cfg.WaitTimeout)
 }
 
 // Flush waits until every record appended before the call is committed,
 // through write failures. It fails with ErrLost if one of them was given
 // up on, or with ctx's error.
 func (w *Writer) Flush(ctx context.Context) error {
-	return w.waitFor(ctx, w.tail.Load(), false)
+	return w.waitFor(ctx, w.tail.Load(), false, 0)
 }
 
 // waitFor waits until head reaches seq; failFast returns store.ErrStorage while
-// writing fails instead of waiting for the retries.
-func (w *Writer) waitFor(ctx context.Context, seq uint64, failFast bool) error {
+// writing fails instead of waiting for the retries. A timeout (0: none)
+// ends the wait with ErrNotCommitted. Its timer is made only if the wait
+// blocks, and not through a context: Wait is on every ending action's
+// path, and a context.WithTimeout per call cost a quarter of the durable
+// call cycles' rate at 100 pairs (BENCHMARKS.md).
+func (w *Writer) waitFor(ctx context.Context, seq uint64, failFast bool, timeout time.Duration) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	var expired <-chan time.Time
 	for w.head.Load() < seq {
 		if failFast && w.failing != nil {
 			return fmt.Errorf("%w: %v", store.ErrStorage, w.failing)
+		}
+		if timeout > 0 && expired == nil {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
 		}
 		progress := w.progress
 		w.mu.Unlock()
 		select {
 		case <-progress:
+		case <-expired:
+			w.mu.Lock()
+			return fmt.Errorf("%w after %v", ErrNotCommitted, timeout)
 		case <-ctx.Done():
 			w.mu.Lock()
 			return ctx.Err()
