@@ -40,7 +40,9 @@ func (s *storms) report(supervisor string, active bool, notify func(overload.Eve
 		s.source = supervisor
 		notify(overload.Event{Kind: overload.SetAlarm, ID: overload.AlarmRestartStorm, Source: supervisor})
 	case was && !on:
-		notify(overload.Event{Kind: overload.ClearAlarm, ID: overload.AlarmRestartStorm, Source: supervisor})
+		// Under the source it was raised with: the first storming
+		// supervisor, not the last to calm down.
+		notify(overload.Event{Kind: overload.ClearAlarm, ID: overload.AlarmRestartStorm, Source: s.source})
 	}
 }
 

@@ -245,6 +245,9 @@ func (w *Writer) waitFor(ctx context.Context, seq uint64, failFast bool, timeout
 		case <-progress:
 		case <-expired:
 			w.mu.Lock()
+			if w.head.Load() >= seq { // committed as the timer fired
+				return w.lostBefore(seq)
+			}
 			return fmt.Errorf("%w after %v", ErrNotCommitted, timeout)
 		case <-ctx.Done():
 			w.mu.Lock()

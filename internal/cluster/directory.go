@@ -74,7 +74,11 @@ func (d *Directory) watch(ctx context.Context) {
 // follow applies one watch's values until it ends.
 func (d *Directory) follow(ctx context.Context) error {
 	// Creating the watch's consumer is bounded by the client's API
-	// timeout; ctx ends the watch.
+	// timeout; ctx ends the watch. Its own context, ended with it: the
+	// client keeps a goroutine per subscription until its context ends,
+	// which the node's would not before the node stops.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	w, err := d.kv.WatchAll(ctx)
 	if err != nil {
 		return err
@@ -217,9 +221,11 @@ func (d *Directory) Attach(ctx context.Context, msisdn uint64, cell int) error {
 // Detach forgets msisdn's location.
 func (d *Directory) Detach(ctx context.Context, msisdn uint64) error {
 	err := d.kv.Delete(ctx, strconv.FormatUint(msisdn, 10))
-	d.mu.Lock()
-	delete(d.where, msisdn)
-	d.mu.Unlock()
+	if err == nil { // a failed delete leaves the phone where the bucket has it
+		d.mu.Lock()
+		delete(d.where, msisdn)
+		d.mu.Unlock()
+	}
 	return err
 }
 

@@ -54,7 +54,9 @@ func (o *overflow) has(id string) bool {
 func (o *overflow) add(e Event) outcome {
 	evs, ok := o.pending[e.ID]
 	for i := len(evs) - 1; i >= 0; i-- {
-		if evs[i].Source != e.Source {
+		// A waiting clear without a source clears every source's alarm:
+		// it is the last word for e's source too.
+		if evs[i].Source != e.Source && (evs[i].Source != "" || evs[i].Kind != ClearAlarm) {
 			continue
 		}
 		switch last := evs[i].Kind; {

@@ -67,6 +67,10 @@ func TestOverflowSourcesAreApart(t *testing.T) {
 		{"a clear cancels its source's set", []sent{set("cell:0"), set("cell:1"), clear("cell:0")}, []outcome{queued, queued, cancelled}, []sent{set("cell:1")}},
 		{"a repeat of its source's last", []sent{set("cell:0"), set("cell:1"), set("cell:0")}, []outcome{queued, queued, duplicate}, []sent{set("cell:0"), set("cell:1")}},
 		{"a clear of every source waits", []sent{set("cell:0"), clear("")}, []outcome{queued, queued}, []sent{set("cell:0"), clear("")}},
+		{"a set after a clear of every source waits", []sent{set("cell:0"), clear(""), set("cell:0")}, []outcome{queued, queued, queued},
+			[]sent{set("cell:0"), clear(""), set("cell:0")}},
+		{"a clear after a clear of every source is a repeat", []sent{set("cell:0"), clear(""), clear("cell:0")}, []outcome{queued, queued, duplicate},
+			[]sent{set("cell:0"), clear("")}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
