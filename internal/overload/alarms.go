@@ -98,9 +98,9 @@ func (a *alarms) Handle(e Event) error {
 	case ClearAlarm:
 		// With a source, that source's alarm; without (the book's
 		// clear_alarm{id}), every source's.
-		for key, al := range a.active {
-			if key.id == e.ID && (e.Source == "" || key.source == e.Source) {
-				a.clear(key, al, e)
+		for _, al := range a.list() { // oldest first: the history's order is stable
+			if al.ID == e.ID && (e.Source == "" || al.Source == e.Source) {
+				a.clear(alarmKey{al.ID, al.Source}, al, e)
 			}
 		}
 	}

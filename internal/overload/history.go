@@ -52,16 +52,20 @@ func (h *memHistory) AppendAlarms(_ context.Context, recs []store.AlarmRecord) e
 
 func (h *memHistory) AlarmHistory(_ context.Context, q store.AlarmQuery) ([]store.AlarmRecord, error) {
 	h.mu.Lock()
-	recs := append([]store.AlarmRecord{}, h.recs...)
-	h.mu.Unlock()
+	defer h.mu.Unlock()
+	recs := h.recs // in seq order
 	if q.ByTime {
+		recs = slices.Clone(recs)
 		slices.SortStableFunc(recs, func(a, b store.AlarmRecord) int {
 			return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID))
 		})
 	}
 	out := []store.AlarmRecord{}
 	for _, r := range recs {
-		if len(out) < store.PageLimit(q.Limit) && selects(q, r) {
+		if len(out) == store.PageLimit(q.Limit) {
+			break
+		}
+		if selects(q, r) {
 			out = append(out, r)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 )
@@ -136,29 +135,22 @@ func (s *Store) AppendAlarms(ctx context.Context, recs []AlarmRecord) (err error
 // AlarmHistory returns the page q selects, oldest first; the last record
 // is where the next page starts (q.After).
 func (s *Store) AlarmHistory(ctx context.Context, q AlarmQuery) ([]AlarmRecord, error) {
-	var where strings.Builder
+	var where []string
 	var args []any
 	if q.Cell != nil {
-		where.WriteString("cell = ? AND ")
-		args = append(args, *q.Cell)
+		where, args = append(where, "cell = ?"), append(args, *q.Cell)
 	}
 	order := "id"
 	if q.ByTime {
-		after := q.AfterAt.UnixNano()
-		if q.AfterAt.IsZero() {
-			after = math.MinInt64 // the zero time has no UnixNano
-		}
-		where.WriteString("(at, id) > (?, ?)")
-		args = append(args, after, q.AfterID)
+		where, args = append(where, "(at, id) > (?, ?)"), append(args, unixNano(q.AfterAt), q.AfterID)
 		order = "at, id"
 	} else {
-		where.WriteString("id > ?")
-		args = append(args, q.AfterID)
+		where, args = append(where, "id > ?"), append(args, q.AfterID)
 	}
 	args = append(args, PageLimit(q.Limit))
 	recs, err := queryAll(ctx, s.db, scanAlarm,
 		`SELECT id, alarm, action, severity, source, description, at, cell, node FROM alarm_history WHERE `+
-			where.String()+` ORDER BY `+order+` LIMIT ?`, args...)
+			strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alarm history: %w", err)
 	}
