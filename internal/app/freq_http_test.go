@@ -219,7 +219,7 @@ func TestFrequencyLeaseHTTP(t *testing.T) {
 // with its owner, blocked, is never handed out and goes on release; the new
 // pool outlives an allocator restart.
 func TestFrequencyHotReconfigurationHTTP(t *testing.T) {
-	_, srv := startTestApp(t, func(c *config.Config) { c.FaultInjection = true })
+	a, srv := startTestApp(t, func(c *config.Config) { c.FaultInjection = true })
 	allocate(t, srv, "a") // 10
 	allocate(t, srv, "a") // 11
 	pool := []int{11, 12, 13, 20}
@@ -252,6 +252,21 @@ func TestFrequencyHotReconfigurationHTTP(t *testing.T) {
 	})
 	if v := frequencies(t, srv); !slices.Equal(v.Pool, pool) || !slices.Equal(v.Free, pool) {
 		t.Errorf("restarted allocator %+v, want the reloaded pool %v all free", v, pool)
+	}
+
+	// A reload of --frequencies replaces the pool set through the API, for
+	// the restarts too.
+	reloaded := []int{30, 31}
+	if err := a.SetPool(reloaded); err != nil {
+		t.Fatal(err)
+	}
+	started = processInfo(t, srv, "frequency").StartedAt
+	callJSON(t, srv, http.MethodPost, "/api/v1/processes/frequency:crash", nil, http.StatusAccepted, nil)
+	testutil.Eventually(t, waitLimit, "the allocator to restart", func() bool {
+		return processInfo(t, srv, "frequency").StartedAt.After(started)
+	})
+	if v := frequencies(t, srv); !slices.Equal(v.Pool, reloaded) {
+		t.Errorf("restarted allocator after a reload %+v, want the reloaded pool %v", v, reloaded)
 	}
 }
 

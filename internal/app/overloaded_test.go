@@ -1,6 +1,7 @@
 package app
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,9 +15,10 @@ import (
 func TestOverloadAlarmRaisesOnceAndClears(t *testing.T) {
 	var mu sync.Mutex
 	var got []overload.Kind
+	var sources []string
 	o := &overloadAlarm{quiet: 20 * time.Millisecond, notify: func(e overload.Event) {
 		mu.Lock()
-		got = append(got, e.Kind)
+		got, sources = append(got, e.Kind), append(sources, e.Source)
 		mu.Unlock()
 	}}
 	defer o.stop()
@@ -32,6 +34,11 @@ func TestOverloadAlarmRaisesOnceAndClears(t *testing.T) {
 	if e := events(); e[0] != overload.SetAlarm || e[1] != overload.ClearAlarm {
 		t.Fatalf("events %v, want one set then one clear", e)
 	}
+	mu.Lock()
+	if !slices.Equal(sources, []string{"test", "test"}) { // an alarm is its id and its source
+		t.Errorf("sources %v, want the clear under the raise's", sources)
+	}
+	mu.Unlock()
 	o.shed("test")
 	testutil.Eventually(t, 5*time.Second, "raised and cleared again", func() bool { return len(events()) == 4 })
 }

@@ -103,6 +103,10 @@ func (a *App) SetPool(pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
 	}
+	// Remembered first: a cell restarting meanwhile, or a pool set for one
+	// cell meanwhile, starts from this one, not from what it replaces.
+	a.cellPools.Clear()
+	a.pool.Store(&pool)
 	var errs []error
 	a.eachCell(func(c *cell) {
 		if f := c.names.frequency.whereis(); f != nil {
@@ -111,7 +115,5 @@ func (a *App) SetPool(pool []int) error {
 			}
 		}
 	})
-	a.pool.Store(&pool)
-	a.cellPools.Clear()
 	return errors.Join(errs...)
 }
