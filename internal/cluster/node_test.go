@@ -131,8 +131,10 @@ func TestCellsSpreadAndFailOver(t *testing.T) {
 	checkDirectoryCatchUp(t, nodes[0], nodes[1])
 }
 
-// checkDirectoryCatchUp: once CatchUp returns, a node's copy of the HLR
-// location holds every attach another node had answered before the call.
+// checkDirectoryCatchUp: once CatchUp returns, a copy of the HLR location
+// holds every attach another node had answered before the call, even a
+// copy no watch feeds (as one whose watch's consumer died with its
+// server); a detach the bucket refused leaves the phone in the copy.
 func checkDirectoryCatchUp(t *testing.T, reader, writer *Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -143,13 +145,24 @@ func checkDirectoryCatchUp(t *testing.T, reader, writer *Node) {
 			t.Fatal(err)
 		}
 	}
-	if err := reader.Directory.CatchUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for m := range uint64(phones) {
-		if c, ok := reader.Directory.Cell(4_500_000 + m); !ok || c != int(m%12) {
-			t.Fatalf("phone %d after CatchUp: cell %d, %v; want %d", 4_500_000+m, c, ok, m%12)
+	unwatched := newDirectory(reader.Engine, reader.Schema.Location, 12, testLog(t, "unwatched"))
+	for _, d := range []*Directory{reader.Directory, unwatched} {
+		if err := d.CatchUp(ctx); err != nil {
+			t.Fatal(err)
 		}
+		for m := range uint64(phones) {
+			if c, ok := d.Cell(4_500_000 + m); !ok || c != int(m%12) {
+				t.Fatalf("phone %d after CatchUp: cell %d, %v; want %d", 4_500_000+m, c, ok, m%12)
+			}
+		}
+	}
+	gone, cancelGone := context.WithCancel(ctx)
+	cancelGone()
+	if err := reader.Directory.Detach(gone, 4_500_000); err == nil {
+		t.Fatal("a detach with its context over: no error")
+	}
+	if _, ok := reader.Directory.Cell(4_500_000); !ok {
+		t.Error("a detach the bucket refused took the phone out of the copy")
 	}
 }
 
