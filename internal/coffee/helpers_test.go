@@ -52,7 +52,7 @@ func startMachine(t *testing.T, opts Options) *started {
 	t.Cleanup(func() {
 		m.Stop()
 		select {
-		case <-m.done:
+		case <-m.mb.Done():
 		case <-time.After(waitLimit):
 			t.Error("machine did not stop")
 		}

@@ -57,11 +57,9 @@ type Machine struct {
 	timeout time.Duration
 	log     zerolog.Logger
 
-	mb      *sup.Mailbox[request]
-	mailbox <-chan request  // mb.Receive(), the loop's side
-	done    <-chan struct{} // mb.Done(): closed when the goroutine has ended
-	proc    sup.Proc
-	status  atomic.Pointer[Status]
+	mb     *sup.Mailbox[request]
+	proc   sup.Proc
+	status atomic.Pointer[Status]
 
 	// Owned by the machine's goroutine.
 	fsm      fsm
@@ -87,8 +85,6 @@ func Start(ctx context.Context, id string, dev hw.CoffeeHW, opts Options, exit s
 		timeout:  opts.Timeout,
 		log:      opts.Log,
 		mb:       mb,
-		mailbox:  mb.Receive(),
-		done:     mb.Done(),
 		fsm:      fsm{hw: tracedHW{dev, stats}, metrics: opts.Metrics},
 		newTimer: opts.NewTimer,
 	}
@@ -138,7 +134,7 @@ func (m *Machine) Send(ctx context.Context, ev Event) (Status, error) {
 	if err := m.mb.TryPost(req); err != nil {
 		return Status{}, machineErr(err)
 	}
-	st, err := sup.Await(ctx, req.reply, m.done)
+	st, err := sup.Await(ctx, req.reply, m.mb.Done())
 	return st, machineErr(err)
 }
 
@@ -173,7 +169,7 @@ func (m *Machine) run(ctx context.Context, ready func()) error {
 		case <-ctx.Done():
 			reason = reasonStop
 			return nil
-		case req := <-m.mailbox:
+		case req := <-m.mb.Receive():
 			m.Handled(req.ev.Kind, req.ev.detail())
 			m.apply(m.fsm.handle(req.ev))
 			req.reply <- m.publish()

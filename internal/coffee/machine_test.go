@@ -116,7 +116,7 @@ func TestFullMailboxSheds(t *testing.T) {
 	}
 	defer func() {
 		m.Stop()
-		<-m.done
+		<-m.mb.Done()
 	}()
 
 	var wg sync.WaitGroup
@@ -129,7 +129,7 @@ func TestFullMailboxSheds(t *testing.T) {
 	for range MailboxSize {
 		wg.Go(func() { m.Send(context.Background(), Event{Kind: "cancel"}) })
 	}
-	waitFor(t, "the mailbox to fill", func() bool { return len(m.mailbox) == MailboxSize })
+	waitFor(t, "the mailbox to fill", func() bool { return len(m.mb.Receive()) == MailboxSize })
 
 	_, err = m.Send(t.Context(), Event{Kind: "cancel"})
 	wantCode(t, err, "overloaded")

@@ -174,7 +174,7 @@ func TestMachinesRemoveRefundsAndDoesNotRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-m.done:
+	case <-m.mb.Done():
 	default:
 		t.Fatal("Remove returned before the machine ended")
 	}
