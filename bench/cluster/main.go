@@ -223,7 +223,12 @@ func (c *cluster) failovers(kills int) {
 				live = append(live, n.name)
 			}
 		}
-		probe, probeCell := fmt.Sprintf("49%05d", i), c.cellsOf(victim.name)[0]
+		victims := c.cellsOf(victim.name)
+		if len(victims) == 0 {
+			v, _ := watcher.view()
+			log.Fatalf("kill %d: %s serves no cell to put a probe in: %+v", i+1, victim.name, v)
+		}
+		probe, probeCell := fmt.Sprintf("49%05d", i), victims[0]
 		// A cell just taken back may still be starting: 503 for a moment.
 		for tries := 0; ; tries++ {
 			status, err := do(http.MethodPost, watcher.url+"/api/v1/phones", map[string]any{"msisdn": probe, "cell": probeCell}, nil)

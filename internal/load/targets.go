@@ -45,7 +45,7 @@ func (d *driver) checkTargets(ctx context.Context) error {
 		}
 		byNode[v.Node] = t.base
 		if i == 0 {
-			cells = v.Cells
+			cells = max(v.Cells, 1) // a server that counts none has its one
 			for _, n := range v.Nodes {
 				if n.State != "down" {
 					live = append(live, n.Name)

@@ -125,10 +125,8 @@ func (d *driver) checkCell(cells int) error {
 	case cell == nil && cells > 1:
 		return fmt.Errorf("traffic model: the target has %d cells (cluster mode), each with a pool of its own, and the "+
 			"model measures one: pass --cell N (0 to %d) to attach every phone in cell N and measure its pool", cells, cells-1)
-	case cell != nil && *cell >= cells && cells == 1:
-		return fmt.Errorf("traffic model: --cell %d: the target has one cell, 0", *cell)
 	case cell != nil && *cell >= cells:
-		return fmt.Errorf("traffic model: --cell %d: the target has %d cells, 0 to %d", *cell, cells, cells-1)
+		return fmt.Errorf("traffic model: --cell %d: the target's cells are 0 to %d", *cell, cells-1)
 	}
 	return nil
 }

@@ -130,8 +130,8 @@ func TestTrafficCellChecked(t *testing.T) {
 		{"cluster without a cell", 3, nil,
 			"traffic model: the target has 4 cells (cluster mode), each with a pool of its own, and the model measures one: " +
 				"pass --cell N (0 to 3) to attach every phone in cell N and measure its pool", 0},
-		{"cluster, a cell beyond", 3, new(4), "traffic model: --cell 4: the target has 4 cells, 0 to 3", 0},
-		{"single node, cell 1", 1, new(1), "traffic model: --cell 1: the target has one cell, 0", 0},
+		{"cluster, a cell beyond", 3, new(4), "traffic model: --cell 4: the target's cells are 0 to 3", 0},
+		{"single node, cell 1", 1, new(1), "traffic model: --cell 1: the target's cells are 0 to 0", 0},
 		{"single node, cell 0", 1, new(0), "", 3},
 		{"single node, no cell", 1, nil, "", 3},
 	} {
