@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -416,37 +417,43 @@ func (s *server) spreadList(key string) handler {
 		if err != nil {
 			return err
 		}
-		var items []map[string]any
-		more := false
-		for _, a := range s.askAll(r) {
-			if a.err != nil || a.status >= 300 {
-				continue
-			}
-			var page struct {
-				Items []map[string]any `json:"items"`
-				Next  string           `json:"next"`
-			}
-			_ = json.Unmarshal(a.body, &page)
-			more = more || page.Next != ""
-			for _, it := range page.Items {
-				it["cell"] = a.cell
-				items = append(items, it)
-			}
-		}
-		sortByKey(items, key)
-		l := List[map[string]any]{Items: items}
-		if len(items) > p.Limit {
-			l.Items, more = items[:p.Limit], true
-		}
-		if more && len(l.Items) > 0 {
-			l.Next = cursor(fmt.Sprint(l.Items[len(l.Items)-1][key]))
-		}
-		if l.Items == nil {
-			l.Items = []map[string]any{}
-		}
-		WriteJSON(w, http.StatusOK, l)
+		keyOf := func(it map[string]any) string { return fmt.Sprint(it[key]) }
+		items, next := mergePages(s.askAll(r), p.Limit,
+			func(it map[string]any, cell int) map[string]any { it["cell"] = cell; return it },
+			func(a, b map[string]any) int { return compareKeys(keyOf(a), keyOf(b)) }, keyOf)
+		WriteJSON(w, http.StatusOK, List[map[string]any]{Items: items, Next: next})
 		return nil
 	}
+}
+
+// mergePages merges the cells' pages of a paged list: the items of every
+// page a cell answered 2xx (a cell failing over has nothing to show), each
+// placed by place with its cell, sorted by order and cut at limit. The
+// cursor of the next page is key of the last item shown, if any cell had
+// more or the cut left some.
+func mergePages[T, P any](answers []cellAnswer, limit int, place func(item T, cell int) P,
+	order func(a, b P) int, key func(P) string) ([]P, string) {
+	all := []P{}
+	more := false
+	for _, a := range answers {
+		if a.err != nil || a.status >= 300 {
+			continue
+		}
+		var page List[T]
+		_ = json.Unmarshal(a.body, &page)
+		more = more || page.Next != ""
+		for _, it := range page.Items {
+			all = append(all, place(it, a.cell))
+		}
+	}
+	slices.SortFunc(all, order)
+	if len(all) > limit {
+		all, more = all[:limit], true
+	}
+	if !more || len(all) == 0 {
+		return all, ""
+	}
+	return all, cursor(key(all[len(all)-1]))
 }
 
 // problemOf is the problem body WriteError would answer err with.
@@ -458,14 +465,8 @@ func problemOf(r *http.Request, err error) Problem {
 	return p
 }
 
-// sortByKey sorts items by the string of their key (MSISDNs sort as
-// numbers: shorter first, as hlr.MSISDN does).
-func sortByKey(items []map[string]any, key string) {
-	slices.SortFunc(items, func(a, b map[string]any) int {
-		x, y := fmt.Sprint(a[key]), fmt.Sprint(b[key])
-		if len(x) != len(y) {
-			return len(x) - len(y)
-		}
-		return strings.Compare(x, y)
-	})
+// compareKeys orders list keys as strings, MSISDNs as numbers: shorter
+// first, as hlr.MSISDN does.
+func compareKeys(x, y string) int {
+	return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y))
 }

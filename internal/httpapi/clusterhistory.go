@@ -2,11 +2,9 @@ package httpapi
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,39 +81,21 @@ func (s *server) spreadHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Each cell is asked for its page after from: a historyPos cursor
 	// asks for it in time order.
-	q := r.URL.Query()
-	q.Set("after", cursor(from.String()))
-	u := *r.URL
-	u.RawQuery = q.Encode()
 	sub := r.Clone(r.Context())
-	sub.URL = &u
+	q := sub.URL.Query()
+	q.Set("after", cursor(from.String()))
+	sub.URL.RawQuery = q.Encode()
 	type placed struct {
 		pos historyPos
 		rec store.AlarmRecord
 	}
-	var all []placed
-	more := false
-	for _, a := range s.askAll(sub) {
-		if a.err != nil || a.status >= 300 {
-			continue
-		}
-		var page List[store.AlarmRecord]
-		_ = json.Unmarshal(a.body, &page)
-		more = more || page.Next != ""
-		for _, rec := range page.Items {
-			all = append(all, placed{posIn(rec, a.cell), rec})
-		}
-	}
-	slices.SortFunc(all, func(x, y placed) int { return x.pos.compare(y.pos) })
-	if len(all) > p.Limit {
-		all, more = all[:p.Limit], true
-	}
-	l := List[store.AlarmRecord]{Items: make([]store.AlarmRecord, 0, len(all))}
+	all, next := mergePages(s.askAll(sub), p.Limit,
+		func(rec store.AlarmRecord, cell int) placed { return placed{posIn(rec, cell), rec} },
+		func(x, y placed) int { return x.pos.compare(y.pos) },
+		func(x placed) string { return x.pos.String() })
+	l := List[store.AlarmRecord]{Items: make([]store.AlarmRecord, 0, len(all)), Next: next}
 	for _, x := range all {
 		l.Items = append(l.Items, x.rec)
-	}
-	if more && len(all) > 0 {
-		l.Next = cursor(all[len(all)-1].pos.String())
 	}
 	WriteJSON(w, http.StatusOK, l)
 	return nil
