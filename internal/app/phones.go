@@ -142,7 +142,7 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 	if err != nil {
 		return phonefsm.Status{}, phonefsm.Commit{}, err
 	}
-	if act == phonefsm.ActCall && a.cluster != nil && idle(p, m) {
+	if act == phonefsm.ActCall && a.cluster != nil && p.Idle(m) {
 		// The controller reads the HLR location from this node's copy,
 		// which a callee attached on another node a moment ago may not
 		// have reached: the lookup asks the cluster and fills the copy.
@@ -163,12 +163,6 @@ func (a *App) Act(ctx context.Context, m hlr.MSISDN, act phonefsm.Action, to hlr
 	}
 	st, commit, err := p.Act(ctx, m, act, to)
 	return a.located(st, c), commit, err
-}
-
-// idle tells whether phone m of p is idle (a call would start a new one).
-func idle(p *phonefsm.Phones, m hlr.MSISDN) bool {
-	st, err := p.Get(m)
-	return err == nil && st.State == phonefsm.Idle.String()
 }
 
 // Detach ends a phone's call (for its peer) and detaches it; in cluster

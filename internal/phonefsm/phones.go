@@ -183,6 +183,18 @@ func (p *Phones) Lookup(m hlr.MSISDN) (*Controller, error) {
 	return c, nil
 }
 
+// Idle tells whether m is attached and idle: an action from it would
+// start a new call. It reads the state alone, not the whole Status.
+func (p *Phones) Idle(m hlr.MSISDN) bool {
+	c, err := p.Lookup(m)
+	if err != nil {
+		return false
+	}
+	c.Lock()
+	defer c.Unlock()
+	return c.state == Idle
+}
+
 // Get is an attached phone's status.
 func (p *Phones) Get(m hlr.MSISDN) (Status, error) {
 	c, err := p.Lookup(m)

@@ -21,6 +21,11 @@ func TestBookAcceptanceSession(t *testing.T) {
 	if st, _ := w.phones.Get(w.m("123")); st.Frequency != 10 || w.allocated() != 1 {
 		t.Fatalf("123 frequency %d, %d allocated", st.Frequency, w.allocated())
 	}
+	for who, want := range map[string]bool{"123": false, "125": true, "126": false} { // 126: not attached
+		if got := w.phones.Idle(w.m(who)); got != want {
+			t.Errorf("Idle(%s) = %v, want %v", who, got, want)
+		}
+	}
 
 	w.mustAct("125", ActCall, "123")
 	w.waitReplies("125", "busy")
