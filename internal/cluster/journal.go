@@ -25,7 +25,10 @@ import (
 type Journal struct {
 	js  jetstream.JetStream
 	log zerolog.Logger
-	max int
+	// thenLog says a follow-up was left out; sampled: a full journal
+	// leaves out many at once.
+	thenLog zerolog.Logger
+	max     int
 
 	mu       sync.Mutex
 	reserved int
@@ -76,7 +79,8 @@ const journalAckWait = 3 * time.Second
 // NewJournal starts a journal of at most max messages in flight.
 func NewJournal(e *Engine, max int, log zerolog.Logger) *Journal {
 	j := &Journal{js: e.JS, log: log, max: max, progress: make(chan struct{}),
-		queue: make(chan *entry, max), inflight: make(chan *entry, journalWindow),
+		thenLog: log.Sample(&zerolog.BurstSampler{Burst: 1, Period: 10 * time.Second}),
+		queue:   make(chan *entry, max), inflight: make(chan *entry, journalWindow),
 		quit: make(chan struct{}), ended: make(chan struct{})}
 	go j.publish()
 	go j.run()
@@ -195,7 +199,11 @@ func (j *Journal) run() {
 	for e := range j.inflight {
 		stored := j.store(e)
 		if stored && e.then != nil {
-			_, _ = j.Publish(e.then, false) // before e is done: a Flush waiting for e sees it
+			// Before e is done: a Flush waiting for e sees it. Refused (the
+			// journal full or closed), it is left out: said, not retried.
+			if _, err := j.Publish(e.then, false); err != nil {
+				j.thenLog.Warn().Err(err).Str("subject", e.then.Subject).Msg("a follow-up write left out (sampled: one line per 10 s)")
+			}
 		}
 		j.mu.Lock()
 		j.pending--
