@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,10 +109,10 @@ func startNATSCluster(t *testing.T, n int) []string {
 
 func splitAddr(t *testing.T, addr string) (string, int) {
 	t.Helper()
-	host, p, ok := strings.Cut(addr, ":")
-	var port int
-	if _, err := fmt.Sscan(p, &port); !ok || err != nil {
-		t.Fatalf("address %q", addr)
+	host, p, err := net.SplitHostPort(addr)
+	port, errPort := strconv.Atoi(p)
+	if err != nil || errPort != nil {
+		t.Fatalf("address %q: %v %v", addr, err, errPort)
 	}
 	return host, port
 }
