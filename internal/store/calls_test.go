@@ -23,11 +23,11 @@ func callRow(i int) CallRow {
 }
 
 // TestCallInserterBatchShapes: whatever the sizes of the segments (cut
-// into statements of 64, 32, ... rows), every row is committed once, in
+// into statements of 64 rows and the rest), every row is committed once, in
 // order, as it was given, and 0 is stored as NULL.
 func TestCallInserterBatchShapes(t *testing.T) {
 	ctx := context.Background()
-	cases := [][]int{{1}, {2}, {3}, {63}, {64}, {65}, {130}, {5, 7}, {64, 1, 127}}
+	cases := [][]int{{1}, {2}, {3}, {63}, {64}, {65}, {130}, {5, 7}, {64, 1, 127}, {0, 3}, {60, 4}, {60, 5}}
 	for _, segSizes := range cases {
 		t.Run(fmt.Sprint(segSizes), func(t *testing.T) {
 			s := openT(t, Memory)
@@ -72,29 +72,42 @@ func TestCallInserterBatchShapes(t *testing.T) {
 }
 
 // TestCallInserterAllOrNothing: a row the table refuses fails the whole
-// batch, rows before it included, and the inserter works afterwards.
+// batch, rows before it included, and the inserter works afterwards; a
+// batch of one statement on its own (autocommit) as well as one of several
+// in a transaction.
 func TestCallInserterAllOrNothing(t *testing.T) {
-	ctx := context.Background()
-	s := openT(t, Memory)
-	in := s.NewCallInserter()
-	defer in.Close()
-	seg := make([]CallRow, 70)
-	for i := range seg {
-		seg[i] = callRow(i)
+	cases := []struct{ rows, bad int }{
+		{rows: 1, bad: 0},
+		{rows: 5, bad: 3},
+		{rows: maxStatementRows, bad: maxStatementRows - 1},
+		{rows: 70, bad: 66}, // in the second statement
+		{rows: 2*maxStatementRows + 3, bad: 2 * maxStatementRows},
 	}
-	seg[66].Outcome = 9 // the CHECK refuses it, in the second statement
-	if err := in.Insert([][]CallRow{seg}); err == nil {
-		t.Fatal("Insert of a bad row succeeded")
-	}
-	if got, _, err := s.ListCalls(ctx, CallFilter{}, 0, MaxPageLimit); err != nil || len(got) != 0 {
-		t.Fatalf("after a failed batch: %d rows, %v; want none", len(got), err)
-	}
-	seg[66].Outcome = 1
-	if err := in.Insert([][]CallRow{seg}); err != nil {
-		t.Fatal(err)
-	}
-	if got, _, err := s.ListCalls(ctx, CallFilter{}, 0, MaxPageLimit); err != nil || len(got) != len(seg) {
-		t.Fatalf("after a good batch: %d rows, %v; want %d", len(got), err, len(seg))
+	for _, c := range cases {
+		t.Run(fmt.Sprint(c.rows), func(t *testing.T) {
+			ctx := context.Background()
+			s := openT(t, Memory)
+			in := s.NewCallInserter()
+			defer in.Close()
+			seg := make([]CallRow, c.rows)
+			for i := range seg {
+				seg[i] = callRow(i)
+			}
+			seg[c.bad].Outcome = 9 // the CHECK refuses it
+			if err := in.Insert([][]CallRow{seg}); err == nil {
+				t.Fatal("Insert of a bad row succeeded")
+			}
+			if got, _, err := s.ListCalls(ctx, CallFilter{}, 0, MaxPageLimit); err != nil || len(got) != 0 {
+				t.Fatalf("after a failed batch: %d rows, %v; want none", len(got), err)
+			}
+			seg[c.bad].Outcome = 1
+			if err := in.Insert([][]CallRow{seg}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _, err := s.ListCalls(ctx, CallFilter{}, 0, MaxPageLimit); err != nil || len(got) != len(seg) {
+				t.Fatalf("after a good batch: %d rows, %v; want %d", len(got), err, len(seg))
+			}
+		})
 	}
 }
 
