@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -319,15 +320,31 @@ func (w *Writer) run() {
 // next waits for records and returns the oldest ones, at most MaxBatch,
 // as the sequence number of the first and a count; ok is false when the
 // writer must stop: closing with nothing left, or aborted.
+//
+// Before it takes a batch short of MaxBatch, it yields the processor once.
+// The writer is woken by the first record to arrive; the goroutines
+// runnable at that moment are often the handlers of other calls ending,
+// about to append theirs, and letting them run first puts their records in
+// this batch instead of a commit each. A yield never waits when nothing
+// else is runnable. Under the wrk cycle (BENCHMARKS.md, issue 10) it took
+// the batches from 1.3 records to 5.4, and the server's rate up by a
+// sixth: a commit costs about the same for one record as for five.
 func (w *Writer) next() (start uint64, n int, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	yielded := false
 	for w.abort.Err() == nil {
 		head, tail := w.head.Load(), w.tail.Load()
-		if tail > head {
+		switch {
+		case tail > head && !yielded && tail-head < uint64(w.cfg.MaxBatch):
+			yielded = true
+			w.mu.Unlock()
+			runtime.Gosched()
+			w.mu.Lock()
+			continue
+		case tail > head:
 			return head, int(min(tail-head, uint64(w.cfg.MaxBatch))), true
-		}
-		if w.closing {
+		case w.closing:
 			return 0, 0, false
 		}
 		w.idle = true
