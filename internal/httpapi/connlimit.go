@@ -35,9 +35,12 @@ const (
 	// heap, which the runtime gives back to the system only slowly (and,
 	// at bsc's GOGC of 400, keeps a large heap goal). When the open
 	// connections fall to a quarter of a peak of at least reclaimPeak,
-	// the memory is given back at once, at most every reclaimEvery.
+	// the memory is given back: at once, or, within reclaimEvery of the
+	// last time (a forced collection costs tens of milliseconds of CPU),
+	// when that interval is over. Deferred, not dropped: two bursts in a
+	// row kept the second one's memory for good.
 	reclaimPeak  = 256
-	reclaimEvery = 30 * time.Second
+	reclaimEvery = 5 * time.Second
 )
 
 // ConnLimiter wraps a listener so that at most max connections are open;
@@ -52,9 +55,16 @@ type ConnLimiter struct {
 	metrics  *connMetrics
 	wg       sync.WaitGroup // the refusing goroutines and the reclaims
 
-	peak        atomic.Int64 // most connections open since the last reclaim
-	reclaiming  atomic.Bool
-	lastReclaim atomic.Int64 // unix nanos
+	peak atomic.Int64 // most connections open since the last reclaim
+	// reclaim gives memory back to the system (debug.FreeOSMemory; a
+	// test's counter), at most every reclaimEvery; reclaimMu guards the
+	// fields below it.
+	reclaim      func()
+	reclaimEvery time.Duration
+	reclaimMu    sync.Mutex
+	lastReclaim  time.Time
+	reclaimDue   *time.Timer // a reclaim waiting for reclaimEvery to pass
+	closed       bool
 }
 
 // Limits are the bounds of a ConnLimiter; zero fields take the defaults.
@@ -75,7 +85,8 @@ func LimitConnections(ln net.Listener, lim Limits, onShed func(), reg prometheus
 		max = DefaultMaxConnections
 	}
 	return &ConnLimiter{Listener: ln, max: int64(max), refusers: make(chan struct{}, maxRefusers),
-		gate: newGate(lim.MaxActive, lim.QueueWait), onShed: onShed, metrics: newConnMetrics(reg)}
+		gate: newGate(lim.MaxActive, lim.QueueWait), onShed: onShed, metrics: newConnMetrics(reg),
+		reclaim: debug.FreeOSMemory, reclaimEvery: reclaimEvery}
 }
 
 // Accept returns the next connection within the bound, refusing those
@@ -98,9 +109,17 @@ func (l *ConnLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// Close closes the listener and waits for the refusals under way.
+// Close closes the listener and waits for the refusals and the reclaim
+// under way; a reclaim still due is called off.
 func (l *ConnLimiter) Close() error {
 	err := l.Listener.Close()
+	l.reclaimMu.Lock()
+	l.closed = true
+	if l.reclaimDue != nil && l.reclaimDue.Stop() {
+		l.reclaimDue = nil
+		l.wg.Done()
+	}
+	l.reclaimMu.Unlock()
 	l.wg.Wait()
 	return err
 }
@@ -159,18 +178,23 @@ func (c *limitedConn) Close() error {
 // connections is over (see reclaimPeak).
 func (l *ConnLimiter) maybeReclaim(open int64) {
 	peak := l.peak.Load()
-	if peak < reclaimPeak || open > peak/4 || time.Since(time.Unix(0, l.lastReclaim.Load())) < reclaimEvery ||
-		!l.reclaiming.CompareAndSwap(false, true) {
+	if peak < reclaimPeak || open > peak/4 {
 		return
 	}
+	l.reclaimMu.Lock()
+	defer l.reclaimMu.Unlock()
+	if l.closed || l.reclaimDue != nil {
+		return // one is under way or due: it will do
+	}
 	l.peak.Store(open)
-	l.lastReclaim.Store(time.Now().UnixNano())
 	l.wg.Add(1)
-	go func() {
+	l.reclaimDue = time.AfterFunc(time.Until(l.lastReclaim.Add(l.reclaimEvery)), func() {
 		defer l.wg.Done()
-		defer l.reclaiming.Store(false)
-		debug.FreeOSMemory()
-	}()
+		l.reclaimMu.Lock()
+		l.lastReclaim, l.reclaimDue = time.Now(), nil
+		l.reclaimMu.Unlock()
+		l.reclaim()
+	})
 }
 
 type connMetrics struct {

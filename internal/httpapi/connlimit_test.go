@@ -76,3 +76,76 @@ func TestConnectionLimit(t *testing.T) {
 	// connection may still be refused.
 	testutil.Eventually(t, 5*time.Second, "a place given back", func() bool { return get(dial()).StatusCode == http.StatusOK })
 }
+
+// TestReclaimAfterBursts: when the open connections fall to a quarter of
+// a peak, the memory is given back; a second burst over within the
+// interval has its memory given back once the interval is over, not never;
+// a small peak, or connections still many, give back nothing.
+func TestReclaimAfterBursts(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := LimitConnections(inner, Limits{}, nil, prometheus.NewRegistry())
+	defer l.Close()
+	reclaimed := make(chan time.Time, 4)
+	l.reclaim = func() { reclaimed <- time.Now() }
+	l.reclaimEvery = 200 * time.Millisecond
+	burst := func(peak, open int64) {
+		l.peak.Store(peak)
+		l.maybeReclaim(open)
+	}
+	none := func(what string) {
+		t.Helper()
+		select {
+		case <-reclaimed:
+			t.Fatalf("%s: memory given back", what)
+		default:
+		}
+	}
+
+	burst(reclaimPeak-1, 0)
+	burst(1000, 251)
+	none("a small peak, or a quarter still open")
+
+	next := func() time.Time {
+		t.Helper()
+		select {
+		case at := <-reclaimed:
+			return at
+		case <-time.After(10 * time.Second):
+			t.Fatal("memory not given back")
+			return time.Time{}
+		}
+	}
+	burst(1000, 250)
+	first := next()
+	burst(1000, 10) // the second burst, well within the interval
+	second := next()
+	if gap := second.Sub(first); gap < l.reclaimEvery {
+		t.Fatalf("given back again %v after the first time; want at least %v", gap, l.reclaimEvery)
+	}
+	if l.peak.Load() != 10 {
+		t.Fatalf("peak after a reclaim = %d, want the connections then open (10)", l.peak.Load())
+	}
+}
+
+// TestCloseCallsOffAReclaimDue: Close does not wait out a reclaim due
+// later, and it never runs.
+func TestCloseCallsOffAReclaimDue(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := LimitConnections(inner, Limits{}, nil, prometheus.NewRegistry())
+	var n atomic.Int32
+	l.reclaim = func() { n.Add(1) }
+	l.reclaimEvery = time.Hour
+	l.lastReclaim = time.Now()
+	l.peak.Store(1000)
+	l.maybeReclaim(0)
+	l.Close() // would wait an hour for the reclaim
+	if n.Load() != 0 {
+		t.Fatal("a reclaim ran after Close")
+	}
+}
