@@ -119,6 +119,24 @@ func TestClusterCalls(t *testing.T) {
 			}
 		})
 	}
+	t.Run("per-cell series, each on its cell's owner", func(t *testing.T) {
+		v, _ := c.view(0)
+		for _, n := range v.Nodes {
+			p := c.nodes[slices.Index(c.names, n.Name)]
+			if got := p.cellsExported(t, "bsc_frequencies", `state="free"`); !slices.Equal(got, slices.Sorted(slices.Values(n.Cells))) {
+				t.Errorf("%s exports bsc_frequencies for cells %v, owns %v", n.Name, got, n.Cells)
+			}
+		}
+		answered := fmt.Sprintf(`bsc_calls_total{cell="%d",outcome="answered"}`, cellA)
+		if got := c.nodes[0].metric(t, answered); got < 1 {
+			t.Errorf("n1, owner of the callers' cell: %s %v, want at least 1", answered, got)
+		}
+		for _, p := range c.nodes[1:] {
+			if got := p.metric(t, answered); got != -1 {
+				t.Errorf("a node not running cell %d exports %s %v", cellA, answered, got)
+			}
+		}
+	})
 	t.Run("alarm history", func(t *testing.T) { checkAlarmHistory(t, c, cellA) })
 	t.Run("invalid", func(t *testing.T) {
 		a, _ := pair(t)

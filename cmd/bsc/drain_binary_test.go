@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,6 +93,31 @@ func (p *bscProcess) metric(t *testing.T, name string) float64 {
 		}
 	}
 	return -1
+}
+
+// cellsExported are the cells, in order, of the series of family name
+// that p's /metrics exposes with the label pair also (such as
+// state="free").
+func (p *bscProcess) cellsExported(t *testing.T, name, also string) []int {
+	t.Helper()
+	res, err := client.Get(p.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var cells []int
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		var cell int
+		labels, ok := strings.CutPrefix(sc.Text(), name+"{")
+		if ok && strings.Contains(labels, also) {
+			if _, err := fmt.Sscanf(labels, `cell="%d"`, &cell); err == nil {
+				cells = append(cells, cell)
+			}
+		}
+	}
+	slices.Sort(cells)
+	return cells
 }
 
 // testRefusesUnwritable: a database file the process cannot write, or a

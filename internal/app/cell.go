@@ -26,10 +26,32 @@ type cell struct {
 	// handingOff: cluster mode, the cell is being given to another node;
 	// it admits no new call or phone.
 	handingOff atomic.Bool
+	metrics    cellMetrics
 }
 
+// cellMetrics are a cell's series (cell="N"), made when the cell starts on
+// the node and shared by the incarnations of its processes.
+type cellMetrics struct {
+	freq     *frequency.CellMetrics
+	overload *overload.CellMetrics
+	phones   *phonefsm.CellMetrics
+}
+
+// newCell makes a cell of a's, and its series.
 func newCell(a *App, id int, epoch uint64, name string) *cell {
-	return &cell{a: a, id: id, epoch: epoch, name: name, names: newNames()}
+	return &cell{a: a, id: id, epoch: epoch, name: name, names: newNames(), metrics: cellMetrics{
+		freq: a.freqMetrics.Cell(id), overload: a.overloadMetrics.Cell(id), phones: a.phoneMetrics.Cell(id),
+	}}
+}
+
+// deleteMetrics removes the cell's series once it no longer runs here
+// (handed off, taken elsewhere, or the node stopping): its gauges would
+// otherwise stay, and a sum over the nodes count the cell twice. A later
+// owner here starts them again from zero.
+func (c *cell) deleteMetrics() {
+	c.a.freqMetrics.DeleteCell(c.id)
+	c.a.overloadMetrics.DeleteCell(c.id)
+	c.a.phoneMetrics.DeleteCell(c.id)
 }
 
 // supName is the name of one of the cell's supervisors in reports and
@@ -58,6 +80,12 @@ func (c *cell) spec() sup.Spec {
 	}
 }
 
+// childSpec is a cluster node's cell:N child of its bsc tree.
+func (c *cell) childSpec() sup.ChildSpec {
+	return sup.ChildSpec{Name: c.name, Kind: sup.SupervisorKind, Restart: sup.Permanent,
+		Shutdown: 10 * time.Second, Start: sup.Supervise(c.spec(), nil)}
+}
+
 func (c *cell) phonesSpec() sup.Spec {
 	return sup.Spec{
 		Name: c.supName("phones"), Strategy: sup.SimpleOneForOne, MaxRestarts: 10, MaxSeconds: 3600, Reporter: c.a.reporter,
@@ -66,7 +94,7 @@ func (c *cell) phonesSpec() sup.Spec {
 }
 
 func (c *cell) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	cfg := overload.Config{Log: c.a.log, Metrics: c.a.overloadMetrics, History: c.a.store, LogTarget: c.a.OverloadLog}
+	cfg := overload.Config{Log: c.a.log, Metrics: c.metrics.overload, History: c.a.store, LogTarget: c.a.OverloadLog}
 	if c.a.cluster != nil {
 		// The node's cells share its database: each keeps and reads its
 		// own alarm history there.
@@ -83,7 +111,7 @@ func (c *cell) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, 
 
 func (c *cell) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
 	f := frequency.New(frequency.Config{Pool: c.a.poolOf(c.id), Notifier: overload.NotifierFunc(c.notify),
-		Metrics: c.a.freqMetrics, Log: c.a.log})
+		Metrics: c.metrics.freq, Log: c.a.log})
 	p, err := f.Start(ctx, exit)
 	if err == nil {
 		c.names.frequency.register(f)
@@ -94,7 +122,7 @@ func (c *cell) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc,
 // phonesStarted is the phones supervisor's onStart: a new incarnation.
 func (c *cell) phonesStarted(s *sup.Supervisor) {
 	cfg := phonefsm.Config{
-		Freq: freqForPhones{c}, Records: recordsForPhones{a: c.a}, Metrics: c.a.phoneMetrics, Log: c.a.log,
+		Freq: freqForPhones{c}, Records: recordsForPhones{a: c.a}, Metrics: c.metrics.phones, Log: c.a.log,
 		OnDetach: c.a.phoneDetached, Cell: c.id, Epoch: c.epoch,
 	}
 	if c.a.cluster != nil {

@@ -263,9 +263,9 @@ const renewLook = 250 * time.Millisecond
 func (n *clusterNode) startCell(id int, epoch uint64) {
 	began := time.Now()
 	c := newCell(n.a, id, epoch, "cell:"+strconv.Itoa(id))
-	err := n.a.bsc.AddChild(n.ctx, sup.ChildSpec{Name: c.name, Kind: sup.SupervisorKind, Restart: sup.Permanent,
-		Shutdown: 10 * time.Second, Start: sup.Supervise(c.spec(), nil)})
+	err := n.a.bsc.AddChild(n.ctx, c.childSpec())
 	if err != nil {
+		c.deleteMetrics()
 		n.a.log.Error().Err(err).Int("cell", id).Msg("cell not started")
 		return
 	}
@@ -338,6 +338,7 @@ func (n *clusterNode) stopCell(ctx context.Context, id int, c *cell) {
 	if p := c.names.phoneSet.whereis(); p != nil {
 		n.ex.Remove(p)
 	}
+	c.deleteMetrics()
 	n.a.log.Info().Int("cell", id).Uint64("epoch", c.epoch).Msg("cell stopped")
 }
 

@@ -139,8 +139,8 @@ func TestFrequencyBookSessionHTTP(t *testing.T) {
 	}
 
 	for series, want := range map[string]string{
-		`bsc_frequency_allocations_total{result="no_frequency"}`:  "2",
-		`bsc_alarm_active{alarm="no_frequency",severity="major"}`: "1", // raised again by the last allocation
+		`bsc_frequency_allocations_total{cell="0",result="no_frequency"}`:  "2",
+		`bsc_alarm_active{alarm="no_frequency",cell="0",severity="major"}`: "1", // raised again by the last allocation
 	} {
 		// The alarm reaches the gauge through the overload manager's
 		// mailbox, after the allocation has answered.

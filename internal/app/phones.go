@@ -67,11 +67,11 @@ func (a *App) Attach(ctx context.Context, m hlr.MSISDN, spec hw.DeviceSpec, cell
 	}
 	if a.attachedCount() >= a.cfg.MaxPhones {
 		a.shed()
-		a.phoneMetrics.AttachFailed(phonefsm.ErrOverloaded)
+		c.metrics.phones.AttachFailed(phonefsm.ErrOverloaded)
 		return phonefsm.Status{}, fmt.Errorf("%w: %d phones attached, the most this service takes", phonefsm.ErrOverloaded, a.cfg.MaxPhones)
 	}
 	if err := a.subs.EnsureProvisioned(ctx, m, a.cfg.AutoProvision); err != nil {
-		a.phoneMetrics.AttachFailed(err)
+		c.metrics.phones.AttachFailed(err)
 		return phonefsm.Status{}, err
 	}
 	st, err := a.attachIn(ctx, c, p, m, spec)

@@ -46,7 +46,7 @@ var (
 type Config struct {
 	Pool     []int
 	Notifier overload.Notifier // nil drops the events
-	Metrics  *Metrics          // nil records nothing
+	Metrics  *CellMetrics      // the cell's series; nil records nothing
 	Log      zerolog.Logger
 	Now      func() time.Time // nil means time.Now
 }
@@ -64,7 +64,7 @@ const (
 type Allocator struct {
 	*sup.Stats
 	notifier overload.Notifier
-	metrics  *Metrics
+	metrics  *CellMetrics
 	reported counts // this instance's share of the gauges
 	log      zerolog.Logger
 	now      func() time.Time

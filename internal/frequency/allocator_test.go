@@ -89,7 +89,7 @@ func TestErrorsLeavePoolUnchanged(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
-			a, rec, _ := start(t, book, Config{Metrics: NewMetrics(reg)})
+			a, rec, _ := start(t, book, Config{Metrics: NewMetrics(reg).Cell(0)})
 			for range c.setup {
 				mustAllocate(t, a, "a")
 			}
@@ -216,7 +216,7 @@ func TestInspectAndTrace(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetrics(reg).Cell(0)
 	for _, s := range []struct{ name, label, value string }{
 		{"bsc_frequencies", "state", "free"}, {"bsc_frequencies", "state", "allocated"}, {"bsc_frequencies", "state", "blocked"},
 		{"bsc_frequency_allocations_total", "result", "ok"}, {"bsc_frequency_allocations_total", "result", "no_frequency"},
@@ -253,28 +253,51 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// Allocators sharing the metrics (a node's cells) add up in the gauges,
-// and one that stops, or crashes, takes its share with it.
-func TestMetricsSumOverAllocators(t *testing.T) {
+// Each cell's allocator moves its own cell's series only; an allocator
+// that stops, or crashes, takes its share of its cell's gauges with it (a
+// restart's new incarnation adds its own); a cell deleted leaves no series.
+func TestMetricsPerCell(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	gauge := func(state string) float64 {
-		v, _ := testutil.Metric(t, reg, "bsc_frequencies", "state", state)
+	gauge := func(cell, state string) float64 {
+		v, _ := testutil.Metric(t, reg, "bsc_frequencies", "cell", cell, "state", state)
 		return v
 	}
-	a, _, _ := start(t, []int{1, 2, 3}, Config{Metrics: m})
-	b, _, _ := start(t, []int{1, 2}, Config{Metrics: m})
+	a, _, _ := start(t, []int{1, 2, 3}, Config{Metrics: m.Cell(0)})
+	cell1 := m.Cell(1)
+	b, _, _ := start(t, []int{1, 2}, Config{Metrics: cell1})
 	mustAllocate(t, a, "x")
 	mustAllocate(t, b, "y")
-	if free, alloc := gauge("free"), gauge("allocated"); free != 3 || alloc != 2 {
-		t.Errorf("two allocators: free %v allocated %v, want 3 and 2", free, alloc)
+	mustAllocate(t, b, "y")
+	if free, alloc := gauge("0", "free"), gauge("0", "allocated"); free != 2 || alloc != 1 {
+		t.Errorf("cell 0: free %v allocated %v, want 2 and 1", free, alloc)
+	}
+	if free, alloc := gauge("1", "free"), gauge("1", "allocated"); free != 0 || alloc != 2 {
+		t.Errorf("cell 1: free %v allocated %v, want 0 and 2", free, alloc)
+	}
+	if v, _ := testutil.Metric(t, reg, "bsc_frequency_allocations_total", "cell", "1", "result", "ok"); v != 2 {
+		t.Errorf(`allocations{cell="1",result="ok"} = %v, want 2`, v)
 	}
 	b.Crash()
-	if free, alloc := gauge("free"), gauge("allocated"); free != 2 || alloc != 1 {
-		t.Errorf("one crashed: free %v allocated %v, want the other's 2 and 1", free, alloc)
+	if free, alloc := gauge("1", "free"), gauge("1", "allocated"); free != 0 || alloc != 0 {
+		t.Errorf("cell 1's allocator crashed: free %v allocated %v, want 0", free, alloc)
 	}
-	a.Stop()
-	if free, alloc := gauge("free"), gauge("allocated"); free != 0 || alloc != 0 {
-		t.Errorf("both gone: free %v allocated %v, want 0", free, alloc)
+	b2, _, _ := start(t, []int{1, 2}, Config{Metrics: cell1}) // the restart
+	mustAllocate(t, b2, "z")
+	if free, alloc := gauge("1", "free"), gauge("1", "allocated"); free != 1 || alloc != 1 {
+		t.Errorf("cell 1 restarted: free %v allocated %v, want 1 and 1", free, alloc)
+	}
+	if free, alloc := gauge("0", "free"), gauge("0", "allocated"); free != 2 || alloc != 1 {
+		t.Errorf("cell 0 after cell 1's restart: free %v allocated %v, want 2 and 1", free, alloc)
+	}
+	b2.Stop()
+	m.DeleteCell(1)
+	for _, name := range []string{"bsc_frequencies", "bsc_frequency_allocations_total", "bsc_frequency_deallocations_total"} {
+		if _, ok := testutil.Metric(t, reg, name, "cell", "1"); ok {
+			t.Errorf("%s: cell 1's series left after DeleteCell", name)
+		}
+		if _, ok := testutil.Metric(t, reg, name, "cell", "0"); !ok {
+			t.Errorf("%s: cell 0's series gone with cell 1's", name)
+		}
 	}
 }

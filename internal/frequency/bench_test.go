@@ -69,7 +69,7 @@ func BenchmarkRoundTrip100Clients(b *testing.B) {
 func benchAllocator(b *testing.B, pool []int, withMetrics bool) *Allocator {
 	cfg := Config{}
 	if withMetrics {
-		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry()).Cell(0)
 	}
 	a, _, _ := start(b, pool, cfg)
 	return a

@@ -14,7 +14,7 @@ import (
 // alarm the allocation raised.
 func TestLeaseExpires(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a, rec, _ := start(t, []int{10}, Config{Metrics: NewMetrics(reg)})
+	a, rec, _ := start(t, []int{10}, Config{Metrics: NewMetrics(reg).Cell(0)})
 	al, err := a.Allocate("client-7", 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)

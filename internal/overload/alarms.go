@@ -72,7 +72,7 @@ type alarmKey struct{ id, source string }
 type alarms struct {
 	log     zerolog.Logger
 	logs    *alarmLog
-	metrics *Metrics
+	metrics *CellMetrics
 	history *historyWriter
 	active  map[alarmKey]Alarm
 }

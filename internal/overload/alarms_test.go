@@ -177,7 +177,7 @@ func TestDurableHistoryAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	metrics := NewMetrics(prometheus.NewRegistry())
+	metrics := NewMetrics(prometheus.NewRegistry()).Cell(0)
 
 	first := start(t, Config{History: st, Metrics: metrics})
 	first.sync(t, ev(SetAlarm, AlarmNoFrequency), ev(Notice, "frequency_denied"), ev(ClearAlarm, AlarmNoFrequency))
@@ -249,33 +249,48 @@ func TestMemHistoryIsBounded(t *testing.T) {
 	}
 }
 
-// Managers sharing the metrics (a node's cells) each raise and clear their
-// own alarms: the gauge is 1 while any of them has the alarm active.
-func TestAlarmActiveWhileAnyManagerHasIt(t *testing.T) {
+// Each cell's manager raises and clears in its own cell's series: the
+// gauge is 1 while a source of the cell has the alarm active, and a cell
+// deleted leaves no series.
+func TestAlarmActivePerCell(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg)
-	a, b := start(t, Config{Metrics: metrics}), start(t, Config{Metrics: metrics})
-	active := func() float64 {
-		v, _ := testutil.Metric(t, reg, "bsc_alarm_active", "alarm", AlarmNoFrequency, "severity", "major")
+	a, b := start(t, Config{Metrics: metrics.Cell(0)}), start(t, Config{Metrics: metrics.Cell(1)})
+	active := func(cell string) float64 {
+		v, _ := testutil.Metric(t, reg, "bsc_alarm_active", "cell", cell, "alarm", AlarmNoFrequency, "severity", "major")
 		return v
 	}
 	for i, step := range []struct {
-		m    *harness
-		e    Event
-		want float64
+		m      *harness
+		e      Event
+		c0, c1 float64
 	}{
-		{a, ev(SetAlarm, AlarmNoFrequency), 1}, {b, ev(SetAlarm, AlarmNoFrequency), 1},
-		{a, ev(ClearAlarm, AlarmNoFrequency), 1}, {b, ev(ClearAlarm, AlarmNoFrequency), 0},
-		{b, ev(SetAlarm, AlarmNoFrequency), 1},
+		{a, ev(SetAlarm, AlarmNoFrequency), 1, 0}, {b, ev(SetAlarm, AlarmNoFrequency), 1, 1},
+		{a, ev(ClearAlarm, AlarmNoFrequency), 0, 1},
+		{b, Event{Kind: SetAlarm, ID: AlarmNoFrequency, Source: "other"}, 0, 1},
+		{b, Event{Kind: ClearAlarm, ID: AlarmNoFrequency, Source: "other"}, 0, 1}, // one source still has it
 	} {
 		step.m.sync(t, step.e)
-		if got := active(); got != step.want {
-			t.Fatalf("step %d: bsc_alarm_active %v, want %v", i, got, step.want)
+		if c0, c1 := active("0"), active("1"); c0 != step.c0 || c1 != step.c1 {
+			t.Fatalf("step %d: bsc_alarm_active cell 0 %v, cell 1 %v; want %v, %v", i, c0, c1, step.c0, step.c1)
 		}
+	}
+	if v, _ := testutil.Metric(t, reg, "bsc_alarm_transitions_total", "cell", "0", "alarm", AlarmNoFrequency, "action", "clear"); v != 1 {
+		t.Errorf("cell 0's clears: %v, want 1", v)
 	}
 	b.m.Stop()
 	b.waitExit(t)
-	if got := active(); got != 0 {
-		t.Errorf("the last manager holding it stopped: %v, want 0", got)
+	if got := active("1"); got != 0 {
+		t.Errorf("cell 1's manager stopped: %v, want 0", got)
+	}
+	metrics.DeleteCell(1)
+	for _, name := range []string{"bsc_overload_events_total", "bsc_alarm_active", "bsc_alarm_transitions_total",
+		"bsc_handler_removed_total", "bsc_overload_dropped_total", "bsc_alarm_history_dropped_total"} {
+		if _, ok := testutil.Metric(t, reg, name, "cell", "1"); ok {
+			t.Errorf("%s: cell 1's series left after DeleteCell", name)
+		}
+		if _, ok := testutil.Metric(t, reg, name, "cell", "0"); !ok {
+			t.Errorf("%s: cell 0's series gone with cell 1's", name)
+		}
 	}
 }

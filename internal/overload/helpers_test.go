@@ -29,7 +29,7 @@ func (s *syncBuffer) count(substr string) int { return strings.Count(s.String(),
 type harness struct {
 	m       *Manager
 	logFile string // where the logger handler writes
-	metrics *Metrics
+	metrics *CellMetrics
 	logs    *syncBuffer
 	exits   chan error
 	nexits  atomic.Int32
@@ -45,7 +45,7 @@ func start(t *testing.T, cfg Config) *harness {
 		cfg.LogTarget = filepath.Join(t.TempDir(), "events.log")
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(prometheus.NewRegistry())
+		cfg.Metrics = NewMetrics(prometheus.NewRegistry()).Cell(0)
 	}
 	h.metrics = cfg.Metrics
 	h.logFile = cfg.LogTarget

@@ -112,7 +112,7 @@ type historyWriter struct {
 	store   HistoryStore
 	cell    *int // the cell and node every record is stamped with
 	node    string
-	metrics *Metrics
+	metrics *CellMetrics
 	dropLog zerolog.Logger // sampled
 	failLog zerolog.Logger // sampled
 
@@ -130,7 +130,7 @@ type historyWriter struct {
 	progress chan struct{} // closed and replaced when settled grows
 }
 
-func newHistoryWriter(st HistoryStore, cell *int, node string, metrics *Metrics, log zerolog.Logger) *historyWriter {
+func newHistoryWriter(st HistoryStore, cell *int, node string, metrics *CellMetrics, log zerolog.Logger) *historyWriter {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &historyWriter{
 		store: st, cell: cell, node: node, metrics: metrics, dropLog: lossLog(log), failLog: lossLog(log),

@@ -39,7 +39,7 @@ const DefaultMailbox = 4096
 // Config is what every (re)started Manager is built from.
 type Config struct {
 	Log     zerolog.Logger
-	Metrics *Metrics     // nil: no metrics
+	Metrics *CellMetrics // the cell's series; nil: no metrics
 	History HistoryStore // nil: the alarm history is kept in memory only
 	Mailbox int          // events and calls that can wait; 0 means DefaultMailbox
 	// LogTarget is where the default logger handler writes: "stdout" (also
@@ -68,7 +68,7 @@ type Manager struct {
 	*sup.Stats
 
 	log     zerolog.Logger
-	metrics *Metrics
+	metrics *CellMetrics
 	history HistoryStore
 	writer  *historyWriter
 	target  string

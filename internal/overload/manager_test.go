@@ -293,7 +293,7 @@ func TestInspect(t *testing.T) {
 
 func TestMetricsInitialisedToZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	NewMetrics(reg)
+	NewMetrics(reg).Cell(0)
 	want := map[string]int{
 		"bsc_overload_events_total":       3,
 		"bsc_alarm_active":                len(catalogue),
@@ -307,7 +307,7 @@ func TestMetricsInitialisedToZero(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", name, got, n)
 		}
 	}
-	if got := value(t, NewMetrics(nil).active.WithLabelValues(AlarmNoFrequency, SeverityMajor)); got != 0 {
+	if got := value(t, NewMetrics(nil).Cell(0).active.WithLabelValues(AlarmNoFrequency, SeverityMajor)); got != 0 {
 		t.Errorf("gauge starts at %v", got)
 	}
 }

@@ -5,88 +5,129 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bsc-sim/bsc/internal/celllabel"
 	"github.com/bsc-sim/bsc/internal/store"
 )
 
-// Metrics are the overload manager's collectors. They are created once and
-// handed to every Manager, so counters outlive restarts. A nil *Metrics
-// records nothing.
+// Metrics are the overload manager's vectors, registered once per node,
+// with a cell label: a node of a cluster runs a manager per cell it owns.
+// Cell gives a cell's series, DeleteCell drops them when the cell leaves
+// the node.
 type Metrics struct {
+	events      *prometheus.CounterVec
+	active      *prometheus.GaugeVec
+	transitions *prometheus.CounterVec
+	removed     *prometheus.CounterVec
+	dropped     *prometheus.CounterVec
+	histDropped *prometheus.CounterVec
+}
+
+// CellMetrics are one cell's series, created when the cell starts on the
+// node and handed to every incarnation of its manager, so that counters
+// outlive restarts. The vectors are curried with the cell; the series an
+// event moves are resolved once, here. A nil *CellMetrics records nothing.
+type CellMetrics struct {
 	events      *prometheus.CounterVec
 	active      *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
 	removed     *prometheus.CounterVec
 	dropped     prometheus.Counter
 	histDropped prometheus.Counter
+	byKind      [len(kindNames)]prometheus.Counter
 
-	// raised counts, by alarm, the alarms handlers that have it active:
-	// a node of a cluster runs a manager per cell, and the gauge is 1
-	// while any of them has it.
+	// raised counts, by alarm, the sources that have it active in the
+	// cell's alarms handler: the gauge is 1 while any has.
 	mu     sync.Mutex
 	raised map[string]int
 }
 
-// NewMetrics creates the collectors, registers them with reg (if not nil)
-// and initialises every labelled series to zero.
+// NewMetrics creates the vectors and registers them with reg (if not nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bsc_overload_events_total",
-			Help: "Events handled by the overload manager, by kind.",
-		}, []string{"kind"}),
+			Help: "Events handled by a cell's overload manager, by kind.",
+		}, []string{celllabel.Name, "kind"}),
 		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bsc_alarm_active",
-			Help: "1 while the alarm is active, else 0.",
-		}, []string{"alarm", "severity"}),
+			Help: "1 while the alarm is active in the cell, else 0.",
+		}, []string{celllabel.Name, "alarm", "severity"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bsc_alarm_transitions_total",
-			Help: "Alarm raises (action=set) and clears (action=clear).",
-		}, []string{"alarm", "action"}),
+			Help: "Alarm raises (action=set) and clears (action=clear) in a cell.",
+		}, []string{celllabel.Name, "alarm", "action"}),
 		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bsc_handler_removed_total",
-			Help: "Overload handlers removed because they panicked or returned an error.",
-		}, []string{"handler"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Help: "Overload handlers of a cell removed because they panicked or returned an error.",
+		}, []string{celllabel.Name, "handler"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bsc_overload_dropped_total",
-			Help: "Events dropped because the overload manager's mailbox was full or it was not running.",
-		}),
-		histDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Help: "Events dropped because the cell's overload manager's mailbox was full or it was not running.",
+		}, []string{celllabel.Name}),
+		histDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bsc_alarm_history_dropped_total",
-			Help: "Alarm raises and clears not stored in the history: the oldest dropped from a full write queue, or lost in a failed write.",
-		}),
+			Help: "A cell's alarm raises and clears not stored in the history: the oldest dropped from a full write queue, or lost in a failed write.",
+		}, []string{celllabel.Name}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.active, m.transitions, m.removed, m.dropped, m.histDropped)
 	}
-	for _, k := range kindNames {
-		m.events.WithLabelValues(k)
-	}
-	for id, d := range catalogue {
-		m.active.WithLabelValues(id, d.severity)
-		m.transitions.WithLabelValues(id, store.ActionSet)
-		m.transitions.WithLabelValues(id, store.ActionClear)
-	}
-	for _, name := range builtinNames {
-		m.removed.WithLabelValues(name)
-	}
 	return m
 }
 
-func (m *Metrics) event(k Kind) {
+// Cell creates cell id's series, every labelled one at zero, and returns
+// them. A nil *Metrics gives a nil *CellMetrics.
+func (m *Metrics) Cell(id int) *CellMetrics {
+	if m == nil {
+		return nil
+	}
+	l := celllabel.Of(id)
+	c := &CellMetrics{
+		events: m.events.MustCurryWith(l), active: m.active.MustCurryWith(l),
+		transitions: m.transitions.MustCurryWith(l), removed: m.removed.MustCurryWith(l),
+		dropped: m.dropped.With(l), histDropped: m.histDropped.With(l),
+		raised: map[string]int{},
+	}
+	for k, name := range kindNames {
+		c.byKind[k] = c.events.WithLabelValues(name)
+	}
+	for id, d := range catalogue {
+		c.active.WithLabelValues(id, d.severity)
+		c.transitions.WithLabelValues(id, store.ActionSet)
+		c.transitions.WithLabelValues(id, store.ActionClear)
+	}
+	for _, name := range builtinNames {
+		c.removed.WithLabelValues(name)
+	}
+	return c
+}
+
+// DeleteCell removes cell id's series: the cell no longer runs here.
+func (m *Metrics) DeleteCell(id int) {
 	if m != nil {
-		m.events.WithLabelValues(k.String()).Inc()
+		celllabel.Delete(id, m.events, m.active, m.transitions, m.removed, m.dropped, m.histDropped)
 	}
 }
 
-func (m *Metrics) setActive(a Alarm, on bool) {
+func (m *CellMetrics) event(k Kind) {
+	if m == nil {
+		return
+	}
+	if k >= 0 && int(k) < len(m.byKind) {
+		m.byKind[k].Inc()
+		return
+	}
+	m.events.WithLabelValues(k.String()).Inc()
+}
+
+// setActive, transition and handlerRemoved look their series up: alarms
+// raised and cleared and handlers removed are rare next to events.
+func (m *CellMetrics) setActive(a Alarm, on bool) {
 	if m == nil {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.raised == nil {
-		m.raised = map[string]int{}
-	}
 	if on {
 		m.raised[a.ID]++
 	} else if m.raised[a.ID] > 0 {
@@ -99,25 +140,25 @@ func (m *Metrics) setActive(a Alarm, on bool) {
 	m.active.WithLabelValues(a.ID, a.Severity).Set(v)
 }
 
-func (m *Metrics) transition(alarm, action string) {
+func (m *CellMetrics) transition(alarm, action string) {
 	if m != nil {
 		m.transitions.WithLabelValues(alarm, action).Inc()
 	}
 }
 
-func (m *Metrics) handlerRemoved(name string) {
+func (m *CellMetrics) handlerRemoved(name string) {
 	if m != nil {
 		m.removed.WithLabelValues(name).Inc()
 	}
 }
 
-func (m *Metrics) drop() {
+func (m *CellMetrics) drop() {
 	if m != nil {
 		m.dropped.Inc()
 	}
 }
 
-func (m *Metrics) historyDropped(n int) {
+func (m *CellMetrics) historyDropped(n int) {
 	if m != nil {
 		m.histDropped.Add(float64(n))
 	}

@@ -51,7 +51,7 @@ func (NoNotes) Open(hlr.MSISDN, hlr.MSISDN, time.Time) calls.Ticket { return 0 }
 type Config struct {
 	Freq    Frequencies
 	Records Recorder
-	Metrics *Metrics // shared by every incarnation; nil: none
+	Metrics *CellMetrics // the cell's, shared by every incarnation; nil: none
 	Log     zerolog.Logger
 	// OnDetach is told when a phone detached (its controller stopped
 	// normally): the service removes its device and notes the time.
@@ -74,7 +74,7 @@ type Phones struct {
 	incs    atomic.Uint32 // the last incarnation number given
 	freq    Frequencies
 	records Recorder
-	metrics *Metrics
+	metrics *CellMetrics
 	log     zerolog.Logger
 	onDet   func(hlr.MSISDN)
 	ex      *Exchange
