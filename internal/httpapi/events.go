@@ -61,6 +61,8 @@ type Hub interface {
 	ResumeAll(filter []string, after uint64) (*hw.Subscription, error)
 	// Run names the hub's run, which positions belong to.
 	Run() string
+	// Position is the position of the hub's last reply in this run.
+	Position() uint64
 }
 
 var (
@@ -151,21 +153,28 @@ func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN)
 // pollParams reads ?after= (a Seq, default 0) and ?wait= (seconds, 0 to
 // MaxWait, fractions allowed, default 0).
 func pollParams(r *http.Request) (after uint64, wait time.Duration, err error) {
-	q := r.URL.Query()
-	if s := q.Get("after"); s != "" {
+	if s := r.URL.Query().Get("after"); s != "" {
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return 0, 0, fmt.Errorf("%w: after must be a reply's seq, a non-negative integer", errInvalidRequest)
 		}
 	}
-	if s := q.Get("wait"); s != "" {
-		secs, err := strconv.ParseFloat(s, 64)
-		// Written so that NaN fails too.
-		if err != nil || !(secs >= 0 && secs <= MaxWait.Seconds()) {
-			return 0, 0, fmt.Errorf("%w: wait must be 0 to %v seconds", errInvalidRequest, MaxWait.Seconds())
-		}
-		wait = time.Duration(secs * float64(time.Second))
+	wait, err = waitParam(r)
+	return after, wait, err
+}
+
+// waitParam reads ?wait= (seconds, 0 to MaxWait, fractions allowed,
+// default 0).
+func waitParam(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait")
+	if s == "" {
+		return 0, nil
 	}
-	return after, wait, nil
+	secs, err := strconv.ParseFloat(s, 64)
+	// Written so that NaN fails too.
+	if err != nil || !(secs >= 0 && secs <= MaxWait.Seconds()) {
+		return 0, fmt.Errorf("%w: wait must be 0 to %v seconds", errInvalidRequest, MaxWait.Seconds())
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // streamPhone streams m's replies, first those its ring still holds after
@@ -189,7 +198,7 @@ func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSIS
 		return err
 	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, phoneEventID, "")
+	ev.stream(stopping, w, r, sub, phoneEventID, "", nil)
 	return nil
 }
 
@@ -247,6 +256,16 @@ func lastEventID(r *http.Request) (uint64, error) {
 // gone (see globalCursor). Only a stream is served (406 not_acceptable
 // otherwise).
 func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
+	if ev.s.Cluster != nil {
+		// Every node's replies (clusterevents.go); a node asked by
+		// another for its own is answered a page.
+		switch {
+		case r.Header.Get(forwardedHeader) == "":
+			return ev.clusterEvents(w, r)
+		case !acceptsEventStream(r):
+			return ev.page(w, r)
+		}
+	}
 	run := ev.s.Hub.Run()
 	filter, err := msisdnFilter(r)
 	var cur streamCursor
@@ -282,7 +301,7 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first)
+	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first, nil)
 	return nil
 }
 
@@ -315,16 +334,21 @@ func globalCursor(r *http.Request) (streamCursor, error) {
 	if s == "" {
 		return streamCursor{}, nil
 	}
-	errBad := fmt.Errorf("%w: Last-Event-ID must be an event id of this stream (RUN-POSITION)", errInvalidRequest)
-	runPart, posPart, ok := strings.Cut(s, "-")
-	if !ok || runPart == "" || len(runPart) > maxRunLen || strings.Trim(runPart, "0123456789abcdef") != "" {
-		return streamCursor{}, errBad
+	run, pos, ok := parseRunPos(s)
+	if !ok {
+		return streamCursor{}, fmt.Errorf("%w: Last-Event-ID must be an event id of this stream (RUN-POSITION)", errInvalidRequest)
+	}
+	return streamCursor{given: true, run: run, pos: pos}, nil
+}
+
+// parseRunPos reads RUN-POS: a run (hex digits) and a position in it.
+func parseRunPos(s string) (run string, pos uint64, ok bool) {
+	run, posPart, ok := strings.Cut(s, "-")
+	if !ok || run == "" || len(run) > maxRunLen || strings.Trim(run, "0123456789abcdef") != "" {
+		return "", 0, false
 	}
 	pos, err := strconv.ParseUint(posPart, 10, 64)
-	if err != nil {
-		return streamCursor{}, errBad
-	}
-	return streamCursor{given: true, run: runPart, pos: pos}, nil
+	return run, pos, err == nil
 }
 
 // msisdnFilter reads ?msisdn=A,B (the parameter may also repeat); nil for
@@ -386,12 +410,13 @@ func (ev *events) release() { <-ev.slots }
 // stream writes sub's replies as server-sent events (id, event = reply
 // type, data = reply JSON), flushed as they come (a burst in one write),
 // with a heartbeat comment when idle. The events in first, then sub's
-// replay (of a resumed global stream) come before the live replies. It
-// returns when sub ends (a subscriber cut off for falling behind gets a
-// final error event first), the client goes, a write fails or stopping is
-// done.
+// replay (of a resumed global stream) come before the live replies. The
+// events of other nodes (a cluster's global stream) come through relayed,
+// each as a function run here that makes them ("" for none). It returns
+// when sub ends (a subscriber cut off for falling behind gets a final
+// error event first), the client goes, a write fails or stopping is done.
 func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
-	id func(hw.Reply) string, first string) {
+	id func(hw.Reply) string, first string, relayed <-chan func() string) {
 	send, ok := beginStream(w, r, ": stream open\n\n"+first)
 	if !ok {
 		return
@@ -416,6 +441,11 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 				return
 			}
 			text, open = replyBatch(rep, sub.C(), id)
+			tick.Reset(ev.heartbeat)
+		case relay := <-relayed:
+			if text = relay(); text == "" {
+				continue
+			}
 			tick.Reset(ev.heartbeat)
 		case <-tick.C:
 			text = ": heartbeat\n\n"
