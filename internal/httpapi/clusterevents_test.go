@@ -192,7 +192,7 @@ func newInProcessCluster(t *testing.T, down ...string) *inProcessCluster {
 	clusters := map[string]*testCluster{}
 	apis := map[string]*API{}
 	for _, n := range names {
-		c.hubs[n] = hw.NewHub(hw.HubConfig{RingSize: 16})
+		c.hubs[n] = hw.NewHub(hw.HubConfig{RingSize: 16, Node: n})
 		clusters[n] = &testCluster{node: n, owners: []string{"n1"}, peers: map[string]*API{}, down: down}
 		apis[n] = New(Deps{Hub: c.hubs[n], Cluster: clusters[n]})
 	}
@@ -229,7 +229,7 @@ func (c *inProcessCluster) deliver(phones ...string) {
 
 // read reads n events: each "MSISDN:SEQ" or "lost REASON", sorted (nodes
 // relay in no order between each other), checking that every id names the
-// three nodes.
+// three nodes and every reply the node of its phone (nK runs K..).
 func read(t *testing.T, es *testutil.EventSource, n int) []string {
 	t.Helper()
 	var got []string
@@ -245,8 +245,8 @@ func read(t *testing.T, es *testutil.EventSource, n int) []string {
 			continue
 		}
 		var rep hw.Reply
-		if err := json.Unmarshal([]byte(ev.Data), &rep); err != nil {
-			t.Fatalf("event %+v: %v", ev, err)
+		if err := json.Unmarshal([]byte(ev.Data), &rep); err != nil || rep.Node != "n"+rep.MSISDN[:1] {
+			t.Fatalf("event %+v: %v, want the node of its phone", ev, err)
 		}
 		got = append(got, fmt.Sprintf("%s:%d", rep.MSISDN, rep.Seq))
 	}
