@@ -117,22 +117,19 @@ func (ev *events) page(w http.ResponseWriter, r *http.Request) error {
 			page.Next = pos
 		}
 	}
-	var stopping context.Context
-	if err == nil {
-		stopping, err = ev.admit(r)
-	}
 	if err != nil {
 		return err
 	}
-	defer ev.release()
+	ctx, done, err := ev.admitPoll(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	sub, err := ev.s.Hub.ResumeAll(filter, page.Next)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(stopping, cancel)()
 	if page.Items = readHubPage(ctx, sub, wait); len(page.Items) > 0 {
 		page.Next = page.Items[len(page.Items)-1].Pos
 	}
@@ -260,19 +257,7 @@ func nodeName(s string) bool {
 // one, the stream starts from now on the nodes live then, and from all
 // the rings hold on those that join later.
 func (ev *events) clusterEvents(w http.ResponseWriter, r *http.Request) error {
-	filter, err := msisdnFilter(r)
-	var from clusterCursor
-	if err == nil {
-		from, err = clusterStreamCursor(r)
-	}
-	var stopping context.Context
-	switch {
-	case err != nil:
-	case !acceptsEventStream(r):
-		err = errNotAcceptable
-	default:
-		stopping, err = ev.admit(r)
-	}
+	filter, from, stopping, err := openGlobal(ev, r, clusterStreamCursor)
 	if err != nil {
 		return err
 	}
@@ -292,7 +277,7 @@ func (ev *events) clusterEvents(w http.ResponseWriter, r *http.Request) error {
 		case c.run != run:
 			local.pos = 0
 			sent[self] = local
-			first = lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, sent.id())
+			first = unknownRunEvent(sent.id())
 		default:
 			local.pos = c.pos // ResumeAll refuses one ahead, as on a single node
 		}
@@ -333,7 +318,7 @@ func (ev *events) clusterEvents(w http.ResponseWriter, r *http.Request) error {
 		var b strings.Builder
 		if p.Reset {
 			sent[node] = runPos{p.Run, 0}
-			b.WriteString(lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, sent.id()))
+			b.WriteString(unknownRunEvent(sent.id()))
 		}
 		sent[node] = runPos{p.Run, p.Next}
 		items := make([]hw.Replayed, len(p.Items))

@@ -123,17 +123,14 @@ func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN)
 	if r.Method == http.MethodHead {
 		wait = 0 // a HEAD waits for nothing: it gets no items
 	}
-	var stopping context.Context
-	if err == nil {
-		stopping, err = ev.admit(r)
-	}
 	if err != nil {
 		return err
 	}
-	defer ev.release()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(stopping, cancel)()
+	ctx, done, err := ev.admitPoll(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	items, next, err := ev.s.Hub.Events(ctx, m.String(), after, wait)
 	switch {
 	case r.Context().Err() != nil:
@@ -267,19 +264,7 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	run := ev.s.Hub.Run()
-	filter, err := msisdnFilter(r)
-	var cur streamCursor
-	if err == nil {
-		cur, err = globalCursor(r)
-	}
-	var stopping context.Context
-	switch {
-	case err != nil:
-	case !acceptsEventStream(r):
-		err = errNotAcceptable
-	default:
-		stopping, err = ev.admit(r)
-	}
+	filter, cur, stopping, err := openGlobal(ev, r, globalCursor)
 	if err != nil {
 		return err
 	}
@@ -292,7 +277,7 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 	case cur.run != run:
 		// Nothing is known of that run here: all of this run is new to the
 		// client, and what it missed of the other is lost.
-		first = lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, globalEventID(run, hw.Reply{}))
+		first = unknownRunEvent(globalEventID(run, hw.Reply{}))
 		sub, err = ev.s.Hub.ResumeAll(filter, 0)
 	default:
 		sub, err = ev.s.Hub.ResumeAll(filter, cur.pos)
@@ -303,6 +288,24 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 	defer sub.Close()
 	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first, nil)
 	return nil
+}
+
+// openGlobal reads a global stream's filter and where it resumes (cursor
+// reads it), and lets it in (admit; release it): only a stream is served.
+func openGlobal[C any](ev *events, r *http.Request, cursor func(*http.Request) (C, error)) (
+	filter []string, cur C, stopping context.Context, err error) {
+	filter, err = msisdnFilter(r)
+	if err == nil {
+		cur, err = cursor(r)
+	}
+	switch {
+	case err != nil:
+	case !acceptsEventStream(r):
+		err = errNotAcceptable
+	default:
+		stopping, err = ev.admit(r)
+	}
+	return filter, cur, stopping, err
 }
 
 // globalEventID is a reply's id in the stream of every phone, RUN-POS: its
@@ -406,6 +409,23 @@ func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
 }
 
 func (ev *events) release() { <-ev.slots }
+
+// admitPoll lets a long poll in (admit) and returns its context, r's
+// cancelled too when the server stops, and done, which ends it and gives
+// its slot back.
+func (ev *events) admitPoll(r *http.Request) (ctx context.Context, done func(), err error) {
+	stopping, err := ev.admit(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(stopping, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		ev.release()
+	}, nil
+}
 
 // stream writes sub's replies as server-sent events (id, event = reply
 // type, data = reply JSON), flushed as they come (a burst in one write),
@@ -561,6 +581,11 @@ const (
 	// it there is not here.
 	LostUnknownRun = "unknown_run"
 )
+
+// unknownRunEvent is the "lost" event of an id from another run, at id.
+func unknownRunEvent(id string) string {
+	return lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, id)
+}
 
 // lostEvent is a "lost" event at id: the stream goes on from there.
 func lostEvent(lost LostEvent, id string) string {
