@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -210,6 +211,70 @@ func TestClusterCalls(t *testing.T) {
 		}
 		hangUpBoth(t, front, a, b)
 	})
+	t.Run("every phone's replies streamed by any node", func(t *testing.T) { checkGlobalStream(t, c, pair, cellA) })
+}
+
+// checkGlobalStream: a client streaming every phone's replies from n3
+// gets those of phones n1 and n2 run, only of the phones it asked for;
+// reconnecting to n1 with its last event id, it gets what it missed and
+// nothing twice.
+func checkGlobalStream(t *testing.T, c *testCluster, pair func(*testing.T) (string, string), cellA int) {
+	front := c.nodes[2]
+	a, b := pair(t) // run by n1 and n2
+	x := "36" + a[2:]
+	front.attach(t, x, cellA) // run by n1, not asked for
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	path := "/api/v1/events?msisdn=" + a + "," + b
+	last := map[string]uint64{} // the seq of each phone's last reply seen
+	runs := map[string]string{a: "n1", b: "n2"}
+	read := func(es *testutil.EventSource, n int) []string {
+		t.Helper()
+		var got []string
+		for range n {
+			ev := es.Next()
+			var rep struct {
+				Seq                uint64
+				MSISDN, Type, Node string
+			}
+			if err := json.Unmarshal([]byte(ev.Data), &rep); err != nil || rep.Type != ev.Type || rep.Node != runs[rep.MSISDN] {
+				t.Fatalf("event %+v: %v, want the node that runs the phone, %s", ev, err, runs[rep.MSISDN])
+			}
+			if rep.Seq <= last[rep.MSISDN] {
+				t.Errorf("%s's reply %d again (after %d)", rep.MSISDN, rep.Seq, last[rep.MSISDN])
+			}
+			last[rep.MSISDN] = rep.Seq
+			got = append(got, rep.MSISDN+" "+rep.Type)
+		}
+		slices.Sort(got)
+		return got
+	}
+
+	es := testutil.NewEventSource(t, ctx, http.DefaultClient, front.url+path, nil)
+	es.Connect()
+	front.mustAct(t, a, "call", b)
+	front.mustAct(t, b, "accept", "")
+	front.mustAct(t, x, "call", b) // busy: not asked for
+	front.waitState(t, x, "idle")
+	front.mustAct(t, a, "hangup", "")
+	want := []string{a + " accepted", b + " hangup", b + " inbound"}
+	slices.Sort(want)
+	if got := read(es, 3); !slices.Equal(got, want) {
+		t.Fatalf("on n3's stream: %v, want %v", got, want)
+	}
+	front.waitState(t, a, "idle")
+	front.waitState(t, b, "idle")
+
+	es.Drop() // the client goes...
+	front.mustAct(t, a, "call", b)
+	front.mustAct(t, b, "reject", "")
+	front.waitState(t, a, "idle")
+	again := testutil.NewEventSource(t, ctx, http.DefaultClient, c.nodes[0].url+path, nil)
+	again.LastEventID = es.LastEventID // ...and comes back to n1
+	want = []string{a + " rejected", b + " inbound"}
+	if got := read(again, 2); !slices.Equal(got, want) {
+		t.Fatalf("resumed on n1: %v, want %v", got, want)
+	}
 }
 
 // checkAlarmHistory: every node lists the cluster's alarm history with

@@ -119,7 +119,11 @@ func New(ctx context.Context, cfg config.Config, log zerolog.Logger) (*App, erro
 		_ = st.Close()
 		return nil, err
 	}
-	a.hub = hw.NewHub(hw.HubConfig{RingSize: deviceRing})
+	hubCfg := hw.HubConfig{RingSize: deviceRing}
+	if cfg.Mode() != config.Single {
+		hubCfg.Node = cfg.Node // a cluster's replies say which node runs the phone
+	}
+	a.hub = hw.NewHub(hubCfg)
 	a.writer = calls.NewWriter(st, calls.WriterConfig{Metrics: calls.NewMetrics(reg), Log: log,
 		OnHealth: func(err error) { a.health.Report("calls", err) }})
 	a.reporter = &sup.LogReporter{Log: log, Metrics: a.supMetrics, OnStorm: a.restartStorm}

@@ -457,6 +457,14 @@ func (n *clusterNode) listen(node *cluster.Node) error {
 func (n *clusterNode) Node() string { return n.cfg.Engine.Node }
 func (n *clusterNode) Cells() int   { return n.cfg.Cells }
 
+func (n *clusterNode) Live() []string {
+	node := n.node.Load()
+	if node == nil {
+		return []string{n.Node()}
+	}
+	return node.Members.Live()
+}
+
 func (n *clusterNode) Owner(cell int) (string, bool) {
 	node := n.node.Load()
 	if node == nil {

@@ -29,6 +29,8 @@ import (
 type Cluster interface {
 	Node() string
 	Cells() int
+	// Live is the names of the nodes up or draining, this one included.
+	Live() []string
 	// Owner is the node acting for cell now, "" when none; local tells
 	// whether it is this one.
 	Owner(cell int) (node string, local bool)

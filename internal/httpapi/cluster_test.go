@@ -16,15 +16,24 @@ import (
 )
 
 // testCluster is a Cluster whose cell c is owned by owners[c]; a request
-// for another node is served by that node's API, given in peers.
+// for another node is served by that node's API, given in peers. The
+// nodes in down are live but cannot be reached.
 type testCluster struct {
 	node   string
 	owners []string
 	peers  map[string]*API
+	down   []string
 }
 
 func (c *testCluster) Node() string { return c.node }
 func (c *testCluster) Cells() int   { return len(c.owners) }
+func (c *testCluster) Live() []string {
+	live := append([]string{c.node}, c.down...)
+	for n := range c.peers {
+		live = append(live, n)
+	}
+	return live
+}
 func (c *testCluster) Owner(cell int) (string, bool) {
 	return c.owners[cell], c.owners[cell] == c.node
 }
@@ -39,7 +48,8 @@ func (c *testCluster) Forward(ctx context.Context, node string, req []byte, _ ti
 	if !ok {
 		return nil, fmt.Errorf("no node %s", node)
 	}
-	return peer.ServeForwarded(ctx, req), nil
+	// Served with a routing of its own, as a node served over NATS is.
+	return peer.ServeForwarded(context.WithValue(ctx, chi.RouteCtxKey, (*chi.Context)(nil)), req), nil
 }
 
 // TestHeadSpreadOverCells: a HEAD of a read that asks every cell, one of

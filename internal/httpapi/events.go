@@ -61,6 +61,8 @@ type Hub interface {
 	ResumeAll(filter []string, after uint64) (*hw.Subscription, error)
 	// Run names the hub's run, which positions belong to.
 	Run() string
+	// Position is the position of the hub's last reply in this run.
+	Position() uint64
 }
 
 var (
@@ -121,17 +123,14 @@ func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN)
 	if r.Method == http.MethodHead {
 		wait = 0 // a HEAD waits for nothing: it gets no items
 	}
-	var stopping context.Context
-	if err == nil {
-		stopping, err = ev.admit(r)
-	}
 	if err != nil {
 		return err
 	}
-	defer ev.release()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	defer context.AfterFunc(stopping, cancel)()
+	ctx, done, err := ev.admitPoll(r)
+	if err != nil {
+		return err
+	}
+	defer done()
 	items, next, err := ev.s.Hub.Events(ctx, m.String(), after, wait)
 	switch {
 	case r.Context().Err() != nil:
@@ -151,21 +150,28 @@ func (ev *events) longPoll(w http.ResponseWriter, r *http.Request, m hlr.MSISDN)
 // pollParams reads ?after= (a Seq, default 0) and ?wait= (seconds, 0 to
 // MaxWait, fractions allowed, default 0).
 func pollParams(r *http.Request) (after uint64, wait time.Duration, err error) {
-	q := r.URL.Query()
-	if s := q.Get("after"); s != "" {
+	if s := r.URL.Query().Get("after"); s != "" {
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return 0, 0, fmt.Errorf("%w: after must be a reply's seq, a non-negative integer", errInvalidRequest)
 		}
 	}
-	if s := q.Get("wait"); s != "" {
-		secs, err := strconv.ParseFloat(s, 64)
-		// Written so that NaN fails too.
-		if err != nil || !(secs >= 0 && secs <= MaxWait.Seconds()) {
-			return 0, 0, fmt.Errorf("%w: wait must be 0 to %v seconds", errInvalidRequest, MaxWait.Seconds())
-		}
-		wait = time.Duration(secs * float64(time.Second))
+	wait, err = waitParam(r)
+	return after, wait, err
+}
+
+// waitParam reads ?wait= (seconds, 0 to MaxWait, fractions allowed,
+// default 0).
+func waitParam(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait")
+	if s == "" {
+		return 0, nil
 	}
-	return after, wait, nil
+	secs, err := strconv.ParseFloat(s, 64)
+	// Written so that NaN fails too.
+	if err != nil || !(secs >= 0 && secs <= MaxWait.Seconds()) {
+		return 0, fmt.Errorf("%w: wait must be 0 to %v seconds", errInvalidRequest, MaxWait.Seconds())
+	}
+	return time.Duration(secs * float64(time.Second)), nil
 }
 
 // streamPhone streams m's replies, first those its ring still holds after
@@ -189,7 +195,7 @@ func (ev *events) streamPhone(w http.ResponseWriter, r *http.Request, m hlr.MSIS
 		return err
 	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, phoneEventID, "")
+	ev.stream(stopping, w, r, sub, phoneEventID, "", nil)
 	return nil
 }
 
@@ -247,20 +253,18 @@ func lastEventID(r *http.Request) (uint64, error) {
 // gone (see globalCursor). Only a stream is served (406 not_acceptable
 // otherwise).
 func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
+	if ev.s.Cluster != nil {
+		// Every node's replies (clusterevents.go); a node asked by
+		// another for its own is answered a page.
+		switch {
+		case r.Header.Get(forwardedHeader) == "":
+			return ev.clusterEvents(w, r)
+		case !acceptsEventStream(r):
+			return ev.page(w, r)
+		}
+	}
 	run := ev.s.Hub.Run()
-	filter, err := msisdnFilter(r)
-	var cur streamCursor
-	if err == nil {
-		cur, err = globalCursor(r)
-	}
-	var stopping context.Context
-	switch {
-	case err != nil:
-	case !acceptsEventStream(r):
-		err = errNotAcceptable
-	default:
-		stopping, err = ev.admit(r)
-	}
+	filter, cur, stopping, err := openGlobal(ev, r, globalCursor)
 	if err != nil {
 		return err
 	}
@@ -273,7 +277,7 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 	case cur.run != run:
 		// Nothing is known of that run here: all of this run is new to the
 		// client, and what it missed of the other is lost.
-		first = lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, globalEventID(run, hw.Reply{}))
+		first = unknownRunEvent(globalEventID(run, hw.Reply{}))
 		sub, err = ev.s.Hub.ResumeAll(filter, 0)
 	default:
 		sub, err = ev.s.Hub.ResumeAll(filter, cur.pos)
@@ -282,8 +286,26 @@ func (ev *events) allEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer sub.Close()
-	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first)
+	ev.stream(stopping, w, r, sub, func(rep hw.Reply) string { return globalEventID(run, rep) }, first, nil)
 	return nil
+}
+
+// openGlobal reads a global stream's filter and where it resumes (cursor
+// reads it), and lets it in (admit; release it): only a stream is served.
+func openGlobal[C any](ev *events, r *http.Request, cursor func(*http.Request) (C, error)) (
+	filter []string, cur C, stopping context.Context, err error) {
+	filter, err = msisdnFilter(r)
+	if err == nil {
+		cur, err = cursor(r)
+	}
+	switch {
+	case err != nil:
+	case !acceptsEventStream(r):
+		err = errNotAcceptable
+	default:
+		stopping, err = ev.admit(r)
+	}
+	return filter, cur, stopping, err
 }
 
 // globalEventID is a reply's id in the stream of every phone, RUN-POS: its
@@ -315,16 +337,21 @@ func globalCursor(r *http.Request) (streamCursor, error) {
 	if s == "" {
 		return streamCursor{}, nil
 	}
-	errBad := fmt.Errorf("%w: Last-Event-ID must be an event id of this stream (RUN-POSITION)", errInvalidRequest)
-	runPart, posPart, ok := strings.Cut(s, "-")
-	if !ok || runPart == "" || len(runPart) > maxRunLen || strings.Trim(runPart, "0123456789abcdef") != "" {
-		return streamCursor{}, errBad
+	run, pos, ok := parseRunPos(s)
+	if !ok {
+		return streamCursor{}, fmt.Errorf("%w: Last-Event-ID must be an event id of this stream (RUN-POSITION)", errInvalidRequest)
+	}
+	return streamCursor{given: true, run: run, pos: pos}, nil
+}
+
+// parseRunPos reads RUN-POS: a run (hex digits) and a position in it.
+func parseRunPos(s string) (run string, pos uint64, ok bool) {
+	run, posPart, ok := strings.Cut(s, "-")
+	if !ok || run == "" || len(run) > maxRunLen || strings.Trim(run, "0123456789abcdef") != "" {
+		return "", 0, false
 	}
 	pos, err := strconv.ParseUint(posPart, 10, 64)
-	if err != nil {
-		return streamCursor{}, errBad
-	}
-	return streamCursor{given: true, run: runPart, pos: pos}, nil
+	return run, pos, err == nil
 }
 
 // msisdnFilter reads ?msisdn=A,B (the parameter may also repeat); nil for
@@ -383,15 +410,33 @@ func (ev *events) admit(r *http.Request) (stopping context.Context, err error) {
 
 func (ev *events) release() { <-ev.slots }
 
+// admitPoll lets a long poll in (admit) and returns its context, r's
+// cancelled too when the server stops, and done, which ends it and gives
+// its slot back.
+func (ev *events) admitPoll(r *http.Request) (ctx context.Context, done func(), err error) {
+	stopping, err := ev.admit(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(stopping, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		ev.release()
+	}, nil
+}
+
 // stream writes sub's replies as server-sent events (id, event = reply
 // type, data = reply JSON), flushed as they come (a burst in one write),
 // with a heartbeat comment when idle. The events in first, then sub's
-// replay (of a resumed global stream) come before the live replies. It
-// returns when sub ends (a subscriber cut off for falling behind gets a
-// final error event first), the client goes, a write fails or stopping is
-// done.
+// replay (of a resumed global stream) come before the live replies. The
+// events of other nodes (a cluster's global stream) come through relayed,
+// each as a function run here that makes them ("" for none). It returns
+// when sub ends (a subscriber cut off for falling behind gets a final
+// error event first), the client goes, a write fails or stopping is done.
 func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *http.Request, sub *hw.Subscription,
-	id func(hw.Reply) string, first string) {
+	id func(hw.Reply) string, first string, relayed <-chan func() string) {
 	send, ok := beginStream(w, r, ": stream open\n\n"+first)
 	if !ok {
 		return
@@ -416,6 +461,11 @@ func (ev *events) stream(stopping context.Context, w http.ResponseWriter, r *htt
 				return
 			}
 			text, open = replyBatch(rep, sub.C(), id)
+			tick.Reset(ev.heartbeat)
+		case relay := <-relayed:
+			if text = relay(); text == "" {
+				continue
+			}
 			tick.Reset(ev.heartbeat)
 		case <-tick.C:
 			text = ": heartbeat\n\n"
@@ -531,6 +581,11 @@ const (
 	// it there is not here.
 	LostUnknownRun = "unknown_run"
 )
+
+// unknownRunEvent is the "lost" event of an id from another run, at id.
+func unknownRunEvent(id string) string {
+	return lostEvent(LostEvent{Reason: LostUnknownRun, Phones: []string{}}, id)
+}
 
 // lostEvent is a "lost" event at id: the stream goes on from there.
 func lostEvent(lost LostEvent, id string) string {

@@ -117,11 +117,7 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 	if err != nil {
 		return EventsPage{}, "", err
 	}
-	for _, k := range []string{"Authorization", RequestIDHeader} {
-		if v := r.Header.Get(k); v != "" {
-			sub.Header.Set(k, v)
-		}
-	}
+	relayHeaders(sub, r)
 	rec, err := ev.s.serveAt(sub, node, local)
 	if err != nil {
 		return EventsPage{}, "", err
@@ -139,4 +135,14 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 		return EventsPage{}, "", err
 	}
 	return page, node, nil
+}
+
+// relayHeaders gives sub, a poll made on a client's behalf, the client's
+// credentials and request id.
+func relayHeaders(sub, client *http.Request) {
+	for _, k := range []string{"Authorization", RequestIDHeader} {
+		if v := client.Header.Get(k); v != "" {
+			sub.Header.Set(k, v)
+		}
+	}
 }

@@ -73,13 +73,16 @@ func (t *ReplyType) UnmarshalText(b []byte) error {
 // Reply is one reply as clients see it (api.md). Seq counts from 1 per
 // phone and is never reused, so a jump in Seq shows replies the ring dropped.
 // Pos is its place in the hub's stream of every phone's replies (see
-// Hub.ResumeAll), which the global stream's event ids carry.
+// Hub.ResumeAll), which the global stream's event ids carry. Node is the
+// hub's (HubConfig.Node): in a cluster, the node that runs the phone,
+// whose device numbers its replies.
 type Reply struct {
 	Seq    uint64    `json:"seq"`
 	MSISDN string    `json:"msisdn"`
 	Type   ReplyType `json:"type"`
 	From   string    `json:"from,omitempty"` // inbound only
 	At     time.Time `json:"at"`
+	Node   string    `json:"node,omitempty"`
 	Pos    uint64    `json:"-"`
 }
 
@@ -98,6 +101,9 @@ var ErrNotAttached = errcode.New(errcode.NotAttached, "phone not attached")
 
 // HubConfig sizes a Hub. Zero values take the defaults.
 type HubConfig struct {
+	// Node names the node the hub runs on, in a cluster: its replies carry
+	// it. Empty on a single node.
+	Node string
 	// RingSize is how many replies each phone keeps (default 64).
 	RingSize int
 	// StreamBuffer is how many replies a subscriber may fall behind before
@@ -338,7 +344,8 @@ func (d *PhoneDevice) Dropped() uint64 {
 }
 
 func (d *PhoneDevice) reply(seq uint64, e entry) Reply {
-	return Reply{Seq: seq, MSISDN: d.msisdn, Type: e.typ(), From: e.from, At: time.Unix(0, e.at).UTC(), Pos: e.pos()}
+	return Reply{Seq: seq, MSISDN: d.msisdn, Type: e.typ(), From: e.from, At: time.Unix(0, e.at).UTC(),
+		Node: d.hub.cfg.Node, Pos: e.pos()}
 }
 
 // since returns the ring's replies after seq; st.mu is held. A seq beyond

@@ -213,3 +213,30 @@ func replayedPositions(t *testing.T, s *Subscription) []uint64 {
 		}
 	}
 }
+
+// TestPosition: a hub's position is that of its last reply, so a global
+// stream resumed from it replays nothing and gets every reply after.
+func TestPosition(t *testing.T) {
+	h := NewHub(HubConfig{})
+	if p := h.Position(); p != 0 {
+		t.Fatalf("a new hub at %d, want 0", p)
+	}
+	for _, m := range []string{"a", "b", "a"} {
+		h.Device(m).Deliver(Busy, "")
+	}
+	if p := h.Position(); p != 3 {
+		t.Fatalf("after 3 replies at %d, want 3", p)
+	}
+	s, err := h.ResumeAll(nil, h.Position())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if items, done := s.Replay(make([]Replayed, 0, 8)); len(items) != 0 || !done {
+		t.Fatalf("replay from the position: %v, done %v; want nothing", items, done)
+	}
+	h.Device("b").Deliver(Hangup, "")
+	if r := <-s.C(); r.Pos != 4 || r.MSISDN != "b" {
+		t.Fatalf("live %+v, want b at 4", r)
+	}
+}

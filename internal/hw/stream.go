@@ -128,6 +128,15 @@ func (h *Hub) subscribeAll(filter []string) (s *Subscription, from uint64) {
 	return s, h.pos
 }
 
+// Position is the position of the hub's last reply in this run, 0 if none:
+// a global stream resumed from it (ResumeAll) starts from now, at a known
+// place.
+func (h *Hub) Position() uint64 {
+	h.posMu.Lock()
+	defer h.posMu.Unlock()
+	return h.pos
+}
+
 func (h *Hub) newSubscription() *Subscription {
 	return &Subscription{hub: h, ch: make(chan Reply, h.cfg.StreamBuffer)}
 }

@@ -21,9 +21,9 @@ type driver struct {
 	st   *stats
 	wire *wire  // bytes sent and received
 	g    *group // every goroutine of the run but Run's own
-	// streams are the event streams: for each group of streamChunk
-	// phones, one on every target (streams[group*len(targets)+k]), as a
-	// cluster's node streams the replies of its own phones only.
+	// streams are the event streams, one for each group of streamChunk
+	// phones (streams[group]), spread over the targets: any node of a
+	// cluster streams the replies of every phone.
 	streams []*stream
 	// streamHTTP carries the event streams, apart from the requests so
 	// that their long-lived connections take none of the pool's.
@@ -281,24 +281,18 @@ func (d *driver) newStreams() {
 			return d.wire.dialContext(ctx, d.cfg.Timeout, network, addr)
 		},
 	}}
-	for lo := 0; lo < len(d.pop.phones); lo += streamChunk {
+	for group, lo := 0, 0; lo < len(d.pop.phones); group, lo = group+1, lo+streamChunk {
 		var ms []string
 		for _, ph := range d.pop.phones[lo:min(lo+streamChunk, len(d.pop.phones))] {
 			ms = append(ms, ph.msisdn)
 		}
-		for k := range d.c.targets {
-			d.streams = append(d.streams, newStream(d.c, k, d.streamHTTP, ms, d.onReply))
-		}
+		d.streams = append(d.streams, newStream(d.c, group%len(d.c.targets), d.streamHTTP, ms, d.onReply))
 	}
 }
 
-// kickGroup kicks the streams of a group of phones, on every target: the
-// driver does not know which node runs a phone.
+// kickGroup kicks the stream of a group of phones.
 func (d *driver) kickGroup(group int, now time.Time, quiet time.Duration) {
-	n := len(d.c.targets)
-	for _, s := range d.streams[group*n : (group+1)*n] {
-		s.kick(now, quiet)
-	}
+	d.streams[group].kick(now, quiet)
 }
 
 // target is the target of ph's requests: phone i's go to target i mod n,

@@ -46,7 +46,8 @@ type fakeBSC struct {
 	held []heldReply
 
 	// A cluster (newFakeCluster): fronts are its nodes, each streaming the
-	// replies of the phones it owns only, and answering the per-cell routes
+	// replies of every phone, each naming the node that owns the phone,
+	// and answering the per-cell routes
 	// in the cluster's shape. seen counts the requests each front got,
 	// by route pattern, and the actions of each phone by front.
 	fronts []*httptest.Server
@@ -82,6 +83,7 @@ type fakeReply struct {
 	Type   string    `json:"type"`
 	From   string    `json:"from,omitempty"`
 	At     time.Time `json:"at"`
+	Node   string    `json:"node,omitempty"`
 }
 
 type heldReply struct{ m, ev string }
@@ -95,7 +97,6 @@ type fakeRecord struct {
 
 type fakeSub struct {
 	filter map[string]bool
-	node   int // the front it was opened on
 	ch     chan string
 }
 
@@ -150,7 +151,7 @@ func (f *fakeBSC) startFront(t *testing.T, node int) *httptest.Server {
 		f.action(w, r)
 	})
 	mux.HandleFunc("GET /api/v1/phones/{msisdn}/events", f.phoneEvents)
-	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) { f.events(w, r, node) })
+	mux.HandleFunc("GET /api/v1/events", func(w http.ResponseWriter, r *http.Request) { f.events(w, r) })
 	mux.HandleFunc("GET /api/v1/calls", f.calls)
 	mux.HandleFunc("GET /api/v1/frequencies", f.frequencies)
 	mux.HandleFunc("GET /api/v1/overload/counters", f.counters)
@@ -464,6 +465,9 @@ func (f *fakeBSC) emit(m, typ, from string) {
 		return
 	}
 	rep := fakeReply{Seq: uint64(len(p.replies) + 1), MSISDN: m, Type: typ, From: from, At: time.Now()}
+	if f.clustered() {
+		rep.Node = fmt.Sprintf("n%d", owner(m, len(f.seen))+1)
+	}
 	p.replies = append(p.replies, rep)
 	f.replies++
 	if f.dropEvery > 0 && f.replies%f.dropEvery == 0 {
@@ -492,7 +496,7 @@ func (f *fakeBSC) releaseLate() {
 // one is cut off.
 func (f *fakeBSC) publish(m, ev string) {
 	for s := range f.subs {
-		if len(s.filter) > 0 && !s.filter[m] || f.clustered() && owner(m, len(f.seen)) != s.node {
+		if len(s.filter) > 0 && !s.filter[m] {
 			continue
 		}
 		select {
@@ -531,12 +535,12 @@ func (f *fakeBSC) phoneEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"items": items, "next": next})
 }
 
-func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request, node int) {
+func (f *fakeBSC) events(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Accept") != "text/event-stream" {
 		problem(w, 406, "not_acceptable")
 		return
 	}
-	s := &fakeSub{filter: map[string]bool{}, node: node, ch: make(chan string, 4096)}
+	s := &fakeSub{filter: map[string]bool{}, ch: make(chan string, 4096)}
 	for m := range strings.SplitSeq(r.URL.Query().Get("msisdn"), ",") {
 		if m != "" {
 			s.filter[m] = true

@@ -45,12 +45,12 @@ type phone struct {
 	// applied, from the event stream or read back by a resync: a reply
 	// the stream brings with a seq no higher is one it has had.
 	seq uint64
-	// node is the target whose event stream brought its last reply, -1
-	// if none yet (or unknown since a resync found its numbering
-	// restarted): in a cluster, the node that runs the phone's cell. A
-	// cell that moves is restored on another node with a new device,
-	// which numbers its replies afresh.
-	node int
+	// node is the node whose device numbered its last reply (the reply's
+	// node), "" if none yet (or unknown since a resync found its
+	// numbering restarted), and always on a single node. A cell that
+	// moves is restored on another node with a new device, which numbers
+	// its replies afresh.
+	node string
 }
 
 // population is the phones and the indexes the driver picks from.
@@ -75,7 +75,7 @@ func newPopulation(cfg Config) *population {
 		wake:   make(chan struct{}),
 	}
 	for i := range p.phones {
-		ph := &phone{msisdn: cfg.msisdn(i), index: i, group: i / streamChunk, node: -1}
+		ph := &phone{msisdn: cfg.msisdn(i), index: i, group: i / streamChunk}
 		p.phones[i] = ph
 		p.by[ph.msisdn] = ph
 	}

@@ -119,32 +119,32 @@ func TestReplies(t *testing.T) {
 
 // A phone's replies apply once, in their order: one the driver has had
 // already (a resync read it back before the stream brought it) is stale,
-// unless another node's stream brings it: the phone's cell moved there,
-// and its replies are numbered afresh.
+// unless another node numbered it: the phone's cell moved there, and its
+// replies are numbered afresh.
 func TestReplySeq(t *testing.T) {
 	tests := []struct {
 		name    string
-		node    int
+		node    string
 		seq     uint64
 		applied bool
 	}{
-		{"the next", 0, 6, true},
-		{"after a gap", 0, 9, true},
-		{"the last applied", 0, 5, false},
-		{"an older one", 0, 2, false},
-		{"from the node the cell moved to", 1, 1, true},
+		{"the next", "n1", 6, true},
+		{"after a gap", "n1", 9, true},
+		{"the last applied", "n1", 5, false},
+		{"an older one", "n1", 2, false},
+		{"from the node the cell moved to", "n2", 1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, ph := testDriver(t)
 			a, b := ph[0], ph[1]
-			a.seq, a.node = 5, 0
-			d.onReply(reply{Seq: tt.seq, MSISDN: a.msisdn, Type: "inbound", From: b.msisdn, node: tt.node})
+			a.seq, a.node = 5, "n1"
+			d.onReply(reply{Seq: tt.seq, MSISDN: a.msisdn, Type: "inbound", From: b.msisdn, Node: tt.node})
 			if applied := a.state == stRinging; applied != tt.applied || (d.st.stale == 0) != tt.applied {
 				t.Errorf("applied %v (stale %d), want %v", applied, d.st.stale, tt.applied)
 			}
 			if want := map[bool]uint64{true: tt.seq, false: 5}[tt.applied]; a.seq != want || a.node != tt.node {
-				t.Errorf("last applied seq %d from node %d, want %d from %d", a.seq, a.node, want, tt.node)
+				t.Errorf("last applied seq %d from node %s, want %d from %s", a.seq, a.node, want, tt.node)
 			}
 		})
 	}

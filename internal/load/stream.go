@@ -25,8 +25,9 @@ type reply struct {
 	MSISDN string `json:"msisdn"`
 	Type   string `json:"type"`
 	From   string `json:"from,omitempty"`
-	// node is the index of the target whose event stream brought it.
-	node int
+	// Node is, in a cluster, the node that runs the phone, whose device
+	// numbers its replies; empty on a single node.
+	Node string `json:"node,omitempty"`
 }
 
 // streamChunk is how many MSISDNs one event stream filters on: the filter
@@ -149,7 +150,6 @@ func (s *stream) read(r *bufio.Reader) error {
 			if len(data) > 0 {
 				var rep reply
 				if json.Unmarshal(data, &rep) == nil && rep.MSISDN != "" && rep.Seq > 0 {
-					rep.node = s.node
 					s.deliver(rep)
 				}
 				data = data[:0]

@@ -11,7 +11,7 @@ func TestStreamParse(t *testing.T) {
 	in := ": stream open\r\n\r\n" +
 		"id: 4670000001:1\nevent: inbound\ndata: {\"seq\":1,\"msisdn\":\"4670000001\",\"type\":\"inbound\",\"from\":\"4670000002\",\"at\":\"2026-01-01T00:00:00Z\"}\n\n" +
 		": heartbeat\n\n" +
-		"event: busy\r\ndata: {\"seq\":2,\"msisdn\":\"4670000003\",\r\ndata: \"type\":\"busy\"}\r\n\r\n" +
+		"event: busy\r\ndata: {\"seq\":2,\"msisdn\":\"4670000003\",\r\ndata: \"type\":\"busy\",\"node\":\"n2\"}\r\n\r\n" +
 		"event: error\ndata: {\"type\":\"urn:bsc:problem:overloaded\",\"status\":503,\"code\":\"overloaded\"}\n\n" +
 		"data: not json\n\n" +
 		"data: {\"msisdn\":\"4670000005\",\"type\":\"hangup\"}\n\n" + // no seq: not a reply api.md has
@@ -23,8 +23,8 @@ func TestStreamParse(t *testing.T) {
 		t.Errorf("read ended with %v, want EOF", err)
 	}
 	want := []reply{
-		{Seq: 1, MSISDN: "4670000001", Type: "inbound", From: "4670000002", node: 2},
-		{Seq: 2, MSISDN: "4670000003", Type: "busy", node: 2},
+		{Seq: 1, MSISDN: "4670000001", Type: "inbound", From: "4670000002"},
+		{Seq: 2, MSISDN: "4670000003", Type: "busy", Node: "n2"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("replies %+v, want %+v", got, want)

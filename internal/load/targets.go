@@ -9,11 +9,10 @@ import (
 )
 
 // checkTargets checks that the targets are one server, or every live node
-// of one cluster, each once (GET /api/v1/cluster). A cluster's node streams
-// the replies of its own phones only (cluster.md): a node left out would
-// keep its phones' replies from the driver, and a node given twice would
-// deliver them twice. Then it checks the traffic model's cell against the
-// cells the first target counts (checkCell).
+// of one cluster, each once (GET /api/v1/cluster): the driver loads a
+// cluster as a whole, its requests spread over every node, and a node
+// given twice would get twice its share. Then it checks the traffic
+// model's cell against the cells the first target counts (checkCell).
 func (d *driver) checkTargets(ctx context.Context) error {
 	d.phaseName.set("targets")
 	type view struct {
@@ -70,7 +69,7 @@ func (d *driver) checkTargets(ctx context.Context) error {
 		return fmt.Errorf("targets %s are not live nodes of %s's cluster (%s)", strings.Join(strangers, ", "),
 			d.c.targets[0].base, strings.Join(live, ", "))
 	case len(missing) > 0:
-		return fmt.Errorf("--target leaves out the cluster's nodes %s: each node streams the replies of its own phones only, give every node's URL",
+		return fmt.Errorf("--target leaves out the cluster's nodes %s: the driver loads every node of the cluster, give every node's URL",
 			strings.Join(missing, ", "))
 	}
 	return d.checkCell(cells)

@@ -9,9 +9,10 @@ import (
 )
 
 // A run over the three nodes of a (fake) cluster: phone i's actions all go
-// to node i mod 3, the other requests to every node in turn, an event
-// stream is open on every node and the replies, each from the node that
-// owns the phone (never the one its requests go to), are merged; the
+// to node i mod 3, the other requests to every node in turn, the event
+// stream of the phones' group on the first node carries the replies, each
+// from the node that owns the phone (never the one its requests go to,
+// nor always the stream's), which it names; the
 // books read the cluster's shape of the per-cell routes, and the records
 // once. A bulk request shed once is retried after its Retry-After.
 func TestRunOverClusterFake(t *testing.T) {
@@ -38,7 +39,7 @@ func TestRunOverClusterFake(t *testing.T) {
 	defer f.mu.Unlock()
 	listed := 0
 	for node, seen := range f.seen {
-		for _, route := range []string{"GET /api/v1/cluster", "GET /api/v1/events", "POST /api/v1/phones/{msisdn}/actions"} {
+		for _, route := range []string{"GET /api/v1/cluster", "POST /api/v1/phones/{msisdn}/actions"} {
 			if seen[route] == 0 {
 				t.Errorf("n%d got no %s", node+1, route)
 			}
@@ -56,6 +57,9 @@ func TestRunOverClusterFake(t *testing.T) {
 			}
 		}
 	}
+	if f.seen[0]["GET /api/v1/events"] == 0 {
+		t.Error("n1 got no GET /api/v1/events: the stream of the one group of phones is on the first target")
+	}
 	if listed != 1 {
 		t.Errorf("the records were listed through %d nodes, want one: they are the cluster's on every node", listed)
 	}
@@ -67,7 +71,7 @@ func TestRunOverClusterFake(t *testing.T) {
 }
 
 // The targets must be one server, or every live node of one cluster, each
-// once: a node's event stream carries its own phones' replies only.
+// once: the driver loads the whole cluster, evenly.
 func TestRunChecksTargets(t *testing.T) {
 	cluster := newFakeCluster(t, 6, 3)
 	single, other := newFakeBSC(t, 6), newFakeBSC(t, 6)
@@ -77,7 +81,7 @@ func TestRunChecksTargets(t *testing.T) {
 		targets []string
 		want    string
 	}{
-		{"a node left out", u[:2], "--target leaves out the cluster's nodes n3: each node streams the replies of its own phones only"},
+		{"a node left out", u[:2], "--target leaves out the cluster's nodes n3: the driver loads every node of the cluster"},
 		{"one node of three", u[2:], "leaves out the cluster's nodes n1, n2"},
 		{"a node twice", []string{u[0], u[1], u[2], strings.Replace(u[0], "127.0.0.1", "localhost", 1)}, "are the same node, n1: give each node once"},
 		{"two single nodes", []string{single.srv.URL, other.srv.URL}, "is a single node, not a node of a cluster: give it as the only --target"},

@@ -36,13 +36,13 @@ func (d *driver) onReply(r reply) {
 		return
 	}
 	switch {
-	case ph.node == r.node:
-	case ph.node < 0:
-		ph.node = r.node
+	case ph.node == r.Node:
+	case ph.node == "":
+		ph.node = r.Node
 	default:
-		// Another node streams the phone: its cell moved there (cluster
+		// Another node runs the phone: its cell moved there (cluster
 		// mode), and the device it was restored with numbers afresh.
-		ph.node, ph.seq = r.node, 0
+		ph.node, ph.seq = r.Node, 0
 	}
 	if r.Seq <= ph.seq {
 		d.st.add(&d.st.stale, 1)
@@ -358,9 +358,9 @@ func (d *driver) catchUp(ph *phone, token uint64, then func()) {
 	if a.ok() && ph.state != stAbsent {
 		if len(page.Items) > 0 && page.Items[0].Seq <= after {
 			// Numbered afresh (api.md: a cursor beyond the last reply
-			// reads as 0): the phone's cell moved, and which node's stream
-			// carries it now is not known.
-			ph.seq, ph.node = 0, -1
+			// reads as 0): the phone's cell moved, to a node the next
+			// reply names.
+			ph.seq, ph.node = 0, ""
 		}
 		for _, r := range page.Items {
 			if r.Seq > ph.seq { // else the stream brought it meanwhile
