@@ -351,13 +351,21 @@ func (l *Leases) acquire(ctx context.Context) {
 	if !slices.Contains(live, l.e.Node) {
 		return // not yet seen live by itself: its presence is not written
 	}
+	if l.members.joining() {
+		// It could not serve a cell it took: a node restarted as another
+		// died held the dead node's cells for 9 s, its watch of the HLR
+		// location waiting for an engine election, while a node able to
+		// serve them waited (bench/cluster).
+		return
+	}
 	if len(live) >= l.expect {
 		l.formed = true
 	}
 	if !l.formed && time.Since(l.start) < startGrace {
 		return // the cluster is still starting
 	}
-	place := Placement(l.cells, l.members.Serving())
+	place := Placement(l.cells, l.members.Placeable())
+	serving := l.members.Serving()
 	l.mu.Lock()
 	var want []int
 	from := map[int]Owner{}
@@ -366,10 +374,11 @@ func (l *Leases) acquire(ctx context.Context) {
 			continue
 		}
 		// A cell waits for its preferred node; for acquireGrace if that
-		// node is not live (it may be dead and not yet seen so), longer if
-		// it is (it may be slow to take it; then any node does).
+		// node cannot serve it (it may be dead and not yet seen so, or
+		// still joining), longer if it can (it may be slow to take it;
+		// then any node does).
 		waited := time.Since(l.unowned[c])
-		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(live, place[c]) || waited > 4*acquireGrace {
+		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(serving, place[c]) || waited > 4*acquireGrace {
 			want = append(want, c)
 			from[c] = l.last[c]
 		}

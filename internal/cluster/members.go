@@ -21,10 +21,16 @@ const (
 
 // NodeInfo is what a node says of itself in its presence key.
 type NodeInfo struct {
-	Name     string    `json:"name"`
-	Version  string    `json:"version"`
-	Protocol int       `json:"protocol"` // the newest message version it speaks
-	Draining bool      `json:"draining,omitempty"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"` // the newest message version it speaks
+	Draining bool   `json:"draining,omitempty"`
+	// Joining: the node cannot serve a cell yet (its copy of the HLR
+	// location is not read): it takes no cell, no cell is handed to it,
+	// and the cells placed on it may be taken by another node after
+	// acquireGrace. A node of the version before ignores it, and waits
+	// longer (4 × acquireGrace) before it takes such a cell.
+	Joining  bool      `json:"joining,omitempty"`
 	Started  time.Time `json:"started"`
 	LastSeen time.Time `json:"-"` // when this node last saw the key written
 }
@@ -75,6 +81,21 @@ func (m *Members) beat(ctx context.Context) error {
 	msg := &nats.Msg{Subject: "$KV." + bucketNodes + "." + info.Name, Data: b}
 	_, err := m.e.JS.PublishMsg(ctx, msg, jetstream.WithMsgTTL(leaseTTL))
 	return err
+}
+
+// Joined says in this node's presence key that it can serve cells now:
+// its copy of the HLR location is read (Directory.Ready).
+func (m *Members) Joined() {
+	m.mu.Lock()
+	m.self.Joining = false
+	m.mu.Unlock()
+}
+
+// joining tells whether this node is still joining.
+func (m *Members) joining() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self.Joining
 }
 
 // SetDraining marks this node draining in its presence key.
@@ -198,14 +219,31 @@ func (m *Members) Live() []string {
 	return out
 }
 
-// Serving is the live nodes that are not draining, sorted: those cells are
-// placed on.
+// Serving is the live nodes that are neither draining nor joining,
+// sorted: those that can serve a cell now (a handoff goes to one of them).
 func (m *Members) Serving() []string {
+	return m.liveWhere(func(info NodeInfo) bool { return !info.Draining && !info.Joining })
+}
+
+// Placeable is the live nodes that are not draining, sorted: those cells
+// are placed on. A joining node is one, so that a cluster starting
+// together spreads its cells over all its nodes; it takes its cells once
+// joined, and another node may take them after a grace (Leases.acquire).
+func (m *Members) Placeable() []string {
+	return m.liveWhere(func(info NodeInfo) bool { return !info.Draining })
+}
+
+// liveWhere is the live nodes whose state passes keep, sorted. This
+// node's own state is the one it knows, not the one it last read back.
+func (m *Members) liveWhere(keep func(NodeInfo) bool) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]string, 0, len(m.live))
 	for n, info := range m.live {
-		if !info.Draining {
+		if n == m.self.Name {
+			info = m.self
+		}
+		if keep(info) {
 			out = append(out, n)
 		}
 	}

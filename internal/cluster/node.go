@@ -70,7 +70,8 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 			cfg.OnNodeDown(node, down)
 		}
 	}
-	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now()},
+	n.Members = newMembers(e, s.Nodes, NodeInfo{Name: e.Node, Version: cfg.Version, Protocol: cfg.Protocol, Started: time.Now(),
+		Joining: true},
 		onDown, cfg.Log)
 	n.Members.metrics = cfg.Metrics
 	n.Leases = newLeases(e, s.Cells, n.Members, cfg.Cells, cfg.Engine.expected(), cfg.Hooks, cfg.Log)
@@ -82,7 +83,15 @@ func Join(ctx context.Context, cfg Config) (*Node, error) {
 		e.Close()
 		return nil, err
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
+	go func() {
+		defer n.wg.Done()
+		select {
+		case <-n.Directory.Ready():
+			n.Members.Joined() // it can serve cells now: place them on it
+		case <-n.ctx.Done():
+		}
+	}()
 	go func() { defer n.wg.Done(); n.steer(n.ctx) }()
 	go func() { defer n.wg.Done(); n.Members.run(n.ctx) }()
 	go func() { defer n.wg.Done(); n.Leases.run(n.ctx) }()
