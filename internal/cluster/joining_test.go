@@ -12,8 +12,8 @@ import (
 )
 
 // TestServingLeavesOutJoiningAndDraining: the nodes that can serve a cell
-// now are the live ones that neither drain nor still join; cells are
-// placed on the live ones that do not drain; all three are live.
+// now, which cells are placed on, are the live ones that neither drain
+// nor still join; all three are live.
 func TestServingLeavesOutJoiningAndDraining(t *testing.T) {
 	m := newMembers(nil, nil, NodeInfo{Name: "n1"}, nil, zerolog.Nop())
 	m.live = map[string]NodeInfo{
@@ -23,9 +23,6 @@ func TestServingLeavesOutJoiningAndDraining(t *testing.T) {
 	}
 	if got := m.Serving(); !slices.Equal(got, []string{"n1"}) {
 		t.Fatalf("Serving = %v, want [n1]", got)
-	}
-	if got := m.Placeable(); !slices.Equal(got, []string{"n1", "n3"}) {
-		t.Fatalf("Placeable = %v, want [n1 n3]", got)
 	}
 	if got := m.Live(); !slices.Equal(got, []string{"n1", "n2", "n3"}) {
 		t.Fatalf("Live = %v, want all three", got)
@@ -67,25 +64,28 @@ func TestJoiningNodeTakesNoCell(t *testing.T) {
 	}
 }
 
-// TestCellOfAJoiningNodeTakenAfterGrace: a cell placed on a node still
-// joining is taken by a node that can serve it after acquireGrace, not
-// after the longer wait for a preferred node that can.
-func TestCellOfAJoiningNodeTakenAfterGrace(t *testing.T) {
+// TestCellsPlacedOverServingNodes: a joining node is placed no cell, so a
+// node that can serve takes a dead node's cells at once, not after the
+// wait for a preferred node (a handoff places them the same way, and the
+// two must agree, or a cell would go back and forth); but a cluster
+// starting together waits until every node has joined, so that its cells
+// spread over all of them.
+func TestCellsPlacedOverServingNodes(t *testing.T) {
 	place := Placement(2, []string{"n1", "n2"})
-	own, other := slices.Index(place, "n1"), slices.Index(place, "n2")
-	if own < 0 || other < 0 {
+	own := slices.Index(place, "n1")
+	if own < 0 || slices.Index(place, "n2") < 0 {
 		t.Fatalf("placement %v: the test expects a cell on each node", place)
 	}
-	both := []string{cellKey(0), cellKey(1)}
 	for _, tc := range []struct {
-		name    string
-		joining bool
-		waited  time.Duration
-		want    []string
+		name     string
+		joining  bool // n2's state
+		starting bool // n1 started less than startGrace ago
+		want     []string
 	}{
-		{"its own cell at once", true, 0, []string{cellKey(own)}},
-		{"the joining node's after the grace", true, 2 * acquireGrace, both},
-		{"a joined node's left to it", false, 2 * acquireGrace, []string{cellKey(own)}},
+		{"n2 joining: both at once", true, false, []string{cellKey(0), cellKey(1)}},
+		{"n2 joined: its own only", false, false, []string{cellKey(own)}},
+		{"starting, n2 joining: none yet", true, true, nil},
+		{"starting, n2 joined: its own only", false, true, []string{cellKey(own)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			self := NodeInfo{Name: "n1"}
@@ -93,8 +93,8 @@ func TestCellOfAJoiningNodeTakenAfterGrace(t *testing.T) {
 			m.live = map[string]NodeInfo{"n1": self, "n2": {Name: "n2", Joining: tc.joining}}
 			kv := &createKV{}
 			l := newLeases(&Engine{Node: "n1"}, kv, m, 2, 2, Hooks{}, zerolog.Nop())
-			for c := range l.unowned {
-				l.unowned[c] = time.Now().Add(-tc.waited)
+			if !tc.starting {
+				l.start = time.Now().Add(-2 * startGrace)
 			}
 			l.acquire(context.Background())
 			if !slices.Equal(kv.created, tc.want) {

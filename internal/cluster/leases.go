@@ -358,14 +358,19 @@ func (l *Leases) acquire(ctx context.Context) {
 		// serve them waited (bench/cluster).
 		return
 	}
-	if len(live) >= l.expect {
+	// Cells are placed over the serving nodes, as handoffs are
+	// (Preferred): a joining node is placed nothing. A cluster starting
+	// together waits until every node it expects has joined (startGrace
+	// at most), or the first node to join would take every cell, to hand
+	// them back seconds later.
+	serving := l.members.Serving()
+	if len(serving) >= l.expect {
 		l.formed = true
 	}
 	if !l.formed && time.Since(l.start) < startGrace {
 		return // the cluster is still starting
 	}
-	place := Placement(l.cells, l.members.Placeable())
-	serving := l.members.Serving()
+	place := Placement(l.cells, serving)
 	l.mu.Lock()
 	var want []int
 	from := map[int]Owner{}
@@ -374,11 +379,10 @@ func (l *Leases) acquire(ctx context.Context) {
 			continue
 		}
 		// A cell waits for its preferred node; for acquireGrace if that
-		// node cannot serve it (it may be dead and not yet seen so, or
-		// still joining), longer if it can (it may be slow to take it;
-		// then any node does).
+		// node is not live (it may be dead and not yet seen so), longer if
+		// it is (it may be slow to take it; then any node does).
 		waited := time.Since(l.unowned[c])
-		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(serving, place[c]) || waited > 4*acquireGrace {
+		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(live, place[c]) || waited > 4*acquireGrace {
 			want = append(want, c)
 			from[c] = l.last[c]
 		}

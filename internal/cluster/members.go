@@ -26,10 +26,9 @@ type NodeInfo struct {
 	Protocol int    `json:"protocol"` // the newest message version it speaks
 	Draining bool   `json:"draining,omitempty"`
 	// Joining: the node cannot serve a cell yet (its copy of the HLR
-	// location is not read): it takes no cell, no cell is handed to it,
-	// and the cells placed on it may be taken by another node after
-	// acquireGrace. A node of the version before ignores it, and waits
-	// longer (4 × acquireGrace) before it takes such a cell.
+	// location is not read): no cell is placed on it and it takes none. A
+	// node of the version before ignores it: it places cells on a joining
+	// node, and takes them after 4 × acquireGrace.
 	Joining  bool      `json:"joining,omitempty"`
 	Started  time.Time `json:"started"`
 	LastSeen time.Time `json:"-"` // when this node last saw the key written
@@ -220,22 +219,10 @@ func (m *Members) Live() []string {
 }
 
 // Serving is the live nodes that are neither draining nor joining,
-// sorted: those that can serve a cell now (a handoff goes to one of them).
+// sorted: those that can serve a cell now, which cells are placed on.
+// This node's own state is the one it knows, not the one it last read
+// back.
 func (m *Members) Serving() []string {
-	return m.liveWhere(func(info NodeInfo) bool { return !info.Draining && !info.Joining })
-}
-
-// Placeable is the live nodes that are not draining, sorted: those cells
-// are placed on. A joining node is one, so that a cluster starting
-// together spreads its cells over all its nodes; it takes its cells once
-// joined, and another node may take them after a grace (Leases.acquire).
-func (m *Members) Placeable() []string {
-	return m.liveWhere(func(info NodeInfo) bool { return !info.Draining })
-}
-
-// liveWhere is the live nodes whose state passes keep, sorted. This
-// node's own state is the one it knows, not the one it last read back.
-func (m *Members) liveWhere(keep func(NodeInfo) bool) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]string, 0, len(m.live))
@@ -243,7 +230,7 @@ func (m *Members) liveWhere(keep func(NodeInfo) bool) []string {
 		if n == m.self.Name {
 			info = m.self
 		}
-		if keep(info) {
+		if !info.Draining && !info.Joining {
 			out = append(out, n)
 		}
 	}
