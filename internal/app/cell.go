@@ -49,6 +49,7 @@ func newCell(a *App, id int, epoch uint64, name string) *cell {
 // otherwise stay, and a sum over the nodes count the cell twice. A later
 // owner here starts them again from zero.
 func (c *cell) deleteMetrics() {
+	c.metrics.overload.Retire()
 	c.a.freqMetrics.DeleteCell(c.id)
 	c.a.overloadMetrics.DeleteCell(c.id)
 	c.a.phoneMetrics.DeleteCell(c.id)

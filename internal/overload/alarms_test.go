@@ -294,3 +294,23 @@ func TestAlarmActivePerCell(t *testing.T) {
 		}
 	}
 }
+
+// TestRetiredCellMakesNoSeries: once a cell's series are retired and
+// deleted, the late updates of its stopping manager, which look their
+// series up, do not export them again.
+func TestRetiredCellMakesNoSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics := NewMetrics(reg)
+	m := metrics.Cell(1)
+	m.Retire()
+	metrics.DeleteCell(1)
+	m.setActive(Alarm{ID: AlarmNoFrequency, Severity: "major"}, true)
+	m.transition(AlarmNoFrequency, "set")
+	m.handlerRemoved("alarms")
+	m.event(Kind(len(kindNames)))
+	for _, name := range []string{"bsc_alarm_active", "bsc_alarm_transitions_total", "bsc_handler_removed_total", "bsc_overload_events_total"} {
+		if _, ok := testutil.Metric(t, reg, name, "cell", "1"); ok {
+			t.Errorf("%s: a retired cell's series exported again", name)
+		}
+	}
+}

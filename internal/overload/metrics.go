@@ -36,9 +36,12 @@ type CellMetrics struct {
 	byKind      [len(kindNames)]prometheus.Counter
 
 	// raised counts, by alarm, the sources that have it active in the
-	// cell's alarms handler: the gauge is 1 while any has.
-	mu     sync.Mutex
-	raised map[string]int
+	// cell's alarms handler: the gauge is 1 while any has. retired: the
+	// cell left the node (Retire); the series looked up per call are not
+	// made again by a late event of its stopping manager.
+	mu      sync.Mutex
+	raised  map[string]int
+	retired bool
 }
 
 // NewMetrics creates the vectors and registers them with reg (if not nil).
@@ -102,6 +105,18 @@ func (m *Metrics) Cell(id int) *CellMetrics {
 	return c
 }
 
+// Retire stops m from making series again, before DeleteCell removes
+// them: the cell's manager may still be stopping, and its late events
+// would bring back the series it looks up per call (the others are
+// resolved once, and a late update goes to a child no longer exported).
+func (m *CellMetrics) Retire() {
+	if m != nil {
+		m.mu.Lock()
+		m.retired = true
+		m.mu.Unlock()
+	}
+}
+
 // DeleteCell removes cell id's series: the cell no longer runs here.
 func (m *Metrics) DeleteCell(id int) {
 	if m != nil {
@@ -117,7 +132,11 @@ func (m *CellMetrics) event(k Kind) {
 		m.byKind[k].Inc()
 		return
 	}
-	m.events.WithLabelValues(k.String()).Inc()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.retired {
+		m.events.WithLabelValues(k.String()).Inc()
+	}
 }
 
 // setActive, transition and handlerRemoved look their series up: alarms
@@ -128,6 +147,9 @@ func (m *CellMetrics) setActive(a Alarm, on bool) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.retired {
+		return
+	}
 	if on {
 		m.raised[a.ID]++
 	} else if m.raised[a.ID] > 0 {
@@ -141,14 +163,22 @@ func (m *CellMetrics) setActive(a Alarm, on bool) {
 }
 
 func (m *CellMetrics) transition(alarm, action string) {
-	if m != nil {
-		m.transitions.WithLabelValues(alarm, action).Inc()
-	}
+	m.lookedUp(func() { m.transitions.WithLabelValues(alarm, action).Inc() })
 }
 
 func (m *CellMetrics) handlerRemoved(name string) {
-	if m != nil {
-		m.removed.WithLabelValues(name).Inc()
+	m.lookedUp(func() { m.removed.WithLabelValues(name).Inc() })
+}
+
+// lookedUp runs update, which looks its series up, unless m is retired.
+func (m *CellMetrics) lookedUp(update func()) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.retired {
+		update()
 	}
 }
 
