@@ -531,7 +531,7 @@ func (n *clusterNode) serve(api *httpapi.API) {
 		case <-n.ctx.Done():
 			return
 		}
-		if err := n.node.Load().Serve(api.ServeForwarded, httpapi.RefuseForwarded); err != nil {
+		if err := n.node.Load().Serve(api.ServeForwarded, httpapi.RefuseForwarded, httpapi.IsLongPoll); err != nil {
 			n.a.log.Error().Err(err).Msg("cannot serve forwarded requests")
 		}
 	}()

@@ -22,7 +22,14 @@ const DefaultForwardTimeout = 10 * time.Second
 
 // maxServing bounds the forwarded requests a node serves at once; past it
 // the request is answered at once by the refusal the HTTP layer gives.
-const maxServing = 256
+// maxPolling bounds the forwarded long polls apart: they wait for
+// seconds, each open event stream of another node keeps one here, and in
+// maxServing's slots a few hundred of them would refuse every other
+// forwarded request.
+const (
+	maxServing = 256
+	maxPolling = 1024
+)
 
 // ErrNoNode: no node answers for it (down, or cut off).
 var ErrNoNode = errors.New("the node that owns it cannot be reached")
@@ -89,13 +96,19 @@ func (f *forwards) down(node string) {
 }
 
 // Serve answers the requests forwarded to this node with serve, each on a
-// goroutine of its own, at most maxServing at once (refuse answers the
-// rest), until Stop.
-func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse func(req []byte) []byte) error {
-	sem := make(chan struct{}, maxServing)
+// goroutine of its own, at most maxServing at once, and at most maxPolling
+// of those longPoll tells are long polls (refuse answers the rest), until
+// Stop.
+func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse func(req []byte) []byte,
+	longPoll func(req []byte) bool) error {
+	requests, polls := make(chan struct{}, maxServing), make(chan struct{}, maxPolling)
 	var wg sync.WaitGroup
 	sub, err := n.Engine.NC.Subscribe(httpSubject(n.Engine.Node), func(m *nats.Msg) {
 		n.metrics.Message("http", "in")
+		sem := requests
+		if longPoll(m.Data) {
+			sem = polls
+		}
 		select {
 		case sem <- struct{}{}:
 		default:

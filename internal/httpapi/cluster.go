@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -261,6 +262,23 @@ func (a *API) ServeForwarded(ctx context.Context, raw []byte) []byte {
 func RefuseForwarded([]byte) []byte {
 	return answerBytes(http.StatusServiceUnavailable, Problem{Type: ProblemType(errcode.Overloaded), Title: "Service Unavailable",
 		Status: http.StatusServiceUnavailable, Detail: "too many forwarded requests: retry later", Code: errcode.Overloaded.String()})
+}
+
+// IsLongPoll tells, from its request line alone, whether a forwarded
+// request is a long poll: a GET of a phone's events or of every phone's
+// with ?wait= (the relays' polls, and a client's long poll forwarded to
+// the phone's node). The node serving it bounds those apart.
+func IsLongPoll(req []byte) bool {
+	line, _, _ := bytes.Cut(req, []byte("\r\n"))
+	method, rest, _ := bytes.Cut(line, []byte(" "))
+	target, _, _ := bytes.Cut(rest, []byte(" "))
+	path, query, _ := bytes.Cut(target, []byte("?"))
+	if string(method) != http.MethodGet || !bytes.HasSuffix(path, []byte("/events")) ||
+		!bytes.HasPrefix(path, []byte("/api/v1/")) {
+		return false
+	}
+	q, err := url.ParseQuery(string(query))
+	return err == nil && q.Has("wait")
 }
 
 func answerBytes(status int, p Problem) []byte {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -171,5 +172,34 @@ func TestServeAtRoutesAfresh(t *testing.T) {
 	}
 	if len(client.URLParams.Keys) != 1 || len(client.RoutePatterns) != 1 {
 		t.Errorf("the client's routing context grew: params %v, patterns %v", client.URLParams.Keys, client.RoutePatterns)
+	}
+}
+
+// TestIsLongPoll: the forwarded requests bounded apart as long polls are
+// the GETs of events with ?wait=, told from the bytes a node forwards.
+func TestIsLongPoll(t *testing.T) {
+	for _, tc := range []struct {
+		method, target string
+		want           bool
+	}{
+		{http.MethodGet, "/api/v1/events?after=0a1b2c3d-4&wait=10", true},
+		{http.MethodGet, "/api/v1/events?wait=10&msisdn=1,2", true},
+		{http.MethodGet, "/api/v1/phones/4670000001/events?after=3&wait=10", true},
+		{http.MethodGet, "/api/v1/phones/4670000001/events?after=3", false},
+		{http.MethodGet, "/api/v1/phones/4670000001", false},
+		{http.MethodPost, "/api/v1/phones/4670000001/actions?wait=1", false},
+		{http.MethodGet, "/healthz?wait=1", false},
+	} {
+		req := httptest.NewRequest(tc.method, tc.target, nil)
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		if got := IsLongPoll(b.Bytes()); got != tc.want {
+			t.Errorf("%s %s: IsLongPoll = %v, want %v", tc.method, tc.target, got, tc.want)
+		}
+	}
+	if IsLongPoll([]byte("garbage")) || IsLongPoll(nil) {
+		t.Error("IsLongPoll of bytes that are no request: true")
 	}
 }

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// TestLongPollsLeaveRoomForRequests: as many long polls waiting as the
+// forwarded requests' bound leave a forwarded request served, not refused:
+// the polls are bounded apart.
+func TestLongPollsLeaveRoomForRequests(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+
+	n := &Node{Engine: &Engine{Node: "n1", NC: nc}, ctx: context.Background()}
+	release := make(chan struct{})
+	polling := make(chan struct{}, maxServing)
+	serve := func(_ context.Context, req []byte) []byte {
+		if string(req) == "poll" {
+			polling <- struct{}{}
+			<-release
+			return []byte("page")
+		}
+		return []byte("answer")
+	}
+	refuse := func([]byte) []byte { return []byte("refused") }
+	if err := n.Serve(serve, refuse, func(req []byte) bool { return string(req) == "poll" }); err != nil {
+		t.Fatal(err)
+	}
+	var polls sync.WaitGroup
+	defer func() {
+		close(release)
+		polls.Wait()
+		n.runStops()
+	}()
+	for range maxServing {
+		polls.Go(func() { _, _ = nc.Request(httpSubject("n1"), []byte("poll"), 30*time.Second) })
+	}
+	for range maxServing {
+		<-polling // every poll holds its slot
+	}
+	msg, err := nc.Request(httpSubject("n1"), []byte("get"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msg.Data) != "answer" {
+		t.Fatalf("a request beside %d long polls: %q, want it served", maxServing, msg.Data)
+	}
+}
