@@ -16,16 +16,7 @@ import (
 // --nats-url), JetStream ready, with a stream "J" of subjects j.>.
 func loneEngine(t *testing.T) *Engine {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true,
-		JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natsServer(t, &server.Options{JetStream: true, StoreDir: t.TempDir()})
 	e, err := StartEngine(EngineConfig{Node: "n1", URLs: []string{srv.ClientURL()}, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +31,23 @@ func loneEngine(t *testing.T) *Engine {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// natsServer runs a NATS server with opts on a free loopback port until
+// the test ends.
+func natsServer(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	opts.Host, opts.Port, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, true
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("NATS server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	return srv
 }
 
 // blackhole is a subject a plain subscriber takes and never answers: a

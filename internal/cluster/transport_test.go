@@ -14,16 +14,7 @@ import (
 // forwarded requests' bound leave a forwarded request served, not refused:
 // the polls are bounded apart.
 func TestLongPollsLeaveRoomForRequests(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(natsServer(t, &server.Options{}).ClientURL())
 	if err != nil {
 		t.Fatal(err)
 	}

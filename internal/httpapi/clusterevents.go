@@ -134,7 +134,10 @@ func (ev *events) page(w http.ResponseWriter, r *http.Request) error {
 		page.Next = page.Items[len(page.Items)-1].Pos
 	}
 	if r.Context().Err() != nil {
-		return nil // the polling node went: nobody to answer
+		// Nobody to answer: this node polled itself for a stream that has
+		// ended, or it stops (a forwarded poll runs in the node's context:
+		// the asker's cancel does not come here).
+		return nil
 	}
 	WriteJSON(w, http.StatusOK, page)
 	return nil
