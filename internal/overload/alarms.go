@@ -97,9 +97,17 @@ func (a *alarms) Handle(e Event) error {
 		a.record(store.ActionSet, al, e)
 	case ClearAlarm:
 		// With a source, that source's alarm; without (the book's
-		// clear_alarm{id}), every source's.
-		for _, al := range a.list() { // oldest first: the history's order is stable
-			if al.ID == e.ID && (e.Source == "" || al.Source == e.Source) {
+		// clear_alarm{id}), every source's, oldest first so that the
+		// history's order is stable.
+		if e.Source != "" {
+			key := alarmKey{e.ID, e.Source}
+			if al, ok := a.active[key]; ok {
+				a.clear(key, al, e)
+			}
+			break
+		}
+		for _, al := range a.list() {
+			if al.ID == e.ID {
 				a.clear(alarmKey{al.ID, al.Source}, al, e)
 			}
 		}

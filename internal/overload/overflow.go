@@ -53,7 +53,16 @@ func (o *overflow) has(id string) bool {
 // add puts alarm event e behind those waiting for its id; o.mu is held.
 func (o *overflow) add(e Event) outcome {
 	evs, ok := o.pending[e.ID]
-	for i := len(evs) - 1; i >= 0; i-- {
+	// A clear of every source cancels nothing, and is a repeat only of
+	// such a clear just before it: any other event after one is a
+	// source's, which it must clear too.
+	from := len(evs) - 1
+	if e.Kind == ClearAlarm && e.Source == "" {
+		if from >= 0 && (evs[from].Kind != ClearAlarm || evs[from].Source != "") {
+			from = -1
+		}
+	}
+	for i := from; i >= 0; i-- {
 		// A waiting clear without a source clears every source's alarm:
 		// it is the last word for e's source too.
 		if evs[i].Source != e.Source && (evs[i].Source != "" || evs[i].Kind != ClearAlarm) {

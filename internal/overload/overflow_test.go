@@ -69,6 +69,10 @@ func TestOverflowSourcesAreApart(t *testing.T) {
 		{"a clear of every source waits", []sent{set("cell:0"), clear("")}, []outcome{queued, queued}, []sent{set("cell:0"), clear("")}},
 		{"a set after a clear of every source waits", []sent{set("cell:0"), clear(""), set("cell:0")}, []outcome{queued, queued, queued},
 			[]sent{set("cell:0"), clear(""), set("cell:0")}},
+		{"a clear of every source after a set behind one waits", []sent{set("cell:0"), clear(""), set("cell:0"), clear("")},
+			[]outcome{queued, queued, queued, queued}, []sent{set("cell:0"), clear(""), set("cell:0"), clear("")}},
+		{"a clear of every source after one is a repeat", []sent{set("cell:0"), clear(""), clear("")},
+			[]outcome{queued, queued, duplicate}, []sent{set("cell:0"), clear("")}},
 		{"a clear after a clear of every source is a repeat", []sent{set("cell:0"), clear(""), clear("cell:0")}, []outcome{queued, queued, duplicate},
 			[]sent{set("cell:0"), clear("")}},
 	}
