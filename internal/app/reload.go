@@ -80,6 +80,8 @@ func (a *App) SetCellPool(id int, pool []int) error {
 	if err != nil {
 		return err
 	}
+	a.poolMu.Lock()
+	defer a.poolMu.Unlock()
 	a.cellPools.Store(id, pool)
 	if f := c.names.frequency.whereis(); f != nil {
 		_, err = f.SetPool(pool)
@@ -103,8 +105,12 @@ func (a *App) SetPool(pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
 	}
-	// Remembered first: a cell restarting meanwhile, or a pool set for one
-	// cell meanwhile, starts from this one, not from what it replaces.
+	// Remembered first: a cell restarting meanwhile starts from this one,
+	// not from what it replaces. One change at a time: a pool set for one
+	// cell in between would be stored for its restarts, and then replaced
+	// in its running allocator by this one.
+	a.poolMu.Lock()
+	defer a.poolMu.Unlock()
 	a.cellPools.Clear()
 	a.pool.Store(&pool)
 	var errs []error
