@@ -242,19 +242,19 @@ func (w *Writer) waitFor(ctx context.Context, seq uint64, failFast bool, timeout
 		}
 		progress := w.progress
 		w.mu.Unlock()
+		timedOut := false
 		select {
 		case <-progress:
 		case <-expired:
-			w.mu.Lock()
-			if w.head.Load() >= seq { // committed as the timer fired
-				return w.lostBefore(seq)
-			}
-			return fmt.Errorf("%w after %v", ErrNotCommitted, timeout)
+			timedOut = true
 		case <-ctx.Done():
 			w.mu.Lock()
 			return ctx.Err()
 		}
 		w.mu.Lock()
+		if timedOut && w.head.Load() < seq { // unless committed as the timer fired
+			return fmt.Errorf("%w after %v", ErrNotCommitted, timeout)
+		}
 	}
 	return w.lostBefore(seq)
 }

@@ -57,16 +57,13 @@ func (d *Directory) load(ctx context.Context) error {
 // is started again: until the first one has delivered the initial values
 // the node does not join (Ready).
 func (d *Directory) watch(ctx context.Context) {
-	var last time.Time
+	log := d.log.Sample(&zerolog.BurstSampler{Burst: 1, Period: 5 * time.Second})
 	_ = untilDone.Retry(ctx, func(int) (bool, time.Duration) {
 		err := d.follow(ctx)
 		if ctx.Err() != nil {
 			return false, 0
 		}
-		if time.Since(last) > 5*time.Second {
-			d.log.Warn().Err(err).Msg("the HLR location's watch stopped; watching it again")
-			last = time.Now()
-		}
+		log.Warn().Err(err).Msg("the HLR location's watch stopped; watching it again")
 		return true, 0
 	})
 }
