@@ -76,7 +76,18 @@ func (d *Directory) follow(ctx context.Context) error {
 	// which the node's would not before the node stops.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	w, err := d.kv.WatchAll(ctx)
+	// A watch started again goes on from the copy's last revision: from
+	// scratch, it would bring the whole bucket again (a million phones)
+	// at every move of its leader, for apply to skip.
+	var opts []jetstream.WatchOpt
+	select {
+	case <-d.ready:
+		d.mu.RLock()
+		opts = append(opts, jetstream.ResumeFromRevision(d.seen+1))
+		d.mu.RUnlock()
+	default:
+	}
+	w, err := d.kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return err
 	}
