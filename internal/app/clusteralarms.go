@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,10 +97,7 @@ func (ca *clusterAlarms) changed(n *clusterNode) {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b alarmKey) int {
-		if a.id != b.id {
-			return strings.Compare(a.id, b.id)
-		}
-		return strings.Compare(a.source, b.source)
+		return cmp.Or(strings.Compare(a.id, b.id), strings.Compare(a.source, b.source))
 	})
 	for _, k := range keys {
 		if !ca.raised[k] {
