@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -29,18 +31,52 @@ func TestServingLeavesOutJoiningAndDraining(t *testing.T) {
 	}
 }
 
-// createKV is a bucket that records the keys created in it.
-type createKV struct {
-	jetstream.KeyValue
-	mu      sync.Mutex
-	created []string
+// takes records the lease keys a node writes; each write is answered
+// once answerAfter writes have been sent (1: at once), with the next
+// revision, or never if answerAfter is 0.
+type takes struct {
+	mu          sync.Mutex
+	answerAfter int
+	created     []string
+	pending     []*ackFuture
 }
 
-func (kv *createKV) Create(_ context.Context, key string, _ []byte, _ ...jetstream.KVCreateOpt) (uint64, error) {
-	kv.mu.Lock()
-	defer kv.mu.Unlock()
-	kv.created = append(kv.created, key)
-	return uint64(len(kv.created)), nil
+func (w *takes) publish(m *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.created = append(w.created, strings.TrimPrefix(m.Subject, "$KV."+bucketCells+"."))
+	f := &ackFuture{ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	w.pending = append(w.pending, f)
+	if w.answerAfter > 0 && len(w.pending) >= w.answerAfter {
+		for _, f := range w.pending {
+			f.ok <- &jetstream.PubAck{Sequence: uint64(len(w.created))}
+		}
+		w.pending = nil
+	}
+	return f, nil
+}
+
+// took is the keys written, in order.
+func (w *takes) took() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.created)
+}
+
+type ackFuture struct {
+	ok  chan *jetstream.PubAck
+	err chan error
+}
+
+func (f *ackFuture) Ok() <-chan *jetstream.PubAck { return f.ok }
+func (f *ackFuture) Err() <-chan error            { return f.err }
+func (f *ackFuture) Msg() *nats.Msg               { return nil }
+
+// leasesOn is a Leases of 2 cells on n1 that writes its keys to w.
+func leasesOn(m *Members, expect int, w *takes) *Leases {
+	l := newLeases(&Engine{Node: "n1"}, nil, m, 2, expect, Hooks{}, zerolog.Nop())
+	l.publish = w.publish
+	return l
 }
 
 // TestJoiningNodeTakesNoCell: a node that cannot serve a cell yet (its
@@ -50,17 +86,17 @@ func TestJoiningNodeTakesNoCell(t *testing.T) {
 	self := NodeInfo{Name: "n1", Joining: true}
 	m := newMembers(nil, nil, self, nil, zerolog.Nop())
 	m.live = map[string]NodeInfo{"n1": self}
-	kv := &createKV{}
-	l := newLeases(&Engine{Node: "n1"}, kv, m, 2, 1, Hooks{}, zerolog.Nop())
+	w := &takes{answerAfter: 1}
+	l := leasesOn(m, 1, w)
 
 	l.acquire(context.Background())
-	if len(kv.created) != 0 {
-		t.Fatalf("a joining node took %v", kv.created)
+	if got := w.took(); len(got) != 0 {
+		t.Fatalf("a joining node took %v", got)
 	}
 	m.Joined()
 	l.acquire(context.Background())
-	if !slices.Equal(kv.created, []string{"cell.0", "cell.1"}) {
-		t.Fatalf("a joined node took %v, want both cells", kv.created)
+	if got := w.took(); !slices.Equal(got, []string{"cell.0", "cell.1"}) {
+		t.Fatalf("a joined node took %v, want both cells", got)
 	}
 }
 
@@ -91,14 +127,14 @@ func TestCellsPlacedOverServingNodes(t *testing.T) {
 			self := NodeInfo{Name: "n1"}
 			m := newMembers(nil, nil, self, nil, zerolog.Nop())
 			m.live = map[string]NodeInfo{"n1": self, "n2": {Name: "n2", Joining: tc.joining}}
-			kv := &createKV{}
-			l := newLeases(&Engine{Node: "n1"}, kv, m, 2, 2, Hooks{}, zerolog.Nop())
+			w := &takes{answerAfter: 1}
+			l := leasesOn(m, 2, w)
 			if !tc.starting {
 				l.start = time.Now().Add(-2 * startGrace)
 			}
 			l.acquire(context.Background())
-			if !slices.Equal(kv.created, tc.want) {
-				t.Fatalf("took %v, want %v", kv.created, tc.want)
+			if got := w.took(); !slices.Equal(got, tc.want) {
+				t.Fatalf("took %v, want %v", got, tc.want)
 			}
 		})
 	}

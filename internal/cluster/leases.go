@@ -49,11 +49,15 @@ type Leases struct {
 	formed  bool // every expected node was seen live once: startGrace is over
 	hooks   Hooks
 	log     zerolog.Logger
+	// publish writes a lease key without waiting for its answer (the
+	// engine's; a test's fake).
+	publish func(*nats.Msg, ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
 
 	mu       sync.Mutex
 	owners   []Owner     // the view from the watch
 	last     []Owner     // the last owner each cell had
 	unowned  []time.Time // since when each cell has had no owner
+	free     []uint64    // per cell, the revision its key must still have to be taken (0: no key)
 	held     map[int]*held
 	handing  []bool // the view: cells whose owner is handing them off
 	draining bool
@@ -72,6 +76,18 @@ type held struct {
 // and not yet seen so).
 const acquireGrace = 1500 * time.Millisecond
 
+// expirySlack is how long past its TTL a lease key that is still there
+// may be taken, as if the engine had expired it. A bucket's new leader
+// writes the markers of the keys that expired while it had none about 2 s
+// after its election (nats-server proposes a key's removal at most once
+// per 2 s, and the dead leader's proposals were lost): every cell of a
+// dead home waited for them. Past its TTL the key is expired by the rule
+// the engine itself applies (its timestamp, the leader's clock, against
+// the clock of whoever judges), and its owner stopped acting fenceAfter
+// after it sent the write: the slack keeps that safe for clocks up to
+// leaseTTL - fenceAfter + expirySlack (550 ms) apart.
+const expirySlack = 250 * time.Millisecond
+
 // startGrace is how long a starting node waits for the nodes it expects
 // before taking cells, so that a cluster starting together places its
 // cells over all its nodes, not over the first two up.
@@ -79,7 +95,10 @@ const startGrace = 10 * time.Second
 
 func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, hooks Hooks, log zerolog.Logger) *Leases {
 	l := &Leases{e: e, kv: kv, members: m, cells: cells, expect: expect, start: time.Now(), hooks: hooks, log: log,
-		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), held: map[int]*held{}}
+		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), free: make([]uint64, cells), held: map[int]*held{}}
+	if e.JS != nil {
+		l.publish = e.JS.PublishMsgAsync
+	}
 	if l.hooks.Gained == nil {
 		l.hooks.Gained = func(int, uint64, Owner) {}
 	}
@@ -233,39 +252,65 @@ func (l *Leases) renew(ctx context.Context) {
 	for c, h := range l.held {
 		p := &pending{cell: c, h: *h, sent: time.Now()}
 		b, _ := json.Marshal(leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff})
-		p.ack, p.err = l.e.JS.PublishMsgAsync(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c), Data: b},
+		p.ack, p.err = l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c), Data: b},
 			jetstream.WithExpectLastSequencePerSubject(h.rev), jetstream.WithMsgTTL(leaseTTL))
 		ps = append(ps, p)
 	}
 	l.mu.Unlock()
 	// One bound for all the answers: they were sent together.
-	wait := time.NewTimer(fenceAfter / 2)
-	defer wait.Stop()
-	expired := false
+	acks := newAckWait(fenceAfter / 2)
+	defer acks.stop()
 	for _, p := range ps {
-		if p.err == nil && expired {
-			select {
-			case a := <-p.ack.Ok():
-				l.renewed(p.cell, p.h.epoch, a.Sequence, p.sent)
-				continue
-			default:
-				p.err = errors.New("no answer")
-			}
-		}
 		if p.err == nil {
-			select {
-			case a := <-p.ack.Ok():
+			var a *jetstream.PubAck
+			if a, p.err = acks.wait(ctx, p.ack); ctx.Err() != nil {
+				return
+			} else if p.err == nil {
 				l.renewed(p.cell, p.h.epoch, a.Sequence, p.sent)
 				continue
-			case p.err = <-p.ack.Err():
-			case <-wait.C:
-				expired = true
-				p.err = errors.New("no answer")
-			case <-ctx.Done():
-				return
 			}
 		}
 		l.renewFailed(p.cell, p.h.epoch, p.err)
+	}
+}
+
+// ackWait waits for the answers to publishes sent together, with one
+// bound for all of them: once it has passed, an answer not yet in counts
+// as none.
+type ackWait struct {
+	timer   *time.Timer
+	expired bool
+}
+
+// errNoAnswer is a publish not answered within its bound.
+var errNoAnswer = errors.New("no answer")
+
+func newAckWait(bound time.Duration) *ackWait { return &ackWait{timer: time.NewTimer(bound)} }
+
+func (w *ackWait) stop() { w.timer.Stop() }
+
+// wait returns f's answer, or errNoAnswer once the bound has passed, or
+// ctx's error.
+func (w *ackWait) wait(ctx context.Context, f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	if !w.expired {
+		select {
+		case a := <-f.Ok():
+			return a, nil
+		case err := <-f.Err():
+			return nil, err
+		case <-w.timer.C:
+			w.expired = true
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case a := <-f.Ok():
+		return a, nil
+	case err := <-f.Err():
+		return nil, err
+	default:
+		return nil, errNoAnswer
 	}
 }
 
@@ -372,8 +417,7 @@ func (l *Leases) acquire(ctx context.Context) {
 	}
 	place := Placement(l.cells, serving)
 	l.mu.Lock()
-	var want []int
-	from := map[int]Owner{}
+	var want []claim
 	for c := range l.cells {
 		if l.owners[c].Node != "" || l.held[c] != nil || l.draining {
 			continue
@@ -383,33 +427,78 @@ func (l *Leases) acquire(ctx context.Context) {
 		// it is (it may be slow to take it; then any node does).
 		waited := time.Since(l.unowned[c])
 		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(live, place[c]) || waited > 4*acquireGrace {
-			want = append(want, c)
-			from[c] = l.last[c]
+			want = append(want, claim{cell: c, from: l.last[c], free: l.free[c]})
 		}
 	}
 	l.mu.Unlock()
-	for _, c := range want {
-		b, _ := json.Marshal(leaseValue{Node: l.e.Node})
-		sent := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, fenceAfter/2)
-		rev, err := l.kv.Create(cctx, cellKey(c), b, jetstream.KeyTTL(leaseTTL))
-		cancel()
-		if err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				l.log.Debug().Err(err).Int("cell", c).Msg("cell not taken")
+	l.take(ctx, want)
+}
+
+// claim is a cell to take: its last owner, and the revision its key must
+// still have (0: no key).
+type claim struct {
+	cell int
+	from Owner
+	free uint64
+}
+
+// take tries to create the lease keys of cells, all at once, with one
+// bound for the answers (taken one by one, a pass over a dozen cells took
+// seconds while the bucket elected a leader, each try waiting out its own
+// bound, and the cells placed on this node waited behind those that were
+// not). A key is written only if its last revision is still the one the
+// last poll read (a deletion, a marker, a value past its TTL; none): at
+// most one node succeeds, as with a KV create.
+func (l *Leases) take(ctx context.Context, claims []claim) {
+	type try struct {
+		claim
+		sent time.Time
+		ack  jetstream.PubAckFuture
+		err  error
+	}
+	b, _ := json.Marshal(leaseValue{Node: l.e.Node})
+	tries := make([]*try, 0, len(claims))
+	for _, c := range claims {
+		t := &try{claim: c, sent: time.Now()}
+		t.ack, t.err = l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c.cell), Data: b},
+			jetstream.WithExpectLastSequencePerSubject(c.free), jetstream.WithMsgTTL(leaseTTL))
+		tries = append(tries, t)
+	}
+	acks := newAckWait(fenceAfter / 2)
+	defer acks.stop()
+	for _, t := range tries {
+		var rev uint64
+		if t.err == nil {
+			var a *jetstream.PubAck
+			if a, t.err = acks.wait(ctx, t.ack); ctx.Err() != nil {
+				return
+			} else if t.err == nil {
+				rev = a.Sequence
+			}
+		}
+		if t.err != nil {
+			if !isWrongRevision(t.err) {
+				l.log.Debug().Err(t.err).Int("cell", t.cell).Msg("cell not taken")
+				l.mu.Lock()
+				// No node could take it meanwhile (the bucket had no
+				// leader, say): its preferred node gets its whole grace
+				// once the engine answers again, rather than every node
+				// racing for every cell the moment it does.
+				l.unowned[t.cell] = time.Now()
+				l.mu.Unlock()
 			}
 			continue
 		}
 		l.mu.Lock()
-		l.held[c] = &held{epoch: rev, rev: rev, renewedAt: sent}
-		l.owners[c] = Owner{Node: l.e.Node, Epoch: rev}
-		l.last[c] = l.owners[c]
+		l.held[t.cell] = &held{epoch: rev, rev: rev, renewedAt: t.sent}
+		l.owners[t.cell] = Owner{Node: l.e.Node, Epoch: rev}
+		l.last[t.cell] = l.owners[t.cell]
 		acting := time.Now() // Acting is true from here
 		l.mu.Unlock()
-		l.log.Info().Int("cell", c).Uint64("epoch", rev).Str("from", from[c].Node).
+		l.log.Info().Int("cell", t.cell).Uint64("epoch", rev).Str("from", t.from.Node).
 			Int64("acting_from_unix_ns", acting.UnixNano()).Msg("cell taken")
-		l.hooks.Gained(c, rev, from[c])
-		l.hooks.Moved(c, Owner{Node: l.e.Node, Epoch: rev})
+		l.hooks.Gained(t.cell, rev, t.from)
+		l.hooks.Moved(t.cell, Owner{Node: l.e.Node, Epoch: rev})
 	}
 }
 
@@ -438,7 +527,12 @@ func (l *Leases) poll(ctx context.Context) {
 	for c := range l.cells {
 		var o Owner
 		l.handing[c] = false
-		if v, ok := keys[cellKey(c)]; ok && v.live(now) {
+		v, ok := keys[cellKey(c)]
+		l.free[c] = 0
+		if ok && (v.Deleted || v.TTL > 0 && now.Sub(v.Written) >= v.TTL+expirySlack) {
+			l.free[c] = v.Rev
+		}
+		if ok && v.live(now) {
 			var lv leaseValue
 			if json.Unmarshal(v.Value, &lv) == nil {
 				o = Owner{Node: lv.Node, Epoch: lv.Epoch}
