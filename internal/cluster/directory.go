@@ -132,13 +132,13 @@ func (d *Directory) apply(m storedMsg) {
 // after missed heartbeats); the leader's stream answers sooner.
 //
 // A bucket whose leader is being elected answers nothing: each attempt
-// is bounded by catchUpAttempt and tried again, what the attempts before
+// is bounded by leaderAttempt and tried again, what the attempts before
 // read kept, until ctx ends. One request left waiting out the whole
 // bound held a failover for 5 s after the leader was elected.
 func (d *Directory) CatchUp(ctx context.Context) error {
 	var err error
 	retryErr := untilDone.Retry(ctx, func(int) (bool, time.Duration) {
-		actx, cancel := context.WithTimeout(ctx, catchUpAttempt)
+		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
 		err = d.catchUp(actx)
 		cancel()
 		return err != nil && ctx.Err() == nil, 0
@@ -148,10 +148,6 @@ func (d *Directory) CatchUp(ctx context.Context) error {
 	}
 	return errors.Join(err, retryErr)
 }
-
-// catchUpAttempt bounds one attempt of CatchUp: an elected leader answers
-// within milliseconds.
-const catchUpAttempt = 500 * time.Millisecond
 
 // catchUp is one attempt of CatchUp.
 func (d *Directory) catchUp(ctx context.Context) error {
@@ -196,13 +192,16 @@ func (d *Directory) Cell(msisdn uint64) (int, bool) {
 
 // Lookup is Cell, asking the bucket when the copy does not know: an
 // attach answered on another node a moment ago is in the bucket before it
-// reaches this node's copy. What the bucket says is kept in the copy when
+// reaches this node's copy. The bucket is waited for (its leader may be
+// being elected) as long as a forwarded request waits for its node. What the bucket says is kept in the copy when
 // it is newer than anything the watch applied (the watch brings the same
 // value later), so that the controllers, which only read the copy, see it.
 func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error) {
 	if c, ok := d.Cell(msisdn); ok {
 		return c, true, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultForwardTimeout)
+	defer cancel()
 	v, rev, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
 	switch {
 	case errors.Is(err, errNoKey):
@@ -226,6 +225,8 @@ func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error
 // than from this node's view, which may not have heard of the latest
 // attach or detach yet.
 func (d *Directory) Attached(ctx context.Context, msisdn uint64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultForwardTimeout)
+	defer cancel()
 	_, _, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
 	switch {
 	case errors.Is(err, errNoKey):

@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -56,5 +58,33 @@ func TestDirectoryWatchResumes(t *testing.T) {
 	})
 	if c, ok := d.Cell(1); !ok || c != 1 {
 		t.Fatalf("phone 1 after the watch resumed: cell %d, %v; want 1", c, ok)
+	}
+}
+
+// TestLeaderRequestSentAgain: a request to a stream's leader that nobody
+// answers (the leader being elected) is sent again, so the answer of a
+// leader elected meanwhile arrives before the caller's bound, rather than
+// the first request waiting it out.
+func TestLeaderRequestSentAgain(t *testing.T) {
+	e := loneEngine(t)
+	const subject = "test.leader"
+	var asked atomic.Int32
+	sub, err := e.NC.Subscribe(subject, func(m *nats.Msg) {
+		if asked.Add(1) > 1 { // the first request is lost in the election
+			_ = m.Respond([]byte("elected"))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*leaderAttempt)
+	defer cancel()
+	res, err := e.leaderRequest(ctx, subject, nil)
+	if err != nil {
+		t.Fatalf("asked %d times: %v", asked.Load(), err)
+	}
+	if string(res.Data) != "elected" {
+		t.Fatalf("answer %q", res.Data)
 	}
 }

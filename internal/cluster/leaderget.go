@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -34,7 +35,7 @@ func (e *Engine) leaderGet(ctx context.Context, bucket, key string) ([]byte, uin
 // subject). errNoKey: there is none.
 func (e *Engine) leaderMsg(ctx context.Context, bucket string, req any) (storedMsg, error) {
 	body, _ := json.Marshal(req)
-	res, err := e.NC.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, body)
+	res, err := e.leaderRequest(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, body)
 	if err != nil {
 		return storedMsg{}, err
 	}
@@ -71,6 +72,28 @@ func (e *Engine) leaderMsg(ctx context.Context, bucket string, req any) (storedM
 	}
 	return m, nil
 }
+
+// leaderRequest sends an API request that only a stream's leader answers.
+// While the leader is being elected nobody answers, and a request sent
+// then stays unanswered though a leader is elected a moment later: each
+// attempt is bounded by leaderAttempt and sent again until ctx ends. (An
+// action on a phone this node's copy did not know yet, sent through it
+// just after the home died, waited out its client's 5 s though the
+// leader was elected in 3.)
+func (e *Engine) leaderRequest(ctx context.Context, subject string, body []byte) (*nats.Msg, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
+		res, err := e.NC.RequestWithContext(actx, subject, body)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return res, err
+		}
+	}
+}
+
+// leaderAttempt bounds one request to a stream's leader: an elected
+// leader answers within milliseconds.
+const leaderAttempt = 500 * time.Millisecond
 
 // storedMsg is a message of a bucket's stream: its key, value and
 // revision, and whether it deletes the key.
