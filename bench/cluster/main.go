@@ -193,8 +193,11 @@ func (c *cluster) waitFormed() {
 	log.Fatal("the cluster did not form in 2 minutes")
 }
 
-func (c *cluster) cellsOf(name string) []int {
-	v, _ := c.nodes[0].view()
+func (c *cluster) cellsOf(name string) []int { return c.nodes[0].cellsOf(name) }
+
+// cellsOf is the cells n sees owned by the node name.
+func (n *node) cellsOf(name string) []int {
+	v, _ := n.view()
 	var out []int
 	for _, o := range v.CellOwners {
 		if o.Owner == name {
@@ -204,13 +207,41 @@ func (c *cluster) cellsOf(name string) []int {
 	return out
 }
 
+// attachProbe attaches a phone, through watcher, in one of victim's
+// cells, and returns it and its cell. The owners are read again at each
+// try, and once more after the attach: a cell just taken back may still
+// be starting (503 for a moment), or be handed on meanwhile, and a probe
+// that is not in one of the victim's cells when it dies times nothing.
+func attachProbe(kill int, victim, watcher *node) (string, int) {
+	for tries := 0; tries < 100; tries++ {
+		victims := watcher.cellsOf(victim.name)
+		if len(victims) == 0 {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		probe, cell := fmt.Sprintf("49%07d", kill*100+tries), victims[0]
+		status, err := do(http.MethodPost, watcher.url+"/api/v1/phones", map[string]any{"msisdn": probe, "cell": cell}, nil)
+		switch {
+		case status == http.StatusCreated && slices.Contains(watcher.cellsOf(victim.name), cell):
+			return probe, cell
+		case status == http.StatusCreated, status == http.StatusServiceUnavailable:
+			time.Sleep(100 * time.Millisecond)
+		default:
+			log.Fatalf("kill %d: attach the probe %s: %d %v", kill+1, probe, status, err)
+		}
+	}
+	v, _ := watcher.view()
+	log.Fatalf("kill %d: no probe attached in one of %s's cells: %+v", kill+1, victim.name, v)
+	return "", 0
+}
+
 // failovers kills each node in turn, kills times. Each is timed twice:
 // to the first action answered on a phone of one of the victim's cells
 // (cluster.md's failover time: 200, or 409 for a phone restored idle),
 // and to every cell served by a live node.
 func (c *cluster) failovers(kills int) {
 	fmt.Printf("\nfailover: kill -9, to the first action answered on a phone of the victim's, and to every cell served by a live node\n")
-	fmt.Printf("%4s %6s %5s %12s %10s\n", "kill", "victim", "home", "first action", "all cells")
+	fmt.Printf("%4s %6s %5s %12s %10s  %s\n", "kill", "victim", "home", "first action", "all cells", "killed at (UTC, to read the logs)")
 	var all, home, other, served []float64
 	for i := range kills {
 		victim := c.nodes[i%3]
@@ -223,23 +254,7 @@ func (c *cluster) failovers(kills int) {
 				live = append(live, n.name)
 			}
 		}
-		victims := c.cellsOf(victim.name)
-		if len(victims) == 0 {
-			v, _ := watcher.view()
-			log.Fatalf("kill %d: %s serves no cell to put a probe in: %+v", i+1, victim.name, v)
-		}
-		probe, probeCell := fmt.Sprintf("49%05d", i), victims[0]
-		// A cell just taken back may still be starting: 503 for a moment.
-		for tries := 0; ; tries++ {
-			status, err := do(http.MethodPost, watcher.url+"/api/v1/phones", map[string]any{"msisdn": probe, "cell": probeCell}, nil)
-			if status == http.StatusCreated {
-				break
-			}
-			if status != http.StatusServiceUnavailable || tries == 100 {
-				log.Fatalf("kill %d: attach the probe %s: %d %v", i+1, probe, status, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		probe, probeCell := attachProbe(i, victim, watcher)
 		began := time.Now()
 		_ = victim.cmd.Process.Signal(syscall.SIGKILL)
 		_ = victim.cmd.Wait()
@@ -271,7 +286,7 @@ func (c *cluster) failovers(kills int) {
 		} else {
 			other = append(other, answered)
 		}
-		fmt.Printf("%4d %6s %5v %11.3fs %9.3fs\n", i+1, victim.name, wasHome, answered, took)
+		fmt.Printf("%4d %6s %5v %11.3fs %9.3fs  %s\n", i+1, victim.name, wasHome, answered, took, began.UTC().Format("15:04:05.000"))
 		c.run(victim)
 		c.waitFormed()
 	}
