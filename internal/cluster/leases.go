@@ -477,8 +477,8 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 			}
 		}
 		if t.err != nil {
+			l.log.Debug().Err(t.err).Int("cell", t.cell).Uint64("expected", t.free).Msg("cell not taken")
 			if !isWrongRevision(t.err) {
-				l.log.Debug().Err(t.err).Int("cell", t.cell).Msg("cell not taken")
 				l.mu.Lock()
 				// No node could take it meanwhile (the bucket had no
 				// leader, say): its preferred node gets its whole grace
