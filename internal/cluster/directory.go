@@ -193,9 +193,10 @@ func (d *Directory) Cell(msisdn uint64) (int, bool) {
 // Lookup is Cell, asking the bucket when the copy does not know: an
 // attach answered on another node a moment ago is in the bucket before it
 // reaches this node's copy. The bucket is waited for (its leader may be
-// being elected) as long as a forwarded request waits for its node. What the bucket says is kept in the copy when
-// it is newer than anything the watch applied (the watch brings the same
-// value later), so that the controllers, which only read the copy, see it.
+// being elected) as long as a forwarded request waits for its node. What
+// the bucket says is kept in the copy when it is newer than anything the
+// watch applied (the watch brings the same value later), so that the
+// controllers, which only read the copy, see it.
 func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error) {
 	if c, ok := d.Cell(msisdn); ok {
 		return c, true, nil

@@ -62,15 +62,20 @@ func TestDirectoryWatchResumes(t *testing.T) {
 }
 
 // TestLeaderRequestSentAgain: a request to a stream's leader that nobody
-// answers (the leader being elected) is sent again, so the answer of a
-// leader elected meanwhile arrives before the caller's bound, rather than
-// the first request waiting it out.
+// answers, or that is answered that there is none (the leader being
+// elected), is sent again, so the answer of a leader elected meanwhile
+// arrives before the caller's bound, rather than the first request
+// waiting it out or failing at once.
 func TestLeaderRequestSentAgain(t *testing.T) {
 	e := loneEngine(t)
 	const subject = "test.leader"
 	var asked atomic.Int32
 	sub, err := e.NC.Subscribe(subject, func(m *nats.Msg) {
-		if asked.Add(1) > 1 { // the first request is lost in the election
+		switch asked.Add(1) {
+		case 1: // lost in the election
+		case 2: // a member of the group, electing
+			_ = m.Respond([]byte(`{"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}`))
+		default:
 			_ = m.Respond([]byte("elected"))
 		}
 	})
@@ -78,7 +83,7 @@ func TestLeaderRequestSentAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Unsubscribe()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*leaderAttempt)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*leaderAttempt)
 	defer cancel()
 	res, err := e.leaderRequest(ctx, subject, nil)
 	if err != nil {

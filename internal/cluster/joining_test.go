@@ -33,34 +33,48 @@ func TestServingLeavesOutJoiningAndDraining(t *testing.T) {
 
 // takes records the lease keys a node writes; each write is answered
 // once answerAfter writes have been sent (1: at once), with the next
-// revision, or never if answerAfter is 0.
+// revision, or never if answerAfter is 0. A key in overtaken has its
+// second write (a take's confirmation) refused, as if an expiry marker
+// had been written over the take.
 type takes struct {
 	mu          sync.Mutex
 	answerAfter int
-	created     []string
+	overtaken   map[string]bool
+	written     []string
 	pending     []*ackFuture
 }
 
 func (w *takes) publish(m *nats.Msg, _ ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.created = append(w.created, strings.TrimPrefix(m.Subject, "$KV."+bucketCells+"."))
+	key := strings.TrimPrefix(m.Subject, "$KV."+bucketCells+".")
 	f := &ackFuture{ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	if w.overtaken[key] && slices.Contains(w.written, key) {
+		f.err <- &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence}
+		return f, nil
+	}
+	w.written = append(w.written, key)
 	w.pending = append(w.pending, f)
 	if w.answerAfter > 0 && len(w.pending) >= w.answerAfter {
 		for _, f := range w.pending {
-			f.ok <- &jetstream.PubAck{Sequence: uint64(len(w.created))}
+			f.ok <- &jetstream.PubAck{Sequence: uint64(len(w.written))}
 		}
 		w.pending = nil
 	}
 	return f, nil
 }
 
-// took is the keys written, in order.
+// took is the keys written, each once, in the order of their first write.
 func (w *takes) took() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.created)
+	var out []string
+	for _, k := range w.written {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 type ackFuture struct {

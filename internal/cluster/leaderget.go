@@ -75,8 +75,9 @@ func (e *Engine) leaderMsg(ctx context.Context, bucket string, req any) (storedM
 
 // leaderRequest sends an API request that only a stream's leader answers.
 // While the leader is being elected nobody answers, and a request sent
-// then stays unanswered though a leader is elected a moment later: each
-// attempt is bounded by leaderAttempt and sent again until ctx ends. (An
+// then stays unanswered though a leader is elected a moment later (or is
+// answered at once that there is none): each attempt is bounded by
+// leaderAttempt and sent again until ctx ends. (An
 // action on a phone this node's copy did not know yet, sent through it
 // just after the home died, waited out its client's 5 s though the
 // leader was elected in 3.)
@@ -84,11 +85,28 @@ func (e *Engine) leaderRequest(ctx context.Context, subject string, body []byte)
 	for {
 		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
 		res, err := e.NC.RequestWithContext(actx, subject, body)
+		if err == nil && electing(res) {
+			<-actx.Done() // the attempt's time, then once more
+			err = actx.Err()
+		}
 		cancel()
 		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 			return res, err
 		}
 	}
+}
+
+// electing tells whether an API answer says that the stream has no
+// leader now (err_code 10008, "JetStream system temporarily
+// unavailable"), which a member of its group answers at once while it
+// elects one.
+func electing(m *nats.Msg) bool {
+	var answer struct {
+		Error *struct {
+			ErrCode int `json:"err_code"`
+		} `json:"error"`
+	}
+	return json.Unmarshal(m.Data, &answer) == nil && answer.Error != nil && answer.Error.ErrCode == 10008
 }
 
 // leaderAttempt bounds one request to a stream's leader: an elected

@@ -58,6 +58,7 @@ type Leases struct {
 	last     []Owner     // the last owner each cell had
 	unowned  []time.Time // since when each cell has had no owner
 	free     []uint64    // per cell, the revision its key must still have to be taken (0: no key)
+	seen     []seenRev   // per cell, the revision the polls read and since when
 	held     map[int]*held
 	handing  []bool // the view: cells whose owner is handing them off
 	draining bool
@@ -76,17 +77,16 @@ type held struct {
 // and not yet seen so).
 const acquireGrace = 1500 * time.Millisecond
 
-// expirySlack is how long past its TTL a lease key that is still there
-// may be taken, as if the engine had expired it. A bucket's new leader
-// writes the markers of the keys that expired while it had none about 2 s
-// after its election (nats-server proposes a key's removal at most once
-// per 2 s, and the dead leader's proposals were lost): every cell of a
-// dead home waited for them. Past its TTL the key is expired by the rule
-// the engine itself applies (its timestamp, the leader's clock, against
-// the clock of whoever judges), and its owner stopped acting fenceAfter
-// after it sent the write: the slack keeps that safe for clocks up to
-// leaseTTL - fenceAfter + expirySlack (550 ms) apart.
-const expirySlack = 250 * time.Millisecond
+// A lease key that this node has read at the same revision for leaseTTL,
+// timed by its own clock, is taken as expired even if the bucket's leader
+// has not marked it so. A new leader writes the markers of the keys that
+// expired while there was none about 2 s after its election (nats-server
+// proposes a key's removal at most once per 2 s, and the dead leader's
+// proposals were lost): every cell of a dead home waited for them. The
+// owner stopped acting fenceAfter after it sent that revision, which was
+// before it was stored, before it was first read here: no clock of
+// another node is read, and the 300 ms the TTL leaves over the fence are
+// left too.
 
 // startGrace is how long a starting node waits for the nodes it expects
 // before taking cells, so that a cluster starting together places its
@@ -95,7 +95,7 @@ const startGrace = 10 * time.Second
 
 func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, hooks Hooks, log zerolog.Logger) *Leases {
 	l := &Leases{e: e, kv: kv, members: m, cells: cells, expect: expect, start: time.Now(), hooks: hooks, log: log,
-		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), free: make([]uint64, cells), held: map[int]*held{}}
+		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), free: make([]uint64, cells), seen: make([]seenRev, cells), held: map[int]*held{}}
 	if e.JS != nil {
 		l.publish = e.JS.PublishMsgAsync
 	}
@@ -251,9 +251,7 @@ func (l *Leases) renew(ctx context.Context) {
 	var ps []*pending
 	for c, h := range l.held {
 		p := &pending{cell: c, h: *h, sent: time.Now()}
-		b, _ := json.Marshal(leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff})
-		p.ack, p.err = l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c), Data: b},
-			jetstream.WithExpectLastSequencePerSubject(h.rev), jetstream.WithMsgTTL(leaseTTL))
+		p.ack, p.err = l.write(c, leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff}, h.rev)
 		ps = append(ps, p)
 	}
 	l.mu.Unlock()
@@ -434,6 +432,13 @@ func (l *Leases) acquire(ctx context.Context) {
 	l.take(ctx, want)
 }
 
+// seenRev is a lease key's revision as the polls read it, and since when
+// they have.
+type seenRev struct {
+	rev   uint64
+	since time.Time
+}
+
 // claim is a cell to take: its last owner, and the revision its key must
 // still have (0: no key).
 type claim struct {
@@ -447,38 +452,25 @@ type claim struct {
 // seconds while the bucket elected a leader, each try waiting out its own
 // bound, and the cells placed on this node waited behind those that were
 // not). A key is written only if its last revision is still the one the
-// last poll read (a deletion, a marker, a value past its TTL; none): at
-// most one node succeeds, as with a KV create.
+// last poll read (a deletion, a marker, a stale value; none): at most one
+// node succeeds, as with a KV create. The cells written are then
+// confirmed before this node acts for them.
 func (l *Leases) take(ctx context.Context, claims []claim) {
-	type try struct {
-		claim
-		sent time.Time
-		ack  jetstream.PubAckFuture
-		err  error
-	}
-	b, _ := json.Marshal(leaseValue{Node: l.e.Node})
-	tries := make([]*try, 0, len(claims))
+	tries := make([]leaseWrite, 0, len(claims))
 	for _, c := range claims {
-		t := &try{claim: c, sent: time.Now()}
-		t.ack, t.err = l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(c.cell), Data: b},
-			jetstream.WithExpectLastSequencePerSubject(c.free), jetstream.WithMsgTTL(leaseTTL))
-		tries = append(tries, t)
+		tries = append(tries, l.send(c, leaseValue{Node: l.e.Node}, c.free))
 	}
+	var won []claim
 	acks := newAckWait(fenceAfter / 2)
 	defer acks.stop()
 	for _, t := range tries {
-		var rev uint64
-		if t.err == nil {
-			var a *jetstream.PubAck
-			if a, t.err = acks.wait(ctx, t.ack); ctx.Err() != nil {
-				return
-			} else if t.err == nil {
-				rev = a.Sequence
-			}
+		rev, err := t.wait(ctx, acks)
+		if ctx.Err() != nil {
+			return
 		}
-		if t.err != nil {
-			l.log.Debug().Err(t.err).Int("cell", t.cell).Uint64("expected", t.free).Msg("cell not taken")
-			if !isWrongRevision(t.err) {
+		if err != nil {
+			l.log.Debug().Err(err).Int("cell", t.cell).Uint64("expected", t.free).Msg("cell not taken")
+			if !isWrongRevision(err) {
 				l.mu.Lock()
 				// No node could take it meanwhile (the bucket had no
 				// leader, say): its preferred node gets its whole grace
@@ -489,16 +481,99 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 			}
 			continue
 		}
+		t.free = rev // the epoch, and the revision the confirmation expects
+		won = append(won, t.claim)
+	}
+	l.confirm(ctx, won)
+}
+
+// confirm writes each cell just taken once more, expecting the revision
+// that took it, and acts for those whose write is stored: Acting is true
+// from the confirmation's sending. A bucket's new leader may still write
+// the expiry marker of the value a take replaced, proposed before the
+// take was stored (nats-server's markers expect no revision): a lease
+// wiped so, acted for, could be taken by another node at once, two owners
+// at a time. The marker is ordered before the confirmation, which it then
+// fails: the cell is left, not acted for.
+func (l *Leases) confirm(ctx context.Context, taken []claim) {
+	writes := make([]leaseWrite, 0, len(taken))
+	for _, c := range taken {
+		writes = append(writes, l.send(c, leaseValue{Node: l.e.Node, Epoch: c.free}, c.free))
+	}
+	acks := newAckWait(fenceAfter / 2)
+	defer acks.stop()
+	for _, w := range writes {
+		rev, err := w.wait(ctx, acks)
+		if ctx.Err() != nil {
+			return
+		}
+		epoch := w.free
+		if err != nil {
+			l.log.Debug().Err(err).Int("cell", w.cell).Uint64("epoch", epoch).Msg("cell not taken: its lease was not confirmed")
+			continue
+		}
 		l.mu.Lock()
-		l.held[t.cell] = &held{epoch: rev, rev: rev, renewedAt: t.sent}
-		l.owners[t.cell] = Owner{Node: l.e.Node, Epoch: rev}
-		l.last[t.cell] = l.owners[t.cell]
+		l.held[w.cell] = &held{epoch: epoch, rev: rev, renewedAt: w.sent}
+		l.owners[w.cell] = Owner{Node: l.e.Node, Epoch: epoch}
+		l.last[w.cell] = l.owners[w.cell]
 		acting := time.Now() // Acting is true from here
 		l.mu.Unlock()
-		l.log.Info().Int("cell", t.cell).Uint64("epoch", rev).Str("from", t.from.Node).
+		l.log.Info().Int("cell", w.cell).Uint64("epoch", epoch).Str("from", w.from.Node).
 			Int64("acting_from_unix_ns", acting.UnixNano()).Msg("cell taken")
-		l.hooks.Gained(t.cell, rev, t.from)
-		l.hooks.Moved(t.cell, Owner{Node: l.e.Node, Epoch: rev})
+		l.hooks.Gained(w.cell, epoch, w.from)
+		l.hooks.Moved(w.cell, Owner{Node: l.e.Node, Epoch: epoch})
+	}
+}
+
+// leaseWrite is a lease key's write sent, its answer awaited.
+type leaseWrite struct {
+	claim
+	sent time.Time
+	ack  jetstream.PubAckFuture
+	err  error
+}
+
+// send writes v into cell c's key if its last revision is expect.
+func (l *Leases) send(c claim, v leaseValue, expect uint64) leaseWrite {
+	w := leaseWrite{claim: c, sent: time.Now()}
+	w.ack, w.err = l.write(c.cell, v, expect)
+	return w
+}
+
+// wait is the write's stored revision, or why it was not stored.
+func (w leaseWrite) wait(ctx context.Context, acks *ackWait) (uint64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	a, err := acks.wait(ctx, w.ack)
+	if err != nil {
+		return 0, err
+	}
+	return a.Sequence, nil
+}
+
+// write publishes v into cell's key, with the lease's TTL, if the key's
+// last revision is expect. It is not published again on "no responders"
+// (the client library's default): an answer later than the caller's bound
+// would then store a lease the node no longer waits for; the next pass
+// writes again, from what it reads then.
+func (l *Leases) write(cell int, v leaseValue, expect uint64) (jetstream.PubAckFuture, error) {
+	b, _ := json.Marshal(v)
+	return l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(cell), Data: b},
+		jetstream.WithExpectLastSequencePerSubject(expect), jetstream.WithMsgTTL(leaseTTL), jetstream.WithRetryAttempts(0))
+}
+
+// readFree notes the revision a take of cell c must expect, from its key
+// as a poll read it at now (ok: there is one): none, a deletion, or a
+// value read at that revision for leaseTTL (above); else 0, which a key
+// that is there refuses. l.mu is held.
+func (l *Leases) readFree(c int, v kvValue, ok bool, now time.Time) {
+	if v.Rev != l.seen[c].rev {
+		l.seen[c] = seenRev{rev: v.Rev, since: now}
+	}
+	l.free[c] = 0
+	if ok && (v.Deleted || now.Sub(l.seen[c].since) >= leaseTTL) {
+		l.free[c] = v.Rev
 	}
 }
 
@@ -528,10 +603,7 @@ func (l *Leases) poll(ctx context.Context) {
 		var o Owner
 		l.handing[c] = false
 		v, ok := keys[cellKey(c)]
-		l.free[c] = 0
-		if ok && (v.Deleted || v.TTL > 0 && now.Sub(v.Written) >= v.TTL+expirySlack) {
-			l.free[c] = v.Rev
-		}
+		l.readFree(c, v, ok, now)
 		if ok && v.live(now) {
 			var lv leaseValue
 			if json.Unmarshal(v.Value, &lv) == nil {

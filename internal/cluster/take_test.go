@@ -56,3 +56,58 @@ func TestUnansweredTakeRestartsTheGrace(t *testing.T) {
 		t.Fatalf("once answered, took %v, want its own %v", got, want)
 	}
 }
+
+// TestTakeConfirmedBeforeActing: a cell is acted for only once a second
+// write after its take is stored. A take overtaken (the bucket's new
+// leader writing an expiry marker over it) is left: acted for, another
+// node could take it at once, two owners at a time.
+func TestTakeConfirmedBeforeActing(t *testing.T) {
+	self := NodeInfo{Name: "n1"}
+	m := newMembers(nil, nil, self, nil, zerolog.Nop())
+	m.live = map[string]NodeInfo{"n1": self}
+	w := &takes{answerAfter: 1, overtaken: map[string]bool{cellKey(1): true}}
+	l := leasesOn(m, 1, w)
+	var gained []int
+	l.hooks.Gained = func(c int, _ uint64, _ Owner) { gained = append(gained, c) }
+
+	l.acquire(context.Background())
+	if _, ok := l.Acting(0); !ok {
+		t.Error("cell 0, confirmed, is not acted for")
+	}
+	if _, ok := l.Acting(1); ok {
+		t.Error("cell 1, its take overtaken, is acted for")
+	}
+	if !slices.Equal(gained, []int{0}) {
+		t.Errorf("gained %v, want [0]", gained)
+	}
+}
+
+// TestTakeExpects: the revision a take expects, from the key as the polls
+// read it. A value is taken as expired once read at one revision for a
+// lease's TTL by this node's clock, whatever its timestamp says: its
+// owner stopped acting before then, with no other clock read.
+func TestTakeExpects(t *testing.T) {
+	t0 := time.Now()
+	old := t0.Add(-time.Hour) // a timestamp from a clock far behind
+	for _, tc := range []struct {
+		name  string
+		reads []kvValue // the key as successive polls read it, one per 250 ms; Rev 0: no key
+		want  uint64
+	}{
+		{"no key", []kvValue{{}}, 0},
+		{"deleted", []kvValue{{Rev: 7, Deleted: true}}, 7},
+		{"a value just read, its timestamp old", []kvValue{{Rev: 7, Written: old, TTL: time.Second}}, 0},
+		{"a value read at one revision for the TTL", []kvValue{{Rev: 7}, {Rev: 7}, {Rev: 7}, {Rev: 7}, {Rev: 7}}, 7},
+		{"renewed meanwhile", []kvValue{{Rev: 7}, {Rev: 7}, {Rev: 7}, {Rev: 8}, {Rev: 8}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLeases(&Engine{Node: "n1"}, nil, nil, 1, 1, Hooks{}, zerolog.Nop())
+			for i, v := range tc.reads {
+				l.readFree(0, v, v.Rev != 0, t0.Add(time.Duration(i)*renewEvery))
+			}
+			if l.free[0] != tc.want {
+				t.Fatalf("expects %d, want %d", l.free[0], tc.want)
+			}
+		})
+	}
+}
