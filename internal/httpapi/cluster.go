@@ -284,7 +284,7 @@ func IsLongPoll(req []byte) bool {
 func answerBytes(status int, p Problem) []byte {
 	body, _ := json.Marshal(p)
 	res := &http.Response{StatusCode: status, ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/problem+json"}, "Retry-After": {"1"}},
+		Header: http.Header{"Content-Type": {"application/problem+json"}, "Retry-After": {retryAfter()}},
 		Body:   io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
 	var out bytes.Buffer
 	_ = res.Write(&out)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -145,17 +146,24 @@ func (l *ConnLimiter) refuse(c net.Conn) {
 		if req, err := http.ReadRequest(bufio.NewReaderSize(c, 4096)); err == nil {
 			req.Body.Close()
 		}
-		_, _ = c.Write(refusal)
+		_, _ = c.Write(refusal())
 	}()
 }
 
-// refusal is the answer to a refused connection.
-var refusal = func() []byte {
+// refusals are the answers to a refused connection, one per Retry-After
+// (retryAfter), made once.
+var refusals = func() (out [len(retryAfters)][]byte) {
 	body := fmt.Sprintf(`{"type":%q,"title":"Service Unavailable","status":503,"detail":"too many open connections: retry later","code":%q}`,
 		ProblemType(errcode.Overloaded), errcode.Overloaded.String())
-	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"+
-		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	for i, after := range retryAfters {
+		out[i] = fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\n"+
+			"Retry-After: %s\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", after, len(body), body)
+	}
+	return out
 }()
+
+// refusal is the answer to a refused connection, its Retry-After drawn.
+func refusal() []byte { return refusals[rand.IntN(len(refusals))] }
 
 // limitedConn gives its place back when closed.
 type limitedConn struct {

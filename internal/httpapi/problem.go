@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
@@ -143,10 +144,19 @@ func writeLogged(w http.ResponseWriter, r *http.Request, code errcode.Code, what
 // is expected to pass.
 func writeProblem(w http.ResponseWriter, p Problem) {
 	if p.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter())
 	}
 	writeBody(w, "application/problem+json", p.Status, p)
 }
+
+// retryAfter is the Retry-After of a 503: 1 or 2 seconds, drawn at
+// random. Every client shed in one burst and told the same second came
+// back in one burst, to be shed again: at twice the peak over 2,000
+// connections, spreading them over two seconds raised the goodput and
+// lowered the health checks' p99 (BENCHMARKS.md, overload).
+func retryAfter() string { return retryAfters[rand.IntN(len(retryAfters))] }
+
+var retryAfters = [...]string{"1", "2"}
 
 // WriteJSON answers with status and v as JSON.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
