@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +16,15 @@ import (
 // NATS request and reply on that node's subject.
 
 func httpSubject(node string) string { return "bsc.http." + node }
+
+// cancelSubject is where a node hears that the asking node gave up on a
+// request it forwarded (the request's forwardHeader in the message).
+func cancelSubject(node string) string { return "bsc.http-cancel." + node }
+
+// forwardHeader names a forwarded request: the asking node and its own
+// number for it. A node of the version before sends none, and hears no
+// cancel: its requests run to their end, as they did.
+const forwardHeader = "Bsc-Forward"
 
 // DefaultForwardTimeout bounds a forwarded request that says no other
 // bound (a long poll waits longer).
@@ -37,12 +47,23 @@ var ErrNoNode = errors.New("the node that owns it cannot be reached")
 // Forward sends req to node and returns its answer, within timeout. A
 // request in flight to a node seen going down ends at once (ErrNoNode),
 // not at its timeout: the client retries, and finds the new owner.
+//
+// A request its caller gives up on (the client left) is given up on at
+// the node serving it too: a long poll there would go on for up to 10 s,
+// holding one of its slots.
 func (n *Node) Forward(ctx context.Context, node string, req []byte, timeout time.Duration) ([]byte, error) {
+	caller := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, context.DeadlineExceeded)
 	defer cancel()
 	ctx, abort := context.WithCancelCause(ctx)
-	defer n.inflight.track(node, abort)()
-	msg, err := n.Engine.NC.RequestWithContext(ctx, httpSubject(node), req)
+	id, forget := n.inflight.track(node, abort)
+	defer forget()
+	ref := n.Engine.Node + "/" + strconv.FormatUint(id, 10)
+	msg, err := n.Engine.NC.RequestMsgWithContext(ctx, &nats.Msg{Subject: httpSubject(node), Data: req,
+		Header: nats.Header{forwardHeader: []string{ref}}})
+	if err != nil && errors.Is(caller.Err(), context.Canceled) {
+		_ = n.Engine.NC.Publish(cancelSubject(node), []byte(ref))
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) || errors.Is(context.Cause(ctx), errNodeDown) ||
 			errors.Is(err, context.DeadlineExceeded) {
@@ -63,8 +84,9 @@ type forwards struct {
 	by   map[string]map[uint64]context.CancelCauseFunc
 }
 
-// track notes an abort for a request to node; the func it returns forgets it.
-func (f *forwards) track(node string, abort context.CancelCauseFunc) func() {
+// track notes an abort for a request to node, under an id of its own;
+// the func it returns forgets it.
+func (f *forwards) track(node string, abort context.CancelCauseFunc) (uint64, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.by == nil {
@@ -76,7 +98,7 @@ func (f *forwards) track(node string, abort context.CancelCauseFunc) func() {
 	f.next++
 	id := f.next
 	f.by[node][id] = abort
-	return func() {
+	return id, func() {
 		f.mu.Lock()
 		delete(f.by[node], id)
 		f.mu.Unlock()
@@ -103,6 +125,11 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 	longPoll func(req []byte) bool) error {
 	requests, polls := make(chan struct{}, maxServing), make(chan struct{}, maxPolling)
 	var wg sync.WaitGroup
+	var served cancels
+	cancelSub, err := n.Engine.NC.Subscribe(cancelSubject(n.Engine.Node), func(m *nats.Msg) { served.cancel(string(m.Data)) })
+	if err != nil {
+		return err
+	}
 	sub, err := n.Engine.NC.Subscribe(httpSubject(n.Engine.Node), func(m *nats.Msg) {
 		n.metrics.Message("http", "in")
 		sem := requests
@@ -118,15 +145,58 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_ = m.Respond(serve(n.ctx, m.Data))
+			ctx, done := served.add(n.ctx, m.Header.Get(forwardHeader))
+			defer done()
+			_ = m.Respond(serve(ctx, m.Data))
 		}()
 	})
 	if err != nil {
+		_ = cancelSub.Unsubscribe()
 		return err
 	}
 	n.onStop(func() {
 		_ = sub.Drain()
+		_ = cancelSub.Drain()
 		wg.Wait()
 	})
 	return nil
+}
+
+// cancels are the forwarded requests being served, by their
+// forwardHeader, each with the cancel of its context.
+type cancels struct {
+	mu sync.Mutex
+	by map[string]context.CancelFunc
+}
+
+// add gives the context to serve a request named ref under; done forgets
+// it. A request with no name can only end by itself.
+func (c *cancels) add(parent context.Context, ref string) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(parent)
+	if ref == "" {
+		return ctx, cancel
+	}
+	c.mu.Lock()
+	if c.by == nil {
+		c.by = map[string]context.CancelFunc{}
+	}
+	c.by[ref] = cancel
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		delete(c.by, ref)
+		c.mu.Unlock()
+		cancel()
+	}
+}
+
+// cancel ends the request named ref, if it is still served (a cancel
+// that comes before its request is lost: that request runs to its end).
+func (c *cancels) cancel(ref string) {
+	c.mu.Lock()
+	cancel := c.by[ref]
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
