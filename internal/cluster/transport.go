@@ -48,9 +48,9 @@ var ErrNoNode = errors.New("the node that owns it cannot be reached")
 // request in flight to a node seen going down ends at once (ErrNoNode),
 // not at its timeout: the client retries, and finds the new owner.
 //
-// A request its caller gives up on (the client left) is given up on at
-// the node serving it too: a long poll there would go on for up to 10 s,
-// holding one of its slots.
+// A long poll its caller gives up on (the client left) is given up on at
+// the node serving it too: it would go on there for up to 10 s, holding
+// one of its slots.
 func (n *Node) Forward(ctx context.Context, node string, req []byte, timeout time.Duration) ([]byte, error) {
 	caller := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, context.DeadlineExceeded)
@@ -145,7 +145,15 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ctx, done := served.add(n.ctx, m.Header.Get(forwardHeader))
+			// Only a long poll is given up on when its asker gives up: an
+			// action stopped half-way (a call half set up) would leave a
+			// state nobody learns of; actions are short, and run to their
+			// end, as they did.
+			ref := ""
+			if sem == polls {
+				ref = m.Header.Get(forwardHeader)
+			}
+			ctx, done := served.add(n.ctx, ref)
 			defer done()
 			_ = m.Respond(serve(ctx, m.Data))
 		}()
