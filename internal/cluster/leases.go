@@ -57,8 +57,7 @@ type Leases struct {
 	owners   []Owner     // the view from the watch
 	last     []Owner     // the last owner each cell had
 	unowned  []time.Time // since when each cell has had no owner
-	free     []uint64    // per cell, the revision its key must still have to be taken (0: no key)
-	seen     []seenRev   // per cell, the revision the polls read and since when
+	seen     []seenRev   // per cell, its key as the polls read it, and since when
 	held     map[int]*held
 	handing  []bool // the view: cells whose owner is handing them off
 	draining bool
@@ -77,17 +76,6 @@ type held struct {
 // and not yet seen so).
 const acquireGrace = 1500 * time.Millisecond
 
-// A lease key that this node has read at the same revision for leaseTTL,
-// timed by its own clock, is taken as expired even if the bucket's leader
-// has not marked it so. A new leader writes the markers of the keys that
-// expired while there was none about 2 s after its election (nats-server
-// proposes a key's removal at most once per 2 s, and the dead leader's
-// proposals were lost): every cell of a dead home waited for them. The
-// owner stopped acting fenceAfter after it sent that revision, which was
-// before it was stored, before it was first read here: no clock of
-// another node is read, and the 300 ms the TTL leaves over the fence are
-// left too.
-
 // startGrace is how long a starting node waits for the nodes it expects
 // before taking cells, so that a cluster starting together places its
 // cells over all its nodes, not over the first two up.
@@ -95,7 +83,7 @@ const startGrace = 10 * time.Second
 
 func newLeases(e *Engine, kv jetstream.KeyValue, m *Members, cells, expect int, hooks Hooks, log zerolog.Logger) *Leases {
 	l := &Leases{e: e, kv: kv, members: m, cells: cells, expect: expect, start: time.Now(), hooks: hooks, log: log,
-		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), free: make([]uint64, cells), seen: make([]seenRev, cells), held: map[int]*held{}}
+		owners: make([]Owner, cells), last: make([]Owner, cells), unowned: make([]time.Time, cells), seen: make([]seenRev, cells), held: map[int]*held{}}
 	if e.JS != nil {
 		l.publish = e.JS.PublishMsgAsync
 	}
@@ -241,34 +229,29 @@ func (l *Leases) run(ctx context.Context) {
 // renew rewrites every held lease, at once, and drops those it lost.
 func (l *Leases) renew(ctx context.Context) {
 	l.mu.Lock()
-	type pending struct {
-		cell int
-		h    held
-		sent time.Time
-		ack  jetstream.PubAckFuture
-		err  error
+	type renewal struct {
+		leaseWrite
+		epoch uint64
 	}
-	var ps []*pending
+	var rs []renewal
 	for c, h := range l.held {
-		p := &pending{cell: c, h: *h, sent: time.Now()}
-		p.ack, p.err = l.write(c, leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff}, h.rev)
-		ps = append(ps, p)
+		w := l.send(claim{cell: c, expect: h.rev}, leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff})
+		rs = append(rs, renewal{w, h.epoch})
 	}
 	l.mu.Unlock()
 	// One bound for all the answers: they were sent together.
 	acks := newAckWait(fenceAfter / 2)
 	defer acks.stop()
-	for _, p := range ps {
-		if p.err == nil {
-			var a *jetstream.PubAck
-			if a, p.err = acks.wait(ctx, p.ack); ctx.Err() != nil {
-				return
-			} else if p.err == nil {
-				l.renewed(p.cell, p.h.epoch, a.Sequence, p.sent)
-				continue
-			}
+	for _, r := range rs {
+		rev, err := r.wait(ctx, acks)
+		if ctx.Err() != nil {
+			return
 		}
-		l.renewFailed(p.cell, p.h.epoch, p.err)
+		if err == nil {
+			l.renewed(r.cell, r.epoch, rev, r.sent)
+			continue
+		}
+		l.renewFailed(r.cell, r.epoch, err)
 	}
 }
 
@@ -425,26 +408,57 @@ func (l *Leases) acquire(ctx context.Context) {
 		// it is (it may be slow to take it; then any node does).
 		waited := time.Since(l.unowned[c])
 		if place[c] == l.e.Node || waited > acquireGrace && !slices.Contains(live, place[c]) || waited > 4*acquireGrace {
-			want = append(want, claim{cell: c, from: l.last[c], free: l.free[c]})
+			want = append(want, claim{cell: c, from: l.last[c], expect: l.seen[c].expect(time.Now())})
 		}
 	}
 	l.mu.Unlock()
 	l.take(ctx, want)
 }
 
-// seenRev is a lease key's revision as the polls read it, and since when
-// they have.
+// seenRev is a lease key as the polls read it: its last revision, since
+// when they have read that one, and whether it deletes the key.
 type seenRev struct {
-	rev   uint64
-	since time.Time
+	rev     uint64
+	since   time.Time
+	present bool
+	deleted bool
 }
 
-// claim is a cell to take: its last owner, and the revision its key must
-// still have (0: no key).
+// read is s after a poll that read v at now (ok: the key is there).
+func (s seenRev) read(v kvValue, ok bool, now time.Time) seenRev {
+	if !ok {
+		return seenRev{}
+	}
+	if v.Rev != s.rev {
+		s = seenRev{rev: v.Rev, since: now}
+	}
+	s.present, s.deleted = true, v.Deleted
+	return s
+}
+
+// expect is the revision a take of the key must expect at now: none (0),
+// a deletion's, or a value's read at one revision for leaseTTL. A new
+// leader writes the markers of the keys that expired while there was none
+// about 2 s after its election (nats-server proposes a key's removal at
+// most once per 2 s, and the dead leader's proposals were lost): every
+// cell of a dead home waited for them. The owner stopped acting
+// fenceAfter after it sent that revision, which was before it was stored,
+// before it was first read here: no clock of another node is read, and
+// the 300 ms the TTL leaves over the fence are left too. Any other value
+// is there: 0, which it refuses.
+func (s seenRev) expect(now time.Time) uint64 {
+	if s.present && (s.deleted || now.Sub(s.since) >= leaseTTL) {
+		return s.rev
+	}
+	return 0
+}
+
+// claim is a lease write to make: the cell, its last owner, and the
+// revision its key must still have (0: no key).
 type claim struct {
-	cell int
-	from Owner
-	free uint64
+	cell   int
+	from   Owner
+	expect uint64
 }
 
 // take tries to create the lease keys of cells, all at once, with one
@@ -458,7 +472,7 @@ type claim struct {
 func (l *Leases) take(ctx context.Context, claims []claim) {
 	tries := make([]leaseWrite, 0, len(claims))
 	for _, c := range claims {
-		tries = append(tries, l.send(c, leaseValue{Node: l.e.Node}, c.free))
+		tries = append(tries, l.send(c, leaseValue{Node: l.e.Node}))
 	}
 	var won []claim
 	acks := newAckWait(fenceAfter / 2)
@@ -469,7 +483,7 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 			return
 		}
 		if err != nil {
-			l.log.Debug().Err(err).Int("cell", t.cell).Uint64("expected", t.free).Msg("cell not taken")
+			l.log.Debug().Err(err).Int("cell", t.cell).Uint64("expected", t.expect).Msg("cell not taken")
 			if !isWrongRevision(err) {
 				l.mu.Lock()
 				// No node could take it meanwhile (the bucket had no
@@ -481,7 +495,7 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 			}
 			continue
 		}
-		t.free = rev // the epoch, and the revision the confirmation expects
+		t.expect = rev // the epoch, and the revision the confirmation expects
 		won = append(won, t.claim)
 	}
 	l.confirm(ctx, won)
@@ -498,7 +512,7 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 func (l *Leases) confirm(ctx context.Context, taken []claim) {
 	writes := make([]leaseWrite, 0, len(taken))
 	for _, c := range taken {
-		writes = append(writes, l.send(c, leaseValue{Node: l.e.Node, Epoch: c.free}, c.free))
+		writes = append(writes, l.send(c, leaseValue{Node: l.e.Node, Epoch: c.expect}))
 	}
 	acks := newAckWait(fenceAfter / 2)
 	defer acks.stop()
@@ -507,7 +521,7 @@ func (l *Leases) confirm(ctx context.Context, taken []claim) {
 		if ctx.Err() != nil {
 			return
 		}
-		epoch := w.free
+		epoch := w.expect
 		if err != nil {
 			l.log.Debug().Err(err).Int("cell", w.cell).Uint64("epoch", epoch).Msg("cell not taken: its lease was not confirmed")
 			continue
@@ -533,10 +547,10 @@ type leaseWrite struct {
 	err  error
 }
 
-// send writes v into cell c's key if its last revision is expect.
-func (l *Leases) send(c claim, v leaseValue, expect uint64) leaseWrite {
+// send writes v into c's key if its last revision is c.expect.
+func (l *Leases) send(c claim, v leaseValue) leaseWrite {
 	w := leaseWrite{claim: c, sent: time.Now()}
-	w.ack, w.err = l.write(c.cell, v, expect)
+	w.ack, w.err = l.write(c.cell, v, c.expect)
 	return w
 }
 
@@ -561,20 +575,6 @@ func (l *Leases) write(cell int, v leaseValue, expect uint64) (jetstream.PubAckF
 	b, _ := json.Marshal(v)
 	return l.publish(&nats.Msg{Subject: "$KV." + bucketCells + "." + cellKey(cell), Data: b},
 		jetstream.WithExpectLastSequencePerSubject(expect), jetstream.WithMsgTTL(leaseTTL), jetstream.WithRetryAttempts(0))
-}
-
-// readFree notes the revision a take of cell c must expect, from its key
-// as a poll read it at now (ok: there is one): none, a deletion, or a
-// value read at that revision for leaseTTL (above); else 0, which a key
-// that is there refuses. l.mu is held.
-func (l *Leases) readFree(c int, v kvValue, ok bool, now time.Time) {
-	if v.Rev != l.seen[c].rev {
-		l.seen[c] = seenRev{rev: v.Rev, since: now}
-	}
-	l.free[c] = 0
-	if ok && (v.Deleted || now.Sub(l.seen[c].since) >= leaseTTL) {
-		l.free[c] = v.Rev
-	}
 }
 
 // poll reads the lease keys into the owners view.
@@ -603,7 +603,7 @@ func (l *Leases) poll(ctx context.Context) {
 		var o Owner
 		l.handing[c] = false
 		v, ok := keys[cellKey(c)]
-		l.readFree(c, v, ok, now)
+		l.seen[c] = l.seen[c].read(v, ok, now)
 		if ok && v.live(now) {
 			var lv leaseValue
 			if json.Unmarshal(v.Value, &lv) == nil {

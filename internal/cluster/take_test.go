@@ -101,12 +101,14 @@ func TestTakeExpects(t *testing.T) {
 		{"renewed meanwhile", []kvValue{{Rev: 7}, {Rev: 7}, {Rev: 7}, {Rev: 8}, {Rev: 8}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLeases(&Engine{Node: "n1"}, nil, nil, 1, 1, Hooks{}, zerolog.Nop())
+			var seen seenRev
+			now := t0
 			for i, v := range tc.reads {
-				l.readFree(0, v, v.Rev != 0, t0.Add(time.Duration(i)*renewEvery))
+				now = t0.Add(time.Duration(i) * renewEvery)
+				seen = seen.read(v, v.Rev != 0, now)
 			}
-			if l.free[0] != tc.want {
-				t.Fatalf("expects %d, want %d", l.free[0], tc.want)
+			if got := seen.expect(now); got != tc.want {
+				t.Fatalf("expects %d, want %d", got, tc.want)
 			}
 		})
 	}
