@@ -130,36 +130,14 @@ func (d *Directory) apply(m storedMsg) {
 // copy behind would leave out the latest attaches. The watch may lag for
 // seconds when the engine's leaders move (its consumer is re-created
 // after missed heartbeats); the leader's stream answers sooner.
-//
-// A bucket whose leader is being elected answers nothing: each attempt
-// is bounded by leaderAttempt and tried again, what the attempts before
-// read kept, until ctx ends. One request left waiting out the whole
-// bound held a failover for 5 s after the leader was elected.
+// Each read is sent again while the bucket elects its leader
+// (leaderRequest): one request left waiting out the whole bound held a
+// failover for 5 s after the leader was elected.
 func (d *Directory) CatchUp(ctx context.Context) error {
-	var err error
-	retryErr := untilDone.Retry(ctx, func(int) (bool, time.Duration) {
-		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
-		err = d.catchUp(actx)
-		cancel()
-		return err != nil && ctx.Err() == nil, 0
-	})
-	if err == nil {
-		return nil
-	}
-	return errors.Join(err, retryErr)
-}
-
-// catchUp is one attempt of CatchUp.
-func (d *Directory) catchUp(ctx context.Context) error {
-	st, err := d.kv.Status(ctx)
+	last, err := d.e.lastSeq(ctx, "KV_"+bucketLoc)
 	if err != nil {
 		return err
 	}
-	bs, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return errors.New("the HLR location's status has no stream state")
-	}
-	last := bs.StreamInfo().State.LastSeq
 	for {
 		d.mu.RLock()
 		next := d.seen + 1

@@ -73,6 +73,32 @@ func (e *Engine) leaderMsg(ctx context.Context, bucket string, req any) (storedM
 	return m, nil
 }
 
+// lastSeq is the sequence of the last message stream holds, from its
+// leader (sent again while it is elected, as leaderRequest does).
+func (e *Engine) lastSeq(ctx context.Context, stream string) (uint64, error) {
+	res, err := e.leaderRequest(ctx, "$JS.API.STREAM.INFO."+stream, nil)
+	if err != nil {
+		return 0, err
+	}
+	var info struct {
+		State *struct {
+			LastSeq uint64 `json:"last_seq"`
+		} `json:"state"`
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	switch err := json.Unmarshal(res.Data, &info); {
+	case err != nil:
+		return 0, err
+	case info.Error != nil:
+		return 0, fmt.Errorf("the state of %s: %s", stream, info.Error.Description)
+	case info.State == nil:
+		return 0, fmt.Errorf("the state of %s: none in the answer", stream)
+	}
+	return info.State.LastSeq, nil
+}
+
 // leaderRequest sends an API request that only a stream's leader answers.
 // While the leader is being elected nobody answers, and a request sent
 // then stays unanswered though a leader is elected a moment later (or is

@@ -188,11 +188,11 @@ var ErrBehind = errors.New("this node's copy is behind the cluster's")
 // applied, or ErrBehind when ctx ends first: a read after it sees every
 // write acknowledged before it. It returns the position applied.
 func (m *Mirror) CatchUp(ctx context.Context) (uint64, error) {
-	info, err := m.stream.Info(ctx)
+	last, err := m.n.Engine.lastSeq(ctx, m.stream.CachedInfo().Config.Name)
 	if err != nil {
 		return m.applied.Load(), fmt.Errorf("%w: %v", ErrBehind, err)
 	}
-	return m.WaitFor(ctx, info.State.LastSeq)
+	return m.WaitFor(ctx, last)
 }
 
 // WaitFor returns once the message of sequence seq is applied (and every
