@@ -23,9 +23,11 @@ const maxOverflowIDs = 256
 // the counters' sets and clears of the alarm stay balanced; the alarm was
 // never seen up, so it has no history either); an event of the same kind
 // as the one of its source waiting before it would change nothing and is
-// dropped. So at most a clear then a set wait per source of an id. The
-// events of an id wait in one line, whatever their source, so that a clear
-// without a source (every source's) keeps its place among them.
+// dropped. A clear of every source undoes the sources' sets waiting after
+// the last such clear. So at most a clear then a set wait per source of an
+// id, around one clear of every source. The events of an id wait in one
+// line, whatever their source, so that a clear without a source keeps its
+// place among them.
 type overflow struct {
 	mu      sync.Mutex
 	pending map[string][]Event // by alarm id, oldest first
@@ -38,10 +40,47 @@ type outcome int
 
 const (
 	queued    outcome = iota
-	cancelled         // it and the waiting set before it are gone
+	cancelled         // it and the waiting set(s) it undoes are gone
 	duplicate         // same kind as the event waiting before it: dropped
 	full              // a new id with maxOverflowIDs already waiting: dropped
 )
+
+// lastClearOfAll is the index in evs of the last clear of every source,
+// -1 if none waits.
+func lastClearOfAll(evs []Event) int {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == ClearAlarm && evs[i].Source == "" {
+			return i
+		}
+	}
+	return -1
+}
+
+// againstSource weighs e, an event of one source, against the last
+// waiting event that speaks for that source; o.mu is held. done: e is
+// dropped (a repeat) or cancelled with a set waiting; else it waits.
+func (o *overflow) againstSource(e Event, evs []Event) (outcome, bool) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		// A waiting clear without a source clears every source's alarm:
+		// it is the last word for e's source too.
+		if evs[i].Source != e.Source && (evs[i].Source != "" || evs[i].Kind != ClearAlarm) {
+			continue
+		}
+		switch last := evs[i].Kind; {
+		case last == e.Kind:
+			return duplicate, true
+		case last == SetAlarm:
+			if len(evs) == 1 {
+				o.forget(e.ID)
+			} else {
+				o.pending[e.ID] = slices.Delete(evs, i, i+1)
+			}
+			return cancelled, true
+		}
+		break
+	}
+	return queued, false
+}
 
 // has tells whether events of alarm id wait; o.mu is held. While they do,
 // later events of id must wait behind them, even if the mailbox has room.
@@ -53,33 +92,21 @@ func (o *overflow) has(id string) bool {
 // add puts alarm event e behind those waiting for its id; o.mu is held.
 func (o *overflow) add(e Event) outcome {
 	evs, ok := o.pending[e.ID]
-	// A clear of every source cancels nothing, and is a repeat only of
-	// such a clear just before it: any other event after one is a
-	// source's, which it must clear too.
-	from := len(evs) - 1
 	if e.Kind == ClearAlarm && e.Source == "" {
-		if from >= 0 && (evs[from].Kind != ClearAlarm || evs[from].Source != "") {
-			from = -1
-		}
-	}
-	for i := from; i >= 0; i-- {
-		// A waiting clear without a source clears every source's alarm:
-		// it is the last word for e's source too.
-		if evs[i].Source != e.Source && (evs[i].Source != "" || evs[i].Kind != ClearAlarm) {
-			continue
-		}
-		switch last := evs[i].Kind; {
-		case last == e.Kind:
-			return duplicate
-		case last == SetAlarm:
-			if len(evs) == 1 {
-				o.forget(e.ID)
-			} else {
-				o.pending[e.ID] = slices.Delete(evs, i, i+1)
+		if j := lastClearOfAll(evs); j >= 0 {
+			if j == len(evs)-1 {
+				return duplicate
 			}
+			// Only sources' sets wait after it (a source's clear there
+			// is a repeat): e clears them again, so they and e go, and
+			// the clear waiting says the rest. Without this, a source
+			// flapping behind a clear of every source queued without
+			// bound.
+			o.pending[e.ID] = evs[:j+1]
 			return cancelled
 		}
-		break
+	} else if outcome, done := o.againstSource(e, evs); done {
+		return outcome
 	}
 	if !ok {
 		if len(o.order) == maxOverflowIDs {
