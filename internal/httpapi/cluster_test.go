@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,10 +21,11 @@ import (
 // for another node is served by that node's API, given in peers. The
 // nodes in down are live but cannot be reached.
 type testCluster struct {
-	node   string
-	owners []string
-	peers  map[string]*API
-	down   []string
+	node     string
+	owners   []string
+	peers    map[string]*API
+	down     []string
+	forwards atomic.Int32 // requests forwarded to a peer
 }
 
 func (c *testCluster) Node() string { return c.node }
@@ -45,6 +47,7 @@ func (c *testCluster) PhoneAttached(context.Context, hlr.MSISDN) (bool, error) {
 func (c *testCluster) HomeCell(hlr.MSISDN) int { return 0 }
 func (c *testCluster) Forwarded(string)        {}
 func (c *testCluster) Forward(ctx context.Context, node string, req []byte, _ time.Duration) ([]byte, error) {
+	c.forwards.Add(1)
 	peer, ok := c.peers[node]
 	if !ok {
 		return nil, fmt.Errorf("no node %s", node)

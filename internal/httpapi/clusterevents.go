@@ -265,6 +265,10 @@ func (ev *events) clusterEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer ev.release()
+	if r.Method == http.MethodHead {
+		beginStream(w, r, "") // the headers alone: no node is asked
+		return nil
+	}
 
 	self, run := ev.s.Cluster.Node(), ev.s.Hub.Run()
 	sent := maps.Clone(from) // where the client stands: the ids' cursor

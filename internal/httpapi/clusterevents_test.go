@@ -304,3 +304,21 @@ func TestClusterStreamOutlivesANodeDown(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestClusterStreamHead: a HEAD of the merged stream answers its headers
+// and asks no other node (a GET polls each for its now).
+func TestClusterStreamHead(t *testing.T) {
+	peer := New(Deps{Hub: hw.NewHub(hw.HubConfig{Node: "n2"}), Cluster: &testCluster{node: "n2", owners: []string{"n1"}}})
+	c := &testCluster{node: "n1", owners: []string{"n1"}, peers: map[string]*API{"n2": peer}}
+	api := New(Deps{Hub: hw.NewHub(hw.HubConfig{Node: "n1"}), Cluster: c})
+	req := httptest.NewRequest(http.MethodHead, "/api/v1/events", nil)
+	req.Header.Set("Accept", eventStream)
+	w := httptest.NewRecorder()
+	api.ServeHTTP(w, req)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != eventStream || w.Body.Len() != 0 {
+		t.Errorf("HEAD: %d %q with %d bytes", w.Code, w.Header().Get("Content-Type"), w.Body.Len())
+	}
+	if n := c.forwards.Load(); n != 0 {
+		t.Errorf("HEAD asked other nodes %d times, want none", n)
+	}
+}
