@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bsc-sim/bsc/internal/backoff"
 	"github.com/bsc-sim/bsc/internal/hw"
 )
 
@@ -39,14 +40,15 @@ const (
 	maxIDNodes = 64
 	// maxNodeName is the longest node name (config's --node).
 	maxNodeName = 64
-	// peerRetryFirst and peerRetryMax bound the wait before polling again
-	// a node that could not be polled: it doubles from the first to the max.
-	peerRetryFirst = 250 * time.Millisecond
-	peerRetryMax   = 5 * time.Second
 	// membersEvery is how often a stream looks for nodes that joined or
 	// left.
 	membersEvery = time.Second
 )
+
+// peerRetry is the wait before polling again a node that could not be
+// polled: capped exponential back-off with full jitter, so that the
+// streams of every node do not come back to a node at once.
+var peerRetry = backoff.Policy{Base: 250 * time.Millisecond, Cap: 5 * time.Second}
 
 // GlobalPage is a page of one node's stream of every phone's replies, the
 // answer to the page form of GET /api/v1/events.
@@ -471,26 +473,23 @@ func (ev *events) relayNodes(ctx context.Context, r *http.Request, filter []stri
 // back-off (the client's stream goes on, with its heartbeats).
 func (ev *events) relayNode(ctx context.Context, r *http.Request, node string, filter []string, nr *nodeRelay,
 	deliver func(node string, p GlobalPage) bool) {
-	retry := peerRetryFirst
-	failing := false
+	failures := 0
 	for ctx.Err() == nil {
 		p, err := ev.pollNode(ctx, r, node, filter, nr.after)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			if !failing {
-				failing = true
+			if failures++; failures == 1 {
 				ev.s.Log.Warn().Err(err).Str("node", node).Msg("global event stream: cannot poll a node's replies; retrying")
 			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(retry):
+			wait, _ := peerRetry.Delay(failures, 0)
+			if backoff.Sleep(ctx, wait) != nil {
+				return
 			}
-			retry = min(2*retry, peerRetryMax)
 			continue
 		}
-		failing, retry = false, peerRetryFirst
+		failures = 0
 		if !deliver(node, p) {
 			return
 		}
