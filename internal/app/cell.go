@@ -49,9 +49,8 @@ func newCell(a *App, id int, epoch uint64, name string) *cell {
 // otherwise stay, and a sum over the nodes count the cell twice. A later
 // owner here starts them again from zero.
 func (c *cell) deleteMetrics() {
-	c.metrics.overload.Retire()
 	c.a.freqMetrics.DeleteCell(c.id)
-	c.a.overloadMetrics.DeleteCell(c.id)
+	c.metrics.overload.Delete()
 	c.a.phoneMetrics.DeleteCell(c.id)
 }
 

@@ -255,7 +255,8 @@ func TestMemHistoryIsBounded(t *testing.T) {
 func TestAlarmActivePerCell(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg)
-	a, b := start(t, Config{Metrics: metrics.Cell(0)}), start(t, Config{Metrics: metrics.Cell(1)})
+	cell1 := metrics.Cell(1)
+	a, b := start(t, Config{Metrics: metrics.Cell(0)}), start(t, Config{Metrics: cell1})
 	active := func(cell string) float64 {
 		v, _ := testutil.Metric(t, reg, "bsc_alarm_active", "cell", cell, "alarm", AlarmNoFrequency, "severity", "major")
 		return v
@@ -283,11 +284,11 @@ func TestAlarmActivePerCell(t *testing.T) {
 	if got := active("1"); got != 0 {
 		t.Errorf("cell 1's manager stopped: %v, want 0", got)
 	}
-	metrics.DeleteCell(1)
+	cell1.Delete()
 	for _, name := range []string{"bsc_overload_events_total", "bsc_alarm_active", "bsc_alarm_transitions_total",
 		"bsc_handler_removed_total", "bsc_overload_dropped_total", "bsc_alarm_history_dropped_total"} {
 		if _, ok := testutil.Metric(t, reg, name, "cell", "1"); ok {
-			t.Errorf("%s: cell 1's series left after DeleteCell", name)
+			t.Errorf("%s: cell 1's series left after Delete", name)
 		}
 		if _, ok := testutil.Metric(t, reg, name, "cell", "0"); !ok {
 			t.Errorf("%s: cell 0's series gone with cell 1's", name)
@@ -302,8 +303,7 @@ func TestRetiredCellMakesNoSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg)
 	m := metrics.Cell(1)
-	m.Retire()
-	metrics.DeleteCell(1)
+	m.Delete()
 	m.setActive(Alarm{ID: AlarmNoFrequency, Severity: "major"}, true)
 	m.transition(AlarmNoFrequency, "set")
 	m.handlerRemoved("alarms")

@@ -37,11 +37,14 @@ type CellMetrics struct {
 
 	// raised counts, by alarm, the sources that have it active in the
 	// cell's alarms handler: the gauge is 1 while any has. retired: the
-	// cell left the node (Retire); the series looked up per call are not
+	// cell left the node (Delete); the series looked up per call are not
 	// made again by a late event of its stopping manager.
 	mu      sync.Mutex
 	raised  map[string]int
 	retired bool
+
+	parent *Metrics // whose vectors hold the cell's series
+	id     int
 }
 
 // NewMetrics creates the vectors and registers them with reg (if not nil).
@@ -89,7 +92,7 @@ func (m *Metrics) Cell(id int) *CellMetrics {
 		events: m.events.MustCurryWith(l), active: m.active.MustCurryWith(l),
 		transitions: m.transitions.MustCurryWith(l), removed: m.removed.MustCurryWith(l),
 		dropped: m.dropped.With(l), histDropped: m.histDropped.With(l),
-		raised: map[string]int{},
+		raised: map[string]int{}, parent: m, id: id,
 	}
 	for k, name := range kindNames {
 		c.byKind[k] = c.events.WithLabelValues(name)
@@ -105,23 +108,20 @@ func (m *Metrics) Cell(id int) *CellMetrics {
 	return c
 }
 
-// Retire stops m from making series again, before DeleteCell removes
-// them: the cell's manager may still be stopping, and its late events
-// would bring back the series it looks up per call (the others are
-// resolved once, and a late update goes to a child no longer exported).
-func (m *CellMetrics) Retire() {
-	if m != nil {
-		m.mu.Lock()
-		m.retired = true
-		m.mu.Unlock()
+// Delete removes the cell's series: the cell no longer runs here. m
+// makes none again: the cell's manager may still be stopping, and its
+// late events would bring back the series it looks up per call (the
+// others are resolved once, and a late update goes to a child no longer
+// exported).
+func (m *CellMetrics) Delete() {
+	if m == nil {
+		return
 	}
-}
-
-// DeleteCell removes cell id's series: the cell no longer runs here.
-func (m *Metrics) DeleteCell(id int) {
-	if m != nil {
-		celllabel.Delete(id, m.events, m.active, m.transitions, m.removed, m.dropped, m.histDropped)
-	}
+	m.mu.Lock()
+	m.retired = true
+	m.mu.Unlock()
+	p := m.parent
+	celllabel.Delete(m.id, p.events, p.active, p.transitions, p.removed, p.dropped, p.histDropped)
 }
 
 func (m *CellMetrics) event(k Kind) {
