@@ -307,7 +307,6 @@ func TestRetiredCellMakesNoSeries(t *testing.T) {
 	m.setActive(Alarm{ID: AlarmNoFrequency, Severity: "major"}, true)
 	m.transition(AlarmNoFrequency, "set")
 	m.handlerRemoved("alarms")
-	m.event(Kind(len(kindNames)))
 	for _, name := range []string{"bsc_alarm_active", "bsc_alarm_transitions_total", "bsc_handler_removed_total", "bsc_overload_events_total"} {
 		if _, ok := testutil.Metric(t, reg, name, "cell", "1"); ok {
 			t.Errorf("%s: a retired cell's series exported again", name)

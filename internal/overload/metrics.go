@@ -124,18 +124,11 @@ func (m *CellMetrics) Delete() {
 	celllabel.Delete(m.id, p.events, p.active, p.transitions, p.removed, p.dropped, p.histDropped)
 }
 
+// event counts an event of kind k (Notify and SyncNotify refuse any
+// other kind than kindNames').
 func (m *CellMetrics) event(k Kind) {
-	if m == nil {
-		return
-	}
-	if k >= 0 && int(k) < len(m.byKind) {
+	if m != nil && k >= 0 && int(k) < len(m.byKind) {
 		m.byKind[k].Inc()
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.retired {
-		m.events.WithLabelValues(k.String()).Inc()
 	}
 }
 
