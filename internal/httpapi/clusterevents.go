@@ -134,11 +134,14 @@ func (ev *events) page(w http.ResponseWriter, r *http.Request) error {
 	defer sub.Close()
 	if page.Items = readHubPage(ctx, sub, wait); len(page.Items) > 0 {
 		page.Next = page.Items[len(page.Items)-1].Pos
+	} else {
+		// Nothing up to now matched (the replay went at least that far):
+		// the next poll starts there, not again from the same place.
+		page.Next = max(page.Next, now)
 	}
 	if r.Context().Err() != nil {
-		// Nobody to answer: this node polled itself for a stream that has
-		// ended, or it stops (a forwarded poll runs in the node's context:
-		// the asker's cancel does not come here).
+		// Nobody to answer: the stream that polled has ended, its asker
+		// gave up on the poll, or this node stops.
 		return nil
 	}
 	WriteJSON(w, http.StatusOK, page)

@@ -104,6 +104,7 @@ func TestGlobalPage(t *testing.T) {
 		{"all the rings hold", "after=0", []string{"lost 121@1", "122:1@2", "121:2@3", "121:3@4", "122:2@5"}, 5, false},
 		{"after a position", "after=" + run + "-3", []string{"121:3@4", "122:2@5"}, 5, false},
 		{"filtered", "after=" + run + "-1&msisdn=122", []string{"122:1@2", "122:2@5"}, 5, false},
+		{"filtered, none matching: on to now", "after=" + run + "-1&msisdn=129&wait=0", []string{}, 5, false},
 		{"nothing new", "after=" + run + "-5&wait=0", []string{}, 5, false},
 		{"another run", "after=0000abcd-4", []string{"lost 121@1", "122:1@2", "121:2@3", "121:3@4", "122:2@5"}, 5, true},
 		{"ahead", "after=" + run + "-6", []string{"lost 121@1", "122:1@2", "121:2@3", "121:3@4", "122:2@5"}, 5, true},
