@@ -366,10 +366,7 @@ func (ev *events) clusterEvents(w http.ResponseWriter, r *http.Request) error {
 // clusterStreamCursor reads Last-Event-ID, else ?after=, as a cluster
 // event id; nil when none is given.
 func clusterStreamCursor(r *http.Request) (clusterCursor, error) {
-	s := r.Header.Get("Last-Event-ID")
-	if s == "" {
-		s = r.URL.Query().Get("after")
-	}
+	s := resumeFrom(r)
 	if s == "" {
 		return nil, nil
 	}

@@ -230,13 +230,20 @@ func beginStream(w http.ResponseWriter, r *http.Request, first string) (send fun
 // Last-Event-ID gives back.
 func phoneEventID(rep hw.Reply) string { return strconv.FormatUint(rep.Seq, 10) }
 
+// resumeFrom is the event id a stream resumes after: the Last-Event-ID
+// header an EventSource sends when it reconnects, else ?after=; "" for
+// none.
+func resumeFrom(r *http.Request) string {
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		return s
+	}
+	return r.URL.Query().Get("after")
+}
+
 // lastEventID is where a phone's stream resumes: the Last-Event-ID header
 // an EventSource sends when it reconnects, else ?after=, else 0.
 func lastEventID(r *http.Request) (uint64, error) {
-	s := r.Header.Get("Last-Event-ID")
-	if s == "" {
-		s = r.URL.Query().Get("after")
-	}
+	s := resumeFrom(r)
 	if s == "" {
 		return 0, nil
 	}
@@ -330,10 +337,7 @@ const maxRunLen = 16
 // (RUN-POS); none given is a stream from now on. A malformed id is
 // invalid_request.
 func globalCursor(r *http.Request) (streamCursor, error) {
-	s := r.Header.Get("Last-Event-ID")
-	if s == "" {
-		s = r.URL.Query().Get("after")
-	}
+	s := resumeFrom(r)
 	if s == "" {
 		return streamCursor{}, nil
 	}
