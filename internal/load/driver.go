@@ -290,11 +290,6 @@ func (d *driver) newStreams() {
 	}
 }
 
-// kickGroup kicks the stream of a group of phones.
-func (d *driver) kickGroup(group int, now time.Time, quiet time.Duration) {
-	d.streams[group].kick(now, quiet)
-}
-
 // target is the target of ph's requests: phone i's go to target i mod n,
 // always, so that they reach the server in the order they are sent.
 func (d *driver) target(ph *phone) *target { return d.c.targets[ph.index%len(d.c.targets)] }

@@ -53,7 +53,7 @@ var streamRetry = backoff.Policy{Base: retryBase, Cap: retryCap, Attempts: strea
 // phone's replies back).
 type stream struct {
 	c       *client
-	node    int // the index of its target, which its replies carry
+	node    int // the index of the target it streams from
 	http    *http.Client
 	query   string
 	deliver func(reply)

@@ -313,7 +313,7 @@ func (d *driver) resync(ph *phone, token uint64, waited time.Duration) {
 	if !live {
 		return
 	}
-	d.kickGroup(ph.group, time.Now(), waited)
+	d.streams[ph.group].kick(time.Now(), waited)
 	var giveUp bool
 	d.catchUp(ph, token, func() {
 		d.pop.set(ph, stHanging, ph.caller, ph.peer)
