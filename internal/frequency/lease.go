@@ -44,14 +44,15 @@ func (a *Allocator) reap() {
 
 func (a *Allocator) expire() error {
 	if n := a.expireDue(); n > 0 {
-		a.metrics.deallocation(expired, n)
 		a.log.Info().Str("process", source).Int("count", n).Msg("frequency leases expired")
 	}
 	return nil
 }
 
 // expireDue releases every lease that has run out, earliest first, re-arms
-// the timer for the next one and tells how many it released.
+// the timer for the next one and tells how many it released. It counts them
+// before changed clears the alarms, so that whoever sees the alarm cleared
+// also sees the count.
 func (a *Allocator) expireDue() int {
 	now := a.now()
 	a.mu.Lock()
@@ -70,6 +71,7 @@ func (a *Allocator) expireDue() int {
 		a.armReaper(now)
 	}
 	if n > 0 {
+		a.metrics.deallocation(expired, n)
 		a.changed()
 	}
 	return n
