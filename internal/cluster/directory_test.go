@@ -93,3 +93,32 @@ func TestLeaderRequestSentAgain(t *testing.T) {
 		t.Fatalf("answer %q", res.Data)
 	}
 }
+
+// A leader slower than one attempt is still heard: the attempts share
+// one reply inbox, so its answer to the first is not dropped when the
+// second is sent.
+func TestLeaderRequestHearsASlowLeader(t *testing.T) {
+	e := loneEngine(t)
+	const subject = "test.slow-leader"
+	var asked atomic.Int32
+	answered := make(chan struct{})
+	sub, err := e.NC.Subscribe(subject, func(m *nats.Msg) {
+		if asked.Add(1) == 1 { // answers the first request only, late
+			time.AfterFunc(3*leaderAttempt/2, func() { _ = m.Respond([]byte("slow")); close(answered) })
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*leaderAttempt)
+	defer cancel()
+	res, err := e.leaderRequest(ctx, subject, nil)
+	if err != nil {
+		t.Fatalf("asked %d times: %v", asked.Load(), err)
+	}
+	if string(res.Data) != "slow" || asked.Load() < 2 {
+		t.Fatalf("answer %q after %d requests, want the first's answer after a second request", res.Data, asked.Load())
+	}
+	<-answered
+}

@@ -102,22 +102,50 @@ func (e *Engine) lastSeq(ctx context.Context, stream string) (uint64, error) {
 // leaderRequest sends an API request that only a stream's leader answers.
 // While the leader is being elected nobody answers, and a request sent
 // then stays unanswered though a leader is elected a moment later (or is
-// answered at once that there is none): each attempt is bounded by
-// leaderAttempt and sent again until ctx ends. (An
-// action on a phone this node's copy did not know yet, sent through it
-// just after the home died, waited out its client's 5 s though the
-// leader was elected in 3.)
+// answered at once that there is none): the request is sent again every
+// leaderAttempt until ctx ends. (An action on a phone this node's copy did
+// not know yet, sent through it just after the home died, waited out its
+// client's 5 s though the leader was elected in 3.) Every attempt shares
+// one reply inbox, so a leader slower than leaderAttempt is still heard:
+// the requests are reads, and any answer is one given after ctx began.
 func (e *Engine) leaderRequest(ctx context.Context, subject string, body []byte) (*nats.Msg, error) {
+	inbox := e.NC.NewInbox()
+	sub, err := e.NC.SubscribeSync(inbox)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	for {
-		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
-		res, err := e.NC.RequestWithContext(actx, subject, body)
-		if err == nil && electing(res) {
-			<-actx.Done() // the attempt's time, then once more
-			err = actx.Err()
+		if err := e.NC.PublishRequest(subject, inbox, body); err != nil {
+			return nil, err
 		}
+		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
+		res, err := leaderAnswer(actx, sub)
 		cancel()
-		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-			return res, err
+		switch {
+		case err == nil:
+			return res, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case !errors.Is(err, context.DeadlineExceeded):
+			return nil, err
+		}
+	}
+}
+
+// leaderAnswer is the first answer on sub that is not "electing", until
+// ctx ends. An empty answer with status 503 is the server's "no
+// responders".
+func leaderAnswer(ctx context.Context, sub *nats.Subscription) (*nats.Msg, error) {
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(m.Data) == 0 && m.Header.Get("Status") == "503":
+			return nil, nats.ErrNoResponders
+		case !electing(m):
+			return m, nil
 		}
 	}
 }
