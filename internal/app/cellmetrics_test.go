@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -162,5 +163,40 @@ func TestStoppedCellLeavesNoSeries(t *testing.T) {
 	}
 	if v, _ := testutil.Metric(t, a.reg, "bsc_frequencies", "cell", "1", "state", "allocated"); v != 0 {
 		t.Errorf("cell 1 back: allocated %v, want 0 (its pool starts free)", v)
+	}
+}
+
+// A pool set for one cell holds for the cell's restarts here, but not once
+// the cell has left the node: taken back, it starts with the node's pool,
+// and the other cell keeps its own.
+func TestCellPoolForgottenWhenCellLeaves(t *testing.T) {
+	a, n := twoCellNode(t)
+	free := func(id int) []int {
+		t.Helper()
+		c, err := a.cell(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alloc, err := c.allocator()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Sorted(slices.Values(alloc.View().Free))
+	}
+	for _, id := range []int{0, 1} {
+		if err := a.SetCellPool(id, []int{50, 51}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.stopCell(context.Background(), 1, n.running[1])
+	if err := a.SetCellPool(1, []int{60}); err == nil {
+		t.Fatal("a pool set for a cell that no longer runs here was accepted")
+	}
+	runCell(t, n, 1)
+	if got, want := free(1), slices.Sorted(slices.Values(*a.pool.Load())); !slices.Equal(got, want) {
+		t.Errorf("cell 1 back: pool %v, want the node's %v", got, want)
+	}
+	if got := free(0); !slices.Equal(got, []int{50, 51}) {
+		t.Errorf("cell 0: pool %v, want its own [50 51]", got)
 	}
 }

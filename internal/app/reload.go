@@ -71,22 +71,34 @@ func (a *App) SetPoolString(s string) error {
 // SetCellPool replaces the pool of one cell's running allocator (PUT
 // /api/v1/frequencies/pool) and remembers it for that cell's restarts on
 // this node. A cell that moves to another node starts there with that
-// node's pool.
+// node's pool, and so does one that later comes back (forgetCellPool).
 func (a *App) SetCellPool(id int, pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
 	}
+	a.poolMu.Lock()
+	defer a.poolMu.Unlock()
+	// Looked up under the lock: a cell stopping meanwhile is either gone
+	// here or forgets this pool after it is stored.
 	c, err := a.cell(id)
 	if err != nil {
 		return err
 	}
-	a.poolMu.Lock()
-	defer a.poolMu.Unlock()
 	a.cellPools.Store(id, pool)
 	if f := c.names.frequency.whereis(); f != nil {
 		_, err = f.SetPool(pool)
 	}
 	return err
+}
+
+// forgetCellPool drops the pool set for cell id, which has stopped on
+// this node (handed off, taken elsewhere): an owner in between may have
+// been given another one, so a pool kept here would be stale when the
+// cell comes back.
+func (a *App) forgetCellPool(id int) {
+	a.poolMu.Lock()
+	a.cellPools.Delete(id)
+	a.poolMu.Unlock()
 }
 
 // poolOf is the pool a cell's allocator starts with: its own, if one was
