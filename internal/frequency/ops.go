@@ -64,10 +64,12 @@ func (a *Allocator) Allocate(owner string, ttl time.Duration) (Allocation, error
 		expires := s.expires
 		al.ExpiresAt = &expires
 	}
+	// Counted before changed reports it, as every change below: whoever
+	// sees an alarm or a gauge move also sees the count.
+	a.metrics.allocation(true)
 	a.changed()
 	a.mu.Unlock()
 	a.Handled("allocate", owner)
-	a.metrics.allocation(true)
 	return al, nil
 }
 
@@ -90,6 +92,7 @@ func (a *Allocator) Deallocate(owner string, f int) error {
 	default:
 		label = a.slots[i].label
 		a.release(i)
+		a.metrics.deallocation(released, 1)
 		a.changed()
 	}
 	a.mu.Unlock()
@@ -99,7 +102,6 @@ func (a *Allocator) Deallocate(owner string, f int) error {
 		return fmt.Errorf("%w: %d", err, f)
 	}
 	a.Handled("deallocate", label)
-	a.metrics.deallocation(released, 1)
 	return nil
 }
 
@@ -118,11 +120,11 @@ func (a *Allocator) ReleaseOwner(owner string) []int {
 		a.release(i)
 	}
 	if freed != nil {
+		a.metrics.deallocation(released, len(freed))
 		a.changed()
 	}
 	a.mu.Unlock()
 	a.Handled("release_owner", owner)
-	a.metrics.deallocation(released, len(freed))
 	return freed
 }
 

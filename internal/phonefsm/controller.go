@@ -93,16 +93,17 @@ func (c *Controller) status() Status {
 }
 
 // setState changes state, role and peer; the handler calls it, under the
-// lock so that Status readers see a consistent set.
+// lock so that Status readers see a consistent set, and the state gauges
+// with them: a phone read idle is no longer counted connected.
 func (c *Controller) setState(s step, st State, role Role, peer Ref) {
 	c.Lock()
 	old := c.state
 	c.state, c.role, c.peer = st, role, peer
 	c.since = s.now
-	c.Unlock()
 	if old != st {
 		c.phones.metrics.transition(old, st)
 	}
+	c.Unlock()
 }
 
 func (c *Controller) setFreq(f int) {
