@@ -212,7 +212,7 @@ func waitForHW(t *testing.T, srv *httptest.Server, id string, want []string, sta
 
 func TestCoffeePaymentTimeoutRefunds(t *testing.T) {
 	_, srv := startTestApp(t, nil)
-	m := createMachine(t, srv, `{"payment_timeout_ms":100}`)
+	m := createMachine(t, srv, `{"payment_timeout_ms":1000}`)
 	runCoffeeSteps(t, srv, m.ID, []coffeeStep{
 		{`{"event":"select","drink":"tea"}`, "payment tea 100/0|Please pay:100", []string{"display Please pay:100"}},
 		{`{"event":"pay","coin":50}`, "payment tea 100/50|Please pay:50", []string{"display Please pay:50"}},
@@ -233,7 +233,7 @@ func TestCoffeePaymentTimeoutRefunds(t *testing.T) {
 // clock in the coffee package's tests.)
 func TestCoffeeSelectionInPaymentIsIgnored(t *testing.T) {
 	_, srv := startTestApp(t, nil)
-	m := createMachine(t, srv, `{"payment_timeout_ms":100}`)
+	m := createMachine(t, srv, `{"payment_timeout_ms":1000}`)
 	runCoffeeSteps(t, srv, m.ID, []coffeeStep{
 		{`{"event":"select","drink":"tea"}`, "payment tea 100/0|Please pay:100", []string{"display Please pay:100"}},
 	})

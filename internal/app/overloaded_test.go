@@ -16,7 +16,7 @@ func TestOverloadAlarmRaisesOnceAndClears(t *testing.T) {
 	var mu sync.Mutex
 	var got []overload.Kind
 	var sources []string
-	o := &overloadAlarm{quiet: 20 * time.Millisecond, notify: func(e overload.Event) {
+	o := &overloadAlarm{quiet: 200 * time.Millisecond, notify: func(e overload.Event) {
 		mu.Lock()
 		got, sources = append(got, e.Kind), append(sources, e.Source)
 		mu.Unlock()

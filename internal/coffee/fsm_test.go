@@ -139,7 +139,7 @@ func TestService(t *testing.T) {
 
 func TestTimeoutInPaymentRefunds(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := startMachine(t, Options{Timeout: 50 * time.Millisecond, Metrics: NewMetrics(reg)})
+	s := startMachine(t, Options{Timeout: 500 * time.Millisecond, Metrics: NewMetrics(reg)}) // long enough for two sends on a loaded machine
 	send(t, s.m, Event{Kind: "select", Drink: "tea"})
 	send(t, s.m, Event{Kind: "pay", Coin: 30})
 	waitFor(t, "the payment to time out", func() bool { return s.m.Status().State == Selection })

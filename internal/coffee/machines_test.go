@@ -133,9 +133,11 @@ func TestMachinesCrashRestartsFresh(t *testing.T) {
 	old, _ := ms.Get("m1")
 	old.Crash()
 
+	// The supervisor counts the restart once the start has returned,
+	// which may be after the new machine is reachable.
 	waitFor(t, "the restarted machine", func() bool {
 		m, err := ms.Get("m1")
-		return err == nil && m != old
+		return err == nil && m != old && s.Tree().Restarts == 1
 	})
 	st, _ := ms.Status("m1")
 	if st.State != Selection || st.Display != "Make Your Selection" || st.Paid != nil {
@@ -233,7 +235,7 @@ func TestMachinesRemoveDuringRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(g.gate)
-	waitFor(t, "the restarted machine to stop", func() bool { return s.CountChildren() == 0 })
+	waitFor(t, "the restarted machine to stop", func() bool { return s.CountChildren() == 0 && s.Tree().Restarts > 0 })
 	if tree := s.Tree(); tree.Restarts != 1 {
 		t.Fatalf("supervisor counted %d restarts, want the crash's only", tree.Restarts)
 	}

@@ -22,8 +22,10 @@ func TestLeaseExpires(t *testing.T) {
 	if al.ExpiresAt == nil || al.ExpiresAt.Sub(al.Since) != 20*time.Millisecond {
 		t.Fatalf("allocation %+v, want a 20ms lease", al)
 	}
-	if !rec.isActive(alarmNoFrequency) {
-		t.Fatal("no_frequency not raised")
+	// Counted rather than read as active: a loaded machine may let the
+	// lease run out before this line.
+	if n := rec.count("set_alarm:" + alarmNoFrequency); n != 1 {
+		t.Fatalf("no_frequency raised %d times, want once", n)
 	}
 	rec.waitFor(t, "the lease to expire", func() bool { return !rec.isActive(alarmNoFrequency) })
 	if v := a.View(); !slices.Equal(v.Free, []int{10}) || len(v.Allocated) != 0 {

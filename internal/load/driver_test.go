@@ -122,7 +122,7 @@ func TestLostRepliesResync(t *testing.T) {
 	f := newFakeBSC(t, 6)
 	f.dropEvery = 7
 	cfg := testConfig(f.srv.URL)
-	cfg.Timeout = 100 * time.Millisecond // the wait for a lost reply is answer delay + timeout + grace
+	cfg.Timeout = 500 * time.Millisecond // the wait for a lost reply is answer delay + timeout + grace; it also bounds every request, which a loaded machine can stall for 100 ms
 	rep, err := runBounded(t, context.Background(), cfg, 60*time.Second)
 	if err != nil || rep.Verdict() != nil {
 		t.Fatalf("err %v verdict %v\n%s", err, rep.Verdict(), text(t, rep))

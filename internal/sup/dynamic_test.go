@@ -112,17 +112,22 @@ func TestDynamicCrashRestartsOnlyThatChild(t *testing.T) {
 	}
 	b := l.get("b")
 	l.get("a").crash(&PanicError{Value: "boom"})
-	testutil.Eventually(t, 5*time.Second, "a restarted", func() bool { return l.starts.Load() == 3 })
-	if l.get("b") != b || s.CountChildren() != 2 {
-		t.Fatalf("b changed or count %d", s.CountChildren())
-	}
+	// The child is listed again once its start has returned, which is
+	// after the start function counted it.
 	var restarted ChildInfo
-	s.EachChild(func(c ChildInfo) bool {
-		if c.ID == idA {
-			restarted = c
-		}
-		return true
+	testutil.Eventually(t, 5*time.Second, "a restarted and listed", func() bool {
+		restarted = ChildInfo{}
+		s.EachChild(func(c ChildInfo) bool {
+			if c.ID == idA {
+				restarted = c
+			}
+			return true
+		})
+		return restarted.Restarts > 0
 	})
+	if l.starts.Load() != 3 || l.get("b") != b || s.CountChildren() != 2 {
+		t.Fatalf("starts %d, b changed or count %d", l.starts.Load(), s.CountChildren())
+	}
 	if restarted.Restarts != 1 {
 		t.Fatalf("restarted child keeps its id with 1 restart, got %+v", restarted)
 	}
