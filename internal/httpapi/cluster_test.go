@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,19 +24,36 @@ import (
 type testCluster struct {
 	node     string
 	owners   []string
+	mu       sync.Mutex // peers, which a test may change while streams read them
 	peers    map[string]*API
 	down     []string
 	forwards atomic.Int32 // requests forwarded to a peer
+	looks    atomic.Int32 // calls of Live
 }
 
 func (c *testCluster) Node() string { return c.node }
 func (c *testCluster) Cells() int   { return len(c.owners) }
 func (c *testCluster) Live() []string {
+	c.looks.Add(1)
 	live := append([]string{c.node}, c.down...)
+	c.mu.Lock()
 	for n := range c.peers {
 		live = append(live, n)
 	}
+	c.mu.Unlock()
 	return live
+}
+
+// setPeer makes node live and reachable through api, or, with a nil api,
+// gone.
+func (c *testCluster) setPeer(node string, api *API) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if api == nil {
+		delete(c.peers, node)
+		return
+	}
+	c.peers[node] = api
 }
 func (c *testCluster) Owner(cell int) (string, bool) {
 	return c.owners[cell], c.owners[cell] == c.node
@@ -48,7 +66,9 @@ func (c *testCluster) HomeCell(hlr.MSISDN) int { return 0 }
 func (c *testCluster) Forwarded(string)        {}
 func (c *testCluster) Forward(ctx context.Context, node string, req []byte, _ time.Duration) ([]byte, error) {
 	c.forwards.Add(1)
+	c.mu.Lock()
 	peer, ok := c.peers[node]
+	c.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("no node %s", node)
 	}

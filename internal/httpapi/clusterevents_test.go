@@ -183,15 +183,17 @@ func TestGlobalPage(t *testing.T) {
 // of its own, forwarding to each other's APIs; down names a node live but
 // unreachable.
 type inProcessCluster struct {
-	hubs map[string]*hw.Hub
-	srvs map[string]*httptest.Server
+	hubs     map[string]*hw.Hub
+	srvs     map[string]*httptest.Server
+	clusters map[string]*testCluster
+	apis     map[string]*API
 }
 
 func newInProcessCluster(t *testing.T, down ...string) *inProcessCluster {
-	c := &inProcessCluster{hubs: map[string]*hw.Hub{}, srvs: map[string]*httptest.Server{}}
 	names := []string{"n1", "n2", "n3"}
 	clusters := map[string]*testCluster{}
 	apis := map[string]*API{}
+	c := &inProcessCluster{hubs: map[string]*hw.Hub{}, srvs: map[string]*httptest.Server{}, clusters: clusters, apis: apis}
 	for _, n := range names {
 		c.hubs[n] = hw.NewHub(hw.HubConfig{RingSize: 16, Node: n})
 		clusters[n] = &testCluster{node: n, owners: []string{"n1"}, peers: map[string]*API{}, down: down}
@@ -228,16 +230,37 @@ func (c *inProcessCluster) deliver(phones ...string) {
 	}
 }
 
+// sees sets whether node sees peer as a member of the cluster, and waits
+// until node's streams have looked at the members twice since: each has
+// then started or stopped its relay of peer.
+func (c *inProcessCluster) sees(t *testing.T, node, peer string, member bool) {
+	t.Helper()
+	var api *API
+	if member {
+		api = c.apis[peer]
+	}
+	tc := c.clusters[node]
+	tc.setPeer(peer, api)
+	looked := tc.looks.Load()
+	testutil.Eventually(t, eventsLimit, node+" to look at its members", func() bool { return tc.looks.Load() >= looked+2 })
+}
+
 // read reads n events: each "MSISDN:SEQ" or "lost REASON", sorted (nodes
 // relay in no order between each other), checking that every id names the
 // three nodes and every reply the node of its phone (nK runs K..).
 func read(t *testing.T, es *testutil.EventSource, n int) []string {
 	t.Helper()
+	return readOf(t, es, n, 3)
+}
+
+// readOf is read for ids that name nodes nodes.
+func readOf(t *testing.T, es *testutil.EventSource, n, nodes int) []string {
+	t.Helper()
 	var got []string
 	for range n {
 		ev := es.Next()
-		if c, err := parseClusterID(ev.ID); err != nil || len(c) != 3 {
-			t.Fatalf("event id %q: %v, want a place on each of 3 nodes", ev.ID, err)
+		if c, err := parseClusterID(ev.ID); err != nil || len(c) != nodes {
+			t.Fatalf("event id %q: %v, want a place on each of %d nodes", ev.ID, err, nodes)
 		}
 		if ev.Type == "lost" {
 			var lost LostEvent
@@ -292,6 +315,32 @@ func TestClusterStreamResumesRestartedNode(t *testing.T) {
 	es := c.stream(t, "n3", "", id)
 	if got, want := read(t, es, 3), []string{"201:1", "201:2", "lost unknown_run"}; !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// TestClusterStreamFollowsMembers: a stream relays a node that joins
+// after it began from the first reply that node's rings hold (all it has
+// is new to the client); a node that leaves is no longer polled, and,
+// back, is relayed from where the stream had got to, with no repeat.
+func TestClusterStreamFollowsMembers(t *testing.T) {
+	c := newInProcessCluster(t)
+	c.clusters["n1"].setPeer("n3", nil) // no stream to wait for yet
+	es := c.stream(t, "n1", "", "")
+	c.deliver("n2/201", "n3/301")
+	if got, want := readOf(t, es, 1, 2), []string{"201:1"}; !slices.Equal(got, want) {
+		t.Fatalf("before n3 joined: got %v, want %v", got, want)
+	}
+	c.sees(t, "n1", "n3", true)
+	if got, want := read(t, es, 1), []string{"301:1"}; !slices.Equal(got, want) {
+		t.Fatalf("n3 joined: got %v, want its reply from before", got)
+	}
+
+	c.sees(t, "n1", "n2", false)
+	c.deliver("n2/201")
+	c.sees(t, "n1", "n2", true)
+	c.deliver("n1/101")
+	if got, want := read(t, es, 2), []string{"101:1", "201:2"}; !slices.Equal(got, want) {
+		t.Fatalf("n2 back: got %v, want its reply while away, once, and n1's", got)
 	}
 }
 
