@@ -303,18 +303,24 @@ func TestClusterStreamMerges(t *testing.T) {
 
 // TestClusterStreamResumesRestartedNode: an id whose place on a node is
 // of another run (the node restarted) gives a "lost" event, then what
-// that node's rings hold.
+// that node's rings hold, whether that node is another or the one the
+// client reconnects to.
 func TestClusterStreamResumesRestartedNode(t *testing.T) {
-	c := newInProcessCluster(t)
-	c.deliver("n2/201", "n2/201")
-	id := clusterCursor{
-		"n1": {c.hubs["n1"].Run(), 0},
-		"n2": {"0000abcd", 9}, // the run before n2's restart
-		"n3": {c.hubs["n3"].Run(), 0},
-	}.id()
-	es := c.stream(t, "n3", "", id)
-	if got, want := read(t, es, 3), []string{"201:1", "201:2", "lost unknown_run"}; !slices.Equal(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+	for _, restarted := range []string{"n2", "n3"} {
+		t.Run(restarted, func(t *testing.T) {
+			c := newInProcessCluster(t)
+			m := strings.TrimPrefix(restarted, "n") + "01"
+			c.deliver(restarted+"/"+m, restarted+"/"+m)
+			cur := clusterCursor{}
+			for _, n := range []string{"n1", "n2", "n3"} {
+				cur[n] = runPos{c.hubs[n].Run(), 0}
+			}
+			cur[restarted] = runPos{"0000abcd", 9} // the run before the restart
+			es := c.stream(t, "n3", "", cur.id())
+			if got, want := read(t, es, 3), []string{m + ":1", m + ":2", "lost unknown_run"}; !slices.Equal(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
 
