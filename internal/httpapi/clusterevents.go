@@ -499,19 +499,14 @@ func (ev *events) relayNode(ctx context.Context, r *http.Request, node string, f
 
 // pollNode asks node for the page of its replies after after.
 func (ev *events) pollNode(ctx context.Context, r *http.Request, node string, filter []string, after string) (GlobalPage, error) {
-	q := url.Values{"wait": {strconv.Itoa(int(relayWait / time.Second))}}
+	q := url.Values{}
 	if after != "" {
 		q.Set("after", after)
 	}
 	if len(filter) > 0 {
 		q.Set("msisdn", strings.Join(filter, ","))
 	}
-	sub, err := http.NewRequestWithContext(ctx, http.MethodGet, "/api/v1/events?"+q.Encode(), nil)
-	if err != nil {
-		return GlobalPage{}, err
-	}
-	relayHeaders(sub, r)
-	rec, err := ev.s.serveAt(sub, node, false)
+	rec, err := ev.s.poll(ctx, r, node, false, "/api/v1/events", q)
 	if err != nil {
 		return GlobalPage{}, err
 	}

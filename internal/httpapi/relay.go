@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,13 +113,8 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 	if node == "" {
 		return EventsPage{}, "", errUnowned
 	}
-	q := url.Values{"after": {strconv.FormatUint(last, 10)}, "wait": {strconv.Itoa(int(relayWait / time.Second))}}
-	sub, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/api/v1/phones/"+m.String()+"/events?"+q.Encode(), nil)
-	if err != nil {
-		return EventsPage{}, "", err
-	}
-	relayHeaders(sub, r)
-	rec, err := ev.s.serveAt(sub, node, local)
+	q := url.Values{"after": {strconv.FormatUint(last, 10)}}
+	rec, err := ev.s.poll(r.Context(), r, node, local, "/api/v1/phones/"+m.String()+"/events", q)
 	if err != nil {
 		return EventsPage{}, "", err
 	}
@@ -135,6 +131,18 @@ func (ev *events) pollOwner(r *http.Request, m hlr.MSISDN, last uint64) (EventsP
 		return EventsPage{}, "", err
 	}
 	return page, node, nil
+}
+
+// poll long-polls path?q (a relay's wait added) on node, or here when
+// local, on behalf of client, whose credentials and request id it carries.
+func (s *server) poll(ctx context.Context, client *http.Request, node string, local bool, path string, q url.Values) (*recorder, error) {
+	q.Set("wait", strconv.Itoa(int(relayWait/time.Second)))
+	sub, err := http.NewRequestWithContext(ctx, http.MethodGet, path+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	relayHeaders(sub, client)
+	return s.serveAt(sub, node, local)
 }
 
 // relayHeaders gives sub, a poll made on a client's behalf, the client's
