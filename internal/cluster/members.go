@@ -59,8 +59,11 @@ type Members struct {
 	known   map[string]NodeInfo // every node seen since this one started
 	changed chan struct{}       // closed and replaced on every change
 	seen    bool                // the first poll is done
-	onDown  func(node string, down bool)
-	metrics *Metrics // bsc_cluster_nodes, set at every poll
+	// drainTold is when a beat saying this node drains was first stored
+	// (zero: none since SetDraining).
+	drainTold time.Time
+	onDown    func(node string, down bool)
+	metrics   *Metrics // bsc_cluster_nodes, set at every poll
 }
 
 func newMembers(e *Engine, kv jetstream.KeyValue, self NodeInfo, onDown func(string, bool), log zerolog.Logger) *Members {
@@ -78,8 +81,15 @@ func (m *Members) beat(ctx context.Context) error {
 	m.mu.Unlock()
 	b, _ := json.Marshal(info)
 	msg := &nats.Msg{Subject: "$KV." + bucketNodes + "." + info.Name, Data: b}
-	_, err := m.e.JS.PublishMsg(ctx, msg, jetstream.WithMsgTTL(leaseTTL))
-	return err
+	if _, err := m.e.JS.PublishMsg(ctx, msg, jetstream.WithMsgTTL(leaseTTL)); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if info.Draining && m.self.Draining && m.drainTold.IsZero() {
+		m.drainTold = time.Now()
+	}
+	m.mu.Unlock()
+	return nil
 }
 
 // Joined says in this node's presence key that it can serve cells now:
@@ -97,11 +107,54 @@ func (m *Members) joining() bool {
 	return m.self.Joining
 }
 
-// SetDraining marks this node draining in its presence key.
+// SetDraining marks this node draining in its presence key, written at
+// once rather than at the next beat: the others place no cell here from
+// their next read.
 func (m *Members) SetDraining(on bool) {
 	m.mu.Lock()
 	m.self.Draining = on
+	m.drainTold = time.Time{}
 	m.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
+	defer cancel()
+	if err := m.beat(ctx); err != nil {
+		m.log.Debug().Err(err).Msg("presence not written")
+	}
+}
+
+// drainSeen is how long a node that drains keeps saying so before it
+// leaves: several of the others' reads of presence (one per renewEvery).
+// A node gone after a drain is then known to every other as drained
+// (WasDraining), not killed: a call it never answered ends busy there,
+// not dropped. (A drain with no call to wait for, then a stop, once left
+// 40 ms between the first beat saying so and the key's deletion, which
+// another node's reads missed.)
+const drainSeen = 4 * renewEvery
+
+// awaitDrainSeen waits, within ctx, until a beat saying this node drains
+// was stored drainSeen ago; at once if it does not drain.
+func (m *Members) awaitDrainSeen(ctx context.Context) {
+	m.mu.Lock()
+	draining, told := m.self.Draining, m.drainTold
+	m.mu.Unlock()
+	if !draining {
+		return
+	}
+	if told.IsZero() { // not stored yet: store it now
+		bctx, cancel := context.WithTimeout(ctx, fenceAfter)
+		err := m.beat(bctx)
+		cancel()
+		if err != nil {
+			return // the engine does not answer: nobody reads it either
+		}
+		told = time.Now()
+	}
+	t := time.NewTimer(time.Until(told.Add(drainSeen)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // run beats and reads the others' presence until ctx ends.
@@ -136,9 +189,9 @@ func (m *Members) poll(ctx context.Context) {
 	}
 	now := time.Now()
 	type change struct {
-		name  string
-		known bool
-		live  bool
+		name    string
+		live    bool
+		drained bool // gone after a drain
 	}
 	var changes []change
 	m.mu.Lock()
@@ -151,7 +204,7 @@ func (m *Members) poll(ctx context.Context) {
 				_, wasLive := m.live[name]
 				m.live[name] = info
 				if !wasLive {
-					changes = append(changes, change{name, true, true})
+					changes = append(changes, change{name: name, live: true})
 				}
 			}
 		}
@@ -159,7 +212,7 @@ func (m *Members) poll(ctx context.Context) {
 	for name := range m.live {
 		if v, ok := keys[name]; !ok || !v.live(now) {
 			delete(m.live, name)
-			changes = append(changes, change{name, true, false})
+			changes = append(changes, change{name: name, drained: m.known[name].Draining})
 		}
 	}
 	if len(changes) > 0 {
@@ -182,7 +235,7 @@ func (m *Members) poll(ctx context.Context) {
 		if c.live {
 			m.log.Info().Str("node", c.name).Msg("node up")
 		} else {
-			m.log.Warn().Str("node", c.name).Msg("node down")
+			m.log.Warn().Str("node", c.name).Bool("drained", c.drained).Msg("node down")
 		}
 		if seen || !c.live {
 			m.onDown(c.name, !c.live)

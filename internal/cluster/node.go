@@ -128,8 +128,8 @@ func (n *Node) Notes(ctx context.Context, keys string) ([][]byte, error) {
 // no cell on it) and it takes no cell; the service hands its cells to
 // their preferred nodes.
 func (n *Node) Drain() {
-	n.Members.SetDraining(true)
 	n.Leases.SetDraining(true)
+	n.Members.SetDraining(true)
 }
 
 // Draining tells whether Drain was called.
@@ -158,8 +158,10 @@ func (n *Node) runStops() {
 
 // Leave stores what the journal holds (within flush), releases this node's
 // cells (the others take them at once), stops its presence and closes the
-// engine.
+// engine. A node that drained first makes sure the others have read so
+// (within flush).
 func (n *Node) Leave(flush context.Context) {
+	n.Members.awaitDrainSeen(flush)
 	if err := n.Journal.Close(flush); err != nil {
 		n.log.Error().Err(err).Msg("leaving the cluster")
 	}

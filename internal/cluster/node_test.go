@@ -223,6 +223,33 @@ func TestDrainingHomeHandsOverItsLeaders(t *testing.T) {
 	}
 }
 
+// TestDrainedNodeLeavesSeenDrained: a node that drains and stops at once
+// (no call to wait for) is known to the others as drained once it is
+// gone, not killed: they end a call it never answered busy, not dropped.
+func TestDrainedNodeLeavesSeenDrained(t *testing.T) {
+	t.Parallel()
+	ev := &events{held: map[string]map[int]uint64{}}
+	nodes := startNodes(t, []string{"n1", "n2", "n3"}, 3, ev)
+	defer func() {
+		for _, n := range nodes[:2] {
+			n.Leave(context.Background())
+		}
+	}()
+	for _, n := range nodes[:2] {
+		testutil.Eventually(t, 30*time.Second, n.Engine.Node+" to see n3", func() bool { return n.Members.IsLive("n3") })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes[2].Drain()
+	nodes[2].Leave(ctx)
+	for _, n := range nodes[:2] {
+		testutil.Eventually(t, 30*time.Second, n.Engine.Node+" to see n3 gone", func() bool { return !n.Members.IsLive("n3") })
+		if !n.Members.WasDraining("n3") {
+			t.Errorf("%s: n3 gone, not known to have drained", n.Engine.Node)
+		}
+	}
+}
+
 // checkRelease: Release answers when the node stopped acting for a cell
 // it held, and nothing for a cell it no longer held at that epoch (lost
 // before, or released already): the caller then must not log a moment of
