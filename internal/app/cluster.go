@@ -209,7 +209,7 @@ func (n *clusterNode) signal() {
 // still serve it. A new owner is proof the old one stopped.
 func (n *clusterNode) moved(cell int, now cluster.Owner) {
 	if node := n.node.Load(); node != nil && now.Node != "" {
-		n.ex.CellMoved(cell, now.Epoch, node.Members.IsLive)
+		n.ex.CellMoved(cell, now.Epoch, node.Members)
 	}
 	n.a.clusterAlarms.changed(n)
 }

@@ -419,20 +419,34 @@ func (x *Exchange) proxy(env Envelope) *ack {
 	return a
 }
 
+// Nodes is what the exchange asks of the cluster's membership.
+type Nodes interface {
+	IsLive(node string) bool      // up or draining
+	WasDraining(node string) bool // gone after a drain, not killed
+}
+
 // CellMoved tells the node's controllers that cell has a new owner since
 // epoch: a controller whose peer ran there under an older epoch has lost
 // it (the peer's node died or gave the cell up), and ends its call as when
 // the peer cannot be reached. Except a caller not answered yet whose
-// callee's node is still up (live says): that node answers for a cell it
-// gave up, refusing the inbound call (busy), and a cell it handed off had
-// no call left in it; dropping the call here would be wrong.
-func (x *Exchange) CellMoved(cell int, epoch uint64, live func(node string) bool) {
+// callee's node is still up: that node answers for a cell it gave up,
+// refusing the inbound call (busy), and a cell it handed off had no call
+// left in it; dropping the call here would be wrong. Gone after a drain,
+// that node never had the call (as NodeDown says): the callee was busy.
+func (x *Exchange) CellMoved(cell int, epoch uint64, nodes Nodes) {
 	x.lostPeers(func(peer Ref, st State) input {
-		unanswered := st == Calling && peer.Inc == 0 && peer.Node != ""
-		if peer.Cell == int32(cell) && peer.Epoch < epoch && !(unanswered && live(peer.Node)) {
-			return evPeerUnreachable
+		if peer.Cell != int32(cell) || peer.Epoch >= epoch {
+			return 0
 		}
-		return 0
+		if st == Calling && peer.Inc == 0 && peer.Node != "" {
+			switch {
+			case nodes.IsLive(peer.Node):
+				return 0
+			case nodes.WasDraining(peer.Node):
+				return evPeerFull
+			}
+		}
+		return evPeerUnreachable
 	})
 }
 

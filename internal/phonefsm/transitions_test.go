@@ -434,7 +434,7 @@ func TestPeerCellMoved(t *testing.T) {
 			w := newSplitWorld(t, []int{10})
 			w.setup("connected")
 			survivor := w.set(w.m(moved.idle))
-			survivor.ex.CellMoved(moved.cell, 2, func(string) bool { return false })
+			survivor.ex.CellMoved(moved.cell, 2, nodes{})
 			w.waitState(moved.idle, "idle")
 			w.waitReplies(moved.idle, moved.replies...)
 			w.waitOutcomes(moved.outcomes...)
@@ -444,6 +444,13 @@ func TestPeerCellMoved(t *testing.T) {
 		})
 	}
 }
+
+// nodes is a membership where live is up and drained left after a drain;
+// every other node is down.
+type nodes struct{ live, drained string }
+
+func (n nodes) IsLive(node string) bool      { return node == n.live }
+func (n nodes) WasDraining(node string) bool { return node == n.drained }
 
 // A caller not answered yet whose callee's cell moved waits for the
 // answer when the callee's node is up (that node refuses the call of a
@@ -457,12 +464,15 @@ func TestUnansweredCallerAndTheCalleesNode(t *testing.T) {
 		outcome calls.Outcome
 	}{
 		{"the cell moved, its node up", func(w *world) {
-			w.set(w.m("1")).ex.CellMoved(1, 2, func(node string) bool { return node == "n2" })
+			w.set(w.m("1")).ex.CellMoved(1, 2, nodes{live: "n2"})
 			w.mustAct("2", ActReject, "")
 		}, calls.Rejected},
 		{"the cell moved, its node down", func(w *world) {
-			w.set(w.m("1")).ex.CellMoved(1, 2, func(string) bool { return false })
+			w.set(w.m("1")).ex.CellMoved(1, 2, nodes{})
 		}, calls.Dropped},
+		{"the cell moved, its node left drained", func(w *world) {
+			w.set(w.m("1")).ex.CellMoved(1, 2, nodes{drained: "n2"})
+		}, calls.Busy},
 		{"its node down", func(w *world) { w.set(w.m("1")).ex.NodeDown("n2", false) }, calls.Dropped},
 		// A node that left drained had ended its calls (a callee ringing
 		// there rejects as it stops): one it never answered was lost on
