@@ -198,7 +198,8 @@ func (n *clusterNode) startDrain() error {
 }
 
 // drainNode is the drain route's: nil for a single node. The route
-// answers at once; the cells move over the next seconds.
+// answers once the node's presence says it drains (a write, within
+// 700 ms); the cells move over the next seconds.
 func (a *App) drainNode() func() error {
 	if a.cluster == nil {
 		return nil

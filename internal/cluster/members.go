@@ -54,6 +54,11 @@ type Members struct {
 	log  zerolog.Logger
 	self NodeInfo
 
+	// beatMu orders the beats: a beat's copy of self and its write go
+	// together, so that a beat that read "not draining" is never stored
+	// after one that says "draining".
+	beatMu sync.Mutex
+
 	mu      sync.Mutex
 	live    map[string]NodeInfo
 	known   map[string]NodeInfo // every node seen since this one started
@@ -76,6 +81,8 @@ func newMembers(e *Engine, kv jetstream.KeyValue, self NodeInfo, onDown func(str
 
 // beat writes this node's presence key with its TTL.
 func (m *Members) beat(ctx context.Context) error {
+	m.beatMu.Lock()
+	defer m.beatMu.Unlock()
 	m.mu.Lock()
 	info := m.self
 	m.mu.Unlock()
@@ -108,12 +115,14 @@ func (m *Members) joining() bool {
 }
 
 // SetDraining marks this node draining in its presence key, written at
-// once rather than at the next beat: the others place no cell here from
-// their next read.
+// once rather than at the next beat (within fenceAfter): the others place
+// no cell here from their next read.
 func (m *Members) SetDraining(on bool) {
 	m.mu.Lock()
-	m.self.Draining = on
-	m.drainTold = time.Time{}
+	if m.self.Draining != on {
+		m.self.Draining = on
+		m.drainTold = time.Time{}
+	}
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
 	defer cancel()
@@ -132,7 +141,9 @@ func (m *Members) SetDraining(on bool) {
 const drainSeen = 4 * renewEvery
 
 // awaitDrainSeen waits, within ctx, until a beat saying this node drains
-// was stored drainSeen ago; at once if it does not drain.
+// was stored drainSeen ago; at once if it does not drain, or if the
+// engine does not answer (nobody reads the key then). The key outlives
+// the last beat by leaseTTL, so the wait may come after the beats stop.
 func (m *Members) awaitDrainSeen(ctx context.Context) {
 	m.mu.Lock()
 	draining, told := m.self.Draining, m.drainTold

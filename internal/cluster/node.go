@@ -158,16 +158,16 @@ func (n *Node) runStops() {
 
 // Leave stores what the journal holds (within flush), releases this node's
 // cells (the others take them at once), stops its presence and closes the
-// engine. A node that drained first makes sure the others have read so
-// (within flush).
+// engine. A node that drained gives the others time to read so before its
+// presence goes (what is left of flush, after the journal and the cells).
 func (n *Node) Leave(flush context.Context) {
-	n.Members.awaitDrainSeen(flush)
 	if err := n.Journal.Close(flush); err != nil {
 		n.log.Error().Err(err).Msg("leaving the cluster")
 	}
 	n.runStops()
 	n.cancel()
 	n.wg.Wait()
+	n.Members.awaitDrainSeen(flush)
 	ctx, cancel := context.WithTimeout(context.Background(), fenceAfter)
 	_ = n.Schema.Nodes.Delete(ctx, n.Engine.Node)
 	cancel()
