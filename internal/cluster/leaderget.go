@@ -134,16 +134,14 @@ func (e *Engine) leaderRequest(ctx context.Context, subject string, body []byte)
 }
 
 // leaderAnswer is the first answer on sub that is not "electing", until
-// ctx ends. An empty answer with status 503 is the server's "no
-// responders".
+// ctx ends (the server's "no responders" is nats.ErrNoResponders, as for
+// a request).
 func leaderAnswer(ctx context.Context, sub *nats.Subscription) (*nats.Msg, error) {
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		switch {
 		case err != nil:
 			return nil, err
-		case len(m.Data) == 0 && m.Header.Get("Status") == "503":
-			return nil, nats.ErrNoResponders
 		case !electing(m):
 			return m, nil
 		}
