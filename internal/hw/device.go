@@ -245,10 +245,15 @@ type deviceState struct {
 	seq        uint64 // of the last reply
 	dropped    uint64
 	droppedPos uint64 // position of the last reply the ring dropped, 0 if none
-	ring       ring
-	wake       chan struct{}   // closed on the next reply; made by the first waiter
-	subs       []*Subscription // this phone's streams
-	auto       *Auto
+	// lastPos is the position of the last reply, stored under the hub's
+	// posMu as the position is drawn: a replay up to a position read
+	// under posMu skips, without the device's lock, a phone with nothing
+	// past its start.
+	lastPos atomic.Uint64
+	ring    ring
+	wake    chan struct{}   // closed on the next reply; made by the first waiter
+	subs    []*Subscription // this phone's streams
+	auto    *Auto
 }
 
 // state returns the device's state, making it on first use.
@@ -286,6 +291,7 @@ func (d *PhoneDevice) DeliverAt(t ReplyType, from string, at int64) {
 	// replies in order for every subscriber.
 	h.posMu.Lock()
 	h.pos++
+	st.lastPos.Store(h.pos)
 	e := newEntry(h.pos, t, from, at)
 	var r Reply
 	g := h.global

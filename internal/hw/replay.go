@@ -107,18 +107,26 @@ func (rp *replay) Pop() any {
 // newReplay starts the replay of the positions (after, until] for the
 // phones in filter (every phone if nil).
 func (h *Hub) newReplay(filter []string, after, until uint64) *replay {
+	// A phone whose last reply is not past after has none to replay, nor a
+	// loss to tell (what its ring dropped is older still): on a busy node
+	// a page poll finds the few phones that replied since among all,
+	// without taking each one's lock. until was read under posMu after
+	// every reply up to it stored its lastPos.
+	since := func(d *PhoneDevice) bool {
+		st := d.st.Load()
+		return st != nil && st.lastPos.Load() > after
+	}
 	var devs []*PhoneDevice
 	h.mu.RLock()
 	if filter == nil {
-		devs = make([]*PhoneDevice, 0, len(h.devices))
 		for _, d := range h.devices {
-			if d.st.Load() != nil { // a device that never had a reply has none to replay
+			if since(d) {
 				devs = append(devs, d)
 			}
 		}
 	} else {
 		for _, m := range filter {
-			if d := h.devices[m]; d != nil && d.st.Load() != nil {
+			if d := h.devices[m]; d != nil && since(d) {
 				devs = append(devs, d)
 			}
 		}

@@ -240,3 +240,35 @@ func TestPosition(t *testing.T) {
 		t.Fatalf("live %+v, want b at 4", r)
 	}
 }
+
+// BenchmarkResumeAllFewActive is a merged stream's page poll on a busy
+// node: every phone has replied once, a few since the page's position.
+// The replay must find those few among all the phones.
+func BenchmarkResumeAllFewActive(b *testing.B) {
+	for _, phones := range []int{1_000, 10_000} {
+		b.Run(strconv.Itoa(phones)+" phones", func(b *testing.B) {
+			h := NewHub(HubConfig{})
+			devs := make([]*PhoneDevice, phones)
+			for i := range devs {
+				devs[i] = h.Device(strconv.Itoa(i))
+				devs[i].Deliver(Hangup, "")
+			}
+			after := h.Position()
+			for _, d := range devs[:10] {
+				d.Deliver(Hangup, "")
+			}
+			buf := make([]Replayed, 0, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := h.ResumeAll(nil, after)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if items, _ := s.Replay(buf); len(items) != 10 {
+					b.Fatalf("%d items, want 10", len(items))
+				}
+				s.Close()
+			}
+		})
+	}
+}
