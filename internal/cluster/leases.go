@@ -229,30 +229,35 @@ func (l *Leases) run(ctx context.Context) {
 // renew rewrites every held lease, at once, and drops those it lost.
 func (l *Leases) renew(ctx context.Context) {
 	l.mu.Lock()
-	type renewal struct {
-		leaseWrite
-		epoch uint64
-	}
-	var rs []renewal
+	var ws []leaseWrite
 	for c, h := range l.held {
-		w := l.send(claim{cell: c, expect: h.rev}, leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff})
-		rs = append(rs, renewal{w, h.epoch})
+		ws = append(ws, l.send(claim{cell: c, expect: h.rev}, leaseValue{Node: l.e.Node, Epoch: h.epoch, HandingOff: h.handingOff}))
 	}
 	l.mu.Unlock()
-	// One bound for all the answers: they were sent together.
-	acks := newAckWait(fenceAfter / 2)
-	defer acks.stop()
-	for _, r := range rs {
-		rev, err := r.wait(ctx, acks)
-		if ctx.Err() != nil {
+	awaitWrites(ctx, ws, func(w leaseWrite, rev uint64, err error) {
+		if err == nil {
+			l.renewed(w.cell, w.v.Epoch, rev, w.sent)
 			return
 		}
-		if err == nil {
-			l.renewed(r.cell, r.epoch, rev, r.sent)
-			continue
+		l.renewFailed(w.cell, w.v.Epoch, err)
+	})
+}
+
+// awaitWrites hands fn each write's answer, in order: its stored
+// revision, or why it was not stored. The writes were sent together and
+// share one bound, fenceAfter/2. False: ctx ended first, and the answers
+// left were not handed over.
+func awaitWrites(ctx context.Context, ws []leaseWrite, fn func(w leaseWrite, rev uint64, err error)) bool {
+	acks := newAckWait(fenceAfter / 2)
+	defer acks.stop()
+	for _, w := range ws {
+		rev, err := w.wait(ctx, acks)
+		if ctx.Err() != nil {
+			return false
 		}
-		l.renewFailed(r.cell, r.epoch, err)
+		fn(w, rev, err)
 	}
+	return true
 }
 
 // ackWait waits for the answers to publishes sent together, with one
@@ -475,13 +480,7 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 		tries = append(tries, l.send(c, leaseValue{Node: l.e.Node}))
 	}
 	var won []claim
-	acks := newAckWait(fenceAfter / 2)
-	defer acks.stop()
-	for _, t := range tries {
-		rev, err := t.wait(ctx, acks)
-		if ctx.Err() != nil {
-			return
-		}
+	answered := awaitWrites(ctx, tries, func(t leaseWrite, rev uint64, err error) {
 		if err != nil {
 			l.log.Debug().Err(err).Int("cell", t.cell).Uint64("expected", t.expect).Msg("cell not taken")
 			if !isWrongRevision(err) {
@@ -493,12 +492,14 @@ func (l *Leases) take(ctx context.Context, claims []claim) {
 				l.unowned[t.cell] = time.Now()
 				l.mu.Unlock()
 			}
-			continue
+			return
 		}
 		t.expect = rev // the epoch, and the revision the confirmation expects
 		won = append(won, t.claim)
+	})
+	if answered {
+		l.confirm(ctx, won)
 	}
-	l.confirm(ctx, won)
 }
 
 // confirm writes each cell just taken once more, expecting the revision
@@ -514,17 +515,11 @@ func (l *Leases) confirm(ctx context.Context, taken []claim) {
 	for _, c := range taken {
 		writes = append(writes, l.send(c, leaseValue{Node: l.e.Node, Epoch: c.expect}))
 	}
-	acks := newAckWait(fenceAfter / 2)
-	defer acks.stop()
-	for _, w := range writes {
-		rev, err := w.wait(ctx, acks)
-		if ctx.Err() != nil {
-			return
-		}
-		epoch := w.expect
+	awaitWrites(ctx, writes, func(w leaseWrite, rev uint64, err error) {
+		epoch := w.v.Epoch
 		if err != nil {
 			l.log.Debug().Err(err).Int("cell", w.cell).Uint64("epoch", epoch).Msg("cell not taken: its lease was not confirmed")
-			continue
+			return
 		}
 		l.mu.Lock()
 		l.held[w.cell] = &held{epoch: epoch, rev: rev, renewedAt: w.sent}
@@ -536,12 +531,13 @@ func (l *Leases) confirm(ctx context.Context, taken []claim) {
 			Int64("acting_from_unix_ns", acting.UnixNano()).Msg("cell taken")
 		l.hooks.Gained(w.cell, epoch, w.from)
 		l.hooks.Moved(w.cell, Owner{Node: l.e.Node, Epoch: epoch})
-	}
+	})
 }
 
 // leaseWrite is a lease key's write sent, its answer awaited.
 type leaseWrite struct {
 	claim
+	v    leaseValue // what was written
 	sent time.Time
 	ack  jetstream.PubAckFuture
 	err  error
@@ -549,7 +545,7 @@ type leaseWrite struct {
 
 // send writes v into c's key if its last revision is c.expect.
 func (l *Leases) send(c claim, v leaseValue) leaseWrite {
-	w := leaseWrite{claim: c, sent: time.Now()}
+	w := leaseWrite{claim: c, v: v, sent: time.Now()}
 	w.ack, w.err = l.write(c.cell, v, c.expect)
 	return w
 }
