@@ -142,19 +142,19 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 			_ = m.Respond(refuse(m.Data))
 			return
 		}
+		// Only a long poll is given up on when its asker gives up: an
+		// action stopped half-way (a call half set up) would leave a
+		// state nobody learns of; actions are short, and run to their
+		// end, as they did. Named here, not on the goroutine, so that a
+		// cancel sent at once finds it.
+		ref := ""
+		if sem == polls {
+			ref = m.Header.Get(forwardHeader)
+		}
+		ctx, done := served.add(n.ctx, ref)
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			// Only a long poll is given up on when its asker gives up: an
-			// action stopped half-way (a call half set up) would leave a
-			// state nobody learns of; actions are short, and run to their
-			// end, as they did.
-			ref := ""
-			if sem == polls {
-				ref = m.Header.Get(forwardHeader)
-			}
-			ctx, done := served.add(n.ctx, ref)
-			defer done()
+			defer func() { done(); <-sem; wg.Done() }()
 			_ = m.Respond(serve(ctx, m.Data))
 		}()
 	})
@@ -174,25 +174,32 @@ func (n *Node) Serve(serve func(ctx context.Context, req []byte) []byte, refuse 
 // forwardHeader, each with the cancel of its context.
 type cancels struct {
 	mu sync.Mutex
-	by map[string]context.CancelFunc
+	by map[string]*servedRequest
 }
 
+type servedRequest struct{ cancel context.CancelFunc }
+
 // add gives the context to serve a request named ref under; done forgets
-// it. A request with no name can only end by itself.
+// it. A request with no name can only end by itself. A name seen again
+// (its asker restarted, and counts from 0 again) names the newer request;
+// the older one's done leaves it named.
 func (c *cancels) add(parent context.Context, ref string) (ctx context.Context, done func()) {
 	ctx, cancel := context.WithCancel(parent)
 	if ref == "" {
 		return ctx, cancel
 	}
+	r := &servedRequest{cancel}
 	c.mu.Lock()
 	if c.by == nil {
-		c.by = map[string]context.CancelFunc{}
+		c.by = map[string]*servedRequest{}
 	}
-	c.by[ref] = cancel
+	c.by[ref] = r
 	c.mu.Unlock()
 	return ctx, func() {
 		c.mu.Lock()
-		delete(c.by, ref)
+		if c.by[ref] == r {
+			delete(c.by, ref)
+		}
 		c.mu.Unlock()
 		cancel()
 	}
@@ -202,9 +209,9 @@ func (c *cancels) add(parent context.Context, ref string) (ctx context.Context, 
 // that comes before its request is lost: that request runs to its end).
 func (c *cancels) cancel(ref string) {
 	c.mu.Lock()
-	cancel := c.by[ref]
+	r := c.by[ref]
 	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if r != nil {
+		r.cancel()
 	}
 }

@@ -5,22 +5,14 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 )
 
 // TestLongPollsLeaveRoomForRequests: as many long polls waiting as the
 // forwarded requests' bound leave a forwarded request served, not refused:
 // the polls are bounded apart.
 func TestLongPollsLeaveRoomForRequests(t *testing.T) {
-	nc, err := nats.Connect(natsServer(t, &server.Options{}).ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-
-	n := &Node{Engine: &Engine{Node: "n1", NC: nc}, ctx: context.Background()}
+	n := &Node{Engine: loneEngine(t), ctx: context.Background()}
+	nc := n.Engine.NC
 	release := make(chan struct{})
 	polling := make(chan struct{}, maxServing)
 	serve := func(_ context.Context, req []byte) []byte {
@@ -56,45 +48,70 @@ func TestLongPollsLeaveRoomForRequests(t *testing.T) {
 	}
 }
 
-// TestForwardGivenUpEndsWhereServed: a forwarded request whose caller
+// TestForwardGivenUpEndsWhereServed: a forwarded long poll whose caller
 // gives up (the client left) ends on the node serving it too, rather than
-// going on there for its bound (a long poll: 10 s, holding a slot).
+// going on there for its bound (10 s, holding a slot); a forwarded action
+// whose caller gives up runs to its end (stopped half-way, a call half set
+// up would be left). Cancels are handled in the order sent: the poll's
+// ending shows the action's cancel was handled before.
 func TestForwardGivenUpEndsWhereServed(t *testing.T) {
-	nc, err := nats.Connect(natsServer(t, &server.Options{}).ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-
-	n := &Node{Engine: &Engine{Node: "n1", NC: nc}, ctx: context.Background()}
-	started, ended, over := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	serve := func(ctx context.Context, _ []byte) []byte {
-		close(started)
+	n := &Node{Engine: loneEngine(t), ctx: context.Background()}
+	started, pollEnded, over := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	actionCtx := make(chan context.Context, 1)
+	serve := func(ctx context.Context, req []byte) []byte {
+		if string(req) == "action" {
+			actionCtx <- ctx
+			started <- struct{}{}
+			<-over
+			return []byte("done")
+		}
+		started <- struct{}{}
 		select {
 		case <-ctx.Done():
-			close(ended)
+			close(pollEnded)
 		case <-over: // the test failed: let the node stop
 		}
 		return []byte("page")
 	}
-	if err := n.Serve(serve, func([]byte) []byte { return nil }, func([]byte) bool { return true }); err != nil {
+	if err := n.Serve(serve, func([]byte) []byte { return nil }, func(req []byte) bool { return string(req) == "poll" }); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { close(over); n.runStops() }()
-	ctx, leave := context.WithCancel(context.Background())
-	forwarded := make(chan error, 1)
-	go func() {
-		_, err := n.Forward(ctx, "n1", []byte("poll"), time.Minute)
-		forwarded <- err
-	}()
-	<-started
-	leave()
-	if err := <-forwarded; err == nil {
-		t.Fatal("a forward given up on answered")
+	giveUp := func(req string) {
+		ctx, leave := context.WithCancel(context.Background())
+		forwarded := make(chan error, 1)
+		go func() {
+			_, err := n.Forward(ctx, "n1", []byte(req), time.Minute)
+			forwarded <- err
+		}()
+		<-started
+		leave()
+		if err := <-forwarded; err == nil {
+			t.Fatalf("a forwarded %s given up on answered", req)
+		}
 	}
+	giveUp("action")
+	giveUp("poll")
 	select {
-	case <-ended:
+	case <-pollEnded:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the request served went on after its caller gave up")
+		t.Fatal("the long poll served went on after its caller gave up")
+	}
+	if err := (<-actionCtx).Err(); err != nil {
+		t.Fatalf("the action served was stopped when its caller gave up: %v", err)
+	}
+}
+
+// A name seen again (its asker restarted and counts from 0 again) names
+// the newer request: the older one's end does not make it uncancellable.
+func TestCancelsNameTheNewerRequest(t *testing.T) {
+	var c cancels
+	_, oldDone := c.add(context.Background(), "n2/1")
+	newCtx, newDone := c.add(context.Background(), "n2/1")
+	defer newDone()
+	oldDone()
+	c.cancel("n2/1")
+	if newCtx.Err() == nil {
+		t.Fatal("the newer request of a name seen again was not cancelled")
 	}
 }
