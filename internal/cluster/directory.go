@@ -170,17 +170,13 @@ func (d *Directory) Cell(msisdn uint64) (int, bool) {
 
 // Lookup is Cell, asking the bucket when the copy does not know: an
 // attach answered on another node a moment ago is in the bucket before it
-// reaches this node's copy. The bucket is waited for (its leader may be
-// being elected) as long as a forwarded request waits for its node. What
-// the bucket says is kept in the copy when it is newer than anything the
+// reaches this node's copy. What the bucket says is kept in the copy when it is newer than anything the
 // watch applied (the watch brings the same value later), so that the
 // controllers, which only read the copy, see it.
 func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error) {
 	if c, ok := d.Cell(msisdn); ok {
 		return c, true, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultForwardTimeout)
-	defer cancel()
 	v, rev, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
 	switch {
 	case errors.Is(err, errNoKey):
@@ -204,8 +200,6 @@ func (d *Directory) Lookup(ctx context.Context, msisdn uint64) (int, bool, error
 // than from this node's view, which may not have heard of the latest
 // attach or detach yet.
 func (d *Directory) Attached(ctx context.Context, msisdn uint64) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, DefaultForwardTimeout)
-	defer cancel()
 	_, _, err := d.e.leaderGet(ctx, bucketLoc, strconv.FormatUint(msisdn, 10))
 	switch {
 	case errors.Is(err, errNoKey):

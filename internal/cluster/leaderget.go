@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,8 +19,11 @@ var errNoKey = errors.New("no such key")
 // leaderGet reads key of bucket from the bucket's Raft leader, through the
 // stream API rather than a direct get (which any replica answers, one
 // behind included): what a quorum acknowledged is there. It returns the
-// value and its revision, or errNoKey.
+// value and its revision, or errNoKey. The leader is waited for (it may be
+// being elected) as long as a forwarded request waits for its node.
 func (e *Engine) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, DefaultForwardTimeout)
+	defer cancel()
 	m, err := e.leaderMsg(ctx, bucket, map[string]any{"last_by_subj": "$KV." + bucket + "." + key})
 	switch {
 	case err != nil:
@@ -105,45 +109,46 @@ func (e *Engine) lastSeq(ctx context.Context, stream string) (uint64, error) {
 // answered at once that there is none): the request is sent again every
 // leaderAttempt until ctx ends. (An action on a phone this node's copy did
 // not know yet, sent through it just after the home died, waited out its
-// client's 5 s though the leader was elected in 3.) Every attempt shares
-// one reply inbox, so a leader slower than leaderAttempt is still heard:
-// the requests are reads, and any answer is one given after ctx began.
+// client's 5 s though the leader was elected in 3.) An attempt is not
+// given up when the next is sent, so a leader slower than leaderAttempt
+// is still heard: the requests are reads, and any answer is one given
+// after ctx began. Each is a request on the connection's shared reply
+// inbox: no subscription of its own.
 func (e *Engine) leaderRequest(ctx context.Context, subject string, body []byte) (*nats.Msg, error) {
-	inbox := e.NC.NewInbox()
-	sub, err := e.NC.SubscribeSync(inbox)
-	if err != nil {
-		return nil, err
+	type answer struct {
+		m   *nats.Msg
+		err error
 	}
-	defer func() { _ = sub.Unsubscribe() }()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	answers := make(chan answer)
+	send := func() {
+		wg.Go(func() {
+			m, err := e.NC.RequestWithContext(ctx, subject, body)
+			select {
+			case answers <- answer{m, err}:
+			case <-ctx.Done():
+			}
+		})
+	}
+	send()
+	tick := time.NewTicker(leaderAttempt)
+	defer tick.Stop()
 	for {
-		if err := e.NC.PublishRequest(subject, inbox, body); err != nil {
-			return nil, err
-		}
-		actx, cancel := context.WithTimeout(ctx, leaderAttempt)
-		res, err := leaderAnswer(actx, sub)
-		cancel()
-		switch {
-		case err == nil:
-			return res, nil
-		case ctx.Err() != nil:
+		select {
+		case a := <-answers:
+			switch {
+			case a.err == nil && !electing(a.m):
+				return a.m, nil
+			case a.err != nil && !errors.Is(a.err, context.DeadlineExceeded) && !errors.Is(a.err, context.Canceled):
+				return nil, a.err
+			}
+			// Electing: the next attempt is sent at its time.
+		case <-tick.C:
+			send()
+		case <-ctx.Done():
 			return nil, ctx.Err()
-		case !errors.Is(err, context.DeadlineExceeded):
-			return nil, err
-		}
-	}
-}
-
-// leaderAnswer is the first answer on sub that is not "electing", until
-// ctx ends (the server's "no responders" is nats.ErrNoResponders, as for
-// a request).
-func leaderAnswer(ctx context.Context, sub *nats.Subscription) (*nats.Msg, error) {
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		switch {
-		case err != nil:
-			return nil, err
-		case !electing(m):
-			return m, nil
 		}
 	}
 }
