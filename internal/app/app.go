@@ -59,8 +59,7 @@ type App struct {
 	health       *store.Health
 	lostLog      zerolog.Logger        // sampled: losses come in floods
 	pool         atomic.Pointer[[]int] // the configured pool, for restarts and reloads
-	cellPools    sync.Map              // cell -> []int: a pool set for one cell (PUT ?cell=), for its restarts here
-	poolMu       sync.Mutex            // one pool change at a time, stored and applied: SetPool, SetCellPool
+	poolMu       sync.Mutex            // one pool change at a time, stored and applied, and none while an allocator starts
 
 	// cluster is cluster mode's part (docs/cluster.md); nil on a single
 	// node.

@@ -27,6 +27,7 @@ type cell struct {
 	// it admits no new call or phone.
 	handingOff atomic.Bool
 	metrics    cellMetrics
+	pool       atomic.Pointer[[]int] // set for this cell (PUT ?cell=N); nil: the node's
 }
 
 // cellMetrics are a cell's series (cell="N"), made when the cell starts on
@@ -109,8 +110,18 @@ func (c *cell) startOverload(ctx context.Context, exit sup.ExitFunc) (sup.Proc, 
 	return p, err
 }
 
+// startFrequency starts the cell's allocator with its pool: its own, if
+// one was set for it here, else the node's. A pool change waits until the
+// allocator is registered (poolMu), so that it is read here or applied to
+// the allocator started, never to the one before only.
 func (c *cell) startFrequency(ctx context.Context, exit sup.ExitFunc) (sup.Proc, error) {
-	f := frequency.New(frequency.Config{Pool: c.a.poolOf(c.id), Notifier: overload.NotifierFunc(c.notify),
+	c.a.poolMu.Lock()
+	defer c.a.poolMu.Unlock()
+	pool := c.pool.Load()
+	if pool == nil {
+		pool = c.a.pool.Load()
+	}
+	f := frequency.New(frequency.Config{Pool: *pool, Notifier: overload.NotifierFunc(c.notify),
 		Metrics: c.metrics.freq, Log: c.a.log})
 	p, err := f.Start(ctx, exit)
 	if err == nil {

@@ -339,7 +339,6 @@ func (n *clusterNode) stopCell(ctx context.Context, id int, c *cell) {
 		n.ex.Remove(p)
 	}
 	c.deleteMetrics()
-	n.a.forgetCellPool(id)
 	n.a.log.Info().Int("cell", id).Uint64("epoch", c.epoch).Msg("cell stopped")
 }
 

@@ -69,45 +69,22 @@ func (a *App) SetPoolString(s string) error {
 }
 
 // SetCellPool replaces the pool of one cell's running allocator (PUT
-// /api/v1/frequencies/pool) and remembers it for that cell's restarts on
-// this node. A cell that moves to another node starts there with that
-// node's pool, and so does one that later comes back (forgetCellPool).
+// /api/v1/frequencies/pool) and keeps it for that cell's restarts on this
+// node. It is the cell's while it runs here: a cell that moves to another
+// node starts there with that node's pool, and so does one that later
+// comes back (a new cell).
 func (a *App) SetCellPool(id int, pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
 	}
 	a.poolMu.Lock()
 	defer a.poolMu.Unlock()
-	// Looked up under the lock: a cell stopping meanwhile is either gone
-	// here or forgets this pool after it is stored.
 	c, err := a.cell(id)
 	if err != nil {
 		return err
 	}
-	a.cellPools.Store(id, pool)
-	if f := c.names.frequency.whereis(); f != nil {
-		_, err = f.SetPool(pool)
-	}
-	return err
-}
-
-// forgetCellPool drops the pool set for cell id, which has stopped on
-// this node (handed off, taken elsewhere): an owner in between may have
-// been given another one, so a pool kept here would be stale when the
-// cell comes back.
-func (a *App) forgetCellPool(id int) {
-	a.poolMu.Lock()
-	a.cellPools.Delete(id)
-	a.poolMu.Unlock()
-}
-
-// poolOf is the pool a cell's allocator starts with: its own, if one was
-// set for it, else the node's.
-func (a *App) poolOf(id int) []int {
-	if p, ok := a.cellPools.Load(id); ok {
-		return p.([]int)
-	}
-	return *a.pool.Load()
+	c.pool.Store(&pool)
+	return setRunningPool(c, pool)
 }
 
 // SetPool replaces the pool of the running allocators (every cell's, the
@@ -117,21 +94,33 @@ func (a *App) SetPool(pool []int) error {
 	if err := frequency.ValidatePool(pool); err != nil {
 		return err
 	}
-	// Remembered first: a cell restarting meanwhile starts from this one,
-	// not from what it replaces. One change at a time: a pool set for one
-	// cell in between would be stored for its restarts, and then replaced
-	// in its running allocator by this one.
+	// One change at a time, and none while an allocator starts
+	// (startFrequency): a pool is stored, then applied to the allocator
+	// running, or read by the one starting.
 	a.poolMu.Lock()
 	defer a.poolMu.Unlock()
-	a.cellPools.Clear()
 	a.pool.Store(&pool)
 	var errs []error
 	a.eachCell(func(c *cell) {
-		if f := c.names.frequency.whereis(); f != nil {
-			if _, err := f.SetPool(pool); err != nil {
-				errs = append(errs, err)
-			}
+		c.pool.Store(nil)
+		if err := setRunningPool(c, pool); err != nil {
+			errs = append(errs, err)
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// setRunningPool applies pool, stored for c already, to c's allocator. An
+// allocator that has stopped (its restart has not registered the next
+// yet) is not an error: the next one reads the stored pool as it starts,
+// which it cannot do while the caller holds poolMu.
+func setRunningPool(c *cell, pool []int) error {
+	f := c.names.frequency.whereis()
+	if f == nil {
+		return nil
+	}
+	if _, err := f.SetPool(pool); err != nil && !errors.Is(err, frequency.ErrUnavailable) {
+		return err
+	}
+	return nil
 }
