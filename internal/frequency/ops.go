@@ -47,9 +47,10 @@ func (a *Allocator) Allocate(owner string, ttl time.Duration) (Allocation, error
 	if n == 0 {
 		a.mu.Unlock()
 		a.Handled("allocate", owner)
-		// A notice has no state to keep in step, so it need not hold the lock.
-		a.emit(overload.Notice, "frequency_denied")
+		// A notice has no state to keep in step, so it need not hold the
+		// lock; it is counted before it is reported, as every change is.
 		a.metrics.allocation(false)
+		a.emit(overload.Notice, "frequency_denied")
 		return Allocation{}, ErrNoFrequency
 	}
 	i := a.free[n-1]

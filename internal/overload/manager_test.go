@@ -37,14 +37,14 @@ func TestCountersAfterSequence(t *testing.T) {
 			if got := h.counters(t); !maps.Equal(got, c.want) {
 				t.Fatalf("counters %v, want %v", got, c.want)
 			}
-			for _, k := range kindNames {
+			for i, k := range kindNames {
 				var want float64
 				for _, e := range c.events {
 					if e.Kind.String() == k {
 						want++
 					}
 				}
-				if got := value(t, h.metrics.events.WithLabelValues(k)); got != want {
+				if got := value(t, h.metrics.byKind[i]); got != want {
 					t.Errorf("bsc_overload_events_total{kind=%q} = %v, want %v", k, got, want)
 				}
 			}

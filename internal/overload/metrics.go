@@ -11,8 +11,8 @@ import (
 
 // Metrics are the overload manager's vectors, registered once per node,
 // with a cell label: a node of a cluster runs a manager per cell it owns.
-// Cell gives a cell's series, DeleteCell drops them when the cell leaves
-// the node.
+// Cell gives a cell's series; CellMetrics.Delete drops them when the
+// cell leaves the node.
 type Metrics struct {
 	events      *prometheus.CounterVec
 	active      *prometheus.GaugeVec
@@ -27,7 +27,6 @@ type Metrics struct {
 // outlive restarts. The vectors are curried with the cell; the series an
 // event moves are resolved once, here. A nil *CellMetrics records nothing.
 type CellMetrics struct {
-	events      *prometheus.CounterVec
 	active      *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
 	removed     *prometheus.CounterVec
@@ -88,14 +87,15 @@ func (m *Metrics) Cell(id int) *CellMetrics {
 		return nil
 	}
 	l := celllabel.Of(id)
+	events := m.events.MustCurryWith(l)
 	c := &CellMetrics{
-		events: m.events.MustCurryWith(l), active: m.active.MustCurryWith(l),
+		active:      m.active.MustCurryWith(l),
 		transitions: m.transitions.MustCurryWith(l), removed: m.removed.MustCurryWith(l),
 		dropped: m.dropped.With(l), histDropped: m.histDropped.With(l),
 		raised: map[string]int{}, parent: m, id: id,
 	}
 	for k, name := range kindNames {
-		c.byKind[k] = c.events.WithLabelValues(name)
+		c.byKind[k] = events.WithLabelValues(name)
 	}
 	for id, d := range catalogue {
 		c.active.WithLabelValues(id, d.severity)
@@ -135,24 +135,18 @@ func (m *CellMetrics) event(k Kind) {
 // setActive, transition and handlerRemoved look their series up: alarms
 // raised and cleared and handlers removed are rare next to events.
 func (m *CellMetrics) setActive(a Alarm, on bool) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.retired {
-		return
-	}
-	if on {
-		m.raised[a.ID]++
-	} else if m.raised[a.ID] > 0 {
-		m.raised[a.ID]--
-	}
-	v := 0.0
-	if m.raised[a.ID] > 0 {
-		v = 1
-	}
-	m.active.WithLabelValues(a.ID, a.Severity).Set(v)
+	m.lookedUp(func() {
+		if on {
+			m.raised[a.ID]++
+		} else if m.raised[a.ID] > 0 {
+			m.raised[a.ID]--
+		}
+		v := 0.0
+		if m.raised[a.ID] > 0 {
+			v = 1
+		}
+		m.active.WithLabelValues(a.ID, a.Severity).Set(v)
+	})
 }
 
 func (m *CellMetrics) transition(alarm, action string) {

@@ -50,7 +50,8 @@ func TestOverflowKeepsAlternation(t *testing.T) {
 
 // TestOverflowSourcesAreApart: the sources of one id alternate each on
 // its own, in one line: a clear cancels its own source's set only, and a
-// clear without a source cancels nothing.
+// clear without a source undoes the sets waiting behind the last such
+// clear.
 func TestOverflowSourcesAreApart(t *testing.T) {
 	type sent struct {
 		kind   Kind
