@@ -438,7 +438,7 @@ func (x *Exchange) CellMoved(cell int, epoch uint64, nodes Nodes) {
 		if peer.Cell != int32(cell) || peer.Epoch >= epoch {
 			return 0
 		}
-		if st == Calling && peer.Inc == 0 && peer.Node != "" {
+		if unanswered(peer, st) && peer.Node != "" {
 			switch {
 			case nodes.IsLive(peer.Node):
 				return 0
@@ -462,12 +462,16 @@ func (x *Exchange) NodeDown(node string, drained bool) {
 		switch {
 		case peer.Node != node:
 			return 0
-		case drained && st == Calling && peer.Inc == 0:
+		case drained && unanswered(peer, st):
 			return evPeerFull
 		}
 		return evPeerUnreachable
 	})
 }
+
+// unanswered tells whether a controller in st with peer is a caller its
+// callee's node has not answered yet.
+func unanswered(peer Ref, st State) bool { return st == Calling && peer.Inc == 0 }
 
 // lostPeers posts to every controller with a remote peer the input lost
 // says about it (0: none).
