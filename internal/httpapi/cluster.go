@@ -215,7 +215,7 @@ func (s *server) forward(w http.ResponseWriter, r *http.Request, node string) er
 		return fmt.Errorf("%w: %v", errInvalidRequest, err)
 	}
 	timeout := 10 * time.Second
-	if wait := r.URL.Query().Get("wait"); wait != "" {
+	if IsLongPoll(req.Bytes()) { // as the serving node judges it
 		timeout += MaxWait
 	}
 	raw, err := s.Cluster.Forward(r.Context(), node, req.Bytes(), timeout)
@@ -244,24 +244,18 @@ func (s *server) forward(w http.ResponseWriter, r *http.Request, node string) er
 func (a *API) ServeForwarded(ctx context.Context, raw []byte) []byte {
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
 	if err != nil {
-		return answerBytes(http.StatusBadRequest, Problem{Type: ProblemType(errcode.InvalidRequest), Title: "Bad Request",
-			Status: http.StatusBadRequest, Detail: "a forwarded request that does not parse", Code: errcode.InvalidRequest.String()})
+		return problemBytes(newProblem(errcode.InvalidRequest, "a forwarded request that does not parse"))
 	}
 	req = req.WithContext(ctx)
 	req.RequestURI = ""
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	rec := newRecorder()
 	a.ServeHTTP(rec, req)
-	res := &http.Response{StatusCode: rec.status, ProtoMajor: 1, ProtoMinor: 1, Header: rec.header,
-		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len())}
-	var out bytes.Buffer
-	_ = res.Write(&out)
-	return out.Bytes()
+	return rec.bytes()
 }
 
 // RefuseForwarded answers a forwarded request this node has no room for.
 func RefuseForwarded([]byte) []byte {
-	return answerBytes(http.StatusServiceUnavailable, Problem{Type: ProblemType(errcode.Overloaded), Title: "Service Unavailable",
-		Status: http.StatusServiceUnavailable, Detail: "too many forwarded requests: retry later", Code: errcode.Overloaded.String()})
+	return problemBytes(newProblem(errcode.Overloaded, "too many forwarded requests: retry later"))
 }
 
 // IsLongPoll tells, from its request line alone, whether a forwarded
@@ -281,14 +275,11 @@ func IsLongPoll(req []byte) bool {
 	return err == nil && q.Has("wait")
 }
 
-func answerBytes(status int, p Problem) []byte {
-	body, _ := json.Marshal(p)
-	res := &http.Response{StatusCode: status, ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{"Content-Type": {"application/problem+json"}, "Retry-After": {retryAfter()}},
-		Body:   io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
-	var out bytes.Buffer
-	_ = res.Write(&out)
-	return out.Bytes()
+// problemBytes is p as writeProblem answers it, as bytes.
+func problemBytes(p Problem) []byte {
+	rec := newRecorder()
+	writeProblem(rec, p)
+	return rec.bytes()
 }
 
 // recorder is the ResponseWriter of a forwarded request: it keeps the
@@ -300,7 +291,18 @@ type recorder struct {
 	body        bytes.Buffer
 }
 
+func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
 func (r *recorder) Header() http.Header { return r.header }
+
+// bytes is the answer recorded, as the bytes of an HTTP response.
+func (r *recorder) bytes() []byte {
+	res := &http.Response{StatusCode: r.status, ProtoMajor: 1, ProtoMinor: 1, Header: r.header,
+		Body: io.NopCloser(&r.body), ContentLength: int64(r.body.Len())}
+	var out bytes.Buffer
+	_ = res.Write(&out)
+	return out.Bytes()
+}
 
 func (r *recorder) WriteHeader(status int) {
 	if !r.wroteHeader {
@@ -353,7 +355,7 @@ func (s *server) ask(r *http.Request, cell int) cellAnswer {
 // serveAt answers sub, a request this node makes of itself or another,
 // here (local) or at node, into a recorder.
 func (s *server) serveAt(sub *http.Request, node string, local bool) (*recorder, error) {
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	rec := newRecorder()
 	if !local {
 		return rec, s.forward(rec, sub, node)
 	}
@@ -478,7 +480,7 @@ func mergePages[T, P any](answers []cellAnswer, limit int, place func(item T, ce
 
 // problemOf is the problem body WriteError would answer err with.
 func problemOf(r *http.Request, err error) Problem {
-	rec := &recorder{header: http.Header{}}
+	rec := newRecorder()
 	WriteError(rec, r, err)
 	var p Problem
 	_ = json.Unmarshal(rec.body.Bytes(), &p)

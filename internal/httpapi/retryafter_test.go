@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/bsc-sim/bsc/internal/errcode"
@@ -30,6 +31,31 @@ func TestRetryAfterSpreadsRetries(t *testing.T) {
 		}
 		if after := res.Header.Get("Retry-After"); after != "1" && after != "2" {
 			t.Errorf("a refused connection's Retry-After %q", after)
+		}
+	}
+}
+
+// A forwarded request is refused for room with a 503 and a drawn
+// Retry-After, as any shed; one that does not parse is a 400, which
+// retrying does not mend: no Retry-After.
+func TestForwardedRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		answer []byte
+		status int
+		after  []string
+	}{
+		{"no room", RefuseForwarded(nil), http.StatusServiceUnavailable, []string{"1", "2"}},
+		{"does not parse", New(Deps{}).ServeForwarded(t.Context(), []byte("not http")), http.StatusBadRequest, []string{""}},
+	} {
+		res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(c.answer)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if res.StatusCode != c.status || res.Header.Get("Content-Type") != "application/problem+json" ||
+			!slices.Contains(c.after, res.Header.Get("Retry-After")) {
+			t.Errorf("%s: %d %q, Retry-After %q; want %d, one of %q", c.name, res.StatusCode,
+				res.Header.Get("Content-Type"), res.Header.Get("Retry-After"), c.status, c.after)
 		}
 	}
 }
