@@ -483,7 +483,7 @@ func (ev *events) relayNode(ctx context.Context, r *http.Request, node string, f
 			if failures++; failures == 1 {
 				ev.s.Log.Warn().Err(err).Str("node", node).Msg("global event stream: cannot poll a node's replies; retrying")
 			}
-			wait, _ := peerRetry.Delay(failures, 0)
+			wait, _ := peerRetry.Delay(failures, 0) // no Attempts: always
 			if backoff.Sleep(ctx, wait) != nil {
 				return
 			}

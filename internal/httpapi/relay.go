@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bsc-sim/bsc/internal/backoff"
 	"github.com/bsc-sim/bsc/internal/hlr"
 )
 
@@ -52,8 +53,12 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 	if !ok {
 		return nil
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(stopping, cancel)()
 	var owner string
-	for r.Context().Err() == nil && stopping.Err() == nil {
+	failures := 0
+	for ctx.Err() == nil {
 		page, node, err := ev.pollOwner(r, m, last)
 		switch {
 		case errors.Is(err, errRelayEnded):
@@ -67,13 +72,12 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 			if !send(": heartbeat\n\n") {
 				return nil
 			}
-			select {
-			case <-r.Context().Done():
-			case <-stopping.Done():
-			case <-time.After(250 * time.Millisecond):
-			}
+			failures++
+			wait, _ := ownerRetry.Delay(failures, 0) // no Attempts: always
+			_ = backoff.Sleep(ctx, wait)
 			continue
 		}
+		failures = 0
 		if owner != "" && node != owner {
 			// The cell moved: its new owner restored the phone with a
 			// new device, whose replies are numbered afresh.
@@ -95,6 +99,12 @@ func (ev *events) relayPhone(w http.ResponseWriter, r *http.Request, m hlr.MSISD
 	}
 	return nil
 }
+
+// ownerRetry is the wait before polling again the node of a relayed phone
+// that could not be polled (its cell moving, its node away): short, as a
+// cell moves within a second or two, and jittered, so that the streams of
+// a node's phones do not come back at one instant.
+var ownerRetry = backoff.Policy{Base: 250 * time.Millisecond, Cap: time.Second}
 
 // errRelayEnded: the phone is attached nowhere any more.
 var errRelayEnded = errors.New("the phone detached")

@@ -76,9 +76,10 @@ type target struct {
 }
 
 // The back-off of a request refused for now (503, 429): full jitter from
-// retryBase, doubling, every wait at most retryCap. bsc asks for 1 s
-// (Retry-After), which is the floor; a server asking for more than the cap
-// is given up on, the request counted as such.
+// retryBase, doubling, every wait at most retryCap. bsc asks for 1 or 2 s
+// (Retry-After), which is the floor (a 2 s answer leaves no room for
+// jitter: bsc's own draw spreads those); a server asking for more than the
+// cap is given up on, the request counted as such.
 const (
 	retryBase = 50 * time.Millisecond
 	retryCap  = 2 * time.Second

@@ -126,15 +126,17 @@ func (in *CallInserter) prepare(ctx context.Context, s insertShape) (*sql.Stmt, 
 
 // insertCallsSQL is the statement of shape s.
 //
-// Inside a transaction it is INSERT OR FAIL, not the default ABORT: to undo
+// The full statements of a transaction (inTx) are INSERT OR FAIL, not the
+// default ABORT: to undo
 // a failed statement's earlier rows, ABORT keeps a journal of every
 // existing page the statement changes, which cost a tenth of the writer's
 // throughput with this schema (half of it with indexes on the parties);
 // the transaction is rolled back whole on any error anyway.
 //
-// On its own it is ABORT: in autocommit mode SQLite keeps no such journal
+// Otherwise it is ABORT: in autocommit mode SQLite keeps no such journal
 // (the statement's rollback is the transaction's), and FAIL would commit
-// the rows before a failing one.
+// the rows before a failing one. A transaction's last, shorter statement
+// is ABORT too (Insert): its journal costs little.
 func insertCallsSQL(s insertShape) string {
 	var b strings.Builder
 	b.WriteString("INSERT ")
