@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -54,6 +55,25 @@ func TestDirectoryWatchResumes(t *testing.T) {
 		_, two := d.Cell(2)
 		return ok && c == 3 && !two
 	})
+	// Resumed, not read from scratch (apply would skip what it has, so
+	// the copy alone cannot tell): the watch's consumer starts at 3.
+	stream, err := e.JS.Stream(ctx, "KV_"+bucketLoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []uint64
+	consumers := stream.ListConsumers(ctx)
+	for info := range consumers.Info() {
+		if info.Config.DeliverPolicy == jetstream.DeliverByStartSequencePolicy {
+			starts = append(starts, info.Config.OptStartSeq)
+		}
+	}
+	if err := consumers.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(starts, []uint64{3}) {
+		t.Errorf("the watch started again from %v, want one consumer from revision 3", starts)
+	}
 	if c, ok := d.Cell(1); !ok || c != 1 {
 		t.Fatalf("phone 1 after the watch resumed: cell %d, %v; want 1", c, ok)
 	}
