@@ -86,6 +86,16 @@ func (f *ackFuture) Ok() <-chan *jetstream.PubAck { return f.ok }
 func (f *ackFuture) Err() <-chan error            { return f.err }
 func (f *ackFuture) Msg() *nats.Msg               { return nil }
 
+// membersOf is the membership self sees: itself and others, live.
+func membersOf(self NodeInfo, others ...NodeInfo) *Members {
+	m := newMembers(nil, nil, self, nil, zerolog.Nop())
+	m.live = map[string]NodeInfo{self.Name: self}
+	for _, o := range others {
+		m.live[o.Name] = o
+	}
+	return m
+}
+
 // leasesOn is a Leases of 2 cells on n1 that writes its keys to w.
 func leasesOn(m *Members, expect int, w *takes) *Leases {
 	l := newLeases(&Engine{Node: "n1"}, nil, m, 2, expect, Hooks{}, zerolog.Nop())
@@ -97,9 +107,7 @@ func leasesOn(m *Members, expect int, w *takes) *Leases {
 // copy of the HLR location not read) takes none, though every cell is
 // placed on it; once joined it takes them.
 func TestJoiningNodeTakesNoCell(t *testing.T) {
-	self := NodeInfo{Name: "n1", Joining: true}
-	m := newMembers(nil, nil, self, nil, zerolog.Nop())
-	m.live = map[string]NodeInfo{"n1": self}
+	m := membersOf(NodeInfo{Name: "n1", Joining: true})
 	w := &takes{answerAfter: 1}
 	l := leasesOn(m, 1, w)
 
@@ -138,9 +146,7 @@ func TestCellsPlacedOverServingNodes(t *testing.T) {
 		{"starting, n2 joined: its own only", false, true, []string{cellKey(own)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			self := NodeInfo{Name: "n1"}
-			m := newMembers(nil, nil, self, nil, zerolog.Nop())
-			m.live = map[string]NodeInfo{"n1": self, "n2": {Name: "n2", Joining: tc.joining}}
+			m := membersOf(NodeInfo{Name: "n1"}, NodeInfo{Name: "n2", Joining: tc.joining})
 			w := &takes{answerAfter: 1}
 			l := leasesOn(m, 2, w)
 			if !tc.starting {

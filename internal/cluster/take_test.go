@@ -5,8 +5,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // TestCellsTakenAtOnce: the cells a node takes are written together and
@@ -14,9 +12,7 @@ import (
 // are sent: taken one at a time, the first would wait out its bound, and
 // be left.
 func TestCellsTakenAtOnce(t *testing.T) {
-	self := NodeInfo{Name: "n1"}
-	m := newMembers(nil, nil, self, nil, zerolog.Nop())
-	m.live = map[string]NodeInfo{"n1": self}
+	m := membersOf(NodeInfo{Name: "n1"})
 	w := &takes{answerAfter: 2}
 	l := leasesOn(m, 1, w)
 
@@ -34,9 +30,7 @@ func TestCellsTakenAtOnce(t *testing.T) {
 // own cells, rather than every node racing for every cell that has been
 // unowned longer than the grace.
 func TestUnansweredTakeRestartsTheGrace(t *testing.T) {
-	self := NodeInfo{Name: "n1"}
-	m := newMembers(nil, nil, self, nil, zerolog.Nop())
-	m.live = map[string]NodeInfo{"n1": self, "n2": {Name: "n2"}}
+	m := membersOf(NodeInfo{Name: "n1"}, NodeInfo{Name: "n2"})
 	own := slices.Index(Placement(2, []string{"n1", "n2"}), "n1")
 	silent := &takes{}
 	l := leasesOn(m, 2, silent)
@@ -62,9 +56,7 @@ func TestUnansweredTakeRestartsTheGrace(t *testing.T) {
 // leader writing an expiry marker over it) is left: acted for, another
 // node could take it at once, two owners at a time.
 func TestTakeConfirmedBeforeActing(t *testing.T) {
-	self := NodeInfo{Name: "n1"}
-	m := newMembers(nil, nil, self, nil, zerolog.Nop())
-	m.live = map[string]NodeInfo{"n1": self}
+	m := membersOf(NodeInfo{Name: "n1"})
 	w := &takes{answerAfter: 1, overtaken: map[string]bool{cellKey(1): true}}
 	l := leasesOn(m, 1, w)
 	var gained []int
